@@ -1,0 +1,41 @@
+# headrace: `make run` starts everything, `make test` checks everything. `make help` lists targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-faults lint fmt bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "headrace needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install headrace with its server and dev extras
+
+run: $(STAMP) ## Start the API and dashboard on http://localhost:4200 (embedded PostgreSQL)
+	$(BIN)/headrace server start
+
+test: $(STAMP) ## Run the whole test suite (real PostgreSQL, real processes)
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff format --check, ruff check, mypy
+	$(BIN)/ruff format --check sdk service worker tests bench
+	$(BIN)/ruff check sdk service worker tests bench
+	$(BIN)/mypy
+
+fmt: $(STAMP) ## Format and fix what ruff can
+	$(BIN)/ruff format sdk service worker tests bench
+	$(BIN)/ruff check --fix sdk service worker tests bench
+
+bench: $(STAMP) ## Run the benchmarks (each prints its figure; see docs/benchmarks.md)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,136 @@
+"""`headrace flow-run ...`: list, inspect, read the logs of flow runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from headrace.cli.common import api
+from headrace.cli.output import console, print_json, state_text, table, timestamp
+from headrace.schemas.flow_runs import FlowRun, FlowRunDetail, FlowRunList
+from headrace.schemas.logs import LogList
+from headrace.schemas.task_runs import TaskRun
+
+app = typer.Typer(help="List and inspect flow runs.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+LEVELS = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
+
+
+@app.command("ls")
+def ls(
+    flow: Annotated[str | None, typer.Option(help="Only runs of this flow.")] = None,
+    state: Annotated[
+        str | None, typer.Option(help="Only these state types, e.g. FAILED,CRASHED.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many runs.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """List flow runs, newest first."""
+    with api() as client:
+        page = client.get(
+            "/flow_runs",
+            FlowRunList,
+            params={"flow_name": flow, "state_type": state, "limit": limit},
+        )
+    if as_json:
+        print_json(page.items)
+        return
+    table(
+        ["ID", "Name", "Flow", "State", "Started", "Ended"],
+        [
+            (
+                r.id,
+                r.name,
+                r.flow_name,
+                state_text(r.state_type.value, r.state_name),
+                r.start_time,
+                r.end_time,
+            )
+            for r in page.items
+        ],
+    )
+
+
+@app.command("inspect")
+def inspect(run_id: str, as_json: JsonOption = False) -> None:
+    """Show a run: parameters, state history and task runs."""
+    with api() as client:
+        run = client.get(f"/flow_runs/{run_id}", FlowRunDetail)
+        task_runs = [
+            TaskRun.model_validate(t) for t in client.get_json(f"/flow_runs/{run_id}/task_runs")
+        ]
+    if as_json:
+        print_json(
+            {
+                **run.model_dump(mode="json"),
+                "task_runs": [t.model_dump(mode="json") for t in task_runs],
+            }
+        )
+        return
+    _print_run(run)
+    table(
+        ["Time", "State", "Message"],
+        [(s.timestamp, state_text(s.type.value, s.name), s.message or "") for s in run.states],
+        title="State history",
+    )
+    table(
+        ["Task run", "State", "Attempts", "Started", "Ended"],
+        [
+            (
+                t.name,
+                state_text(t.state_type.value, t.state_name),
+                t.run_count,
+                t.start_time,
+                t.end_time,
+            )
+            for t in task_runs
+        ],
+        title=f"Task runs ({len(task_runs)})",
+    )
+
+
+def _print_run(run: FlowRun) -> None:
+    console.print(f"[bold]{run.name}[/bold]  {run.id}")
+    console.print(
+        f"flow: {run.flow_name}   state: {state_text(run.state_type.value, run.state_name)}"
+        f"   attempts: {run.run_count}"
+    )
+    if run.deployment_name:
+        console.print(f"deployment: {run.deployment_name}   pool: {run.work_pool_name or ''}")
+    console.print(f"started: {timestamp(run.start_time)}   ended: {timestamp(run.end_time)}")
+    if run.state_message:
+        console.print(f"message: {run.state_message}", markup=False)
+    console.print(f"parameters: {run.parameters}", markup=False)
+
+
+@app.command("logs")
+def logs(
+    run_id: str,
+    level: Annotated[int, typer.Option(help="Minimum level (10 debug ... 50 critical).")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Print a run's log lines."""
+    lines = []
+    after: int | None = None
+    with api() as client:
+        while True:
+            page = client.get(
+                f"/flow_runs/{run_id}/logs",
+                LogList,
+                params={"after": after, "level": level, "limit": 5000},
+            )
+            lines.extend(page.items)
+            if len(page.items) < 5000:
+                break
+            after = page.next_after
+    if as_json:
+        print_json(lines)
+        return
+    for line in lines:
+        stamp = timestamp(line.timestamp)
+        console.print(
+            f"{stamp} {LEVELS.get(line.level, line.level):<8} {line.message}",
+            markup=False,
+            highlight=False,
+        )

@@ -1,0 +1,69 @@
+"""How the CLI prints: rich tables for people, `--json` for programs, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NoReturn
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+STATE_STYLES = {
+    "COMPLETED": "green",
+    "FAILED": "red",
+    "CRASHED": "red",
+    "RUNNING": "blue",
+    "PENDING": "cyan",
+    "SCHEDULED": "yellow",
+    "CANCELLING": "magenta",
+    "CANCELLED": "magenta",
+    "PAUSED": "yellow",
+}
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one line to stderr and exit: errors never show a traceback."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def print_json(value: Any) -> None:
+    if isinstance(value, BaseModel):
+        text = value.model_dump_json(indent=2)
+    elif isinstance(value, list) and all(isinstance(v, BaseModel) for v in value):
+        text = json.dumps([v.model_dump(mode="json") for v in value], indent=2)
+    else:
+        text = json.dumps(value, indent=2, default=str)
+    sys.stdout.write(text + "\n")
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+    grid = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        grid.add_row(*[_cell(c) for c in row])
+    console.print(grid)
+
+
+def state_text(state_type: str, state_name: str) -> str:
+    style = STATE_STYLES.get(state_type, "")
+    return f"[{style}]{state_name}[/{style}]" if style else state_name
+
+
+def timestamp(value: datetime | None) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return timestamp(value)
+    return str(value)

@@ -1,0 +1,52 @@
+"""`headrace server ...`: run the API server and manage its database."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from headrace.cli.output import fail
+
+app = typer.Typer(help="Run the API server and manage its database.", no_args_is_help=True)
+database_app = typer.Typer(help="Manage the server's database schema.", no_args_is_help=True)
+app.add_typer(database_app, name="database")
+
+SERVER_EXTRA = "the server needs the [server] extra: pip install 'headrace[server]'"
+
+
+@app.command("start")
+def start(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 4200).")] = None,
+) -> None:
+    """Start the API and the dashboard (embedded PostgreSQL unless HEADRACE_DATABASE_URL)."""
+    try:
+        from headrace_service.errors import StartupError
+        from headrace_service.server import serve
+        from headrace_service.settings import ServerSettings
+    except ImportError:
+        fail(SERVER_EXTRA)
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = ServerSettings(**overrides)  # type: ignore[arg-type]
+    try:
+        serve(settings)
+    except StartupError as error:
+        fail(str(error))
+
+
+@database_app.command("upgrade")
+def upgrade() -> None:
+    """Apply all migrations to the configured database (or the embedded one)."""
+    try:
+        from headrace_service import migrations
+        from headrace_service.errors import StartupError
+        from headrace_service.server import database
+        from headrace_service.settings import ServerSettings
+    except ImportError:
+        fail(SERVER_EXTRA)
+    try:
+        with database(ServerSettings()) as url:
+            migrations.upgrade(url)
+    except StartupError as error:
+        fail(str(error))
+    print("database is at the newest revision")

@@ -1,0 +1,102 @@
+"""Flow runs: one execution of a flow, its state and its state history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from headrace._state_types import StateType
+from headrace.schemas.common import Model, Name, ReadModel, State, StateCreate, Tags
+from pydantic import Field
+
+
+class FlowRunCreate(Model):
+    """Create a run of a flow known by name (created if new) or by id."""
+
+    flow_name: Name | None = None
+    flow_id: uuid.UUID | None = None
+    name: Name | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=list)
+    parent_task_run_id: uuid.UUID | None = None
+    max_retries: int = Field(default=0, ge=0, le=1000)
+    retry_delay_seconds: float = Field(default=0, ge=0)
+    state: StateCreate | None = None
+
+
+class FlowRun(ReadModel):
+    id: uuid.UUID
+    name: str
+    flow_id: uuid.UUID
+    flow_name: str
+    deployment_id: uuid.UUID | None = None
+    deployment_name: str | None = None
+    work_pool_name: str | None = None
+    work_queue_name: str | None = None
+    parameters: dict[str, Any]
+    tags: list[str]
+    state_type: StateType
+    state_name: str
+    state_message: str | None = None
+    state_timestamp: datetime
+    run_count: int
+    max_retries: int
+    expected_start_time: datetime | None = None
+    next_scheduled_start_time: datetime | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    worker_id: uuid.UUID | None = None
+    lease_expires_at: datetime | None = None
+    parent_task_run_id: uuid.UUID | None = None
+    created: datetime
+    updated: datetime
+
+
+class FlowRunDetail(FlowRun):
+    """A run with its state history, as `flow-run inspect` shows it."""
+
+    states: list[State]
+
+
+class SetStateRequest(Model):
+    state: StateCreate
+    # Who asks: a worker may only move runs it holds the lease of.
+    worker_id: uuid.UUID | None = None
+    force: bool = False
+
+
+class SetStateStatus(StrEnum):
+    ACCEPT = "ACCEPT"
+    REJECT = "REJECT"
+
+
+class SetStateResponse(ReadModel):
+    status: SetStateStatus
+    state: State
+    reason: str | None = None
+    run: FlowRun
+
+
+class FlowRunList(ReadModel):
+    items: list[FlowRun]
+    limit: int
+    offset: int
+
+
+class FlowRunQuery(ReadModel):
+    """Filters of `GET /api/flow_runs`; `state_type` takes a comma-separated list."""
+
+    flow_name: str | None = None
+    state_type: str | None = None
+    deployment_id: uuid.UUID | None = None
+    work_pool_name: str | None = None
+    tag: str | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+    def state_types(self) -> list[StateType] | None:
+        if not self.state_type:
+            return None
+        return [StateType(part.strip().upper()) for part in self.state_type.split(",")]

@@ -1,0 +1,78 @@
+"""Task runs: reported by the SDK in batches, each with the states it went through."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from headrace._state_types import StateType
+from headrace.schemas.common import Model, Name, ReadModel, State, Tags
+from pydantic import Field
+
+MAX_TASK_RUN_BATCH = 1000
+
+
+class TaskRunStateReport(Model):
+    """A state the client already decided: task runs are orchestrated client-side."""
+
+    id: uuid.UUID
+    type: StateType
+    name: Name
+    message: str | None = None
+    timestamp: datetime
+    data: dict[str, Any] | None = None
+
+
+class TaskInput(Model):
+    """An edge from an upstream task run whose result fed this one."""
+
+    id: uuid.UUID
+
+
+class TaskRunReport(Model):
+    """The latest known shape of a task run, with states not yet sent."""
+
+    id: uuid.UUID
+    flow_run_id: uuid.UUID
+    name: Name
+    task_key: Name
+    dynamic_key: str = Field(max_length=200)
+    tags: Tags = Field(default_factory=list)
+    run_count: int = 0
+    task_inputs: dict[str, list[TaskInput]] = Field(default_factory=dict)
+    cache_key: str | None = Field(default=None, max_length=1000)
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    states: list[TaskRunStateReport] = Field(default_factory=list, max_length=1000)
+
+
+class TaskRunBatch(Model):
+    task_runs: list[TaskRunReport] = Field(max_length=MAX_TASK_RUN_BATCH)
+
+
+class TaskRun(ReadModel):
+    id: uuid.UUID
+    flow_run_id: uuid.UUID
+    name: str
+    task_key: str
+    dynamic_key: str
+    tags: list[str]
+    run_count: int
+    state_type: StateType
+    state_name: str
+    state_message: str | None = None
+    state_timestamp: datetime
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    task_inputs: dict[str, list[dict[str, Any]]]
+    cache_key: str | None = None
+    created: datetime
+
+
+class TaskRunDetail(TaskRun):
+    states: list[State]
+
+
+class BatchAccepted(ReadModel):
+    accepted: int

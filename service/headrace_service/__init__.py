@@ -1,0 +1,1 @@
+"""The headrace API server: REST API, dashboard, background loops, on PostgreSQL."""

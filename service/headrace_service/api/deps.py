@@ -1,0 +1,28 @@
+"""What endpoints need from the app: the database, the settings, row-to-model conversion."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy.engine import RowMapping
+from starlette.requests import Request
+
+from headrace_service.db import Database
+from headrace_service.settings import ServerSettings
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def db(request: Request) -> Database:
+    database: Database = request.app.state.db
+    return database
+
+
+def settings(request: Request) -> ServerSettings:
+    value: ServerSettings = request.app.state.settings
+    return value
+
+
+def to_model(model: type[M], row: RowMapping) -> M:
+    return model.model_validate(dict(row))

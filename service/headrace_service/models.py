@@ -1,0 +1,394 @@
+"""The database schema as SQLAlchemy Core tables: the one source Alembic compares migrations with.
+
+Every index is named for the query that needs it. Postgres-only: enums, partial indexes, JSONB,
+arrays and identity columns are used freely.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+
+metadata = MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+    }
+)
+
+STATE_TYPES = (
+    "SCHEDULED",
+    "PENDING",
+    "RUNNING",
+    "COMPLETED",
+    "FAILED",
+    "CRASHED",
+    "CANCELLING",
+    "CANCELLED",
+    "PAUSED",
+)
+state_type_enum = Enum(*STATE_TYPES, name="state_type")
+
+TERMINAL_SQL = "('COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED')"
+
+
+def _id() -> Column[object]:
+    return Column(
+        "id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+
+
+def _created() -> Column[object]:
+    return Column("created", DateTime(timezone=True), nullable=False, server_default=text("now()"))
+
+
+def _updated() -> Column[object]:
+    return Column("updated", DateTime(timezone=True), nullable=False, server_default=text("now()"))
+
+
+def _tags() -> Column[object]:
+    return Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]"))
+
+
+flow = Table(
+    "flow",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False, unique=True),
+    _created(),
+)
+
+work_pool = Table(
+    "work_pool",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False, unique=True),
+    Column("type", Text, nullable=False),
+    Column("description", Text),
+    Column("paused", Boolean, nullable=False, server_default=text("false")),
+    Column("concurrency_limit", Integer),
+    Column("base_job_template", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    _created(),
+    _updated(),
+)
+
+work_queue = Table(
+    "work_queue",
+    metadata,
+    _id(),
+    Column(
+        "work_pool_id",
+        UUID(as_uuid=True),
+        ForeignKey("work_pool.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("priority", Integer, nullable=False, server_default=text("1")),
+    Column("concurrency_limit", Integer),
+    Column("paused", Boolean, nullable=False, server_default=text("false")),
+    _created(),
+    UniqueConstraint("work_pool_id", "name", name="uq_work_queue_pool_name"),
+)
+
+worker = Table(
+    "worker",
+    metadata,
+    _id(),
+    Column(
+        "work_pool_id",
+        UUID(as_uuid=True),
+        ForeignKey("work_pool.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", Text, nullable=False),
+    Column("last_heartbeat", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("heartbeat_interval_seconds", Float),
+    Column("status", Text, nullable=False, server_default=text("'ONLINE'")),
+    _created(),
+    UniqueConstraint("work_pool_id", "name", name="uq_worker_pool_name"),
+)
+
+deployment = Table(
+    "deployment",
+    metadata,
+    _id(),
+    Column(
+        "flow_id", UUID(as_uuid=True), ForeignKey("flow.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", Text, nullable=False),
+    Column("entrypoint", Text, nullable=False),
+    # Where the code comes from: {"kind": "folder", "path": ...} | git | bundle.
+    Column("source", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("parameters", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("parameter_schema", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("work_pool_id", UUID(as_uuid=True), ForeignKey("work_pool.id", ondelete="SET NULL")),
+    Column("work_queue_id", UUID(as_uuid=True), ForeignKey("work_queue.id", ondelete="SET NULL")),
+    _tags(),
+    Column("description", Text),
+    Column("version", Text),
+    Column("paused", Boolean, nullable=False, server_default=text("false")),
+    Column("concurrency_limit", Integer),
+    Column("catchup", Boolean, nullable=False, server_default=text("false")),
+    Column("job_variables", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    _created(),
+    _updated(),
+    UniqueConstraint("flow_id", "name", name="uq_deployment_flow_name"),
+)
+
+deployment_schedule = Table(
+    "deployment_schedule",
+    metadata,
+    _id(),
+    Column(
+        "deployment_id",
+        UUID(as_uuid=True),
+        ForeignKey("deployment.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # {"cron": ..., "timezone": ...} | {"interval": seconds, "anchor_date": ...} | {"rrule": ...}
+    Column("schedule", JSONB, nullable=False),
+    Column("parameters", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    _created(),
+    _updated(),
+    Index("ix_deployment_schedule_deployment", "deployment_id"),
+)
+
+flow_run = Table(
+    "flow_run",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column(
+        "flow_id", UUID(as_uuid=True), ForeignKey("flow.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("deployment_id", UUID(as_uuid=True), ForeignKey("deployment.id", ondelete="SET NULL")),
+    Column("work_pool_id", UUID(as_uuid=True), ForeignKey("work_pool.id", ondelete="SET NULL")),
+    Column("work_queue_id", UUID(as_uuid=True), ForeignKey("work_queue.id", ondelete="SET NULL")),
+    Column(
+        "schedule_id", UUID(as_uuid=True), ForeignKey("deployment_schedule.id", ondelete="SET NULL")
+    ),
+    Column("parameters", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    _tags(),
+    Column("state_type", state_type_enum, nullable=False),
+    Column("state_name", Text, nullable=False),
+    Column("state_message", Text),
+    Column(
+        "state_timestamp", DateTime(timezone=True), nullable=False, server_default=text("now()")
+    ),
+    Column("run_count", Integer, nullable=False, server_default=text("0")),
+    Column("max_retries", Integer, nullable=False, server_default=text("0")),
+    Column("retry_delay_seconds", Float, nullable=False, server_default=text("0")),
+    # Copied from the queue at enqueue time so the claim sorts without a join.
+    Column("priority", Integer, nullable=False, server_default=text("1")),
+    Column("expected_start_time", DateTime(timezone=True)),
+    Column("next_scheduled_start_time", DateTime(timezone=True)),
+    Column("start_time", DateTime(timezone=True)),
+    Column("end_time", DateTime(timezone=True)),
+    Column("worker_id", UUID(as_uuid=True), ForeignKey("worker.id", ondelete="SET NULL")),
+    Column("lease_expires_at", DateTime(timezone=True)),
+    # No foreign key: task runs arrive in batches, possibly after the child run is created.
+    Column("parent_task_run_id", UUID(as_uuid=True)),
+    Column("auto_scheduled", Boolean, nullable=False, server_default=text("false")),
+    Column("idempotency_key", Text),
+    _created(),
+    _updated(),
+    CheckConstraint(
+        f"(state_type IN {TERMINAL_SQL}) = (end_time IS NOT NULL)", name="end_time_iff_terminal"
+    ),
+    # The claim: equality on the pool, then exactly the ORDER BY, partial on the waiting state.
+    Index(
+        "ix_flow_run_claim",
+        "work_pool_id",
+        "priority",
+        "next_scheduled_start_time",
+        "id",
+        postgresql_where=text("state_type = 'SCHEDULED'"),
+    ),
+    # The reaper: runs holding a lease.
+    Index(
+        "ix_flow_run_lease",
+        "lease_expires_at",
+        postgresql_where=text("lease_expires_at IS NOT NULL"),
+    ),
+    Index("ix_flow_run_created", "created", "id"),
+    Index("ix_flow_run_flow_created", "flow_id", "created"),
+    Index("ix_flow_run_state_created", "state_type", "created"),
+    Index("ix_flow_run_deployment_created", "deployment_id", "created"),
+    Index(
+        "ix_flow_run_parent_task_run",
+        "parent_task_run_id",
+        postgresql_where=text("parent_task_run_id IS NOT NULL"),
+    ),
+    Index("ix_flow_run_tags", "tags", postgresql_using="gin"),
+    Index(
+        "ix_flow_run_idempotency_key",
+        "idempotency_key",
+        unique=True,
+        postgresql_where=text("idempotency_key IS NOT NULL"),
+    ),
+)
+
+flow_run_state = Table(
+    "flow_run_state",
+    metadata,
+    _id(),
+    Column(
+        "flow_run_id",
+        UUID(as_uuid=True),
+        ForeignKey("flow_run.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("type", state_type_enum, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("message", Text),
+    Column("timestamp", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("data", JSONB),
+    Index("ix_flow_run_state_run_timestamp", "flow_run_id", "timestamp"),
+)
+
+task_run = Table(
+    "task_run",
+    metadata,
+    # Client-generated: the SDK names its task runs before the API has heard of them.
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "flow_run_id",
+        UUID(as_uuid=True),
+        ForeignKey("flow_run.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", Text, nullable=False),
+    Column("task_key", Text, nullable=False),
+    Column("dynamic_key", Text, nullable=False),
+    _tags(),
+    Column("run_count", Integer, nullable=False, server_default=text("0")),
+    Column("state_type", state_type_enum, nullable=False),
+    Column("state_name", Text, nullable=False),
+    Column("state_message", Text),
+    Column("state_timestamp", DateTime(timezone=True), nullable=False),
+    Column("start_time", DateTime(timezone=True)),
+    Column("end_time", DateTime(timezone=True)),
+    # {"param": [{"id": task_run_id}, ...]}: the dependency edges drawn by the dashboard.
+    Column("task_inputs", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("cache_key", Text),
+    _created(),
+    Index("ix_task_run_flow_run_created", "flow_run_id", "created"),
+)
+
+task_run_state = Table(
+    "task_run_state",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "task_run_id",
+        UUID(as_uuid=True),
+        ForeignKey("task_run.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("type", state_type_enum, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("message", Text),
+    Column("timestamp", DateTime(timezone=True), nullable=False),
+    Column("data", JSONB),
+    Index("ix_task_run_state_run_timestamp", "task_run_id", "timestamp"),
+)
+
+log = Table(
+    "log",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column(
+        "flow_run_id",
+        UUID(as_uuid=True),
+        ForeignKey("flow_run.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("task_run_id", UUID(as_uuid=True)),
+    Column("level", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("timestamp", DateTime(timezone=True), nullable=False),
+    Index("ix_log_flow_run_timestamp", "flow_run_id", "timestamp", "id"),
+)
+
+concurrency_limit = Table(
+    "concurrency_limit",
+    metadata,
+    _id(),
+    Column("tag", Text, nullable=False, unique=True),
+    Column("limit", Integer, nullable=False),
+    _created(),
+    CheckConstraint('"limit" >= 0', name="limit_not_negative"),
+)
+
+concurrency_slot = Table(
+    "concurrency_slot",
+    metadata,
+    _id(),
+    Column(
+        "concurrency_limit_id",
+        UUID(as_uuid=True),
+        ForeignKey("concurrency_limit.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("holder_id", UUID(as_uuid=True), nullable=False),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=False),
+    _created(),
+    UniqueConstraint("concurrency_limit_id", "holder_id", name="uq_concurrency_slot_holder"),
+)
+
+result = Table(
+    "result",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("serializer", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    _created(),
+)
+
+code_bundle = Table(
+    "code_bundle",
+    metadata,
+    Column("sha256", Text, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    _created(),
+)
+
+api_key = Table(
+    "api_key",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("key_hash", Text, nullable=False, unique=True),
+    Column("scope", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("last_used", DateTime(timezone=True)),
+    _created(),
+    CheckConstraint("scope IN ('admin', 'worker', 'read')", name="known_scope"),
+)

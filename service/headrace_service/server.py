@@ -1,0 +1,83 @@
+"""`headrace server start`: the database (embedded or given), migrations, then uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from sqlalchemy import create_engine, exc, pool, text
+
+from headrace_service import migrations
+from headrace_service.app import create_app
+from headrace_service.db import sqlalchemy_url
+from headrace_service.embedded import embedded_postgres, home_lock
+from headrace_service.errors import StartupError
+from headrace_service.settings import ServerSettings
+
+
+@contextmanager
+def database(settings: ServerSettings) -> Iterator[str]:
+    """The database URL to use: the configured one, else the embedded PostgreSQL."""
+    if settings.database_url:
+        try:
+            url = sqlalchemy_url(settings.database_url)
+        except ValueError as error:
+            raise StartupError(f"HEADRACE_DATABASE_URL: {error}") from None
+        check_reachable(url)
+        yield url
+        return
+    with embedded_postgres(settings.home_path()) as url:
+        yield url
+
+
+def check_reachable(url: str) -> None:
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except exc.OperationalError as error:
+        first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise StartupError(f"cannot connect to the database: {first_line}") from None
+    finally:
+        engine.dispose()
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise StartupError(
+                f"cannot listen on {host}:{port}: {error.strerror}; is another server running? "
+                "Use --port to pick another port"
+            ) from None
+
+
+def serve(settings: ServerSettings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    # pgserver narrates every postgres command at INFO; only its problems matter here.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    with home_lock(settings.home_path()):
+        check_port_free(settings.host, settings.port)
+        with database(settings) as url:
+            migrations.upgrade(url)
+            app = create_app(settings, url)
+            print(
+                f"headrace server on http://{settings.host}:{settings.port} "
+                f"(API at /api, dashboard at /)",
+                flush=True,
+            )
+            uvicorn.run(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level.lower(),
+                access_log=False,
+            )

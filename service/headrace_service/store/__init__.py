@@ -1,0 +1,1 @@
+"""Reads and non-queue writes, one module per resource."""

@@ -1,0 +1,82 @@
+"""The one pure function that decides whether a flow run may move from one state to another.
+
+It knows nothing of the database: the queue module asks it, then writes the answer with a guard
+in the WHERE clause so that a concurrent change turns into a conflict instead of a lost update.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from headrace._state_types import TERMINAL_TYPES, StateType
+
+S = StateType
+
+# What may follow what. Terminal states may only go back to SCHEDULED (a retry or a rerun).
+ALLOWED: dict[StateType | None, frozenset[StateType]] = {
+    None: frozenset({S.SCHEDULED, S.PENDING, S.RUNNING}),
+    S.SCHEDULED: frozenset(
+        {S.SCHEDULED, S.PENDING, S.RUNNING, S.CANCELLED, S.CANCELLING, S.FAILED, S.CRASHED}
+    ),
+    S.PENDING: frozenset({S.SCHEDULED, S.RUNNING, S.CANCELLING, S.CANCELLED, S.FAILED, S.CRASHED}),
+    S.RUNNING: frozenset(
+        {S.SCHEDULED, S.COMPLETED, S.FAILED, S.CRASHED, S.CANCELLING, S.CANCELLED, S.PAUSED}
+    ),
+    S.PAUSED: frozenset({S.RUNNING, S.SCHEDULED, S.CANCELLING, S.CANCELLED, S.FAILED, S.CRASHED}),
+    S.CANCELLING: frozenset({S.CANCELLED, S.CRASHED, S.FAILED, S.COMPLETED}),
+    S.COMPLETED: frozenset({S.SCHEDULED}),
+    S.FAILED: frozenset({S.SCHEDULED}),
+    S.CRASHED: frozenset({S.SCHEDULED}),
+    S.CANCELLED: frozenset({S.SCHEDULED}),
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    accept: bool
+    # The run is already in exactly this state: accept without writing a second history row,
+    # so a client retrying after an ambiguous commit gets the same answer.
+    unchanged: bool = False
+    reason: str | None = None
+
+
+def decide(
+    current_type: StateType | None,
+    current_name: str | None,
+    proposed_type: StateType,
+    proposed_name: str,
+    *,
+    holder: uuid.UUID | None = None,
+    requester: uuid.UUID | None = None,
+    force: bool = False,
+) -> Decision:
+    """May a run in `current` move to `proposed` when `requester` asks and `holder` holds it?"""
+    if force:
+        return Decision(accept=True)
+    if current_type == proposed_type and current_name == proposed_name:
+        return Decision(accept=True, unchanged=True)
+    if requester is not None and holder is not None and requester != holder:
+        return Decision(
+            accept=False, reason=f"the run is held by another worker ({holder}), not {requester}"
+        )
+    if (
+        proposed_type is S.RUNNING
+        and current_type is S.PENDING
+        and holder is not None
+        and requester is None
+    ):
+        return Decision(
+            accept=False, reason="the run was claimed by a worker; only that worker may start it"
+        )
+    if proposed_type not in ALLOWED[current_type]:
+        if current_type in TERMINAL_TYPES:
+            why = f"the run already finished as {current_name}"
+        elif current_type is S.CANCELLING:
+            why = "the run is being cancelled"
+        elif current_type is None:
+            why = "a new run must start as SCHEDULED, PENDING or RUNNING"
+        else:
+            why = f"a {current_type.value} run cannot become {proposed_type.value}"
+        return Decision(accept=False, reason=f"{why}; refused {proposed_name}")
+    return Decision(accept=True)

@@ -1,0 +1,173 @@
+"""Test harness: a real PostgreSQL, a fresh database per test, real HTTP servers.
+
+The PostgreSQL is the embedded one (pgserver, started once per session in a short temporary
+folder), or the server named by HEADRACE_TEST_DATABASE_URL. Each test that asks for a database
+gets its own, cloned from a migrated template with CREATE DATABASE ... TEMPLATE (tens of
+milliseconds), so tests may commit from many connections, LISTEN, and run real processes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from headrace.client import HeadraceClient
+from headrace.settings import client_settings
+from sqlalchemy import create_engine, pool, text
+from sqlalchemy.engine import make_url
+
+TEMPLATE = f"headrace_template_{os.getpid()}"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never see the developer's HEADRACE_* settings (except the test database URL)."""
+    for key in list(os.environ):
+        if key.startswith("HEADRACE_") and not key.startswith("HEADRACE_TEST_"):
+            monkeypatch.delenv(key)
+    client_settings.cache_clear()
+    yield
+    client_settings.cache_clear()
+
+
+@dataclass
+class PostgresServer:
+    admin_url: str  # SQLAlchemy URL of a maintenance database on the server
+
+    def url_for(self, database: str) -> str:
+        return make_url(self.admin_url).set(database=database).render_as_string(hide_password=False)
+
+    def execute(self, sql: str) -> None:
+        engine = create_engine(
+            self.admin_url, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT"
+        )
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    from headrace_service.db import sqlalchemy_url
+    from headrace_service.embedded import sqlalchemy_url_for_socket
+    from headrace_service.migrations import upgrade
+
+    given = os.environ.get("HEADRACE_TEST_DATABASE_URL")
+    folder = None
+    server = None
+    if given:
+        admin = sqlalchemy_url(given)
+    else:
+        import pgserver
+
+        # Short path: the Unix socket lives in it and socket paths are limited to ~100 bytes.
+        folder = tempfile.mkdtemp(prefix="hrt-", dir="/tmp")
+        server = pgserver.get_server(folder, cleanup_mode="stop")
+        admin = sqlalchemy_url_for_socket(folder)
+    pg = PostgresServer(admin)
+    pg.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+    pg.execute(f"CREATE DATABASE {TEMPLATE}")
+    upgrade(pg.url_for(TEMPLATE))
+    try:
+        yield pg
+    finally:
+        pg.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+        if server is not None:
+            server.cleanup()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def database_url(postgres: PostgresServer) -> Iterator[str]:
+    """A fresh, migrated database of this test's own."""
+    name = f"headrace_test_{uuid.uuid4().hex[:12]}"
+    postgres.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    try:
+        yield postgres.url_for(name)
+    finally:
+        postgres.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    url: str  # base URL of the API, ending in /api
+    database_url: str
+    settings: object
+
+
+@pytest.fixture
+def server_settings_overrides() -> dict[str, object]:
+    """Override in a test module to change the live server's settings."""
+    return {}
+
+
+@pytest.fixture
+def live_server(
+    database_url: str, tmp_path: object, server_settings_overrides: dict[str, object]
+) -> Iterator[LiveServer]:
+    """The real app under uvicorn on a free port, in a thread of this process."""
+    import uvicorn
+    from headrace_service.app import create_app
+    from headrace_service.settings import ServerSettings
+
+    port = free_port()
+    settings = ServerSettings(
+        home=tmp_path,
+        host="127.0.0.1",
+        port=port,
+        database_url=database_url,  # type: ignore[arg-type]
+        **server_settings_overrides,  # type: ignore[arg-type]
+    )
+    app = create_app(settings, database_url)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}/api", database_url, settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture
+def api_url(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The URL of a live server, also set as HEADRACE_API_URL for the SDK under test."""
+    monkeypatch.setenv("HEADRACE_API_URL", live_server.url)
+    client_settings.cache_clear()
+    return live_server.url
+
+
+@pytest.fixture
+def client(api_url: str) -> Iterator[HeadraceClient]:
+    with HeadraceClient(api_url, retries=0) as c:
+        yield c
+
+
+@pytest.fixture
+def http(api_url: str) -> Iterator[httpx.Client]:
+    """A plain HTTP client, for asserting raw status codes and bodies."""
+    with httpx.Client(base_url=api_url, timeout=30) as c:
+        yield c
