@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -171,3 +174,87 @@ def http(api_url: str) -> Iterator[httpx.Client]:
     """A plain HTTP client, for asserting raw status codes and bodies."""
     with httpx.Client(base_url=api_url, timeout=30) as c:
         yield c
+
+
+@dataclass
+class ServerProcess:
+    """A real `headrace server start` subprocess."""
+
+    process: subprocess.Popen[str]
+    url: str
+    home: str
+    port: int
+
+    def stop(self, timeout: float = 20) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(5)
+
+
+def headrace_command() -> list[str]:
+    return [sys.executable, "-m", "headrace.cli.main"]
+
+
+def wait_healthy(url: str, process: subprocess.Popen[str] | None, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise RuntimeError(f"server exited with {process.returncode}: {output[-2000:]}")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server at {url} not healthy after {timeout}s")
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., ServerProcess]]:
+    """Start real server processes; each is stopped with SIGTERM at the end of the test.
+
+    `start_server(home=None, database_url=None, port=None, **env)`: no database_url means the
+    embedded PostgreSQL in `home` (a short new folder under /tmp when not given).
+    """
+    started: list[ServerProcess] = []
+    homes: list[str] = []
+
+    def start(
+        home: str | None = None,
+        database_url: str | None = None,
+        port: int | None = None,
+        wait: bool = True,
+        **env: str,
+    ) -> ServerProcess:
+        if home is None:
+            home = tempfile.mkdtemp(prefix="hrh-", dir="/tmp")
+            homes.append(home)
+        port = port or free_port()
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
+        environ.update({"HEADRACE_HOME": home, **{f"HEADRACE_{k.upper()}": v for k, v in
+                                                   env.items()}})
+        if database_url:
+            environ["HEADRACE_DATABASE_URL"] = database_url
+        process = subprocess.Popen(
+            [*headrace_command(), "server", "start", "--port", str(port)],
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        handle = ServerProcess(process, f"http://127.0.0.1:{port}/api", home, port)
+        started.append(handle)
+        if wait:
+            wait_healthy(handle.url, process)
+        return handle
+
+    yield start
+    for handle in started:
+        handle.stop()
+    for home in homes:
+        shutil.rmtree(home, ignore_errors=True)

@@ -20,6 +20,8 @@ from headrace_service.api.routing import error_response
 from headrace_service.dashboard.routes import dashboard_routes
 from headrace_service.db import Database, create_engine
 from headrace_service.errors import DatabaseUnavailable, ServiceError
+from headrace_service.notifier import Notifier
+from headrace_service.queue import FLOW_RUN_CHANNEL
 from headrace_service.settings import ServerSettings
 
 API_PREFIX = "/api"
@@ -52,9 +54,14 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
             pool_timeout=settings.db_pool_timeout_seconds,
         )
         app.state.db = Database(engine)
+        app.state.notifier = Notifier(
+            database_url, FLOW_RUN_CHANNEL, enabled=settings.listen_notify
+        )
+        await app.state.notifier.start()
         try:
             yield
         finally:
+            await app.state.notifier.stop()
             await app.state.db.dispose()
 
     app = Starlette(

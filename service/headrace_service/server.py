@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +58,10 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(settings: ServerSettings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
@@ -74,6 +79,11 @@ def serve(settings: ServerSettings) -> None:
                 f"(API at /api, dashboard at /)",
                 flush=True,
             )
+            # uvicorn re-raises the signal that stopped it once it has shut down; exiting
+            # through SystemExit instead lets the context managers stop the embedded Postgres
+            # and release the home lock.
+            signal.signal(signal.SIGTERM, _exit_cleanly)
+            signal.signal(signal.SIGINT, _exit_cleanly)
             uvicorn.run(
                 app,
                 host=settings.host,

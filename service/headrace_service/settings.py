@@ -34,6 +34,12 @@ class ServerSettings(BaseSettings):
     claim_fallback_poll_seconds: float = Field(
         default=2.0, description="Re-poll interval of waiting claims when no NOTIFY arrives."
     )
+    listen_notify: bool = Field(
+        default=True,
+        description="Wake waiting claims and live pages with LISTEN/NOTIFY. Turn off behind a "
+        "transaction-mode pooler: they then fall back to polling every "
+        "claim_fallback_poll_seconds.",
+    )
     max_body_bytes: int = Field(default=1024 * 1024, description="Largest request body accepted.")
     log_level: str = Field(default="info", description="Log level of the server's own logs.")
 
