@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-faults lint fmt bench clean
+.PHONY: help install run test test-faults lint fmt bench clean fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,6 +24,10 @@ run: $(STAMP) ## Start the API and dashboard on http://localhost:4200 (embedded 
 
 test: $(STAMP) ## Run the whole test suite (real PostgreSQL, real processes)
 	$(BIN)/pytest
+
+fuzz: $(STAMP) ## Fuzz the API from its OpenAPI document (long schemathesis run, new seed)
+	HEADRACE_TEST_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} HEADRACE_TEST_FUZZ_SEED=random \
+		$(BIN)/pytest -o timeout=1800 tests/api/test_fuzz_openapi.py
 
 lint: $(STAMP) ## ruff format --check, ruff check, mypy
 	$(BIN)/ruff format --check sdk service worker tests bench

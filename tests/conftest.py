@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from headrace.client import HeadraceClient
-from headrace.settings import client_settings
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import make_url
+
+from headrace.client import HeadraceClient
+from headrace.settings import client_settings
 
 TEMPLATE = f"headrace_template_{os.getpid()}"
 
@@ -127,6 +128,7 @@ def live_server(
 ) -> Iterator[LiveServer]:
     """The real app under uvicorn on a free port, in a thread of this process."""
     import uvicorn
+
     from headrace_service.app import create_app
     from headrace_service.settings import ServerSettings
 
@@ -236,8 +238,9 @@ def start_server() -> Iterator[Callable[..., ServerProcess]]:
             homes.append(home)
         port = port or free_port()
         environ = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
-        environ.update({"HEADRACE_HOME": home, **{f"HEADRACE_{k.upper()}": v for k, v in
-                                                   env.items()}})
+        environ.update(
+            {"HEADRACE_HOME": home, **{f"HEADRACE_{k.upper()}": v for k, v in env.items()}}
+        )
         if database_url:
             environ["HEADRACE_DATABASE_URL"] = database_url
         process = subprocess.Popen(

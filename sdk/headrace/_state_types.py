@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class StateType(str, Enum):
+class StateType(StrEnum):
     """What a run is doing. Names (below) refine a type."""
 
     SCHEDULED = "SCHEDULED"  # waiting for its start time (names: Scheduled, Late, AwaitingRetry)

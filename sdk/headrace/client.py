@@ -10,9 +10,10 @@ import uuid
 from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
+
 from headrace.errors import ApiError, ApiUnreachable, Conflict, NotFound
 from headrace.settings import client_settings
-from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -25,6 +25,10 @@ class ClientSettings(BaseSettings):
     client_retries: int = Field(
         default=3, description="Retries of an API request on connection errors and 5xx/429."
     )
+    result_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        description="Largest serialised task result stored for caching (the API caps at 64 MiB).",
+    )
 
     def home_path(self) -> Path:
         return self.home.expanduser()

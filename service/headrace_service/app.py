@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from sqlalchemy.exc import DataError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -19,10 +21,13 @@ from headrace_service.api.openapi import openapi_document
 from headrace_service.api.routing import error_response
 from headrace_service.dashboard.routes import dashboard_routes
 from headrace_service.db import Database, create_engine
-from headrace_service.errors import DatabaseUnavailable, ServiceError
+from headrace_service.errors import DatabaseUnavailable, ServiceError, Unauthorized
+from headrace_service.loops import start_loops, stop_loops
+from headrace_service.metrics import RequestMetricsMiddleware, metrics_routes
 from headrace_service.notifier import Notifier
 from headrace_service.queue import FLOW_RUN_CHANNEL
 from headrace_service.settings import ServerSettings
+from headrace_service.web_auth import guard_routes, login_routes
 
 API_PREFIX = "/api"
 log = logging.getLogger("headrace.server")
@@ -44,7 +49,8 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
 
     routes: list[BaseRoute] = [r.starlette_route(API_PREFIX) for r in api]
     routes.append(Route(API_PREFIX + "/openapi.json", openapi, methods=["GET"]))
-    routes.extend(dashboard_routes())
+    routes.extend(login_routes())
+    routes.extend(guard_routes(metrics_routes() + dashboard_routes()))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -58,18 +64,22 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
             database_url, FLOW_RUN_CHANNEL, enabled=settings.listen_notify
         )
         await app.state.notifier.start()
+        start_loops(app)
         try:
             yield
         finally:
+            stop_loops(app)
             await app.state.notifier.stop()
             await app.state.db.dispose()
 
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(RequestMetricsMiddleware)],
         exception_handlers={
             ServiceError: _service_error,
             HTTPException: _http_error,
+            DataError: _data_error,
             Exception: _unexpected_error,
         },
     )
@@ -81,6 +91,8 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
 async def _service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
     headers = {"Retry-After": "2"} if isinstance(exc, DatabaseUnavailable) else None
+    if isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
     return error_response(exc.status_code, exc.detail, headers)
 
 
@@ -91,7 +103,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         detail = f"no such endpoint: {request.method} {request.url.path}"
     elif exc.status_code == 405:
         detail = f"method {request.method} not allowed on {request.url.path}"
-    return error_response(exc.status_code, str(detail))
+    # 405 carries the Allow header Starlette computed (RFC 9110 requires it).
+    return error_response(exc.status_code, str(detail), exc.headers)
+
+
+async def _data_error(request: Request, exc: Exception) -> Response:
+    # PostgreSQL's "data exception" class (22xxx): a value it cannot store, such as a number
+    # out of range. A backstop: the models should have refused the value first.
+    assert isinstance(exc, DataError)
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
+    log.warning(
+        "value refused by the database on %s %s: %s", request.method, request.url.path, reason
+    )
+    return error_response(422, f"a value in the request cannot be stored: {reason}")
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:

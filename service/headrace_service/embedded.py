@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +46,8 @@ def home_lock(home: Path) -> Iterator[None]:
 @contextmanager
 def embedded_postgres(home: Path) -> Iterator[str]:
     """Start (or reuse) the embedded PostgreSQL in home/postgres; yield its SQLAlchemy URL."""
+    # platformdirs (under pgserver) warns about a missing XDG_RUNTIME_DIR on servers; harmless.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     try:
         import pgserver
     except ImportError as exc:  # pragma: no cover - the [server] extra brings it

@@ -1,6 +1,8 @@
 """Errors of the service and the one table that maps them to HTTP statuses.
 
 ServiceError
+├── Unauthorized         401  no API key, or one that is unknown, revoked or expired
+├── Forbidden            403  an API key whose scope is too small
 ├── NotFoundError        404  an id or name that does not exist
 ├── ConflictError        409  a refused transition, a duplicate, a lease held by another
 ├── InvalidInput         422  input that passed the schema but makes no sense
@@ -19,6 +21,18 @@ class ServiceError(Exception):
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail or (self.__doc__ or "error").strip())
         self.detail = detail or (self.__doc__ or "error").strip()
+
+
+class Unauthorized(ServiceError):
+    """An API key is needed."""
+
+    status_code = 401
+
+
+class Forbidden(ServiceError):
+    """The API key's scope does not allow this."""
+
+    status_code = 403
 
 
 class NotFoundError(ServiceError):

@@ -152,6 +152,9 @@ deployment = Table(
     Column("concurrency_limit", Integer),
     Column("catchup", Boolean, nullable=False, server_default=text("false")),
     Column("job_variables", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    # The flow's retries, copied onto each run: the reaper reschedules a crashed run with them.
+    Column("max_retries", Integer, nullable=False, server_default=text("0")),
+    Column("retry_delay_seconds", Float, nullable=False, server_default=text("0")),
     _created(),
     _updated(),
     UniqueConstraint("flow_id", "name", name="uq_deployment_flow_name"),
@@ -171,6 +174,10 @@ deployment_schedule = Table(
     Column("schedule", JSONB, nullable=False),
     Column("parameters", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("active", Boolean, nullable=False, server_default=text("true")),
+    # The scheduler's bookmark: the last fire time it turned into a run, and when this schedule
+    # next needs topping up (NULL: now). Reset when the schedule changes or pauses.
+    Column("materialized_until", DateTime(timezone=True)),
+    Column("refill_at", DateTime(timezone=True)),
     _created(),
     _updated(),
     Index("ix_deployment_schedule_deployment", "deployment_id"),
@@ -232,6 +239,33 @@ flow_run = Table(
         "ix_flow_run_lease",
         "lease_expires_at",
         postgresql_where=text("lease_expires_at IS NOT NULL"),
+    ),
+    # Concurrency limits of a pool, queue or deployment count the runs holding a slot.
+    Index(
+        "ix_flow_run_active",
+        "work_pool_id",
+        "work_queue_id",
+        "deployment_id",
+        postgresql_where=text("state_type IN ('PENDING', 'RUNNING', 'CANCELLING')"),
+    ),
+    # A worker's heartbeat finds the runs it holds.
+    Index(
+        "ix_flow_run_worker",
+        "worker_id",
+        postgresql_where=text("worker_id IS NOT NULL"),
+    ),
+    # Removing a schedule's not-yet-started runs; skipping its missed ones.
+    Index(
+        "ix_flow_run_schedule_waiting",
+        "schedule_id",
+        "expected_start_time",
+        postgresql_where=text("state_type = 'SCHEDULED' AND auto_scheduled"),
+    ),
+    # Overdue waiting runs, across pools: the late-run marker and the missed-run skipper.
+    Index(
+        "ix_flow_run_waiting_start",
+        "next_scheduled_start_time",
+        postgresql_where=text("state_type = 'SCHEDULED'"),
     ),
     Index("ix_flow_run_created", "created", "id"),
     Index("ix_flow_run_flow_created", "flow_id", "created"),

@@ -89,9 +89,7 @@ class Notifier:
         delay = 0.1
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    self.url, autocommit=True
-                ) as conn:
+                async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
                     self._conn = conn
                     await conn.execute(f'LISTEN "{self.channel}"')
                     self.connected.set()

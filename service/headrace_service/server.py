@@ -5,18 +5,23 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import uvicorn
 from sqlalchemy import create_engine, exc, pool, text
 
 from headrace_service import migrations
 from headrace_service.app import create_app
+from headrace_service.auth import check_bind_is_safe
+from headrace_service.bootstrap_key import register_bootstrap_key
 from headrace_service.db import sqlalchemy_url
 from headrace_service.embedded import embedded_postgres, home_lock
 from headrace_service.errors import StartupError
 from headrace_service.settings import ServerSettings
+
+log = logging.getLogger("headrace.server")
 
 
 @contextmanager
@@ -27,11 +32,25 @@ def database(settings: ServerSettings) -> Iterator[str]:
             url = sqlalchemy_url(settings.database_url)
         except ValueError as error:
             raise StartupError(f"HEADRACE_DATABASE_URL: {error}") from None
-        check_reachable(url)
+        wait_reachable(url, settings.database_wait_seconds)
         yield url
         return
     with embedded_postgres(settings.home_path()) as url:
         yield url
+
+
+def wait_reachable(url: str, wait_seconds: float) -> None:
+    """Retry until the database answers: under compose or systemd it may start after us."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            check_reachable(url)
+            return
+        except StartupError as error:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("%s; retrying for up to %.0f s", error, deadline - time.monotonic())
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
 def check_reachable(url: str) -> None:
@@ -69,10 +88,15 @@ def serve(settings: ServerSettings) -> None:
     # pgserver narrates every postgres command at INFO; only its problems matter here.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    with home_lock(settings.home_path()):
+    check_bind_is_safe(settings)
+    # The embedded database belongs to one server; replicas on a shared database need no lock.
+    lock = nullcontext() if settings.database_url else home_lock(settings.home_path())
+    with lock:
         check_port_free(settings.host, settings.port)
         with database(settings) as url:
             migrations.upgrade(url)
+            if settings.bootstrap_api_key is not None:
+                register_bootstrap_key(url, settings.bootstrap_api_key.get_secret_value())
             app = create_app(settings, url)
             print(
                 f"headrace server on http://{settings.host}:{settings.port} "
@@ -90,4 +114,6 @@ def serve(settings: ServerSettings) -> None:
                 port=settings.port,
                 log_level=settings.log_level.lower(),
                 access_log=False,
+                # Open dashboard tabs hold SSE streams; do not let them stall a shutdown.
+                timeout_graceful_shutdown=5,
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +19,12 @@ class ServerSettings(BaseSettings):
     home: Path = Field(default=Path("~/.headrace"), description="Folder for the embedded database.")
     host: str = Field(default="127.0.0.1", description="Address the API binds to.")
     port: int = Field(default=4200, description="Port the API listens on.")
+    database_wait_seconds: float = Field(
+        default=0.0,
+        description="On start, how long to keep retrying an unreachable HEADRACE_DATABASE_URL "
+        "before giving up; 0 fails at once. Set it where the database may start after the "
+        "server (docker compose, systemd).",
+    )
     db_pool_size: int = Field(default=10, description="Connections in the API's database pool.")
     db_pool_timeout_seconds: float = Field(
         default=10.0, description="How long a request waits for a pool connection before a 503."
@@ -39,6 +45,58 @@ class ServerSettings(BaseSettings):
         description="Wake waiting claims and live pages with LISTEN/NOTIFY. Turn off behind a "
         "transaction-mode pooler: they then fall back to polling every "
         "claim_fallback_poll_seconds.",
+    )
+    auth_enabled: bool = Field(
+        default=False,
+        description="Require an API key (Authorization: Bearer) on every endpoint but health. "
+        "Off, the server only starts on a loopback address unless insecure_no_auth is set.",
+    )
+    bootstrap_api_key: SecretStr | None = Field(
+        default=None,
+        description="An admin API key (hr_ + 32 or more characters) registered on start, for "
+        "deployments that start the server and its workers together (docker compose): give "
+        "the workers the same value as HEADRACE_API_KEY. Only its hash is stored; revoking "
+        "it sticks.",
+    )
+    insecure_no_auth: bool = Field(
+        default=False,
+        description="Allow starting without auth on a non-loopback address (anyone who reaches "
+        "the port controls the server).",
+    )
+    scheduler_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the scheduler materialises upcoming runs."
+    )
+    scheduler_min_runs: int = Field(
+        default=3,
+        ge=1,
+        description="The scheduler keeps at least this many upcoming runs per schedule.",
+    )
+    scheduler_min_time_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="The scheduler keeps runs made at least this far ahead (seconds).",
+    )
+    scheduler_max_runs: int = Field(
+        default=100,
+        ge=1,
+        description="The scheduler makes at most this many upcoming runs per schedule.",
+    )
+    scheduler_max_time_seconds: float = Field(
+        default=100 * 86400.0,
+        gt=0,
+        description="The scheduler makes no run further ahead than this (seconds).",
+    )
+    scheduler_max_runs_per_pass: int = Field(
+        default=5000,
+        ge=1,
+        description="Runs one scheduler pass creates at most, soonest first; the next pass "
+        "continues (bounds a pass when thousands of schedules are added at once).",
+    )
+    late_after_seconds: float = Field(
+        default=15.0, ge=0, description="A waiting run this long past its start time is Late."
+    )
+    late_runs_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often waiting runs are checked for lateness."
     )
     max_body_bytes: int = Field(default=1024 * 1024, description="Largest request body accepted.")
     log_level: str = Field(default="info", description="Log level of the server's own logs.")

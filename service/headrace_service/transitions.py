@@ -60,6 +60,11 @@ def decide(
         return Decision(
             accept=False, reason=f"the run is held by another worker ({holder}), not {requester}"
         )
+    if requester is not None and holder is None:
+        # The worker lost its lease (the reaper released the run): it is fenced off the run.
+        return Decision(
+            accept=False, reason=f"worker {requester} no longer holds the run (its lease expired)"
+        )
     if (
         proposed_type is S.RUNNING
         and current_type is S.PENDING

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from headrace._state_types import StateType as S
 from headrace_service.transitions import decide
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+
 from headrace.cli.common import api
 from headrace.cli.output import console, print_json, state_text, table, timestamp
 from headrace.schemas.flow_runs import FlowRun, FlowRunDetail, FlowRunList
@@ -134,3 +135,11 @@ def logs(
             markup=False,
             highlight=False,
         )
+
+
+@app.command("cancel")
+def cancel(run_id: str) -> None:
+    """Cancel a run: a waiting one at once; a running one through its worker (Cancelling)."""
+    with api() as client:
+        run = client.post(f"/flow_runs/{run_id}/cancel", FlowRun, {})
+    console.print(f"{run.name} ({run.id}): {state_text(run.state_type.value, run.state_name)}")

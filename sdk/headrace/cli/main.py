@@ -5,7 +5,18 @@ from __future__ import annotations
 import sys
 
 import typer
-from headrace.cli import flow_run, server
+
+from headrace.cli import (
+    api_key,
+    concurrency_limit,
+    deploy,
+    deployment,
+    flow_run,
+    server,
+    work_pool,
+    work_queue,
+    worker,
+)
 
 app = typer.Typer(
     help="headrace: a self-hosted workflow orchestrator for Python, on PostgreSQL.",
@@ -15,6 +26,13 @@ app = typer.Typer(
 )
 app.add_typer(server.app, name="server")
 app.add_typer(flow_run.app, name="flow-run")
+app.add_typer(api_key.app, name="api-key")
+app.add_typer(worker.app, name="worker")
+app.add_typer(work_pool.app, name="work-pool")
+app.add_typer(work_queue.app, name="work-queue")
+app.add_typer(deployment.app, name="deployment")
+app.command("deploy")(deploy.deploy)
+app.add_typer(concurrency_limit.app, name="concurrency-limit")
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+# Piped output is read by programs and greps: do not fold it to 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=240)
 
 STATE_STYLES = {
     "COMPLETED": "green",

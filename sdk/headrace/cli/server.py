@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+
+from headrace.cli import server_api_key
 from headrace.cli.output import fail
 
 app = typer.Typer(help="Run the API server and manage its database.", no_args_is_help=True)
 database_app = typer.Typer(help="Manage the server's database schema.", no_args_is_help=True)
 app.add_typer(database_app, name="database")
+app.add_typer(server_api_key.app, name="api-key")
 
 SERVER_EXTRA = "the server needs the [server] extra: pip install 'headrace[server]'"
 
@@ -18,6 +21,13 @@ SERVER_EXTRA = "the server needs the [server] extra: pip install 'headrace[serve
 def start(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 4200).")] = None,
+    auth: Annotated[
+        bool | None,
+        typer.Option("--auth/--no-auth", help="Require API keys (HEADRACE_AUTH_ENABLED)."),
+    ] = None,
+    insecure_no_auth: Annotated[
+        bool, typer.Option(help="Allow a non-loopback --host without auth (unsafe).")
+    ] = False,
 ) -> None:
     """Start the API and the dashboard (embedded PostgreSQL unless HEADRACE_DATABASE_URL)."""
     try:
@@ -26,7 +36,14 @@ def start(
         from headrace_service.settings import ServerSettings
     except ImportError:
         fail(SERVER_EXTRA)
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    given = {
+        "host": host,
+        "port": port,
+        "auth_enabled": auth,
+        # Unset rather than False, so HEADRACE_INSECURE_NO_AUTH still applies.
+        "insecure_no_auth": insecure_no_auth or None,
+    }
+    overrides = {k: v for k, v in given.items() if v is not None}
     settings = ServerSettings(**overrides)  # type: ignore[arg-type]
     try:
         serve(settings)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
 from headrace._state_types import DEFAULT_NAMES, StateType
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 # Caps on what a client may send, so bad input gets a 422 instead of bloating the database.
 MAX_NAME = 200
@@ -18,6 +21,50 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME, strip
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
 Message = Annotated[str, StringConstraints(max_length=MAX_MESSAGE)]
+
+# Run parameters are JSONB on every run: a cap keeps one request from storing megabytes per run,
+# and a depth cap keeps recursive code (serialisers, the dashboard) away from its stack limit.
+MAX_PARAMETERS_DEPTH = 32
+MAX_PARAMETERS_BYTES = 512 * 1024
+
+
+def walk_json(value: Any) -> Iterator[tuple[Any, int]]:
+    """Every value and dict key inside a JSON value, with its depth; iterative, so a deep value
+    cannot exhaust the stack."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        yield item, depth
+        if isinstance(item, dict):
+            stack.extend((key, depth + 1) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of a JSON value (a scalar is 0)."""
+    return max(depth for _, depth in walk_json(value))
+
+
+def check_parameters(value: dict[str, Any]) -> dict[str, Any]:
+    for item, depth in walk_json(value):
+        if depth > MAX_PARAMETERS_DEPTH:
+            raise ValueError(
+                f"parameters nest deeper than the limit of {MAX_PARAMETERS_DEPTH} levels"
+            )
+        if isinstance(item, str) and "\x00" in item:
+            # PostgreSQL's JSONB cannot hold \u0000.
+            raise ValueError("parameters cannot contain NUL characters (\\u0000)")
+    size = len(json.dumps(value, separators=(",", ":"), default=str).encode())
+    if size > MAX_PARAMETERS_BYTES:
+        raise ValueError(
+            f"parameters are {size} bytes as JSON, over the limit of {MAX_PARAMETERS_BYTES}"
+        )
+    return value
+
+
+Parameters = Annotated[dict[str, Any], AfterValidator(check_parameters)]
 
 
 class Model(BaseModel):

@@ -7,9 +7,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from headrace._state_types import StateType
-from headrace.schemas.common import Model, Name, ReadModel, State, StateCreate, Tags
 from pydantic import Field
+
+from headrace._state_types import StateType
+from headrace.schemas.common import (
+    Model,
+    Name,
+    Parameters,
+    ReadModel,
+    State,
+    StateCreate,
+    Tags,
+)
 
 
 class FlowRunCreate(Model):
@@ -18,11 +27,11 @@ class FlowRunCreate(Model):
     flow_name: Name | None = None
     flow_id: uuid.UUID | None = None
     name: Name | None = None
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: Parameters = Field(default_factory=dict)
     tags: Tags = Field(default_factory=list)
     parent_task_run_id: uuid.UUID | None = None
     max_retries: int = Field(default=0, ge=0, le=1000)
-    retry_delay_seconds: float = Field(default=0, ge=0)
+    retry_delay_seconds: float = Field(default=0, ge=0, le=7 * 24 * 3600)
     state: StateCreate | None = None
 
 
@@ -50,6 +59,9 @@ class FlowRun(ReadModel):
     worker_id: uuid.UUID | None = None
     lease_expires_at: datetime | None = None
     parent_task_run_id: uuid.UUID | None = None
+    # Made by the scheduler from this schedule (not asked for by a person or a CI job).
+    schedule_id: uuid.UUID | None = None
+    auto_scheduled: bool = False
     created: datetime
     updated: datetime
 

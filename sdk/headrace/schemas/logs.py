@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from headrace.schemas.common import Model, ReadModel
 from pydantic import Field
+
+from headrace.schemas.common import Model, ReadModel
 
 MAX_LOG_BATCH = 5000
 MAX_LOG_MESSAGE = 100_000
@@ -42,6 +43,6 @@ class LogList(ReadModel):
 
 
 class LogQuery(ReadModel):
-    after: int | None = Field(default=None, ge=0)
+    after: int | None = Field(default=None, ge=0, le=2**63 - 1)
     level: int = Field(default=0, ge=0, le=100)
     limit: int = Field(default=1000, ge=1, le=10_000)

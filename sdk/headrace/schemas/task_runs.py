@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
 from headrace._state_types import StateType
 from headrace.schemas.common import Model, Name, ReadModel, State, Tags
-from pydantic import Field
 
 MAX_TASK_RUN_BATCH = 1000
 
@@ -39,7 +40,7 @@ class TaskRunReport(Model):
     task_key: Name
     dynamic_key: str = Field(max_length=200)
     tags: Tags = Field(default_factory=list)
-    run_count: int = 0
+    run_count: int = Field(default=0, ge=0, le=1_000_000)
     task_inputs: dict[str, list[TaskInput]] = Field(default_factory=dict)
     cache_key: str | None = Field(default=None, max_length=1000)
     start_time: datetime | None = None

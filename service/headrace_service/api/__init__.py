@@ -2,10 +2,40 @@
 
 from __future__ import annotations
 
-from headrace_service.api import flow_runs, flows, health, logs, task_runs
+from headrace_service.api import (
+    api_keys,
+    cancel,
+    concurrency_limits,
+    deployments,
+    flow_run_wait,
+    flow_runs,
+    flows,
+    health,
+    logs,
+    results,
+    schedules,
+    task_runs,
+    work_pools,
+    workers,
+)
 from headrace_service.api.routing import ApiRoute
 
-ROUTERS = [health.router, flows.router, flow_runs.router, task_runs.router, logs.router]
+ROUTERS = [
+    health.router,
+    api_keys.router,
+    flows.router,
+    flow_runs.router,
+    task_runs.router,
+    logs.router,
+    results.router,
+    concurrency_limits.router,
+    work_pools.router,
+    workers.router,
+    deployments.router,
+    schedules.router,
+    flow_run_wait.router,
+    cancel.router,
+]
 
 
 def all_routes() -> list[ApiRoute]:

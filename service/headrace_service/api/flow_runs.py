@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+
 from headrace._state_types import StateType
 from headrace.schemas.common import State
 from headrace.schemas.flow_runs import (
@@ -14,10 +18,6 @@ from headrace.schemas.flow_runs import (
     SetStateResponse,
     SetStateStatus,
 )
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
-from starlette.requests import Request
-
 from headrace_service import queue
 from headrace_service.api.deps import db, settings, to_model
 from headrace_service.api.routing import Router

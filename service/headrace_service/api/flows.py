@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from headrace.schemas.flows import Flow, FlowCreate
 from starlette.requests import Request
 
+from headrace.schemas.flows import Flow, FlowCreate
 from headrace_service.api.deps import db, to_model
 from headrace_service.api.routing import Router
 from headrace_service.errors import NotFoundError

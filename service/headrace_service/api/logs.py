@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from headrace.schemas.logs import Log, LogBatch, LogList, LogQuery
-from headrace.schemas.task_runs import BatchAccepted
 from starlette.requests import Request
 
+from headrace.schemas.logs import Log, LogBatch, LogList, LogQuery
+from headrace.schemas.task_runs import BatchAccepted
 from headrace_service.api.deps import db, to_model
 from headrace_service.api.flow_runs import read_run
 from headrace_service.api.routing import Router

@@ -85,8 +85,10 @@ def _responses(route: ApiRoute, components: dict[str, Any]) -> dict[str, Any]:
         "description": "Error",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
+    secured = {"401": error, "403": error} if route.scope != "public" else {}
     return {
         str(route.status): ok,
+        **secured,
         "404": error,
         "409": error,
         "413": error,

@@ -1,13 +1,13 @@
 """Declarative API routes: each endpoint states its method, path, models and scope in one place.
 
-The same declarations build the Starlette routes, the OpenAPI document and (later) the auth
-checks, so none of them can drift from the others.
+The same declarations build the Starlette routes, the OpenAPI document and the auth checks
+(`scope`: public, read, worker or admin; see auth.py), so none of them can drift from the others.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from headrace.schemas.common import json_depth
+from headrace_service.auth import ROUTE_SCOPES, require_scope
 from headrace_service.errors import InvalidInput, PayloadTooLarge
 
 Endpoint = Callable[..., Awaitable[Any]]
+
+# Deeper request JSON than any real client sends; parameters have a tighter cap of their own.
+MAX_JSON_DEPTH = 64
 
 
 @dataclass
@@ -38,9 +43,14 @@ class ApiRoute:
         adapter = TypeAdapter(self.response) if self.response is not None else None
 
         async def handle(request: Request) -> Response:
+            # Before reading anything the client sent: an unauthorised caller learns nothing.
+            await require_scope(request, self.scope)
             kwargs: dict[str, Any] = dict(request.path_params)
+            check_text_params(kwargs, "path")
             if self.query is not None:
-                kwargs["query"] = validate(self.query, dict(request.query_params), "query")
+                params = dict(request.query_params)
+                check_text_params(params, "query")
+                kwargs["query"] = validate(self.query, params, "query")
             if self.body is not None:
                 kwargs["body"] = validate(self.body, await read_json(request), "body")
             result = await self.endpoint(request, **kwargs)
@@ -70,6 +80,9 @@ class Router:
         response: Any = None,
         status: int = 200,
     ) -> Callable[[Endpoint], Endpoint]:
+        if scope not in ROUTE_SCOPES:
+            raise ValueError(f"route {method} {path}: unknown scope {scope!r}")
+
         def register(fn: Endpoint) -> Endpoint:
             summary = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
             self.routes.append(
@@ -95,9 +108,28 @@ async def read_json(request: Request) -> Any:
     if not raw:
         raise InvalidInput("a JSON body is required")
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    # NUL characters in bodies are left to the stores: logs keep them escaped, and anything
+    # else PostgreSQL refuses (a DataError) becomes a 422 in app.py.
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise InvalidInput(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
+def check_text_params(params: dict[str, Any], where: str) -> None:
+    """Path and query parameters: no NUL, which no name or id can contain anyway."""
+    for name, value in params.items():
+        if isinstance(value, str):
+            reject_nul(value, f"{where}.{name}")
+
+
+def reject_nul(text: str, where: str) -> None:
+    if "\x00" in text:
+        raise InvalidInput(f"{where[:200]}: NUL characters (\\u0000) are not allowed in text")
 
 
 def validate(model: type[BaseModel], data: Any, where: str) -> Any:
@@ -115,5 +147,7 @@ def describe_validation_error(exc: ValidationError, where: str) -> str:
     return "; ".join(parts)
 
 
-def error_response(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from headrace.schemas.common import State
-from headrace.schemas.task_runs import BatchAccepted, TaskRun, TaskRunBatch, TaskRunDetail
 from starlette.requests import Request
 
+from headrace.schemas.common import State
+from headrace.schemas.task_runs import BatchAccepted, TaskRun, TaskRunBatch, TaskRunDetail
 from headrace_service.api.deps import db, to_model
 from headrace_service.api.flow_runs import read_run
 from headrace_service.api.routing import Router

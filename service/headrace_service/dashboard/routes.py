@@ -1,32 +1,28 @@
-"""Dashboard pages (Jinja2, no build step, no CDN)."""
+"""Dashboard routes (Jinja2 pages, no build step, no CDN) and the SSE stream feeding them."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from headrace_service.store.flow_runs import flow_run_list
-
-HERE = Path(__file__).parent
-templates = Environment(
-    loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
-)
-
-
-async def flow_runs_page(request: Request) -> Response:
-    async with request.app.state.db.begin() as conn:
-        runs = await flow_run_list(conn, limit=100)
-    html = templates.get_template("flow_runs.html").render(runs=runs, title="Flow runs")
-    return HTMLResponse(html)
+from headrace_service.dashboard.deployment_pages import deployment_page, deployments_page
+from headrace_service.dashboard.events import events_endpoint
+from headrace_service.dashboard.overview_page import overview_page
+from headrace_service.dashboard.pool_pages import concurrency_page, work_pools_page
+from headrace_service.dashboard.run_pages import run_detail_page, run_rows_fragment, runs_page
+from headrace_service.dashboard.templating import HERE
 
 
 def dashboard_routes() -> list[BaseRoute]:
     return [
-        Route("/", flow_runs_page, methods=["GET"]),
+        Route("/", overview_page, methods=["GET"]),
+        Route("/runs", runs_page, methods=["GET"]),
+        Route("/runs/rows", run_rows_fragment, methods=["GET"]),
+        Route("/runs/{run_id}", run_detail_page, methods=["GET"]),
+        Route("/deployments", deployments_page, methods=["GET"]),
+        Route("/deployments/{deployment_id}", deployment_page, methods=["GET"]),
+        Route("/work-pools", work_pools_page, methods=["GET"]),
+        Route("/concurrency", concurrency_page, methods=["GET"]),
+        Route("/api/events", events_endpoint, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]

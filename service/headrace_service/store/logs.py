@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import uuid
 
-from headrace.schemas.logs import LogCreate
 from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from headrace.schemas.logs import LogCreate
 
 
 async def logs_insert(conn: AsyncConnection, logs: list[LogCreate]) -> int:

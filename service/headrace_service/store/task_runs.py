@@ -5,52 +5,60 @@ from __future__ import annotations
 import json
 import uuid
 
-from headrace.schemas.task_runs import TaskRunReport
 from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from headrace.schemas.task_runs import TaskRunReport
+
 
 async def task_runs_upsert(conn: AsyncConnection, reports: list[TaskRunReport]) -> int:
-    """Insert or update task runs and append their new states; replays change nothing twice."""
+    """Insert or update task runs and append their new states; replays change nothing twice.
+
+    Two statements whatever the batch size: the rows travel as one JSON document expanded by
+    jsonb_to_recordset, which is several times faster than one execution per row.
+    """
     if not reports:
         return 0
-    run_rows = []
-    state_rows: list[dict[str, object]] = []
+    merged: dict[uuid.UUID, TaskRunReport] = {}
+    states: dict[uuid.UUID, dict[str, object]] = {}
     for report in reports:
-        latest = max(report.states, key=lambda s: s.timestamp) if report.states else None
+        # One batch may carry the same task run twice; an upsert may touch a row only once.
+        merged[report.id] = report
+        for state in report.states:
+            states[state.id] = {
+                "id": str(state.id),
+                "task_run_id": str(report.id),
+                "type": state.type.value,
+                "name": state.name,
+                "message": state.message,
+                "timestamp": state.timestamp.isoformat(),
+                "data": state.data,
+            }
+    run_rows = []
+    for report in merged.values():
+        own = [s for s in states.values() if s["task_run_id"] == str(report.id)]
+        latest = max(own, key=lambda s: str(s["timestamp"])) if own else None
         run_rows.append(
             {
-                "id": report.id,
-                "flow_run_id": report.flow_run_id,
+                "id": str(report.id),
+                "flow_run_id": str(report.flow_run_id),
                 "name": report.name,
                 "task_key": report.task_key,
                 "dynamic_key": report.dynamic_key,
                 "tags": report.tags,
-                "run_count": report.run_count,
-                "state_type": latest.type.value if latest else "PENDING",
-                "state_name": latest.name if latest else "Pending",
-                "state_message": latest.message if latest else None,
-                "state_timestamp": latest.timestamp if latest else None,
-                "start_time": report.start_time,
-                "end_time": report.end_time,
-                "task_inputs": json.dumps(
-                    {k: [{"id": str(i.id)} for i in v] for k, v in report.task_inputs.items()}
-                ),
+                "run_count": max(r.run_count for r in reports if r.id == report.id),
+                "state_type": latest["type"] if latest else "PENDING",
+                "state_name": latest["name"] if latest else "Pending",
+                "state_message": latest["message"] if latest else None,
+                "state_timestamp": latest["timestamp"] if latest else None,
+                "start_time": report.start_time.isoformat() if report.start_time else None,
+                "end_time": report.end_time.isoformat() if report.end_time else None,
+                "task_inputs": {
+                    k: [{"id": str(i.id)} for i in v] for k, v in report.task_inputs.items()
+                },
                 "cache_key": report.cache_key,
             }
-        )
-        state_rows.extend(
-            {
-                "id": state.id,
-                "task_run_id": report.id,
-                "type": state.type.value,
-                "name": state.name,
-                "message": state.message,
-                "timestamp": state.timestamp,
-                "data": json.dumps(state.data) if state.data is not None else None,
-            }
-            for state in report.states
         )
     await conn.execute(
         text(
@@ -58,10 +66,16 @@ async def task_runs_upsert(conn: AsyncConnection, reports: list[TaskRunReport]) 
             INSERT INTO task_run (id, flow_run_id, name, task_key, dynamic_key, tags, run_count,
                 state_type, state_name, state_message, state_timestamp, start_time, end_time,
                 task_inputs, cache_key)
-            VALUES (:id, :flow_run_id, :name, :task_key, :dynamic_key, :tags, :run_count,
-                CAST(:state_type AS state_type), :state_name, :state_message,
-                coalesce(:state_timestamp, now()),
-                :start_time, :end_time, CAST(:task_inputs AS jsonb), :cache_key)
+            SELECT r.id, r.flow_run_id, r.name, r.task_key, r.dynamic_key,
+                   ARRAY(SELECT jsonb_array_elements_text(r.tags)), r.run_count,
+                   CAST(r.state_type AS state_type), r.state_name, r.state_message,
+                   coalesce(r.state_timestamp, now()), r.start_time, r.end_time,
+                   coalesce(r.task_inputs, '{}'::jsonb), r.cache_key
+            FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+                id uuid, flow_run_id uuid, name text, task_key text, dynamic_key text,
+                tags jsonb, run_count int, state_type text, state_name text,
+                state_message text, state_timestamp timestamptz, start_time timestamptz,
+                end_time timestamptz, task_inputs jsonb, cache_key text)
             ON CONFLICT (id) DO UPDATE SET
                 run_count = greatest(task_run.run_count, EXCLUDED.run_count),
                 start_time = coalesce(task_run.start_time, EXCLUDED.start_time),
@@ -79,19 +93,22 @@ async def task_runs_upsert(conn: AsyncConnection, reports: list[TaskRunReport]) 
                 state_timestamp = greatest(task_run.state_timestamp, EXCLUDED.state_timestamp)
             """
         ),
-        run_rows,
+        {"rows": json.dumps(run_rows)},
     )
-    if state_rows:
+    if states:
         await conn.execute(
             text(
                 """
                 INSERT INTO task_run_state (id, task_run_id, type, name, message, timestamp, data)
-                VALUES (:id, :task_run_id, CAST(:type AS state_type), :name, :message, :timestamp,
-                        CAST(:data AS jsonb))
+                SELECT s.id, s.task_run_id, CAST(s.type AS state_type), s.name, s.message,
+                       s.timestamp, s.data
+                FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS s(
+                    id uuid, task_run_id uuid, type text, name text, message text,
+                    timestamp timestamptz, data jsonb)
                 ON CONFLICT (id) DO NOTHING
                 """
             ),
-            state_rows,
+            {"rows": json.dumps(list(states.values()))},
         )
     return len(reports)
 

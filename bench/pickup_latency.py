@@ -1,0 +1,72 @@
+"""Pickup latency of an idle worker: from the request creating a run to (a) the run claimed,
+(b) the flow's first line running, (c) the run Completed.
+
+    .venv/bin/python bench/pickup_latency.py [--runs 50]
+
+Starts its own server (embedded PostgreSQL, temporary home) and one `headrace worker start`.
+Runs are created one at a time through the API, each after the previous one completed, so the
+worker is idle (waiting in a long-poll claim) every time. The flow writes `time.time()` as its
+first line; the claim time is the PENDING state's timestamp in the run's history (same host, so
+the same clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import datetime
+
+from _stack import bench_stack, out_folder, summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=3)
+    args = parser.parse_args()
+    claimed: list[float] = []
+    first_line: list[float] = []
+    completed: list[float] = []
+    with bench_stack() as stack:
+        stack.start_worker("bench", "idle", limit=1)
+        stack.wait_workers_online("bench", 1)
+        out = out_folder(stack)
+        for index in range(args.warmup + args.runs):
+            time.sleep(0.2)  # the worker is back in its long poll
+            started = time.time()
+            response = stack.http.post("/deployments/name/touch/bench/runs", json={})
+            response.raise_for_status()
+            run_id = response.json()["id"]
+            marker = out / run_id
+            done = None
+            while done is None:
+                run = stack.http.get(f"/flow_runs/{run_id}").json()
+                if run["state_type"] in ("COMPLETED", "FAILED", "CRASHED"):
+                    done = time.time()
+                else:
+                    time.sleep(0.002)
+            if run["state_type"] != "COMPLETED":
+                raise SystemExit(f"run {run_id} ended {run['state_type']}: {run['state_message']}")
+            if index < args.warmup:
+                continue
+            pending = next(s for s in run["states"] if s["type"] == "PENDING")
+            claimed.append(datetime.fromisoformat(pending["timestamp"]).timestamp() - started)
+            first_line.append(float(marker.read_text()) - started)
+            end = datetime.fromisoformat(run["end_time"]).timestamp()
+            completed.append(min(end, done) - started)
+    print(
+        json.dumps(
+            {
+                "runs": args.runs,
+                "create_to_claimed": summary(claimed),
+                "create_to_first_line": summary(first_line),
+                "create_to_completed": summary(completed),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Cache policies: what makes two task runs "the same", so the second reuses the first's result.
+
+A policy turns a task run into a key (or None: do not cache). Policies add up with `+`:
+`INPUTS + TASK_SOURCE` caches per inputs and per version of the task's code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import pickle
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from headrace.parameters import json_safe
+
+
+@dataclass(frozen=True)
+class CacheContext:
+    """What a cache policy or a `cache_key_fn` is told about the task run."""
+
+    task_key: str
+    task_name: str
+    fn: Callable[..., Any]
+    flow_run_id: uuid.UUID | None
+
+
+class UncacheableInputs(ValueError):
+    """The inputs cannot be hashed into a cache key."""
+
+
+class CachePolicy:
+    """Base of cache policies: `compute_key` returns a key, or None for "do not cache"."""
+
+    def compute_key(self, context: CacheContext, inputs: dict[str, Any]) -> str | None:
+        raise NotImplementedError
+
+    def __add__(self, other: CachePolicy) -> CachePolicy:
+        if isinstance(other, _NoCache):
+            return self
+        mine = self.policies if isinstance(self, CompoundCachePolicy) else (self,)
+        theirs = other.policies if isinstance(other, CompoundCachePolicy) else (other,)
+        return CompoundCachePolicy(mine + theirs)
+
+
+class CompoundCachePolicy(CachePolicy):
+    """Several policies at once: a key made of all their keys."""
+
+    def __init__(self, policies: tuple[CachePolicy, ...]) -> None:
+        self.policies = policies
+
+    def compute_key(self, context: CacheContext, inputs: dict[str, Any]) -> str | None:
+        keys = [p.compute_key(context, inputs) for p in self.policies]
+        present = [k for k in keys if k is not None]
+        return hash_objects(context.task_key, *present) if present else None
+
+    def __repr__(self) -> str:
+        return " + ".join(repr(p) for p in self.policies)
+
+
+class _Inputs(CachePolicy):
+    def compute_key(self, context: CacheContext, inputs: dict[str, Any]) -> str | None:
+        return hash_objects(context.task_key, inputs)
+
+    def __repr__(self) -> str:
+        return "INPUTS"
+
+
+class _TaskSource(CachePolicy):
+    def compute_key(self, context: CacheContext, inputs: dict[str, Any]) -> str | None:
+        try:
+            source = inspect.getsource(context.fn)
+        except (OSError, TypeError):
+            # No source file (e.g. defined in a REPL): the bytecode is the next best version.
+            source = repr(getattr(context.fn, "__code__", context.fn).co_code)  # type: ignore[union-attr]
+        return hash_objects(context.task_key, source)
+
+    def __repr__(self) -> str:
+        return "TASK_SOURCE"
+
+
+class _RunId(CachePolicy):
+    def compute_key(self, context: CacheContext, inputs: dict[str, Any]) -> str | None:
+        return None if context.flow_run_id is None else hash_objects(str(context.flow_run_id))
+
+    def __repr__(self) -> str:
+        return "RUN_ID"
+
+
+class _NoCache(CachePolicy):
+    def compute_key(self, context: CacheContext, inputs: dict[str, Any]) -> str | None:
+        return None
+
+    def __add__(self, other: CachePolicy) -> CachePolicy:
+        return other
+
+    def __repr__(self) -> str:
+        return "NONE"
+
+
+class CacheKeyFnPolicy(CachePolicy):
+    """A `cache_key_fn(context, parameters)` as a policy; its key is used as given."""
+
+    def __init__(self, fn: Callable[[CacheContext, dict[str, Any]], str | None]) -> None:
+        self.fn = fn
+
+    def compute_key(self, context: CacheContext, inputs: dict[str, Any]) -> str | None:
+        return self.fn(context, inputs)
+
+    def __repr__(self) -> str:
+        return f"cache_key_fn={getattr(self.fn, '__name__', self.fn)!r}"
+
+
+INPUTS: CachePolicy = _Inputs()
+TASK_SOURCE: CachePolicy = _TaskSource()
+RUN_ID: CachePolicy = _RunId()
+NONE: CachePolicy = _NoCache()
+
+
+def task_input_hash(context: CacheContext, arguments: dict[str, Any]) -> str | None:
+    """A `cache_key_fn` keyed on the task and its inputs (as in Prefect)."""
+    return hash_objects(context.task_key, arguments)
+
+
+def hash_objects(*objects: Any) -> str:
+    """A stable hash of JSON-able data; other values are hashed through pickle."""
+    digest = hashlib.sha256()
+    for obj in objects:
+        try:
+            payload = json.dumps(obj, sort_keys=True, default=_json_default).encode()
+        except (TypeError, ValueError):
+            try:
+                payload = pickle.dumps(obj, protocol=4)
+            except Exception as exc:
+                raise UncacheableInputs(f"cannot hash {type(obj).__name__} into a key") from exc
+        digest.update(payload)
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _json_default(value: Any) -> Any:
+    safe = json_safe(value)
+    if isinstance(safe, str) and safe == repr(value) and " at 0x" in safe:
+        # A repr with a memory address differs on every run: such a key would never hit.
+        raise TypeError(f"{type(value).__name__} has no stable representation")
+    return safe

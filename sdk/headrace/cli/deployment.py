@@ -1,0 +1,144 @@
+"""`headrace deployment ...`: list, inspect, run, pause, resume and delete deployments.
+
+A deployment is named `FLOW/NAME` (e.g. `etl/daily`); `headrace deploy` creates one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+import typer
+
+from headrace.cli import schedule
+from headrace.cli.common import api
+from headrace.cli.output import console, fail, print_json, table
+from headrace.cli.params import parse_params
+from headrace.client import HeadraceClient
+from headrace.schemas.deployments import Deployment, DeploymentRunCreate
+from headrace.schemas.flow_runs import FlowRun
+
+app = typer.Typer(help="List, inspect, run and pause deployments.", no_args_is_help=True)
+app.add_typer(schedule.app, name="schedule")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+NameArgument = Annotated[str, typer.Argument(help="The deployment as FLOW/NAME, e.g. etl/daily.")]
+
+
+def name_path(full_name: str) -> str:
+    """`etl/daily` -> `/deployments/name/etl/daily`; a one-line error without a slash."""
+    flow_name, sep, name = full_name.partition("/")
+    if not sep or not flow_name or not name:
+        fail(f"deployment {full_name!r}: expected FLOW/NAME, e.g. etl/daily")
+    return f"/deployments/name/{quote(flow_name, safe='')}/{quote(name, safe='')}"
+
+
+def _read(client: HeadraceClient, full_name: str) -> Deployment:
+    return client.get(name_path(full_name), Deployment)
+
+
+@app.command("ls")
+def ls(
+    flow: Annotated[str | None, typer.Option(help="Only deployments of this flow.")] = None,
+    pool: Annotated[str | None, typer.Option(help="Only deployments of this work pool.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List deployments."""
+    with api() as client:
+        rows = client.get_json("/deployments", params={"flow_name": flow, "work_pool_name": pool})
+    deployments = [Deployment.model_validate(d) for d in rows]
+    if as_json:
+        print_json(deployments)
+        return
+    table(
+        ["Deployment", "Entrypoint", "Pool", "Queue", "Paused", "Version"],
+        [
+            (
+                d.full_name,
+                d.entrypoint,
+                d.work_pool_name,
+                d.work_queue_name,
+                "yes" if d.paused else "no",
+                d.version,
+            )
+            for d in deployments
+        ],
+    )
+
+
+@app.command("inspect")
+def inspect(full_name: NameArgument, as_json: JsonOption = False) -> None:
+    """Show a deployment: code, pool, default parameters, limits."""
+    with api() as client:
+        deployment = _read(client, full_name)
+    if as_json:
+        print_json(deployment)
+        return
+    d = deployment
+    console.print(f"[bold]{d.full_name}[/bold]  {d.id}")
+    lines = [
+        f"entrypoint: {d.entrypoint}   folder: {d.path or ''}",
+        f"pool: {d.work_pool_name or '(deleted)'}   queue: {d.work_queue_name or ''}"
+        f"   paused: {'yes' if d.paused else 'no'}",
+        f"concurrency: {'unlimited' if d.concurrency_limit is None else d.concurrency_limit}"
+        f"   retries: {d.retries}   version: {d.version or ''}",
+        f"tags: {', '.join(d.tags)}",
+        f"parameters: {d.parameters}",
+    ]
+    if d.description:
+        lines.append(f"description: {d.description}")
+    for line in lines:
+        console.print(line, markup=False)
+
+
+@app.command("run")
+def run(
+    full_name: NameArgument,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="Parameter key=value (JSON values allowed); repeatable."),
+    ] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Extra tag; repeatable.")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(help="Run at most once per key (e.g. a CI build id)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a run of a deployment now; prints the run id."""
+    body = DeploymentRunCreate(parameters=parse_params(param), tags=tag or [])
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+    with api() as client:
+        flow_run = client.post(name_path(full_name) + "/runs", FlowRun, body, headers=headers)
+    if as_json:
+        print_json(flow_run)
+        return
+    print(flow_run.id)
+
+
+def _set_paused(full_name: str, paused: bool) -> None:
+    with api() as client:
+        deployment = _read(client, full_name)
+        client.request("PATCH", f"/deployments/{deployment.id}", json={"paused": paused})
+    console.print(f"{'paused' if paused else 'resumed'} deployment {full_name}", markup=False)
+
+
+@app.command("pause")
+def pause(full_name: NameArgument) -> None:
+    """Pause a deployment: its schedules stop; runs asked for by hand still run."""
+    _set_paused(full_name, True)
+
+
+@app.command("resume")
+def resume(full_name: NameArgument) -> None:
+    """Resume a paused deployment."""
+    _set_paused(full_name, False)
+
+
+@app.command("delete")
+def delete(full_name: NameArgument) -> None:
+    """Delete a deployment; its runs waiting for a worker are cancelled."""
+    with api() as client:
+        deployment = _read(client, full_name)
+        client.request("DELETE", f"/deployments/{deployment.id}")
+    console.print(f"deleted deployment {full_name}", markup=False)

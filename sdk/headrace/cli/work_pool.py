@@ -1,0 +1,169 @@
+"""`headrace work-pool ...`: create, list, inspect, pause, resume, limit and delete work pools."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+import typer
+
+from headrace.cli.common import api
+from headrace.cli.output import console, fail, print_json, table
+from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
+from headrace.schemas.work_pools import Worker, WorkPool, WorkPoolCreate, WorkQueue
+
+app = typer.Typer(help="Manage work pools: where deployments' runs wait for workers.")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def pool_path(name: str) -> str:
+    return f"/work_pools/{quote(name, safe='')}"
+
+
+def _limit_text(limit: int | None) -> str:
+    return "unlimited" if limit is None else str(limit)
+
+
+@app.command("create")
+def create(
+    name: str,
+    pool_type: Annotated[
+        str, typer.Option("--type", help=f"What its workers do: {', '.join(KNOWN_POOL_TYPES)}.")
+    ] = "process",
+    concurrency_limit: Annotated[
+        int | None, typer.Option(min=0, help="Most runs of the pool at once.")
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="What the pool is for.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the settings of an existing pool.")
+    ] = False,
+) -> None:
+    """Create a work pool (with a "default" queue)."""
+    if pool_type not in KNOWN_POOL_TYPES:
+        fail(unknown_pool_type_message(pool_type))
+    body = WorkPoolCreate(
+        name=name, type=pool_type, concurrency_limit=concurrency_limit, description=description
+    )
+    with api() as client:
+        pool = client.post(
+            "/work_pools", WorkPool, body, params={"overwrite": "true" if overwrite else None}
+        )
+    console.print(f"created work pool [bold]{pool.name}[/bold] (type {pool.type})")
+    console.print(f"start a worker: headrace worker start --pool {pool.name}", markup=False)
+
+
+@app.command("ls")
+def ls(as_json: JsonOption = False) -> None:
+    """List work pools with their workers online and runs waiting."""
+    with api() as client:
+        pools = [WorkPool.model_validate(p) for p in client.get_json("/work_pools")]
+    if as_json:
+        print_json(pools)
+        return
+    table(
+        ["Name", "Type", "Concurrency", "Paused", "Workers online", "Runs waiting"],
+        [
+            (
+                p.name,
+                p.type,
+                _limit_text(p.concurrency_limit),
+                "yes" if p.paused else "no",
+                p.workers_online,
+                p.runs_waiting,
+            )
+            for p in pools
+        ],
+    )
+
+
+@app.command("inspect")
+def inspect(name: str, as_json: JsonOption = False) -> None:
+    """Show a pool, its queues and its workers with their last heartbeat."""
+    with api() as client:
+        pool = client.get(pool_path(name), WorkPool)
+        queues = [WorkQueue.model_validate(q) for q in client.get_json(pool_path(name) + "/queues")]
+        workers = [Worker.model_validate(w) for w in client.get_json(pool_path(name) + "/workers")]
+    if as_json:
+        print_json(
+            {
+                **pool.model_dump(mode="json"),
+                "queues": [q.model_dump(mode="json") for q in queues],
+                "workers": [w.model_dump(mode="json") for w in workers],
+            }
+        )
+        return
+    status = "paused" if pool.paused else "ready"
+    console.print(f"[bold]{pool.name}[/bold]  {pool.id}")
+    console.print(
+        f"type: {pool.type}   status: {status}   concurrency: "
+        f"{_limit_text(pool.concurrency_limit)}   runs waiting: {pool.runs_waiting}",
+        markup=False,
+    )
+    if pool.description:
+        console.print(f"description: {pool.description}", markup=False)
+    table(
+        ["Queue", "Priority", "Concurrency", "Paused", "Runs waiting"],
+        [
+            (
+                q.name,
+                q.priority,
+                _limit_text(q.concurrency_limit),
+                "yes" if q.paused else "no",
+                q.runs_waiting,
+            )
+            for q in queues
+        ],
+        title="Queues",
+    )
+    table(
+        ["Worker", "Status", "Last heartbeat"],
+        [(w.name, w.status.value, w.last_heartbeat) for w in workers],
+        title=f"Workers ({len(workers)})",
+    )
+
+
+def _patch(name: str, body: dict[str, object]) -> WorkPool:
+    with api() as client:
+        return WorkPool.model_validate(client.request("PATCH", pool_path(name), json=body).json())
+
+
+@app.command("pause")
+def pause(name: str) -> None:
+    """Stop handing out the pool's runs (running ones go on)."""
+    _patch(name, {"paused": True})
+    console.print(f"paused work pool {name}", markup=False)
+
+
+@app.command("resume")
+def resume(name: str) -> None:
+    """Hand out the pool's runs again."""
+    _patch(name, {"paused": False})
+    console.print(f"resumed work pool {name}", markup=False)
+
+
+@app.command("set-concurrency-limit")
+def set_concurrency_limit(
+    name: str,
+    limit: Annotated[str, typer.Argument(help="Most runs at once, or 'none' for no limit.")],
+) -> None:
+    """Limit how many runs of the pool are PENDING or RUNNING at once."""
+    value: int | None
+    if limit.lower() == "none":
+        value = None
+    elif limit.isdigit():
+        value = int(limit)
+    else:
+        fail(f"limit {limit!r}: expected a whole number >= 0, or 'none'")
+    pool = _patch(name, {"concurrency_limit": value})
+    console.print(
+        f"work pool {name}: concurrency limit {_limit_text(pool.concurrency_limit)}", markup=False
+    )
+
+
+@app.command("delete")
+def delete(name: str) -> None:
+    """Delete a pool with its queues; its waiting runs are cancelled."""
+    with api() as client:
+        client.request("DELETE", pool_path(name))
+    console.print(f"deleted work pool {name}", markup=False)

@@ -1,0 +1,90 @@
+"""`headrace work-queue ...`: the queues of a work pool, which order and limit its runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+import typer
+
+from headrace.cli.common import api
+from headrace.cli.output import console, print_json, table
+from headrace.cli.work_pool import pool_path
+from headrace.schemas.work_pools import WorkQueue, WorkQueueCreate
+
+app = typer.Typer(help="Manage the queues of a work pool (priority, limit, pause).")
+
+PoolOption = Annotated[str, typer.Option("--pool", help="The work pool of the queue.")]
+
+
+def queue_path(pool: str, name: str) -> str:
+    return f"{pool_path(pool)}/queues/{quote(name, safe='')}"
+
+
+@app.command("create")
+def create(
+    name: str,
+    pool: PoolOption,
+    priority: Annotated[int, typer.Option(min=1, help="1 runs first; higher waits.")] = 1,
+    concurrency_limit: Annotated[
+        int | None, typer.Option(min=0, help="Most runs of the queue at once.")
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="What the queue is for.")] = None,
+) -> None:
+    """Create a queue in a work pool."""
+    body = WorkQueueCreate(
+        name=name, priority=priority, concurrency_limit=concurrency_limit, description=description
+    )
+    with api() as client:
+        queue = client.post(pool_path(pool) + "/queues", WorkQueue, body)
+    console.print(
+        f"created work queue {queue.name} in pool {queue.work_pool_name} "
+        f"(priority {queue.priority})",
+        markup=False,
+    )
+
+
+@app.command("ls")
+def ls(
+    pool: PoolOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the queues of a pool, most urgent first."""
+    with api() as client:
+        queues = [WorkQueue.model_validate(q) for q in client.get_json(pool_path(pool) + "/queues")]
+    if as_json:
+        print_json(queues)
+        return
+    table(
+        ["Name", "Priority", "Concurrency", "Paused", "Runs waiting"],
+        [
+            (
+                q.name,
+                q.priority,
+                "unlimited" if q.concurrency_limit is None else q.concurrency_limit,
+                "yes" if q.paused else "no",
+                q.runs_waiting,
+            )
+            for q in queues
+        ],
+    )
+
+
+def _set_paused(name: str, pool: str, paused: bool) -> None:
+    with api() as client:
+        client.request("PATCH", queue_path(pool, name), json={"paused": paused})
+    console.print(
+        f"{'paused' if paused else 'resumed'} work queue {name} of pool {pool}", markup=False
+    )
+
+
+@app.command("pause")
+def pause(name: str, pool: PoolOption) -> None:
+    """Stop handing out the queue's runs."""
+    _set_paused(name, pool, True)
+
+
+@app.command("resume")
+def resume(name: str, pool: PoolOption) -> None:
+    """Hand out the queue's runs again."""
+    _set_paused(name, pool, False)

@@ -1,0 +1,61 @@
+"""`headrace worker start`: serve a work pool from this host."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from headrace.cli.output import fail
+from headrace.errors import ApiError, ApiUnreachable
+from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
+
+app = typer.Typer(help="Run a worker that executes the runs of a work pool.", no_args_is_help=True)
+
+DEFAULT_LIMIT = 10
+
+
+@app.command("start")
+def start(
+    pool: Annotated[str, typer.Option("--pool", "-p", help="The work pool to serve.")],
+    name: Annotated[
+        str | None, typer.Option(help="Name of this worker (default: host name and pid).")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=10_000, help="How many runs this worker runs at a time.")
+    ] = DEFAULT_LIMIT,
+    pool_type: Annotated[
+        str | None,
+        typer.Option(
+            "--type", help="Create the pool with this type if it does not exist (e.g. process)."
+        ),
+    ] = None,
+) -> None:
+    """Claim and run the pool's runs until SIGINT/SIGTERM (a second signal exits at once)."""
+    if pool_type is not None and pool_type not in KNOWN_POOL_TYPES:
+        fail(unknown_pool_type_message(pool_type))
+    try:
+        # Lazily: the worker package is only needed by this command.
+        from headrace_worker.worker import Worker, WorkerError
+    except ImportError:
+        fail("the worker is not installed: pip install headrace")
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    # One line per request would drown what the worker has to say.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    worker = Worker(pool, name, limit, create_type=pool_type)
+    try:
+        code = worker.run()
+    except WorkerError as error:
+        fail(str(error))
+    except ApiUnreachable as error:
+        fail(str(error))
+    except ApiError as error:
+        fail(error.detail)
+    raise typer.Exit(code)

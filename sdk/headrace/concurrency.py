@@ -1,0 +1,112 @@
+"""Tag concurrency limits on the client: wait for slots, keep their leases alive, release them.
+
+Slots are held in Postgres through the API, each with a lease. A holder renews its leases from a
+background thread; if the process dies (even SIGKILL), its slots come back when the lease expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from headrace import states as st
+from headrace.errors import HeadraceError
+from headrace.states import State
+
+if TYPE_CHECKING:
+    from headrace.engine.backend import Backend
+
+LEASE_SECONDS = 30.0
+# Waiting holders poll with a backoff between these bounds (with jitter, so they do not stampede).
+MIN_POLL_SECONDS = 0.05
+MAX_POLL_SECONDS = 1.0
+
+_logger = logging.getLogger("headrace.concurrency")
+
+
+class HeldSlots:
+    """The slots one task run holds; `release()` gives them back."""
+
+    def __init__(self, backend: Backend, holder_id: uuid.UUID) -> None:
+        self.backend = backend
+        self.holder_id = holder_id
+
+    def release(self) -> None:
+        _renewer.remove(self.holder_id)
+        try:
+            self.backend.release_slots(self.holder_id)
+        except HeadraceError as exc:
+            # The lease expires on its own; until then the slot stays taken.
+            _logger.warning("could not release concurrency slots (%s); the lease will expire", exc)
+
+
+def acquire_slots(
+    backend: Backend,
+    tags: list[str],
+    holder_id: uuid.UUID,
+    on_wait: Callable[[State[Any]], Any],
+    lease_seconds: float = LEASE_SECONDS,
+) -> HeldSlots | None:
+    """Block until a slot of every limited tag in `tags` is held (all at once, never a part:
+    two runs each holding half would wait for each other forever)."""
+    delay = MIN_POLL_SECONDS
+    waiting = False
+    while True:
+        try:
+            if backend.acquire_slots(tags, holder_id, lease_seconds):
+                break
+        except HeadraceError as exc:
+            _logger.warning("cannot take concurrency slots (%s); running without the limit", exc)
+            return None
+        if not waiting:
+            waiting = True
+            on_wait(st.AwaitingConcurrencySlot(f"waiting for a concurrency slot of {tags}"))
+        time.sleep(delay * random.uniform(0.5, 1.5))
+        delay = min(delay * 2, MAX_POLL_SECONDS)
+    _renewer.add(backend, holder_id, lease_seconds)
+    return HeldSlots(backend, holder_id)
+
+
+class _LeaseRenewer:
+    """One daemon thread that renews the leases of all slots held by this process."""
+
+    def __init__(self) -> None:
+        self._held: dict[uuid.UUID, tuple[Backend, float]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+
+    def add(self, backend: Backend, holder_id: uuid.UUID, lease_seconds: float) -> None:
+        with self._lock:
+            self._held[holder_id] = (backend, lease_seconds)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="headrace-lease-renewer", daemon=True
+                )
+                self._thread.start()
+
+    def remove(self, holder_id: uuid.UUID) -> None:
+        with self._lock:
+            self._held.pop(holder_id, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                shortest = min((lease for _, lease in self._held.values()), default=LEASE_SECONDS)
+            # Renew at a third of the lease: two renewals may fail before a slot is lost.
+            self._wake.wait(shortest / 3)
+            with self._lock:
+                held = list(self._held.items())
+            for holder_id, (backend, lease) in held:
+                try:
+                    backend.renew_slots([holder_id], lease)
+                except HeadraceError as exc:
+                    _logger.debug("lease renewal failed: %s", exc)
+
+
+_renewer = _LeaseRenewer()

@@ -1,0 +1,80 @@
+"""What the engine knows about the run being executed, carried in context variables.
+
+Context variables (not thread-locals) so that a flow's context follows its tasks into the task
+runner's threads (the runner copies the context) and into asyncio tasks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from headrace.engine.backend import Backend
+    from headrace.flows import Flow
+    from headrace.reporter import TaskRunRecord
+    from headrace.task_runners import TaskRunner
+    from headrace.tasks import Task
+
+
+@dataclass(eq=False)
+class FlowRunContext:
+    """One flow run in progress."""
+
+    flow: Flow[..., Any]
+    flow_run_id: uuid.UUID
+    flow_run_name: str
+    parameters: dict[str, Any]
+    backend: Backend
+    task_runner: TaskRunner
+    log_prints: bool
+    run_count: int = 1
+    # Task runs of this flow run, to name the failed ones the flow did not handle.
+    task_runs: list[TaskRunRecord] = field(default_factory=list)
+    handled: set[uuid.UUID] = field(default_factory=set)
+    _counters: dict[str, itertools.count[int]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_dynamic_key(self, task_key: str) -> str:
+        """0, 1, 2... per task within this flow run: tells apart the runs of one task."""
+        counter = self._counters.get(task_key)
+        if counter is None:
+            with self._lock:
+                counter = self._counters.setdefault(task_key, itertools.count())
+        return str(next(counter))  # itertools.count is atomic under the GIL
+
+    def add_task_run(self, record: TaskRunRecord) -> None:
+        self.task_runs.append(record)
+
+    def mark_handled(self, task_run_id: uuid.UUID) -> None:
+        """The user saw this task run's outcome (state, exception or allow_failure)."""
+        self.handled.add(task_run_id)
+
+
+@dataclass(eq=False)
+class TaskRunContext:
+    """One task run in progress."""
+
+    task: Task[..., Any]
+    record: TaskRunRecord
+    log_prints: bool
+    parameters: dict[str, Any]
+
+
+flow_run_context: ContextVar[FlowRunContext | None] = ContextVar("headrace_flow_run", default=None)
+task_run_context: ContextVar[TaskRunContext | None] = ContextVar("headrace_task_run", default=None)
+
+
+def get_run_context() -> TaskRunContext | FlowRunContext:
+    """The innermost run in progress; raises outside of a flow or task run."""
+    task_ctx = task_run_context.get()
+    if task_ctx is not None:
+        return task_ctx
+    flow_ctx = flow_run_context.get()
+    if flow_ctx is not None:
+        return flow_ctx
+    raise RuntimeError("no flow or task run is in progress here")

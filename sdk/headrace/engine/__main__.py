@@ -1,0 +1,89 @@
+"""`python -m headrace.engine <flow_run_id>`: run an existing flow run (started by a worker).
+
+Exit status: 0 when the run completed, 1 when it failed (or crashed, or was cancelled), 2 when
+it could not start (the API refused the run to start, the entrypoint cannot be loaded, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import uuid
+from types import FrameType
+from typing import Any
+
+EXIT_COMPLETED = 0
+EXIT_FAILED = 1
+EXIT_NOT_STARTED = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m headrace.engine FLOW_RUN_ID", file=sys.stderr)
+        return EXIT_NOT_STARTED
+    try:
+        flow_run_id = uuid.UUID(args[0])
+    except ValueError:
+        print(f"not a flow run id: {args[0]!r}", file=sys.stderr)
+        return EXIT_NOT_STARTED
+    return run_existing(flow_run_id, worker_id=os.environ.get("HEADRACE_WORKER_ID") or None)
+
+
+def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
+    from headrace.engine.backend import get_backend
+    from headrace.engine.flow_engine import Terminated, run_flow
+    from headrace.engine.loader import load_flow
+    from headrace.errors import HeadraceError
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        backend = get_backend(require_api=True)
+        run = backend.read_flow_run(flow_run_id)
+        if run.deployment_id is None:
+            raise HeadraceError(f"flow run {flow_run_id} has no deployment to load its code from")
+        deployment = backend.read_deployment(run.deployment_id)
+        flow = load_flow(deployment["entrypoint"])
+        parameters: dict[str, Any] = {**(deployment.get("parameters") or {}), **run.parameters}
+    except HeadraceError as exc:
+        print(f"headrace: cannot start flow run {flow_run_id}: {exc}", file=sys.stderr)
+        return EXIT_NOT_STARTED
+    try:
+        state = _run(flow, parameters, flow_run_id, worker_id, run_flow)
+    except HeadraceError as exc:
+        # Refused before anything ran (e.g. the run is being cancelled, or another worker has it).
+        print(f"headrace: flow run {flow_run_id} not started: {exc}", file=sys.stderr)
+        return EXIT_NOT_STARTED
+    except Terminated:
+        return EXIT_FAILED
+    return EXIT_COMPLETED if state.is_completed() else EXIT_FAILED
+
+
+def _run(
+    flow: Any,
+    parameters: dict[str, Any],
+    flow_run_id: uuid.UUID,
+    worker_id: str | None,
+    run_flow: Any,
+) -> Any:
+    if flow.isasync:
+        import asyncio
+
+        from headrace.engine.flow_engine import arun_flow
+
+        return asyncio.run(
+            arun_flow(
+                flow, parameters, return_type="state", flow_run_id=flow_run_id, worker_id=worker_id
+            )
+        )
+    return run_flow(
+        flow, parameters, return_type="state", flow_run_id=flow_run_id, worker_id=worker_id
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,375 @@
+"""Running a flow run through its states. A flow run's transitions go to the API synchronously,
+because the server may refuse them (a run being cancelled must not start or retry).
+
+`FlowRunEngine` makes the decisions; `run_flow` and `arun_flow` are the sync and async loops.
+Both can create a new run (a script calling a flow) or run an existing one (a worker's
+`python -m headrace.engine <id>`), and a flow called inside a flow is a child run linked to a
+task run of its parent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from headrace import states as st
+from headrace._state_types import StateType
+from headrace.context import FlowRunContext, flow_run_context
+from headrace.engine.backend import Backend, FlowRunInfo, get_backend
+from headrace.engine.task_engine import new_task_run
+from headrace.exceptions import Abort, ParameterError, RunTimeout
+from headrace.reporter import TaskRunRecord
+from headrace.states import State
+from headrace.tags import merge_tags, tags
+
+if TYPE_CHECKING:
+    from headrace.flows import Flow
+    from headrace.logging import RunLogger
+
+ReturnType = Literal["result", "state"]
+
+# How many failed task runs a flow's Failed message names before "and N more".
+_NAMED_FAILURES = 5
+
+
+class Terminated(BaseException):
+    """The process was asked to stop (SIGTERM), e.g. by a worker cancelling the run."""
+
+
+class FlowRunEngine:
+    """The state machine of one flow run."""
+
+    def __init__(
+        self,
+        flow: Flow[..., Any],
+        parameters: dict[str, Any],
+        *,
+        flow_run_id: uuid.UUID | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.flow = flow
+        self.parameters = parameters
+        self.existing_id = flow_run_id
+        self.worker_id = worker_id
+        self.parent_ctx = flow_run_context.get()
+        self.parent_record: TaskRunRecord | None = None
+        self.state: State[Any] = st.Pending()
+        self.attempt = 0
+        self.label = f"Flow run of {flow.name!r}"
+        self._counters: dict[str, Any] = {}
+        self._logger: RunLogger | None = None
+        self.backend: Backend
+        self.info: FlowRunInfo
+
+    # -- start --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Create the run in state Running, or move an existing one to Running (`Abort` if
+        the server refuses: then nothing of the flow runs)."""
+        from headrace.parameters import json_safe
+
+        flow = self.flow
+        parent = self.parent_ctx
+        self.backend = parent.backend if parent else get_backend(require_api=bool(self.existing_id))
+        running = st.Running()
+        if self.existing_id is not None:
+            self.info = self.backend.read_flow_run(self.existing_id)
+            self.backend.set_flow_run_state(self.info.id, running, worker_id=self.worker_id)
+        else:
+            parent_task_run_id = None
+            if parent is not None:
+                # The child run appears in the parent as a task run that it is linked to.
+                self.parent_record = new_task_run(
+                    parent, flow.name, f"subflow:{flow.name}", (), pending=False
+                )
+                self.parent_record.run_count = 1
+                self.parent_record.start_time = running.timestamp
+                parent.backend.set_task_run_state(self.parent_record, st.Running())
+                parent_task_run_id = self.parent_record.id
+            from headrace.retries import first_delay
+
+            self.info = self.backend.create_flow_run(
+                flow_name=flow.name,
+                parameters=json_safe(self.parameters),
+                tags=merge_tags(flow.tags),
+                parent_task_run_id=parent_task_run_id,
+                max_retries=flow.retries,
+                retry_delay_seconds=first_delay(flow.retry_delay_seconds, flow.retries),
+                state=running,
+            )
+        self.attempt = 1
+        self.state = running
+        self.label = f"Flow run {self.info.name!r}"
+        self.logger().info("Beginning flow run %r for flow %r", self.info.name, flow.name)
+
+    def validated_parameters(self) -> dict[str, Any] | None:
+        """The parameters coerced to their type hints; None (and the run Failed) if invalid."""
+        if not self.flow.validate_parameters:
+            return self.parameters
+        try:
+            return self.flow.parameter_model.validate(self.parameters)
+        except ParameterError as exc:
+            self.state = st.Failed(str(exc), exception=exc)
+            return None
+
+    # -- attempts -----------------------------------------------------------------------------
+
+    def enter_attempt(self, stack: ExitStack) -> FlowRunContext:
+        """The context of the flow's code: run ids, tags, task runner, print capture."""
+        from headrace import log_prints
+        from headrace.logging import PRINT_LOGGER, run_logger
+
+        flow = self.flow
+        inherited = self.parent_ctx.log_prints if self.parent_ctx else False
+        capture = inherited if flow.log_prints is None else flow.log_prints
+        runner = flow.task_runner.duplicate()
+        ctx = FlowRunContext(
+            flow=flow,
+            flow_run_id=self.info.id,
+            flow_run_name=self.info.name,
+            parameters=self.parameters,
+            backend=self.backend,
+            task_runner=runner,
+            log_prints=capture,
+            run_count=self.attempt,
+            _counters=self._counters,
+        )
+        token = flow_run_context.set(ctx)
+        stack.callback(flow_run_context.reset, token)
+        stack.enter_context(tags(*flow.tags, *self.info.tags))
+        if capture:
+            printer = run_logger(self.info.id, None, self.label, logger_name=PRINT_LOGGER)
+            stack.enter_context(log_prints.capture_prints(printer))
+        elif self.parent_ctx is not None:
+            stack.enter_context(log_prints.no_capture())
+        # Entered last, exited first: leaving the block waits for the submitted task runs.
+        stack.enter_context(runner)
+        return ctx
+
+    def handle_success(self, result: Any, ctx: FlowRunContext) -> float | None:
+        if isinstance(result, State):
+            self.state = result  # the flow decided its own final state
+            return None
+        failed = [
+            r
+            for r in ctx.task_runs
+            if r.state is not None
+            and r.state.type in (StateType.FAILED, StateType.CRASHED)
+            and r.id not in ctx.handled
+        ]
+        if not failed:
+            self.state = st.Completed(result)
+            return None
+        names = ", ".join(repr(r.name) for r in failed[:_NAMED_FAILURES])
+        more = f" and {len(failed) - _NAMED_FAILURES} more" if len(failed) > _NAMED_FAILURES else ""
+        message = (
+            f"{len(failed)} task run(s) failed and the flow did not handle them: {names}{more}"
+        )
+        exception = failed[0].state.exception if failed[0].state else None
+        return self._failed(st.Failed(message, exception=exception))
+
+    def handle_exception(self, exc: Exception) -> float | None:
+        if isinstance(exc, RunTimeout):
+            return self._failed(st.TimedOut(str(exc), exception=exc))
+        return self._failed(st.Failed(st.exception_message(exc), exception=exc))
+
+    def _failed(self, failed: State[Any]) -> float | None:
+        """A failed attempt: the delay before a retry, or None when it is final."""
+        flow = self.flow
+        if self.attempt > flow.retries:
+            self.state = failed
+            return None
+        from headrace.retries import retry_delay
+
+        delay = retry_delay(
+            flow.retry_delay_seconds, flow.retries, self.attempt - 1, flow.retry_jitter_factor
+        )
+        first_line = (failed.message or failed.name).splitlines()[0]
+        self.logger().warning(
+            "attempt %d failed (%s); retrying in %.3g s", self.attempt, first_line, delay
+        )
+        retry_at = datetime.now(UTC) + timedelta(seconds=delay)
+        self._propose(
+            st.AwaitingRetry(
+                f"{failed.name}: {failed.message}", data={"scheduled_time": retry_at.isoformat()}
+            )
+        )
+        return delay
+
+    def begin_retry(self) -> None:
+        self.attempt += 1
+        self._propose(st.Retrying())
+
+    # -- the end ------------------------------------------------------------------------------
+
+    def crash(self, exc: BaseException) -> None:
+        """Interrupted (Ctrl-C, SIGTERM, SystemExit): Crashed, or Cancelled when the server
+        says the run is being cancelled. Reported as well as possible; the caller re-raises."""
+        self.state = st.Crashed(f"interrupted by {type(exc).__name__}", exception=exc)
+        if isinstance(exc, Terminated) and self._server_state() == StateType.CANCELLING.value:
+            self.state = st.Cancelled("cancelled while running")
+        self.finish()
+
+    def abort(self, exc: Abort) -> None:
+        """The server refused a transition: the run is not ours to go on with."""
+        self.logger().warning("%s; stopping", exc)
+        self.state = st.Cancelled(str(exc), exception=exc)
+        self._hooks()
+
+    def finish(self) -> State[Any]:
+        from headrace.parameters import json_safe
+
+        # Task runs first, so the run never looks finished with task runs missing.
+        self.backend.flush()
+        state = self.state
+        if state.is_completed() and state.data is None and state.has_result():
+            state.data = {"result": json_safe(state.result())} if _small(state) else None
+        try:
+            self._propose(state)
+        except Abort as exc:
+            self.abort(exc)
+        else:
+            self._hooks()
+        if self.parent_record is not None and self.parent_ctx is not None:
+            self.parent_record.end_time = datetime.now(UTC)
+            mirrored: State[Any] = State(
+                self.state.type, self.state.name, self.state.message, exception=self.state.exception
+            )
+            self.parent_ctx.backend.set_task_run_state(self.parent_record, mirrored)
+        level = 20 if self.state.is_completed() else 40
+        first_line = (self.state.message or "").splitlines()[0] if self.state.message else ""
+        self.logger().log(
+            level,
+            "Finished in state %s%s",
+            self.state.name,
+            f": {first_line}" if first_line else "",
+        )
+        self.backend.flush()
+        return self.state
+
+    def _hooks(self) -> None:
+        from headrace.hooks import run_hooks
+
+        flow, state = self.flow, self.state
+        hooks = {
+            StateType.COMPLETED: flow.on_completion,
+            StateType.FAILED: flow.on_failure,
+            StateType.CRASHED: flow.on_crashed,
+            StateType.CANCELLED: flow.on_cancellation,
+        }.get(state.type, [])
+        run_hooks(hooks, self.logger(), flow, self.info, state)
+
+    def outcome(self, return_type: ReturnType) -> Any:
+        if self.parent_ctx is not None and self.parent_record is not None:
+            # Whoever called the child flow sees its outcome (state or exception).
+            self.parent_ctx.mark_handled(self.parent_record.id)
+        if return_type == "state":
+            return self.state
+        return self.state.result()
+
+    def _propose(self, state: State[Any]) -> None:
+        self.backend.set_flow_run_state(self.info.id, state, worker_id=self.worker_id)
+
+    def _server_state(self) -> str | None:
+        try:
+            return self.backend.read_flow_run(self.info.id).state_type
+        except Exception:
+            return None
+
+    def logger(self) -> RunLogger:
+        if self._logger is None:
+            from headrace.logging import run_logger
+
+            self._logger = run_logger(self.info.id, None, self.label)
+        return self._logger
+
+
+def _small(state: State[Any]) -> bool:
+    # A short summary of the result is kept on the final state for the dashboard; big ones are not.
+    return len(repr(state.result())) <= 1000
+
+
+def run_flow(
+    flow: Flow[..., Any],
+    parameters: dict[str, Any],
+    *,
+    return_type: ReturnType = "result",
+    flow_run_id: uuid.UUID | None = None,
+    worker_id: str | None = None,
+) -> Any:
+    """Run a sync flow: a new run, or the existing run `flow_run_id`."""
+    from headrace.timeouts import timeout
+
+    engine = FlowRunEngine(flow, parameters, flow_run_id=flow_run_id, worker_id=worker_id)
+    engine.start()
+    try:
+        params = engine.validated_parameters()
+        while params is not None:
+            try:
+                with ExitStack() as stack:
+                    stack.enter_context(timeout(flow.timeout_seconds, engine.label))
+                    ctx = engine.enter_attempt(stack)
+                    args, kwargs = flow.call_args(params)
+                    result = flow.fn(*args, **kwargs)
+            except Exception as exc:
+                delay = engine.handle_exception(exc)
+            else:
+                delay = engine.handle_success(result, ctx)
+            if delay is None:
+                break
+            time.sleep(delay)
+            engine.begin_retry()
+    except Abort as exc:
+        engine.abort(exc)
+        engine.backend.flush()
+        return engine.outcome(return_type)
+    except BaseException as exc:
+        engine.crash(exc)
+        raise
+    engine.finish()
+    return engine.outcome(return_type)
+
+
+async def arun_flow(
+    flow: Flow[..., Any],
+    parameters: dict[str, Any],
+    *,
+    return_type: ReturnType = "result",
+    flow_run_id: uuid.UUID | None = None,
+    worker_id: str | None = None,
+) -> Any:
+    """Run an async flow (the same steps as `run_flow`, awaited)."""
+    from headrace.timeouts import async_timeout
+
+    engine = FlowRunEngine(flow, parameters, flow_run_id=flow_run_id, worker_id=worker_id)
+    engine.start()
+    try:
+        params = engine.validated_parameters()
+        while params is not None:
+            try:
+                with ExitStack() as stack:
+                    ctx = engine.enter_attempt(stack)
+                    args, kwargs = flow.call_args(params)
+                    async with async_timeout(flow.timeout_seconds, engine.label):
+                        result = await flow.fn(*args, **kwargs)
+            except Exception as exc:
+                delay = engine.handle_exception(exc)
+            else:
+                delay = engine.handle_success(result, ctx)
+            if delay is None:
+                break
+            await asyncio.sleep(delay)
+            engine.begin_retry()
+    except Abort as exc:
+        engine.abort(exc)
+        engine.backend.flush()
+        return engine.outcome(return_type)
+    except BaseException as exc:
+        engine.crash(exc)
+        raise
+    engine.finish()
+    return engine.outcome(return_type)

@@ -1,0 +1,168 @@
+"""`@flow`: a function whose every call is a flow run recorded by the API.
+
+This module stays light (no httpx, no pydantic): the engine is imported when a flow first runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+
+from headrace.hooks import Hook, as_list
+from headrace.retries import RetryDelay, validate_retry_options
+from headrace.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from headrace.deployments import FlowSource
+    from headrace.engine.flow_engine import ReturnType
+    from headrace.parameters import ParameterModel
+    from headrace.schemas.deployments import Deployment
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Flow(Generic[P, R]):
+    """A function run as flow runs: states, retries, timeout, logs and its task runs recorded."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+        retries: int = 0,
+        retry_delay_seconds: RetryDelay = 0,
+        retry_jitter_factor: float | None = None,
+        timeout_seconds: float | None = None,
+        validate_parameters: bool = True,
+        task_runner: TaskRunner | None = None,
+        log_prints: bool | None = None,
+        on_completion: Hook | Sequence[Hook] | None = None,
+        on_failure: Hook | Sequence[Hook] | None = None,
+        on_crashed: Hook | Sequence[Hook] | None = None,
+        on_cancellation: Hook | Sequence[Hook] | None = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError("@flow decorates a function")
+        validate_retry_options(retries, retry_delay_seconds, retry_jitter_factor)
+        if timeout_seconds is not None and timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be > 0")
+        self.fn = fn
+        self.name = name or fn.__name__.replace("_", "-")
+        self.description = description or inspect.getdoc(fn)
+        self.tags = frozenset(tags or ())
+        self.retries = retries
+        self.retry_delay_seconds = retry_delay_seconds
+        self.retry_jitter_factor = retry_jitter_factor
+        self.timeout_seconds = timeout_seconds
+        self.validate_parameters = validate_parameters
+        self.task_runner = task_runner or ThreadPoolTaskRunner()
+        self.log_prints = log_prints
+        self.on_completion = as_list(on_completion)
+        self.on_failure = as_list(on_failure)
+        self.on_crashed = as_list(on_crashed)
+        self.on_cancellation = as_list(on_cancellation)
+        self.isasync = inspect.iscoroutinefunction(fn)
+        self._signature = inspect.signature(fn)
+        self._parameter_model: ParameterModel | None = None
+
+    def __repr__(self) -> str:
+        return f"Flow({self.name!r})"
+
+    def with_options(self, **options: Any) -> Flow[P, R]:
+        """A copy of this flow with some options changed."""
+        names = list(inspect.signature(Flow.__init__).parameters)[2:]
+        current = {name: getattr(self, name) for name in names}
+        unknown = set(options) - set(current)
+        if unknown:
+            raise TypeError(f"unknown flow options: {sorted(unknown)}")
+        return type(self)(self.fn, **{**current, **options})
+
+    @property
+    def parameter_model(self) -> ParameterModel:
+        if self._parameter_model is None:
+            from headrace.parameters import ParameterModel
+
+            self._parameter_model = ParameterModel(self.fn)
+        return self._parameter_model
+
+    @property
+    def parameter_schema(self) -> dict[str, Any]:
+        """The JSON schema of the parameters, from type hints and the docstring's `Args:`."""
+        return self.parameter_model.json_schema()
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        from headrace.parameters import bind
+
+        return bind(self._signature, args, kwargs, f"flow {self.name!r}")
+
+    def call_args(self, parameters: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        from headrace.parameters import call_args
+
+        return call_args(self._signature, parameters)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run the flow: a new flow run (a child run inside another flow). Pass
+        `return_state=True` to get its final State instead of its result."""
+        return_type: ReturnType = "state" if kwargs.pop("return_state", False) else "result"
+        parameters = self.bind(args, kwargs)
+        if self.isasync:
+            from headrace.engine.flow_engine import arun_flow
+
+            return arun_flow(self, parameters, return_type=return_type)  # type: ignore[return-value]
+        from headrace.engine.flow_engine import run_flow
+
+        return run_flow(self, parameters, return_type=return_type)  # type: ignore[no-any-return]
+
+    def deploy(self, name: str, work_pool_name: str, **options: Any) -> Deployment:
+        """Create or update a deployment run by the pool's workers (see `deploy_flow`)."""
+        from headrace.deployments import deploy_flow
+
+        return deploy_flow(self, name, work_pool_name, **options)
+
+    @staticmethod
+    def from_source(source: str | Path, entrypoint: str) -> FlowSource:
+        """The flow at `entrypoint` (`flows/etl.py:etl`) in the folder `source`, to `.deploy()`."""
+        from headrace.deployments import from_source
+
+        return from_source(source, entrypoint)
+
+
+@overload
+def flow(fn: Callable[P, R], /) -> Flow[P, R]: ...
+
+
+@overload
+def flow(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    tags: Iterable[str] | None = None,
+    retries: int = 0,
+    retry_delay_seconds: RetryDelay = 0,
+    retry_jitter_factor: float | None = None,
+    timeout_seconds: float | None = None,
+    validate_parameters: bool = True,
+    task_runner: TaskRunner | None = None,
+    log_prints: bool | None = None,
+    on_completion: Hook | Sequence[Hook] | None = None,
+    on_failure: Hook | Sequence[Hook] | None = None,
+    on_crashed: Hook | Sequence[Hook] | None = None,
+    on_cancellation: Hook | Sequence[Hook] | None = None,
+) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
+
+
+def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Make a function a flow: `@flow` or `@flow(retries=2, log_prints=True, ...)`."""
+    if fn is None:
+        return lambda f: Flow(f, **options)
+    return Flow(fn, **options)
+
+
+# `flow.from_source(source=..., entrypoint=...).deploy(...)`, as in Prefect.
+flow.from_source = Flow.from_source  # type: ignore[attr-defined]

@@ -1,0 +1,180 @@
+"""Futures of submitted task runs, and how futures passed as arguments are resolved.
+
+A future passed to another task is waited for and replaced by its result; the upstream task run
+is recorded as an input of the downstream one (the dashboard draws that edge). If the upstream
+did not complete, the downstream does not run, unless the argument is wrapped in
+`allow_failure(...)`, which passes the exception along instead.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any, Generic, NamedTuple, TypeVar
+
+from headrace.context import FlowRunContext
+from headrace.exceptions import UpstreamFailed
+from headrace.reporter import TaskRunRecord
+from headrace.states import Pending, State
+
+R = TypeVar("R")
+
+
+class HeadraceFuture(Generic[R]):
+    """The eventual state of a submitted task run."""
+
+    def __init__(
+        self,
+        record: TaskRunRecord,
+        future: concurrent.futures.Future[State[R]],
+        flow_ctx: FlowRunContext | None,
+    ) -> None:
+        self.record = record
+        self._future = future
+        self._flow_ctx = flow_ctx
+
+    @property
+    def task_run_id(self) -> uuid.UUID:
+        return self.record.id
+
+    @property
+    def state(self) -> State[R]:
+        """The current state; a final one once the run is done."""
+        if self._future.done():
+            self._handled()
+            return self._future.result()
+        return self.record.state or Pending()
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait until the task run is done (or `timeout` seconds passed)."""
+        concurrent.futures.wait([self._future], timeout)
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> R:
+        """The task's return value; raises its exception if it failed."""
+        state = self._future.result(timeout)
+        self._handled()
+        return state.result(raise_on_failure=raise_on_failure)
+
+    def _handled(self) -> None:
+        if self._flow_ctx is not None:
+            self._flow_ctx.mark_handled(self.record.id)
+
+    def __repr__(self) -> str:
+        return f"HeadraceFuture({self.record.name!r}, {self.state!r})"
+
+
+class FutureList(list[HeadraceFuture[R]]):
+    """What `task.map` returns: a list of futures with `result()` and `wait()` for them all."""
+
+    def wait(self, timeout: float | None = None) -> None:
+        wait(self, timeout)
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> list[R]:
+        return [f.result(timeout, raise_on_failure) for f in self]
+
+
+class DoneAndNotDone(NamedTuple):
+    done: set[HeadraceFuture[Any]]
+    not_done: set[HeadraceFuture[Any]]
+
+
+def wait(futures: Iterable[HeadraceFuture[Any]], timeout: float | None = None) -> DoneAndNotDone:
+    """Wait for all `futures` (or until `timeout`); returns which are done and which are not."""
+    by_inner = {f._future: f for f in futures}
+    done, not_done = concurrent.futures.wait(by_inner, timeout)
+    return DoneAndNotDone({by_inner[f] for f in done}, {by_inner[f] for f in not_done})
+
+
+def as_completed(
+    futures: Iterable[HeadraceFuture[R]], timeout: float | None = None
+) -> Iterator[HeadraceFuture[R]]:
+    """Yield the futures as their task runs finish."""
+    by_inner = {f._future: f for f in futures}
+    for inner in concurrent.futures.as_completed(by_inner, timeout):
+        yield by_inner[inner]
+
+
+class allow_failure(Generic[R]):
+    """Run the downstream task even if this upstream failed (it receives the exception)."""
+
+    def __init__(self, value: HeadraceFuture[R] | Any) -> None:
+        self.value = value
+
+
+class unmapped(Generic[R]):
+    """An argument of `task.map` passed whole to every run instead of iterated over."""
+
+    def __init__(self, value: R) -> None:
+        self.value = value
+
+
+# Containers are searched for futures this deep (e.g. a list of dicts of futures).
+_MAX_DEPTH = 3
+
+
+def resolve_inputs(
+    parameters: dict[str, Any], flow_ctx: FlowRunContext | None
+) -> tuple[dict[str, Any], dict[str, list[uuid.UUID]]]:
+    """Replace futures (and states) in `parameters` by their results; return the upstream
+    task run ids per parameter. Raises `UpstreamFailed` if an upstream did not complete."""
+    edges: dict[str, list[uuid.UUID]] = {}
+    resolved = {}
+    for name, value in parameters.items():
+        upstream: list[uuid.UUID] = []
+        resolved[name] = _resolve(value, upstream, flow_ctx, allow=False, depth=0)
+        if upstream:
+            edges[name] = upstream
+    return resolved, edges
+
+
+def wait_for_upstream(wait_for: Iterable[Any], flow_ctx: FlowRunContext | None) -> list[uuid.UUID]:
+    """Wait for `wait_for=[...]` futures; returns their ids (edges without data)."""
+    upstream: list[uuid.UUID] = []
+    for item in wait_for:
+        _resolve(item, upstream, flow_ctx, allow=False, depth=0)
+    return upstream
+
+
+def _resolve(
+    value: Any,
+    upstream: list[uuid.UUID],
+    flow_ctx: FlowRunContext | None,
+    *,
+    allow: bool,
+    depth: int,
+) -> Any:
+    if isinstance(value, HeadraceFuture):
+        upstream.append(value.task_run_id)
+        state = value._future.result()
+        if flow_ctx is not None and allow:
+            flow_ctx.mark_handled(value.task_run_id)
+        return _state_value(state, value.record.name, allow)
+    if isinstance(value, State):
+        return _state_value(value, value.name, allow)
+    if isinstance(value, allow_failure):
+        return _resolve(value.value, upstream, flow_ctx, allow=True, depth=depth)
+    if depth >= _MAX_DEPTH or isinstance(value, str | bytes | int | float | bool | None):
+        return value
+    # Only plain containers are rebuilt; anything else (models, custom classes) is passed as is.
+    if type(value) in (list, tuple, set, frozenset):
+        return type(value)(
+            _resolve(v, upstream, flow_ctx, allow=allow, depth=depth + 1) for v in value
+        )
+    if type(value) is dict:
+        return {
+            k: _resolve(v, upstream, flow_ctx, allow=allow, depth=depth + 1)
+            for k, v in value.items()
+        }
+    return value
+
+
+def _state_value(state: State[Any], name: str, allow: bool) -> Any:
+    if state.is_completed():
+        return state.result()
+    if allow:
+        return state.result(raise_on_failure=False)
+    raise UpstreamFailed(f"upstream task run {name!r} did not complete: it is {state.name}")

@@ -1,0 +1,190 @@
+"""Client-side states of flow and task runs, and the helpers that make them (`Completed()`, ...).
+
+Plain Python on purpose: a state is created for every transition of every task run, so it must
+cost about a microsecond (no pydantic here).
+"""
+
+from __future__ import annotations
+
+import traceback
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from headrace._state_types import DEFAULT_NAMES, TERMINAL_TYPES, StateType
+from headrace.exceptions import FailedRun
+
+R = TypeVar("R")
+
+_NO_RESULT: Any = object()
+
+# How much traceback a state message keeps: enough to find the line, bounded for the API.
+_MAX_TRACEBACK_CHARS = 20_000
+
+
+class State(Generic[R]):
+    """A state a run went through: its type, a name refining the type, a message, a result."""
+
+    __slots__ = ("_result", "data", "exception", "id", "message", "name", "timestamp", "type")
+
+    def __init__(
+        self,
+        type: StateType,
+        name: str | None = None,
+        message: str | None = None,
+        *,
+        result: Any = _NO_RESULT,
+        exception: BaseException | None = None,
+        data: dict[str, Any] | None = None,
+        timestamp: datetime | None = None,
+    ) -> None:
+        self.id = uuid.uuid4()
+        self.type = type
+        self.name = name or DEFAULT_NAMES[type]
+        self.message = message
+        self.timestamp = timestamp or datetime.now(UTC)
+        self.data = data
+        self.exception = exception
+        self._result = result
+
+    def __repr__(self) -> str:
+        message = f", message={self.message.splitlines()[0]!r}" if self.message else ""
+        return f"{self.name}(type={self.type.value}{message})"
+
+    def is_scheduled(self) -> bool:
+        return self.type is StateType.SCHEDULED
+
+    def is_pending(self) -> bool:
+        return self.type is StateType.PENDING
+
+    def is_running(self) -> bool:
+        return self.type is StateType.RUNNING
+
+    def is_completed(self) -> bool:
+        return self.type is StateType.COMPLETED
+
+    def is_failed(self) -> bool:
+        return self.type is StateType.FAILED
+
+    def is_crashed(self) -> bool:
+        return self.type is StateType.CRASHED
+
+    def is_cancelled(self) -> bool:
+        return self.type is StateType.CANCELLED
+
+    def is_final(self) -> bool:
+        return self.type in TERMINAL_TYPES
+
+    def has_result(self) -> bool:
+        return self._result is not _NO_RESULT
+
+    def result(self, raise_on_failure: bool = True) -> R:
+        """The run's return value; for a run that did not complete, raise its exception
+        (or return the exception when `raise_on_failure=False`)."""
+        if self.is_completed():
+            value: R = None if self._result is _NO_RESULT else self._result  # type: ignore[assignment]
+            return value
+        exc = self.exception or FailedRun(self.message or f"the run is in state {self.name}")
+        if raise_on_failure:
+            raise exc
+        return exc  # type: ignore[return-value]
+
+
+def _state(type: StateType, name: str | None, message: str | None, **kwargs: Any) -> State[Any]:
+    return State(type, name, message, **kwargs)
+
+
+def Scheduled(message: str | None = None, *, name: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.SCHEDULED, name, message, **kw)
+
+
+def AwaitingRetry(message: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.SCHEDULED, "AwaitingRetry", message, **kw)
+
+
+def Pending(message: str | None = None, *, name: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.PENDING, name, message, **kw)
+
+
+def AwaitingConcurrencySlot(message: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.PENDING, "AwaitingConcurrencySlot", message, **kw)
+
+
+def Running(message: str | None = None, *, name: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.RUNNING, name, message, **kw)
+
+
+def Retrying(message: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.RUNNING, "Retrying", message, **kw)
+
+
+def Completed(
+    result: Any = None, message: str | None = None, *, name: str | None = None, **kw: Any
+) -> State[Any]:
+    return _state(StateType.COMPLETED, name, message, result=result, **kw)
+
+
+def Cached(result: Any = None, message: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.COMPLETED, "Cached", message, result=result, **kw)
+
+
+def Failed(
+    message: str | None = None,
+    *,
+    exception: BaseException | None = None,
+    name: str | None = None,
+    **kw: Any,
+) -> State[Any]:
+    return _state(StateType.FAILED, name, message, exception=exception, **kw)
+
+
+def TimedOut(message: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.FAILED, "TimedOut", message, **kw)
+
+
+def Crashed(message: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.CRASHED, None, message, **kw)
+
+
+def Cancelling(message: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.CANCELLING, None, message, **kw)
+
+
+def Cancelled(message: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.CANCELLED, None, message, **kw)
+
+
+def Paused(message: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.PAUSED, None, message, **kw)
+
+
+def exception_message(exc: BaseException, *, with_traceback: bool = True) -> str:
+    """`Type: message`, then the traceback: what a Failed state says about an exception."""
+    head = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if not with_traceback or exc.__traceback__ is None:
+        return head
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if len(tb) > _MAX_TRACEBACK_CHARS:
+        tb = "...\n" + tb[-_MAX_TRACEBACK_CHARS:]
+    return f"{head}\n\n{tb}"
+
+
+__all__ = [
+    "AwaitingConcurrencySlot",
+    "AwaitingRetry",
+    "Cached",
+    "Cancelled",
+    "Cancelling",
+    "Completed",
+    "Crashed",
+    "Failed",
+    "Paused",
+    "Pending",
+    "Retrying",
+    "Running",
+    "Scheduled",
+    "State",
+    "StateType",
+    "TimedOut",
+    "exception_message",
+]

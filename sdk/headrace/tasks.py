@@ -1,0 +1,225 @@
+"""`@task`: a function whose calls inside a flow are tracked task runs.
+
+Outside a flow a task is just its function. Inside a flow, a call runs it through the task
+engine (retries, timeouts, caching, hooks) and `submit`/`map` run it in the flow's task runner.
+This module stays light: the engine is imported when a task first runs in a flow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
+
+from headrace.context import FlowRunContext, flow_run_context
+from headrace.hooks import Hook, as_list
+from headrace.parameters import bind, call_args
+from headrace.retries import RetryDelay, validate_retry_options
+
+if TYPE_CHECKING:
+    from headrace.caching import CacheContext, CachePolicy
+    from headrace.engine.task_engine import ReturnType
+    from headrace.futures import FutureList, HeadraceFuture
+    from headrace.reporter import TaskRunRecord
+    from headrace.states import State
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CacheKeyFn = Callable[["CacheContext", dict[str, Any]], "str | None"]
+RetryConditionFn = Callable[["Task[..., Any]", "TaskRunRecord", "State[Any]"], bool]
+
+
+class Task(Generic[P, R]):
+    """A function tracked as task runs when called inside a flow."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+        retries: int = 0,
+        retry_delay_seconds: RetryDelay = 0,
+        retry_jitter_factor: float | None = None,
+        retry_condition_fn: RetryConditionFn | None = None,
+        timeout_seconds: float | None = None,
+        cache_key_fn: CacheKeyFn | None = None,
+        cache_policy: CachePolicy | None = None,
+        cache_expiration: dt.timedelta | None = None,
+        refresh_cache: bool = False,
+        persist_result: bool | None = None,
+        result_serializer: Literal["json", "pickle"] = "json",
+        log_prints: bool | None = None,
+        on_completion: Hook | Sequence[Hook] | None = None,
+        on_failure: Hook | Sequence[Hook] | None = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError("@task decorates a function")
+        validate_retry_options(retries, retry_delay_seconds, retry_jitter_factor)
+        if timeout_seconds is not None and timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be > 0")
+        if result_serializer not in ("json", "pickle"):
+            raise ValueError('result_serializer must be "json" or "pickle"')
+        if cache_key_fn is not None and cache_policy is not None:
+            raise ValueError("give cache_key_fn or cache_policy, not both")
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.description = description or inspect.getdoc(fn)
+        self.tags = frozenset(tags or ())
+        self.retries = retries
+        self.retry_delay_seconds = retry_delay_seconds
+        self.retry_jitter_factor = retry_jitter_factor
+        self.retry_condition_fn = retry_condition_fn
+        self.timeout_seconds = timeout_seconds
+        self.cache_key_fn = cache_key_fn
+        self.cache_policy = cache_policy
+        self.cache_expiration = cache_expiration
+        self.refresh_cache = refresh_cache
+        self.persist_result = persist_result
+        self.result_serializer = result_serializer
+        self.log_prints = log_prints
+        self.on_completion = as_list(on_completion)
+        self.on_failure = as_list(on_failure)
+        self.task_key = f"{fn.__module__}.{fn.__qualname__}"
+        self.isasync = inspect.iscoroutinefunction(fn)
+        self._signature = inspect.signature(fn)
+        functools.update_wrapper(self, fn)
+
+    def __repr__(self) -> str:
+        return f"Task({self.name!r})"
+
+    def with_options(self, **options: Any) -> Task[P, R]:
+        """A copy of this task with some options changed, e.g. `fetch.with_options(retries=5)`."""
+        current = self._options()
+        unknown = set(options) - set(current)
+        if unknown:
+            raise TypeError(f"unknown task options: {sorted(unknown)}")
+        return type(self)(self.fn, **{**current, **options})
+
+    def _options(self) -> dict[str, Any]:
+        names = list(inspect.signature(Task.__init__).parameters)[2:]
+        return {name: getattr(self, name) for name in names}
+
+    def cache_policy_in_effect(self) -> CachePolicy | None:
+        if self.cache_key_fn is not None:
+            from headrace.caching import CacheKeyFnPolicy
+
+            return CacheKeyFnPolicy(self.cache_key_fn)
+        return self.cache_policy
+
+    # -- arguments ----------------------------------------------------------------------------
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        return bind(self._signature, args, kwargs, f"task {self.name!r}")
+
+    def call_args(self, parameters: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        return call_args(self._signature, parameters)
+
+    # -- calling ------------------------------------------------------------------------------
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Inside a flow: a tracked task run (pass `return_state=True` for its State)."""
+        flow_ctx = flow_run_context.get()
+        if flow_ctx is None:
+            kwargs.pop("return_state", None)
+            return self.fn(*args, **kwargs)  # outside a flow, a task is its function
+        return_type: ReturnType = "state" if kwargs.pop("return_state", False) else "result"
+        wait_for: Iterable[Any] | None = kwargs.pop("wait_for", None)  # type: ignore[assignment]
+        parameters = self.bind(args, kwargs)
+        if self.isasync:
+            from headrace.engine.task_engine import arun_task
+
+            return arun_task(  # type: ignore[return-value]
+                self, parameters, flow_ctx, return_type=return_type, wait_for=wait_for
+            )
+        from headrace.engine.task_engine import run_task
+
+        return run_task(  # type: ignore[no-any-return]
+            self, parameters, flow_ctx, return_type=return_type, wait_for=wait_for
+        )
+
+    def submit(
+        self, *args: Any, wait_for: Iterable[Any] | None = None, **kwargs: Any
+    ) -> HeadraceFuture[R]:
+        """Run in the flow's task runner; returns a future at once."""
+        from headrace.engine.task_engine import submit_task
+
+        return submit_task(self, self.bind(args, kwargs), _require_flow(self, "submit"), wait_for)
+
+    def map(
+        self, *args: Any, wait_for: Iterable[Any] | None = None, **kwargs: Any
+    ) -> FutureList[R]:
+        """One submitted run per item of the iterable arguments (zipped; `unmapped(x)` is passed
+        whole to every run)."""
+        from headrace.engine.task_engine import submit_task
+        from headrace.futures import FutureList
+
+        flow_ctx = _require_flow(self, "map")
+        calls = _mapped_calls(self.bind(args, kwargs))
+        return FutureList(submit_task(self, params, flow_ctx, wait_for) for params in calls)
+
+
+def _require_flow(task: Task[..., Any], what: str) -> FlowRunContext:
+    flow_ctx = flow_run_context.get()
+    if flow_ctx is None:
+        raise RuntimeError(f"{task.name}.{what}() works only inside a flow")
+    return flow_ctx
+
+
+def _mapped_calls(parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    from headrace.futures import unmapped
+
+    iterated: dict[str, list[Any]] = {}
+    fixed: dict[str, Any] = {}
+    for name, value in parameters.items():
+        if isinstance(value, unmapped):
+            fixed[name] = value.value
+        elif isinstance(value, str | bytes) or not isinstance(value, Iterable):
+            fixed[name] = value
+        else:
+            iterated[name] = list(value)
+    if not iterated:
+        raise ValueError("map() needs at least one iterable argument (wrap constants in unmapped)")
+    lengths = {name: len(values) for name, values in iterated.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"map() arguments differ in length: {lengths}")
+    count = next(iter(lengths.values()))
+    return [{**fixed, **{n: v[i] for n, v in iterated.items()}} for i in range(count)]
+
+
+@overload
+def task(fn: Callable[P, R], /) -> Task[P, R]: ...
+
+
+@overload
+def task(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    tags: Iterable[str] | None = None,
+    retries: int = 0,
+    retry_delay_seconds: RetryDelay = 0,
+    retry_jitter_factor: float | None = None,
+    retry_condition_fn: RetryConditionFn | None = None,
+    timeout_seconds: float | None = None,
+    cache_key_fn: CacheKeyFn | None = None,
+    cache_policy: CachePolicy | None = None,
+    cache_expiration: dt.timedelta | None = None,
+    refresh_cache: bool = False,
+    persist_result: bool | None = None,
+    result_serializer: Literal["json", "pickle"] = "json",
+    log_prints: bool | None = None,
+    on_completion: Hook | Sequence[Hook] | None = None,
+    on_failure: Hook | Sequence[Hook] | None = None,
+) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Make a function a task: `@task` or `@task(retries=3, ...)`."""
+    if fn is None:
+        return lambda f: Task(f, **options)
+    return Task(fn, **options)

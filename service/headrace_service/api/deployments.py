@@ -1,0 +1,263 @@
+"""Deployments: create-or-update, read, list, pause/resume, delete, and runs of a deployment."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from headrace._state_types import StateType
+from headrace.schemas.deployments import (
+    Deployment,
+    DeploymentCreate,
+    DeploymentQuery,
+    DeploymentRunCreate,
+    DeploymentUpdate,
+)
+from headrace.schemas.flow_runs import FlowRun
+from headrace.schemas.work_pools import DEFAULT_QUEUE
+from headrace_service import queue
+from headrace_service.api.deps import db, settings, to_model
+from headrace_service.api.flow_runs import read_run
+from headrace_service.api.patching import changes_of
+from headrace_service.api.routing import Router
+from headrace_service.api.schedules import check_schedule_body
+from headrace_service.errors import ConflictError, InvalidInput, NotFoundError
+from headrace_service.names import friendly_name
+from headrace_service.parameter_schema import check_defaults, check_parameters, check_schema
+from headrace_service.store import deployments as store
+from headrace_service.store import schedules as schedule_store
+from headrace_service.store import work_pools as pools
+from headrace_service.store.flows import flow_get_or_create
+from headrace_service.validation import parse_uuid
+
+router = Router("deployments")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 200
+
+
+@router.route(
+    "POST", "/deployments", scope="admin", body=DeploymentCreate, response=Deployment, status=201
+)
+async def create_deployment(request: Request, body: DeploymentCreate) -> Deployment:
+    """Create a deployment, or update the one of the same flow and name (idempotent)."""
+    check_schema(body.parameter_schema)
+    check_defaults(body.parameter_schema, body.parameters)
+    defaults = {"parameter_schema": body.parameter_schema, "parameters": body.parameters}
+    for i, schedule in enumerate(body.schedules or []):
+        check_schedule_body(defaults, schedule, f"body.schedules.{i}")
+    async with db(request).begin() as conn:
+        pool = await pools.work_pool_get(
+            conn, body.work_pool_name, heartbeat_seconds=settings(request).heartbeat_seconds
+        )
+        if pool is None:
+            raise InvalidInput(
+                f"body.work_pool_name: no work pool named {body.work_pool_name!r}; create it "
+                f"with `headrace work-pool create {body.work_pool_name}`"
+            )
+        queue_name = body.work_queue_name or DEFAULT_QUEUE
+        work_queue = await pools.work_queue_get(conn, pool["id"], queue_name)
+        if work_queue is None:
+            raise InvalidInput(
+                f"body.work_queue_name: pool {body.work_pool_name!r} has no queue "
+                f"{queue_name!r}; create it with "
+                f"`headrace work-queue create {queue_name} --pool {body.work_pool_name}`"
+            )
+        flow = await flow_get_or_create(conn, body.flow_name)
+        deployment_id = await store.deployment_upsert(
+            conn,
+            body,
+            flow_id=flow["id"],
+            work_pool_id=pool["id"],
+            work_queue_id=work_queue["id"],
+        )
+        if body.schedules is not None:
+            await schedule_store.schedules_replace(conn, deployment_id, body.schedules)
+        await schedule_store.deployment_sync_runs(conn, deployment_id)
+        return to_model(Deployment, await _require(conn, deployment_id))
+
+
+@router.route("GET", "/deployments", query=DeploymentQuery, response=list[Deployment])
+async def list_deployments(request: Request, query: DeploymentQuery) -> list[Deployment]:
+    """List deployments by flow and name, optionally of one flow or pool."""
+    async with db(request).begin() as conn:
+        rows = await store.deployment_list(
+            conn,
+            flow_name=query.flow_name,
+            work_pool_name=query.work_pool_name,
+            limit=query.limit,
+            offset=query.offset,
+        )
+    return [to_model(Deployment, row) for row in rows]
+
+
+@router.route("GET", "/deployments/{deployment_id}", response=Deployment)
+async def read_deployment(request: Request, deployment_id: str) -> Deployment:
+    """Read a deployment by id."""
+    did = parse_uuid(deployment_id, "deployment")
+    async with db(request).begin() as conn:
+        return to_model(Deployment, await _require(conn, did))
+
+
+@router.route("GET", "/deployments/name/{flow_name}/{name}", response=Deployment)
+async def read_deployment_by_name(request: Request, flow_name: str, name: str) -> Deployment:
+    """Read a deployment by `flow/name`."""
+    async with db(request).begin() as conn:
+        return to_model(Deployment, await _require_name(conn, flow_name, name))
+
+
+@router.route(
+    "PATCH",
+    "/deployments/{deployment_id}",
+    scope="admin",
+    body=DeploymentUpdate,
+    response=Deployment,
+)
+async def update_deployment(
+    request: Request, deployment_id: str, body: DeploymentUpdate
+) -> Deployment:
+    """Pause or resume a deployment; change its limit, tags, description or defaults."""
+    did = parse_uuid(deployment_id, "deployment")
+    changes = changes_of(body)
+    async with db(request).begin() as conn:
+        current = await _require(conn, did)
+        if "parameters" in changes:
+            check_defaults(current["parameter_schema"], changes["parameters"])
+        if changes:
+            await store.deployment_update(conn, did, changes)
+            await schedule_store.deployment_sync_runs(conn, did)
+        return to_model(Deployment, await _require(conn, did))
+
+
+@router.route("DELETE", "/deployments/{deployment_id}", scope="admin", status=204)
+async def delete_deployment(request: Request, deployment_id: str) -> Response:
+    """Delete a deployment; its runs waiting for a worker are cancelled, the others stay."""
+    did = parse_uuid(deployment_id, "deployment")
+    async with db(request).begin() as conn:
+        current = await _require(conn, did)
+        await schedule_store.deployment_unschedule(conn, did)
+        await queue.flow_run_cancel_waiting(
+            conn,
+            deployment_id=did,
+            message=f"cancelled: deployment {current['flow_name']}/{current['name']} was deleted",
+        )
+        await store.deployment_delete(conn, did)
+    return Response(status_code=204)
+
+
+@router.route(
+    "POST",
+    "/deployments/{deployment_id}/runs",
+    scope="worker",
+    body=DeploymentRunCreate,
+    response=FlowRun,
+    status=201,
+)
+async def create_deployment_run(
+    request: Request, deployment_id: str, body: DeploymentRunCreate
+) -> FlowRun:
+    """Create a run of a deployment, waiting in its pool; honours `Idempotency-Key`."""
+    did = parse_uuid(deployment_id, "deployment")
+    async with db(request).begin() as conn:
+        deployment = await _require(conn, did)
+        return await _create_run(request, conn, deployment, body)
+
+
+@router.route(
+    "POST",
+    "/deployments/name/{flow_name}/{name}/runs",
+    scope="worker",
+    body=DeploymentRunCreate,
+    response=FlowRun,
+    status=201,
+)
+async def create_deployment_run_by_name(
+    request: Request, flow_name: str, name: str, body: DeploymentRunCreate
+) -> FlowRun:
+    """Create a run of the deployment `flow/name`; honours `Idempotency-Key`."""
+    async with db(request).begin() as conn:
+        deployment = await _require_name(conn, flow_name, name)
+        return await _create_run(request, conn, deployment, body)
+
+
+async def _create_run(
+    request: Request, conn: AsyncConnection, deployment: RowMapping, body: DeploymentRunCreate
+) -> FlowRun:
+    """Merge and check the parameters, then enqueue the run SCHEDULED in the deployment's queue.
+
+    A paused deployment still takes runs asked for explicitly: pausing stops its schedules.
+    """
+    key = _idempotency_key(request, deployment["id"])
+    if key is not None:
+        existing = await store.flow_run_id_by_idempotency_key(conn, key)
+        if existing is not None:
+            return await read_run(conn, existing)
+    if deployment["work_pool_id"] is None:
+        raise ConflictError(
+            f"deployment {deployment['flow_name']}/{deployment['name']} has no work pool (it was "
+            "deleted); deploy it again with --pool"
+        )
+    parameters = {**deployment["parameters"], **body.parameters}
+    check_parameters(deployment["parameter_schema"], parameters)
+    queue_id, priority = deployment["work_queue_id"], deployment["queue_priority"]
+    if queue_id is None:  # its queue was deleted: the pool's default one
+        default = await pools.work_queue_require(
+            conn, deployment["work_pool_id"], deployment["work_pool_name"], DEFAULT_QUEUE
+        )
+        queue_id, priority = default["id"], default["priority"]
+    row = await queue.flow_run_create(
+        conn,
+        flow_id=deployment["flow_id"],
+        name=body.name or friendly_name(),
+        state_type=StateType.SCHEDULED,
+        state_name="Scheduled",
+        state_message=None,
+        parameters=parameters,
+        tags=list(dict.fromkeys([*deployment["tags"], *body.tags])),
+        max_retries=deployment["max_retries"],
+        retry_delay_seconds=deployment["retry_delay_seconds"],
+        deployment_id=deployment["id"],
+        work_pool_id=deployment["work_pool_id"],
+        work_queue_id=queue_id,
+        priority=priority,
+        scheduled_time=body.scheduled_time,
+        idempotency_key=key,
+    )
+    if row is None:  # the same key won a race with us a moment ago
+        assert key is not None
+        existing = await store.flow_run_id_by_idempotency_key(conn, key)
+        assert existing is not None
+        return await read_run(conn, existing)
+    return await read_run(conn, row["id"])
+
+
+def _idempotency_key(request: Request, deployment_id: uuid.UUID) -> str | None:
+    """The client's key, scoped to this deployment (the same key elsewhere is another run)."""
+    value = request.headers.get(IDEMPOTENCY_HEADER)
+    if value is None:
+        return None
+    if not value.strip() or len(value) > MAX_IDEMPOTENCY_KEY:
+        raise InvalidInput(
+            f"header {IDEMPOTENCY_HEADER}: give 1 to {MAX_IDEMPOTENCY_KEY} characters"
+        )
+    return f"deployment:{deployment_id}:{value}"
+
+
+async def _require(conn: AsyncConnection, deployment_id: uuid.UUID) -> RowMapping:
+    row = await store.deployment_get(conn, deployment_id)
+    if row is None:
+        raise NotFoundError(f"deployment {deployment_id} not found")
+    return row
+
+
+async def _require_name(conn: AsyncConnection, flow_name: str, name: str) -> RowMapping:
+    row = await store.deployment_get_by_name(conn, flow_name, name)
+    if row is None:
+        raise NotFoundError(
+            f"deployment {flow_name}/{name} not found; see `headrace deployment ls`"
+        )
+    return row

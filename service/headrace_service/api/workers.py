@@ -1,0 +1,163 @@
+"""Workers of a pool: heartbeats (which renew leases) and claims (a long poll for due runs).
+
+A claim with nothing due waits without holding a database connection: it sleeps on the
+process's LISTEN notifier until a run of this pool becomes due or finishes (a finished run
+frees a concurrency slot), until the next run's start time, or until its timeout, and re-polls
+every `claim_fallback_poll_seconds` in case a NOTIFY was lost or LISTEN is turned off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+
+from headrace._state_types import TERMINAL_TYPES, StateType
+from headrace.schemas.flow_runs import FlowRun
+from headrace.schemas.work_pools import (
+    ClaimedRun,
+    ClaimRequest,
+    HeartbeatResponse,
+    Worker,
+    WorkerHeartbeat,
+)
+from headrace_service import queue
+from headrace_service.api.deps import db, settings, to_model
+from headrace_service.api.routing import Router
+from headrace_service.notifier import Event, Notifier, Subscription
+from headrace_service.store import work_pools as store
+
+router = Router("workers")
+
+# Events that may make a claim succeed: a run became due, or one finished (a slot freed).
+WAKING_TYPES = frozenset({StateType.SCHEDULED.value} | {t.value for t in TERMINAL_TYPES})
+
+
+@router.route(
+    "POST",
+    "/work_pools/{name}/workers/heartbeat",
+    scope="worker",
+    body=WorkerHeartbeat,
+    response=HeartbeatResponse,
+)
+async def heartbeat(request: Request, name: str, body: WorkerHeartbeat) -> HeartbeatResponse:
+    """Register or refresh a worker; renew the leases of its runs; say which to cancel."""
+    config = settings(request)
+    async with db(request).begin() as conn:
+        pool = await store.work_pool_require(conn, name, heartbeat_seconds=config.heartbeat_seconds)
+        worker = await queue.worker_heartbeat(
+            conn, pool["id"], body.name, body.heartbeat_interval_seconds
+        )
+        renewal = await queue.flow_run_renew_leases(
+            conn, worker["id"], body.run_ids, config.lease_seconds
+        )
+    return HeartbeatResponse(
+        worker_id=worker["id"],
+        cancel_run_ids=renewal.cancelling,
+        lost_run_ids=renewal.lost,
+        lease_seconds=config.lease_seconds,
+        heartbeat_seconds=config.heartbeat_seconds,
+    )
+
+
+@router.route("GET", "/work_pools/{name}/workers", response=list[Worker])
+async def list_workers(request: Request, name: str) -> list[Worker]:
+    """The workers of a pool with their last heartbeat and status."""
+    beat = settings(request).heartbeat_seconds
+    async with db(request).begin() as conn:
+        pool = await store.work_pool_require(conn, name, heartbeat_seconds=beat)
+        rows = await store.worker_list(conn, pool["id"], heartbeat_seconds=beat)
+    return [to_model(Worker, row) for row in rows]
+
+
+@router.route(
+    "POST",
+    "/work_pools/{name}/claim",
+    scope="worker",
+    body=ClaimRequest,
+    response=list[ClaimedRun],
+)
+async def claim(request: Request, name: str, body: ClaimRequest) -> list[ClaimedRun]:
+    """Claim up to `limit` due runs (now PENDING for this worker); wait up to `wait_seconds`."""
+    config = settings(request)
+    wait = min(body.wait_seconds, config.claim_max_wait_seconds)
+    async with db(request).begin() as conn:
+        pool_id, limited = await store.work_pool_worker_check(conn, name, body.worker_id)
+        claimed = await _claim(conn, pool_id, body, config.lease_seconds, limited)
+    if claimed or wait <= 0:
+        return claimed
+    notifier: Notifier = request.app.state.notifier
+    # Subscribed before the next try, so a run made due in between still wakes us.
+    async with notifier.subscribe() as subscription:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            # A worker that went away mid-poll (stopped, killed) must not be handed runs.
+            if await request.is_disconnected():
+                return []
+            async with db(request).begin() as conn:
+                # Limits may have changed while we waited: look them up again.
+                claimed = await _claim(conn, pool_id, body, config.lease_seconds, None)
+                next_start = None if claimed else await queue.flow_run_next_start(conn, pool_id)
+            remaining = deadline - loop.time()
+            if claimed or remaining <= 0:
+                return claimed
+            timeout = min(remaining, config.claim_fallback_poll_seconds)
+            if next_start is not None:
+                timeout = min(timeout, max((next_start - datetime.now(UTC)).total_seconds(), 0))
+            await _wait_for_pool(subscription, pool_id, timeout)
+
+
+async def _claim(
+    conn: AsyncConnection,
+    pool_id: uuid.UUID,
+    body: ClaimRequest,
+    lease_seconds: float,
+    limited: bool | None,
+) -> list[ClaimedRun]:
+    # Callers commit before responding: a run handed out is really taken.
+    rows = await queue.flow_run_claim(
+        conn, pool_id, body.worker_id, body.limit, lease_seconds, limited=limited
+    )
+    return [claimed_run(row) for row in rows]
+
+
+def claimed_run(row: RowMapping) -> ClaimedRun:
+    source: dict[str, Any] = row["source"] or {}
+    return ClaimedRun(
+        flow_run=to_model(FlowRun, row),
+        deployment_id=row["deployment_id"],
+        deployment_name=row["deployment_name"],
+        flow_name=row["flow_name"],
+        entrypoint=row["entrypoint"],
+        path=source.get("path"),
+        source=source,
+        parameters=row["parameters"],
+        job_variables=row["job_variables"] or {},
+        lease_expires_at=row["lease_expires_at"],
+    )
+
+
+async def _wait_for_pool(subscription: Subscription, pool_id: uuid.UUID, timeout: float) -> None:
+    """Return on an event that may let this pool's claim succeed, or after `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    wanted = str(pool_id)
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return
+        arrived, event = await subscription.next(remaining)
+        if not arrived or _wakes(event, wanted):
+            return
+
+
+def _wakes(event: Event, pool_id: str) -> bool:
+    if event is None:  # the notifier reconnected: anything may have happened
+        return True
+    return event.get("work_pool_id") == pool_id and event.get("state_type") in WAKING_TYPES

@@ -1,0 +1,65 @@
+"""Deployments: the list with schedules and next runs, and one deployment with its Run form."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from headrace_service.dashboard.deployment_queries import next_runs_of, schedule_text, schedules_of
+from headrace_service.dashboard.run_form import form_fields
+from headrace_service.dashboard.run_pages import bad_request, not_found
+from headrace_service.dashboard.run_queries import RunFilter, run_page
+from headrace_service.dashboard.templating import render
+from headrace_service.store.deployments import deployment_get, deployment_list
+
+MAX_DEPLOYMENTS = 500
+
+
+async def deployments_page(request: Request) -> Response:
+    now = datetime.now(UTC)
+    async with request.app.state.db.begin() as conn:
+        deployments = await deployment_list(
+            conn, flow_name=None, work_pool_name=None, limit=MAX_DEPLOYMENTS, offset=0
+        )
+        ids = [d["id"] for d in deployments]
+        schedules = await schedules_of(conn, ids)
+        next_runs = await next_runs_of(conn, ids, now, per_deployment=1)
+    return render(
+        "deployments.html",
+        title="Deployments",
+        nav="deployments",
+        deployments=deployments,
+        schedules=schedules,
+        next_runs=next_runs,
+        schedule_text=schedule_text,
+    )
+
+
+async def deployment_page(request: Request) -> Response:
+    try:
+        deployment_id = uuid.UUID(request.path_params["deployment_id"])
+    except ValueError:
+        return bad_request(f"{request.path_params['deployment_id']!r} is not a deployment id")
+    now = datetime.now(UTC)
+    async with request.app.state.db.begin() as conn:
+        deployment = await deployment_get(conn, deployment_id)
+        if deployment is None:
+            return not_found(f"deployment {deployment_id} not found")
+        schedules = (await schedules_of(conn, [deployment_id]))[deployment_id]
+        upcoming = (await next_runs_of(conn, [deployment_id], now, per_deployment=5))[deployment_id]
+        runs = await run_page(conn, RunFilter(deployment_id=deployment_id), limit=20)
+    return render(
+        "deployment.html",
+        title=f"{deployment['flow_name']}/{deployment['name']}",
+        nav="deployments",
+        d=deployment,
+        schedules=schedules,
+        upcoming=upcoming,
+        runs=runs.runs,
+        more_runs=runs.older is not None,
+        fields=form_fields(deployment["parameter_schema"], deployment["parameters"]),
+        schedule_text=schedule_text,
+    )

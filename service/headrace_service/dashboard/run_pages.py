@@ -1,0 +1,137 @@
+"""The flow-runs list (with live rows) and the page of one flow run."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from sqlalchemy import text
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from headrace_service.dashboard.run_queries import (
+    TIME_RANGES,
+    BadFilter,
+    Cursor,
+    RunFilter,
+    deployment_choices,
+    flow_names,
+    run_page,
+)
+from headrace_service.dashboard.templating import render
+from headrace_service.dashboard.timeline import layout
+from headrace_service.models import STATE_TYPES
+from headrace_service.store.flow_runs import flow_run_get, flow_run_states
+from headrace_service.store.task_runs import task_runs_of_flow_run
+
+MAX_TASK_ROWS = 1000
+
+
+def bad_request(message: str) -> Response:
+    return render("error.html", status_code=400, title="Bad request", message=message)
+
+
+def not_found(message: str) -> Response:
+    return render("error.html", status_code=404, title="Not found", message=message)
+
+
+async def runs_page(request: Request) -> Response:
+    query = request.query_params
+    try:
+        flt = RunFilter.from_query(query)
+        before = Cursor.decode(query["before"], "before") if query.get("before") else None
+        after = Cursor.decode(query["after"], "after") if query.get("after") else None
+    except BadFilter as error:
+        return bad_request(str(error))
+    async with request.app.state.db.begin() as conn:
+        page = await run_page(conn, flt, before=before, after=after)
+        flows = await flow_names(conn)
+        deployments = await deployment_choices(conn)
+    base = flt.query_args()
+    return render(
+        "runs.html",
+        title="Flow runs",
+        nav="runs",
+        page=page,
+        runs=page.runs,
+        flt=flt,
+        flows=flows,
+        deployments=deployments,
+        state_types=STATE_TYPES,
+        time_ranges=list(TIME_RANGES),
+        filter_query=urlencode(base),
+        # Only the first page takes new runs live; an older page keeps its rows in place.
+        first_page=before is None and page.newer is None,
+        older_url="?" + urlencode([*base, ("before", page.older.encode())]) if page.older else None,
+        newer_url="?" + urlencode([*base, ("after", page.newer.encode())]) if page.newer else None,
+    )
+
+
+async def run_rows_fragment(request: Request) -> Response:
+    """Table rows for the live list: the first page of the filter, or just the runs asked for."""
+    try:
+        flt = RunFilter.from_query(request.query_params)
+    except BadFilter as error:
+        return bad_request(str(error))
+    async with request.app.state.db.begin() as conn:
+        page = await run_page(conn, flt)
+    return render("_run_rows.html", runs=page.runs)
+
+
+def _run_id(request: Request) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(request.path_params["run_id"])
+    except ValueError:
+        return None
+
+
+async def run_detail_page(request: Request) -> Response:
+    run_id = _run_id(request)
+    if run_id is None:
+        return bad_request(f"{request.path_params['run_id']!r} is not a flow run id")
+    async with request.app.state.db.begin() as conn:
+        run = await flow_run_get(conn, run_id)
+        if run is None:
+            return not_found(f"flow run {run_id} not found")
+        states = await flow_run_states(conn, run_id)
+        tasks = await task_runs_of_flow_run(conn, run_id)
+        page = await run_page(conn, RunFilter(parent_flow_run_id=run_id), limit=100)
+        parent = await _parent_run(conn, run)
+    now = datetime.now(UTC)
+    # `?part=live` is what the page's script fetches to swap in what changed.
+    template = "_run_live.html" if request.query_params.get("part") == "live" else "run.html"
+    return render(
+        template,
+        title=run["name"],
+        nav="runs",
+        run=run,
+        states=states,
+        tasks=tasks[:MAX_TASK_ROWS],
+        task_count=len(tasks),
+        timeline=layout(tasks, now),
+        children=page.runs,
+        parent=parent,
+        task_names={str(t["id"]): t["name"] for t in tasks},
+    )
+
+
+async def _parent_run(conn: AsyncConnection, run: RowMapping) -> RowMapping | None:
+    """The flow run whose task started this subflow run, if any."""
+    if run["parent_task_run_id"] is None:
+        return None
+    return (
+        (
+            await conn.execute(
+                text(
+                    "SELECT fr.id, fr.name FROM task_run tr "
+                    "JOIN flow_run fr ON fr.id = tr.flow_run_id WHERE tr.id = :id"
+                ),
+                {"id": run["parent_task_run_id"]},
+            )
+        )
+        .mappings()
+        .first()
+    )

@@ -1,0 +1,464 @@
+// headrace dashboard: small hand-written script, no build step, no dependency.
+// Pages are rendered by the server; this file only localises times, talks to the JSON API,
+// and swaps in fresh server-rendered fragments when the SSE stream says something changed.
+"use strict";
+
+const KEY_STORAGE = "headrace.apiKey";
+
+// ---- shared helpers -------------------------------------------------------------------
+function toast(message, bad) {
+  const el = document.getElementById("toast");
+  el.textContent = message;
+  el.className = bad ? "toast bad" : "toast";
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { el.hidden = true; }, bad ? 8000 : 3000);
+}
+
+// fetch the JSON API; with auth on, ask for an API key once and keep it in this browser.
+async function api(path, options = {}, retried = false) {
+  const headers = { "Content-Type": "application/json", ...(options.headers || {}) };
+  const key = localStorage.getItem(KEY_STORAGE);
+  if (key) headers.Authorization = "Bearer " + key;
+  const response = await fetch(path, { ...options, headers });
+  if ((response.status === 401 || response.status === 403) && !retried) {
+    const entered = window.prompt("This headrace server needs an API key:");
+    if (entered) {
+      localStorage.setItem(KEY_STORAGE, entered.trim());
+      return api(path, options, true);
+    }
+  }
+  let body = null;
+  const text = await response.text();
+  try { body = text ? JSON.parse(text) : null; } catch (e) { body = { detail: text }; }
+  if (!response.ok) {
+    const error = new Error(errorText(body) || response.statusText);
+    error.status = response.status;
+    error.body = body;
+    throw error;
+  }
+  return body;
+}
+
+function errorText(body) {
+  if (!body) return "";
+  if (typeof body.detail === "string") return body.detail;
+  return JSON.stringify(body.detail ?? body);
+}
+
+function localiseTimes(root) {
+  for (const el of root.querySelectorAll("time[datetime]")) {
+    const when = new Date(el.getAttribute("datetime"));
+    if (!isNaN(when)) {
+      el.textContent = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+      el.title = el.getAttribute("datetime");
+    }
+  }
+}
+
+// Call `fn` at most once per `ms`, with everything that arrived meanwhile.
+function batcher(ms, fn) {
+  let pending = [];
+  let timer = null;
+  return (item) => {
+    pending.push(item);
+    if (timer) return;
+    timer = setTimeout(() => {
+      const items = pending;
+      pending = [];
+      timer = null;
+      // A refresh that fails (server restarting, page navigating away) waits for the next event.
+      Promise.resolve().then(() => fn(items)).catch((error) => console.warn("refresh:", error));
+    }, ms);
+  };
+}
+
+// One EventSource per page; the browser reconnects by itself and we re-read on reconnect.
+function liveEvents(url, onEvent) {
+  const badge = document.getElementById("live");
+  const source = new EventSource(url);
+  let everOpen = false;
+  source.onopen = () => {
+    badge.textContent = "live";
+    badge.classList.add("on");
+    if (everOpen) onEvent(null); // missed events while disconnected: re-read
+    everOpen = true;
+  };
+  source.onerror = () => { badge.textContent = "reconnecting"; badge.classList.remove("on"); };
+  source.onmessage = (msg) => onEvent(JSON.parse(msg.data));
+  source.addEventListener("reread", () => onEvent(null));
+  window.addEventListener("pagehide", () => source.close());
+  return source;
+}
+
+async function fetchHtml(url) {
+  const response = await fetch(url, { headers: { Accept: "text/html" } });
+  if (!response.ok) throw new Error(`${url}: ${response.status}`);
+  return response.text();
+}
+
+function parseFragment(html, wrapper) {
+  const template = document.createElement("template");
+  template.innerHTML = wrapper ? `<table><tbody>${html}</tbody></table>` : html;
+  return template.content;
+}
+
+function copyText(text) {
+  const done = () => toast("Copied " + text);
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, () => fallbackCopy(text, done));
+  } else {
+    fallbackCopy(text, done);
+  }
+}
+
+function fallbackCopy(text, done) {
+  const area = document.createElement("textarea");
+  area.value = text;
+  document.body.appendChild(area);
+  area.select();
+  document.execCommand("copy");
+  area.remove();
+  done();
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (button) copyText(button.dataset.copy);
+});
+
+// ---- flow runs list -------------------------------------------------------------------
+function initRunsPage() {
+  const body = document.body;
+  const tbody = document.getElementById("run-rows");
+  if (!tbody) return;
+  const filter = body.dataset.filter;
+  const firstPage = body.dataset.firstPage === "true";
+
+  const refresh = batcher(250, async (events) => {
+    const visible = new Set([...tbody.rows].map((r) => r.dataset.runId));
+    let url = "/runs/rows?" + filter;
+    if (!firstPage) {
+      // An older page keeps its rows; only rows already shown are brought up to date.
+      const ids = events.filter((e) => e && visible.has(e.id)).map((e) => e.id);
+      if (!ids.length) return;
+      url += ids.map((id) => "&id=" + encodeURIComponent(id)).join("");
+    }
+    const rows = parseFragment(await fetchHtml(url), true).querySelectorAll("tr");
+    if (firstPage) replaceRows(tbody, rows);
+    else for (const row of rows) swapRow(tbody, row);
+    localiseTimes(tbody);
+    const empty = document.getElementById("runs-empty");
+    if (empty) empty.hidden = tbody.rows.length > 0;
+  });
+  liveEvents("/api/events", refresh);
+}
+
+function replaceRows(tbody, rows) {
+  const before = new Map([...tbody.rows].map((r) => [r.dataset.runId, r.dataset.state]));
+  tbody.replaceChildren(...rows);
+  for (const row of tbody.rows) {
+    if (before.get(row.dataset.runId) !== row.dataset.state) row.classList.add("fresh");
+  }
+}
+
+function swapRow(tbody, row) {
+  const old = tbody.querySelector(`tr[data-run-id="${row.dataset.runId}"]`);
+  if (!old) return;
+  if (old.dataset.state !== row.dataset.state) row.classList.add("fresh");
+  old.replaceWith(row);
+}
+
+// ---- one flow run ---------------------------------------------------------------------
+const LEVELS = { 10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL" };
+
+function initRunPage() {
+  const runId = document.body.dataset.runId;
+  const logs = initLogTail(runId);
+  let live = document.getElementById("run-live");
+  let busy = false;
+  let again = false;
+
+  function rerender() {
+    return rerenderOnce().catch((error) => { console.warn("refresh:", error); scheduleFollow(); });
+  }
+
+  async function rerenderOnce() {
+    if (busy) { again = true; return; }
+    busy = true;
+    try {
+      const html = await fetchHtml(`/runs/${runId}?part=live`);
+      const fresh = parseFragment(html).getElementById("run-live");
+      const openTable = live.querySelector("details.task-table")?.open;
+      if (openTable !== undefined) {
+        const details = fresh.querySelector("details.task-table");
+        if (details) details.open = openTable;
+      }
+      live.replaceWith(fresh);
+      live = fresh;
+      localiseTimes(live);
+    } finally {
+      busy = false;
+      if (again) { again = false; rerender(); }
+    }
+    await logs.pull();
+    scheduleFollow();
+  }
+
+  // Task runs and log lines arrive in batches without a state change of the run, so while
+  // the run is active the page re-reads them every 2 s; a finished run costs nothing.
+  let followTimer = null;
+  function scheduleFollow() {
+    clearTimeout(followTimer);
+    const state = live.dataset.state;
+    const active = !["COMPLETED", "FAILED", "CRASHED", "CANCELLED"].includes(state);
+    if (active) followTimer = setTimeout(rerender, document.hidden ? 10000 : 2000);
+  }
+
+  liveEvents("/api/events?flow_run=" + encodeURIComponent(runId), batcher(150, rerender));
+  logs.pull().then(scheduleFollow);
+
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-action]");
+    if (!button) return;
+    button.disabled = true;
+    try {
+      if (button.dataset.action === "cancel") {
+        if (!window.confirm("Cancel this flow run?")) return;
+        await api(`/api/flow_runs/${runId}/cancel`, { method: "POST", body: "{}" });
+        toast("Cancelling…");
+        rerender();
+      } else if (button.dataset.action === "retry") {
+        const run = await api(`/api/flow_runs/${runId}`);
+        const created = await api(`/api/deployments/${button.dataset.deploymentId}/runs`, {
+          method: "POST",
+          body: JSON.stringify({ parameters: run.parameters }),
+        });
+        window.location.href = "/runs/" + created.id;
+      }
+    } catch (error) {
+      toast(error.status === 404 && button.dataset.action === "cancel"
+        ? "This server cannot cancel runs yet: " + error.message : error.message, true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+function initLogTail(runId) {
+  const list = document.getElementById("logs");
+  const empty = document.getElementById("logs-empty");
+  const level = document.getElementById("log-level");
+  const search = document.getElementById("log-search");
+  const follow = document.getElementById("log-follow");
+  let after = null;
+  let pulling = null;
+
+  function visible(li) {
+    const needle = search.value.trim().toLowerCase();
+    return Number(li.dataset.level) >= Number(level.value) &&
+      (!needle || li.dataset.text.includes(needle));
+  }
+
+  function applyFilter() {
+    let shown = 0;
+    for (const li of list.children) { li.hidden = !visible(li); if (!li.hidden) shown++; }
+    empty.hidden = shown > 0;
+    empty.textContent = list.children.length ? "No log lines match." : "No log lines yet.";
+  }
+
+  function lineFor(log) {
+    const li = document.createElement("li");
+    const name = LEVELS[log.level] || "L" + log.level;
+    li.dataset.level = log.level;
+    li.dataset.id = log.id;
+    li.dataset.text = (log.message + " " + log.name).toLowerCase();
+    const ts = document.createElement("span");
+    ts.className = "ts";
+    ts.textContent = new Date(log.timestamp).toLocaleTimeString() + " ";
+    const lvl = document.createElement("span");
+    lvl.className = "lvl lvl-" + name.toLowerCase();
+    lvl.textContent = name;
+    const msg = document.createTextNode(" " + log.message + " ");
+    const src = document.createElement("span");
+    src.className = "src small";
+    src.textContent = log.name;
+    li.append(ts, lvl, msg, src);
+    li.hidden = !visible(li);
+    return li;
+  }
+
+  async function pullOnce() {
+    for (;;) {
+      const q = after === null ? "" : "&after=" + after;
+      const page = await api(`/api/flow_runs/${runId}/logs?limit=1000${q}`);
+      if (!page.items.length) break;
+      const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 8;
+      list.append(...page.items.map(lineFor));
+      after = page.next_after;
+      if (follow.checked && atBottom) list.scrollTop = list.scrollHeight;
+      if (page.items.length < 1000) break;
+    }
+    applyFilter();
+  }
+
+  level.addEventListener("change", applyFilter);
+  search.addEventListener("input", applyFilter);
+  return {
+    pull() {
+      if (!pulling) pulling = pullOnce().catch((e) => toast("Logs: " + e.message, true)).finally(() => { pulling = null; });
+      return pulling;
+    },
+  };
+}
+
+// ---- overview and the other summary pages ----------------------------------------------
+// These summarise many runs: re-render the page's main part at most every 2 s while runs change.
+function initLivePage() {
+  const refresh = batcher(2000, async () => {
+    const doc = parseFragment(await fetchHtml(window.location.href));
+    const fresh = doc.querySelector("main");
+    if (fresh) {
+      document.querySelector("main").replaceChildren(...fresh.childNodes);
+      localiseTimes(document.querySelector("main"));
+    }
+  });
+  liveEvents("/api/events", refresh);
+}
+
+const initOverviewPage = initLivePage;
+
+// ---- a deployment: Run form, pause/resume, its runs live --------------------------------
+function initDeploymentPage() {
+  const deploymentId = document.body.dataset.deploymentId;
+  const form = document.getElementById("run-form");
+  initRunsPage();
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const { parameters, ok } = readParameters(form);
+    if (!ok) return;
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const run = await api(`/api/deployments/${deploymentId}/runs`, {
+        method: "POST",
+        body: JSON.stringify({ parameters }),
+      });
+      window.location.href = "/runs/" + run.id;
+    } catch (error) {
+      showServerErrors(form, error.message);
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-action=toggle-pause]");
+    if (!button) return;
+    button.disabled = true;
+    try {
+      await api(`/api/deployments/${deploymentId}`, {
+        method: "PATCH",
+        body: JSON.stringify({ paused: button.dataset.paused !== "true" }),
+      });
+      window.location.reload();
+    } catch (error) {
+      toast(error.message, true);
+      button.disabled = false;
+    }
+  });
+}
+
+function clearErrors(form) {
+  for (const el of form.querySelectorAll(".field-error")) el.textContent = "";
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+}
+
+function fieldError(form, name, message) {
+  const field = form.querySelector(`.field[data-name="${CSS.escape(name)}"]`);
+  if (!field) return false;
+  const input = field.querySelector("input, select, textarea");
+  input.setAttribute("aria-invalid", "true");
+  field.querySelector(".field-error").textContent = message;
+  return true;
+}
+
+// Read the typed inputs back into JSON values; mark what cannot be read, inline.
+function readParameters(form) {
+  const parameters = {};
+  let ok = true;
+  for (const field of form.querySelectorAll(".field")) {
+    const name = field.dataset.name;
+    const kind = field.dataset.kind;
+    const input = field.querySelector("input, select, textarea");
+    if (kind === "boolean") { parameters[name] = input.checked; continue; }
+    const raw = input.value.trim();
+    if (raw === "") {
+      if (input.required) { fieldError(form, name, "required"); ok = false; }
+      continue; // left empty: the deployment's default applies
+    }
+    let value = raw;
+    if (kind === "integer" || kind === "number") {
+      value = Number(raw);
+      if (Number.isNaN(value) || (kind === "integer" && !Number.isInteger(value))) {
+        fieldError(form, name, `expected ${kind === "integer" ? "a whole number" : "a number"}, got ${JSON.stringify(raw)}`);
+        ok = false;
+        continue;
+      }
+    } else if (kind === "json") {
+      try { value = JSON.parse(raw); } catch (e) {
+        fieldError(form, name, "not valid JSON: " + e.message);
+        ok = false;
+        continue;
+      }
+    }
+    parameters[name] = value;
+  }
+  return { parameters, ok };
+}
+
+// The server names each bad parameter as `parameters.NAME: why`; put each by its field.
+function showServerErrors(form, message) {
+  const rest = [];
+  for (const part of message.split("; ")) {
+    const match = /^parameters\.([^.:]+)[^:]*: (.*)$/s.exec(part);
+    if (!(match && fieldError(form, match[1], match[2]))) rest.push(part);
+  }
+  form.querySelector("#form-error").textContent = rest.join("; ");
+}
+
+// Pause/resume of pools and queues: PATCH {"paused": ...} on the path the button names.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-pool-action]");
+  if (!button) return;
+  button.disabled = true;
+  try {
+    await api(button.dataset.path, {
+      method: "PATCH",
+      body: JSON.stringify({ paused: button.dataset.poolAction === "pause" }),
+    });
+    window.location.reload();
+  } catch (error) {
+    toast(error.message, true);
+    button.disabled = false;
+  }
+});
+
+const PAGES = {
+  runs: initRunsPage,
+  run: initRunPage,
+  overview: initOverviewPage,
+  deployment: initDeploymentPage,
+  pools: initLivePage,
+  deployments: initLivePage,
+  limits: initLivePage,
+};
+
+document.addEventListener("DOMContentLoaded", () => {
+  localiseTimes(document);
+  const init = PAGES[document.body.dataset.page];
+  if (init) init();
+  if (window.headracePage) window.headracePage();
+});

@@ -1,0 +1,148 @@
+"""The database gauges of /metrics: a few index-backed counts, cached for a few seconds.
+
+Every count here is bounded by an index whatever the size of the history: active runs (the
+partial claim index and the (state_type, created) index), runs created in the last hour (the
+same index on created), due and late runs per pool (the partial claim index). Finished runs are
+not counted in full: that would scan the whole history on every scrape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import text
+
+from headrace._state_types import TERMINAL_TYPES, StateType
+from headrace_service.db import Database
+
+SNAPSHOT_TTL_SECONDS = 5.0
+RECENT_WINDOW_SECONDS = 3600
+
+ACTIVE_TYPES = [t.value for t in StateType if t not in TERMINAL_TYPES]
+
+ACTIVE_RUNS_SQL = text(
+    """
+    SELECT state_type::text AS state_type, count(*) AS runs FROM flow_run
+    WHERE state_type = ANY(CAST(:types AS state_type[])) GROUP BY 1
+    """
+)
+RECENT_RUNS_SQL = text(
+    """
+    SELECT state_type::text AS state_type, count(*) AS runs FROM flow_run
+    WHERE created > coalesce(:now, now()) - make_interval(secs => :window) GROUP BY 1
+    """
+)
+POOL_QUEUE_SQL = text(
+    """
+    SELECT wp.name AS pool,
+           count(fr.id) AS due,
+           count(fr.id) FILTER (WHERE fr.state_name = 'Late') AS late
+    FROM work_pool wp
+    LEFT JOIN flow_run fr ON fr.work_pool_id = wp.id
+        AND fr.state_type = 'SCHEDULED'
+        AND fr.next_scheduled_start_time <= coalesce(:now, now())
+    GROUP BY wp.name
+    """
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    active_runs: dict[str, int]
+    recent_runs: dict[str, int]
+    due_runs: dict[str, int]
+    late_runs: dict[str, int]
+
+
+async def take_snapshot(database: Database, now: datetime | None = None) -> Snapshot:
+    async with database.begin() as conn:
+        active = {
+            r.state_type: r.runs
+            for r in await conn.execute(ACTIVE_RUNS_SQL, {"types": ACTIVE_TYPES})
+        }
+        recent = {
+            r.state_type: r.runs
+            for r in await conn.execute(
+                RECENT_RUNS_SQL, {"now": now, "window": RECENT_WINDOW_SECONDS}
+            )
+        }
+        pools = list(await conn.execute(POOL_QUEUE_SQL, {"now": now}))
+    return Snapshot(
+        active_runs={t: int(active.get(t, 0)) for t in ACTIVE_TYPES},
+        recent_runs={t.value: int(recent.get(t.value, 0)) for t in StateType},
+        due_runs={p.pool: int(p.due) for p in pools},
+        late_runs={p.pool: int(p.late) for p in pools},
+    )
+
+
+@dataclass
+class SnapshotCache:
+    """One snapshot per TTL per API process; concurrent scrapes share one query."""
+
+    ttl_seconds: float = SNAPSHOT_TTL_SECONDS
+    _snapshot: Snapshot | None = None
+    _taken_at: float = 0.0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def get(self, database: Database) -> Snapshot:
+        async with self._lock:
+            if self._snapshot is None or time.monotonic() - self._taken_at > self.ttl_seconds:
+                self._snapshot = await take_snapshot(database)
+                self._taken_at = time.monotonic()
+            return self._snapshot
+
+
+def snapshot_cache(app: Any) -> SnapshotCache:
+    """The app's cache, made on first use (it lives as long as the app)."""
+    cache: SnapshotCache | None = getattr(app.state, "metrics_snapshot_cache", None)
+    if cache is None:
+        cache = app.state.metrics_snapshot_cache = SnapshotCache()
+    return cache
+
+
+class SnapshotCollector(Collector):
+    """Turns one snapshot into gauge families for a scrape."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield gauge(
+            "headrace_flow_runs_active",
+            "Flow runs now in each non-terminal state type.",
+            "state_type",
+            self.snapshot.active_runs,
+        )
+        yield gauge(
+            "headrace_flow_runs_recent",
+            f"Flow runs created in the last {RECENT_WINDOW_SECONDS // 60} minutes, by their "
+            "current state type.",
+            "state_type",
+            self.snapshot.recent_runs,
+        )
+        yield gauge(
+            "headrace_queue_depth",
+            "Flow runs due (SCHEDULED, start time passed) and not yet claimed, per work pool.",
+            "pool",
+            self.snapshot.due_runs,
+        )
+        yield gauge(
+            "headrace_flow_runs_late",
+            "Flow runs marked Late (due and not started in time), per work pool.",
+            "pool",
+            self.snapshot.late_runs,
+        )
+
+
+def gauge(name: str, documentation: str, label: str, values: dict[str, int]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=[label])
+    for key, value in sorted(values.items()):
+        family.add_metric([key], value)
+    return family

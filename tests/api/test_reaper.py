@@ -1,0 +1,192 @@
+"""Leases, the reaper, cancellation and fencing, through the real API and `reaper.run_once`."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from headrace_service.db import Database, create_engine
+from headrace_service.loops import reaper
+
+
+def reap(database_url: str) -> list[Any]:
+    async def once() -> list[Any]:
+        db = Database(create_engine(database_url, pool_size=2, pool_timeout=10))
+        try:
+            return await reaper.run_once(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(once())
+
+
+def claimed_run(queue_api: Any, **deployment: Any) -> tuple[str, str]:
+    """(run id, worker id) of a run just claimed in pool "p"."""
+    queue_api.pool("p")
+    run = queue_api.run(queue_api.deploy("p", **deployment))
+    worker_id = queue_api.heartbeat("p", "w1")["worker_id"]
+    [claimed] = queue_api.claim("p", worker_id)
+    assert claimed["flow_run"]["id"] == run["id"]
+    return run["id"], worker_id
+
+
+def expire_leases(sql: Any) -> None:
+    sql.execute(
+        "UPDATE flow_run SET lease_expires_at = now() - interval '1 second' "
+        "WHERE lease_expires_at IS NOT NULL"
+    )
+
+
+def test_an_expired_lease_makes_the_run_crashed(
+    queue_api: Any, sql: Any, database_url: str
+) -> None:
+    run_id, worker_id = claimed_run(queue_api)
+    assert queue_api.set_state(run_id, "RUNNING", worker_id).status_code == 201
+    assert reap(database_url) == []  # the lease is still valid
+    expire_leases(sql)
+    [rescued] = reap(database_url)
+    assert rescued.outcome == "crash"
+    run = queue_api.run_state(run_id)
+    assert run["state_type"] == "CRASHED" and "lease" in run["state_message"]
+    assert run["worker_id"] is None and run["lease_expires_at"] is None
+    assert run["end_time"] is not None
+    assert [s["type"] for s in run["states"]] == ["SCHEDULED", "PENDING", "RUNNING", "CRASHED"]
+
+
+def test_a_crash_with_retries_left_is_rescheduled_and_claimable_again(
+    queue_api: Any, sql: Any, database_url: str
+) -> None:
+    run_id, worker_id = claimed_run(queue_api, retries=1)
+    queue_api.set_state(run_id, "RUNNING", worker_id)
+    expire_leases(sql)
+    assert [r.outcome for r in reap(database_url)] == ["retry"]
+    run = queue_api.run_state(run_id)
+    assert (run["state_type"], run["state_name"]) == ("SCHEDULED", "AwaitingRetry")
+    assert [s["name"] for s in run["states"]][-2:] == ["Crashed", "AwaitingRetry"]
+    other = queue_api.heartbeat("p", "w2")["worker_id"]
+    [again] = queue_api.claim("p", other)
+    assert again["flow_run"]["id"] == run_id
+    queue_api.set_state(run_id, "RUNNING", other)
+    expire_leases(sql)
+    assert [r.outcome for r in reap(database_url)] == ["crash"]  # retries used up
+    assert queue_api.run_state(run_id)["run_count"] == 2
+
+
+def test_a_fenced_worker_learns_it_lost_the_run_and_is_refused(
+    queue_api: Any, sql: Any, database_url: str
+) -> None:
+    run_id, worker_id = claimed_run(queue_api, retries=1)
+    expire_leases(sql)
+    reap(database_url)
+    beat = queue_api.heartbeat("p", "w1", run_ids=[run_id])
+    assert beat["lost_run_ids"] == [run_id]
+    refused = queue_api.set_state(run_id, "RUNNING", worker_id)
+    assert refused.status_code == 409 and "no longer holds" in refused.json()["detail"]
+    # Another worker that claims it now holds it; the old one is still refused.
+    other = queue_api.heartbeat("p", "w2")["worker_id"]
+    queue_api.claim("p", other)
+    assert queue_api.set_state(run_id, "RUNNING", worker_id).status_code == 409
+    assert queue_api.set_state(run_id, "RUNNING", other).status_code == 201
+
+
+def test_heartbeat_and_state_changes_renew_the_lease(queue_api: Any, sql: Any) -> None:
+    run_id, worker_id = claimed_run(queue_api)
+    sql.execute("UPDATE flow_run SET lease_expires_at = now() + interval '2 seconds'")
+
+    def lease() -> datetime:
+        return datetime.fromisoformat(queue_api.run_state(run_id)["lease_expires_at"])
+
+    before = lease()
+    beat = queue_api.heartbeat("p", "w1", run_ids=[run_id])
+    assert beat["lost_run_ids"] == [] and beat["cancel_run_ids"] == []
+    renewed = lease()
+    assert (renewed - before).total_seconds() > 20
+    sql.execute("UPDATE flow_run SET lease_expires_at = now() + interval '2 seconds'")
+    queue_api.set_state(run_id, "RUNNING", worker_id)
+    assert (lease() - before).total_seconds() > 20
+
+
+def test_the_holders_in_process_retry_keeps_the_run(
+    queue_api: Any, sql: Any, database_url: str
+) -> None:
+    run_id, worker_id = claimed_run(queue_api, retries=2)
+    queue_api.set_state(run_id, "RUNNING", worker_id)
+    waiting = queue_api.set_state(run_id, "SCHEDULED", worker_id, name="AwaitingRetry")
+    assert waiting.status_code == 201
+    other = queue_api.heartbeat("p", "w2")["worker_id"]
+    assert queue_api.claim("p", other) == []  # still the first worker's
+    expire_leases(sql)
+    assert [r.outcome for r in reap(database_url)] == ["release"]
+    assert [c["flow_run"]["id"] for c in queue_api.claim("p", other)] == [run_id]
+
+
+def test_only_one_reaper_runs_a_pass_at_a_time(queue_api: Any, sql: Any, database_url: str) -> None:
+    run_id, _ = claimed_run(queue_api)
+    expire_leases(sql)
+    with sql.engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": reaper.REAPER_LOCK_KEY})
+        assert reap(database_url) == []
+        holder.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": reaper.REAPER_LOCK_KEY})
+        holder.commit()
+    assert len(reap(database_url)) == 1
+    assert queue_api.run_state(run_id)["state_type"] == "CRASHED"
+
+
+def test_cancel_a_scheduled_run_at_once(http: httpx.Client, queue_api: Any) -> None:
+    queue_api.pool("p")
+    run = queue_api.run(queue_api.deploy("p"))
+    cancelled = http.post(f"/flow_runs/{run['id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["state_type"] == "CANCELLED" and cancelled.json()["end_time"]
+    again = http.post(f"/flow_runs/{run['id']}/cancel")  # cancelling twice is harmless
+    assert again.status_code == 200 and again.json()["state_type"] == "CANCELLED"
+    assert [s["type"] for s in queue_api.run_state(run["id"])["states"]] == [
+        "SCHEDULED",
+        "CANCELLED",
+    ]
+    assert http.post(f"/flow_runs/{uuid.uuid4()}/cancel").status_code == 404
+
+
+def test_cancel_a_finished_run_is_409(http: httpx.Client, queue_api: Any) -> None:
+    run_id, worker_id = claimed_run(queue_api)
+    queue_api.set_state(run_id, "RUNNING", worker_id)
+    queue_api.set_state(run_id, "COMPLETED", worker_id)
+    refused = http.post(f"/flow_runs/{run_id}/cancel")
+    assert refused.status_code == 409 and "already finished" in refused.json()["detail"]
+
+
+def test_cancel_a_claimed_run_fences_its_worker(http: httpx.Client, queue_api: Any) -> None:
+    run_id, worker_id = claimed_run(queue_api)
+    assert http.post(f"/flow_runs/{run_id}/cancel").json()["state_type"] == "CANCELLED"
+    assert queue_api.heartbeat("p", "w1", run_ids=[run_id])["lost_run_ids"] == [run_id]
+    assert queue_api.set_state(run_id, "RUNNING", worker_id).status_code == 409
+
+
+def test_cancel_a_running_run_goes_through_its_worker(
+    http: httpx.Client, queue_api: Any, sql: Any, database_url: str
+) -> None:
+    run_id, worker_id = claimed_run(queue_api)
+    queue_api.set_state(run_id, "RUNNING", worker_id)
+    cancelling = http.post(f"/flow_runs/{run_id}/cancel").json()
+    assert cancelling["state_type"] == "CANCELLING" and cancelling["worker_id"] == worker_id
+    beat = queue_api.heartbeat("p", "w1", run_ids=[run_id])
+    assert beat["cancel_run_ids"] == [run_id] and beat["lost_run_ids"] == []
+    done = queue_api.set_state(run_id, "CANCELLED", worker_id)
+    assert done.status_code == 201 and done.json()["run"]["state_type"] == "CANCELLED"
+
+
+def test_a_cancelling_run_whose_worker_is_gone_ends_cancelled(
+    http: httpx.Client, queue_api: Any, sql: Any, database_url: str
+) -> None:
+    run_id, worker_id = claimed_run(queue_api)
+    queue_api.set_state(run_id, "RUNNING", worker_id)
+    http.post(f"/flow_runs/{run_id}/cancel")
+    expire_leases(sql)
+    assert [r.outcome for r in reap(database_url)] == ["cancel"]
+    run = queue_api.run_state(run_id)
+    assert run["state_type"] == "CANCELLED" and "gone" in run["state_message"]

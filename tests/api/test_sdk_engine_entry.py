@@ -1,0 +1,97 @@
+"""`python -m headrace.engine <id>`: a worker's way to run an existing flow run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headrace.client import HeadraceClient
+
+FLOWS = """
+from pathlib import Path
+from headrace import flow, task
+
+@task
+def add(x: int, y: int) -> int:
+    return x + y
+
+@flow
+def etl(day: str, n: int = 1) -> int:
+    Path("ran.txt").write_text(day)
+    if day == "bad":
+        raise RuntimeError("bad day")
+    return add(n, 1)
+"""
+
+
+@pytest.fixture
+def deployment(client: HeadraceClient, tmp_path: Path) -> dict[str, Any]:
+    (tmp_path / "flows.py").write_text(textwrap.dedent(FLOWS))
+    client.request("POST", "/work_pools", json={"name": "local", "type": "process"})
+    body = {
+        "flow_name": "etl",
+        "name": "daily",
+        "entrypoint": "flows.py:etl",
+        "path": str(tmp_path),
+        "parameters": {"n": 2},
+        "work_pool_name": "local",
+    }
+    created: dict[str, Any] = client.request("POST", "/deployments", json=body).json()
+    return created
+
+
+def run_engine(api_url: str, run_id: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HEADRACE_API_URL": api_url}
+    return subprocess.run(
+        [sys.executable, "-m", "headrace.engine", run_id],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def new_run(client: HeadraceClient, deployment: dict[str, Any], day: str) -> str:
+    run = client.request(
+        "POST", f"/deployments/{deployment['id']}/runs", json={"parameters": {"day": day}}
+    ).json()
+    return str(run["id"])
+
+
+def test_runs_an_existing_run_and_exits_with_its_outcome(
+    api_url: str, client: HeadraceClient, deployment: dict[str, Any], tmp_path: Path
+) -> None:
+    good = new_run(client, deployment, "2026-11-24")
+    done = run_engine(api_url, good, tmp_path)
+    assert done.returncode == 0, done.stderr
+    run = client.get_json(f"/flow_runs/{good}")
+    assert run["state_type"] == "COMPLETED"
+    assert [s["name"] for s in run["states"]][-2:] == ["Running", "Completed"]
+    tasks = client.get_json(f"/flow_runs/{good}/task_runs")
+    assert [t["name"] for t in tasks] == ["add-0"]
+    # No second run was created: the engine ran the existing one.
+    assert len(client.get_json("/flow_runs", params={"flow_name": "etl"})["items"]) == 1
+
+    bad = new_run(client, deployment, "bad")
+    failed = run_engine(api_url, bad, tmp_path)
+    assert failed.returncode == 1
+    assert client.get_json(f"/flow_runs/{bad}")["state_message"].startswith("RuntimeError: bad day")
+
+
+def test_a_refused_start_runs_nothing_and_exits_non_zero(
+    api_url: str, client: HeadraceClient, deployment: dict[str, Any], tmp_path: Path
+) -> None:
+    run_id = new_run(client, deployment, "2026-11-25")
+    client.request("POST", f"/flow_runs/{run_id}/set_state", json={"state": {"type": "CANCELLED"}})
+    done = run_engine(api_url, run_id, tmp_path)
+    assert done.returncode == 2
+    assert "not started" in done.stderr
+    assert not (tmp_path / "ran.txt").exists()
+    assert client.get_json(f"/flow_runs/{run_id}")["state_type"] == "CANCELLED"

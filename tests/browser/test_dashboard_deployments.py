@@ -1,0 +1,123 @@
+"""Deployments, work pools, limits and the overview in a real browser; cancel from a run page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import Dashboard, screenshot
+
+pytestmark = pytest.mark.browser
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "day": {"type": "string", "format": "date", "description": "The day to load"},
+        "limit": {"type": "integer", "minimum": 1, "default": 10},
+        "mode": {"enum": ["fast", "full"]},
+        "dry_run": {"type": "boolean", "default": False},
+        "tables": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["day", "mode"],
+}
+
+
+def make_deployment(dashboard: Dashboard) -> dict[str, Any]:
+    dashboard.ok(dashboard.api.post("/work_pools", json={"name": "nightly", "type": "process"}))
+    deployment: dict[str, Any] = dashboard.ok(
+        dashboard.api.post(
+            "/deployments",
+            json={
+                "flow_name": "etl",
+                "name": "daily",
+                "entrypoint": "flows.py:etl",
+                "path": "/srv/flows",
+                "work_pool_name": "nightly",
+                "parameters": {"day": "2026-11-24"},
+                "parameter_schema": SCHEMA,
+                "tags": ["etl"],
+            },
+        )
+    )
+    return deployment
+
+
+def test_run_form_rejects_bad_parameters_inline_then_runs_and_cancels(
+    page: Any, dashboard: Dashboard
+) -> None:
+    deployment = make_deployment(dashboard)
+    page.goto(f"{dashboard.url}/deployments/{deployment['id']}")
+    expect(page.locator("#param-day")).to_have_value("2026-11-24")  # the default, filled in
+    expect(page.locator("#param-limit")).to_have_value("10")
+
+    page.fill("#param-tables", "[not json")  # caught in the browser
+    page.click("#run-form button[type=submit]")
+    expect(page.locator("#param-tables-error")).to_contain_text("not valid JSON")
+    expect(page.locator("#param-mode-error")).to_have_text("required")
+
+    page.select_option("#param-mode", "full")
+    page.fill("#param-tables", '["orders"]')
+    page.fill("#param-limit", "0")  # valid for the input, refused by the server's schema
+    page.click("#run-form button[type=submit]")
+    expect(page.locator("#param-limit-error")).to_contain_text("minimum of 1")
+    expect(page.locator("#param-limit")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "deployment")
+    assert dashboard.api.get("/flow_runs").json()["items"] == []  # nothing was started
+
+    page.fill("#param-limit", "5")
+    page.click("#run-form button[type=submit]")
+    page.wait_for_url("**/runs/*")
+    expect(page.locator("h1 .state")).to_have_text("Scheduled")
+    run = dashboard.api.get("/flow_runs").json()["items"][0]
+    assert run["parameters"] == {
+        "day": "2026-11-24",
+        "limit": 5,
+        "mode": "full",
+        "dry_run": False,
+        "tables": ["orders"],
+    }
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button[data-action=cancel]")
+    expect(page.locator("h1 .state")).to_have_text("Cancelled")
+    assert dashboard.api.get(f"/flow_runs/{run['id']}").json()["state_type"] == "CANCELLED"
+
+
+def test_deployment_pause_and_summary_pages(page: Any, dashboard: Dashboard) -> None:
+    deployment = make_deployment(dashboard)
+    dashboard.ok(dashboard.api.post("/concurrency_limits", json={"tag": "db", "limit": 3}))
+    failed = dashboard.start_run("etl", tags=["db"])
+    dashboard.set_state(failed["id"], "FAILED", "KeyError: 'customer_id' missing in row 17")
+    done = dashboard.start_run("report")
+    dashboard.set_state(done["id"], "COMPLETED")
+    dashboard.start_run("report")
+
+    page.goto(f"{dashboard.url}/deployments/{deployment['id']}")
+    page.click("button[data-action=toggle-pause]")
+    expect(page.locator("h1 .state")).to_have_text("Paused")
+    assert dashboard.api.get(f"/deployments/{deployment['id']}").json()["paused"] is True
+
+    page.goto(dashboard.url + "/deployments")
+    expect(page.locator("tr[data-deployment-id]")).to_contain_text("etl/daily")
+    screenshot(page, "deployments")
+
+    page.goto(dashboard.url + "/work-pools")
+    expect(page.locator("#pool-nightly")).to_contain_text("default")
+    page.click("#pool-nightly .card-head button[data-pool-action=pause]")
+    expect(page.locator("#pool-nightly h2")).to_contain_text("Paused")
+    screenshot(page, "work-pools")
+
+    page.goto(dashboard.url + "/concurrency")
+    expect(page.locator("tr[data-tag=db]")).to_contain_text("3")
+    screenshot(page, "concurrency")
+
+    page.goto(dashboard.url + "/")
+    expect(page.locator("#overview-chart rect")).to_have_count(3)  # one bar, three states
+    expect(page.locator(".failure-message")).to_contain_text("customer_id")
+    expect(page.locator("#workers-h + ul")).to_contain_text("nightly")
+    late = dashboard.start_run("report")  # a new run while the overview is open
+    dashboard.set_state(late["id"], "COMPLETED")
+    expect(page.locator(".legend")).to_contain_text("Completed 2")
+    screenshot(page, "overview")

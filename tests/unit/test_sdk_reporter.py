@@ -1,0 +1,70 @@
+"""The reporter: task run states and logs leave in batches, survive an API outage, and logs
+stay bounded while the API is away."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from headrace.reporter import Reporter, TaskRunRecord
+from headrace.states import Completed, Running
+
+
+class FlakyApi:
+    def __init__(self) -> None:
+        self.up = True
+        self.task_batches: list[list[dict[str, Any]]] = []
+        self.log_batches: list[list[dict[str, Any]]] = []
+
+    def send_task_runs(self, reports: list[dict[str, Any]]) -> None:
+        if not self.up:
+            raise ConnectionError("down")
+        self.task_batches.append(reports)
+
+    def send_logs(self, logs: list[dict[str, Any]]) -> None:
+        if not self.up:
+            raise ConnectionError("down")
+        self.log_batches.append(logs)
+
+
+def record(i: int, flow_run_id: uuid.UUID) -> TaskRunRecord:
+    return TaskRunRecord(uuid.uuid4(), flow_run_id, f"t-{i}", "t", str(i), [])
+
+
+def log(i: int, flow_run_id: uuid.UUID) -> dict[str, Any]:
+    return {"flow_run_id": str(flow_run_id), "message": f"line {i}"}
+
+
+def test_a_thousand_task_runs_leave_in_a_few_batches() -> None:
+    api = FlakyApi()
+    reporter = Reporter(api.send_task_runs, api.send_logs, interval=0.05)
+    run_id = uuid.uuid4()
+    for i in range(1000):
+        r = record(i, run_id)
+        reporter.set_state(r, Running())
+        reporter.set_state(r, Completed())
+    assert reporter.flush(timeout=10)
+    assert 1 <= len(api.task_batches) <= 5
+    sent = [report for batch in api.task_batches for report in batch]
+    states = [s["name"] for report in sent for s in report["states"]]
+    assert states.count("Running") == 1000 and states.count("Completed") == 1000
+
+
+def test_states_are_resent_after_an_outage_and_old_logs_dropped_with_a_count() -> None:
+    api = FlakyApi()
+    api.up = False
+    reporter = Reporter(api.send_task_runs, api.send_logs, interval=0.01, max_logs=10)
+    run_id = uuid.uuid4()
+    r = record(0, run_id)
+    reporter.set_state(r, Running())
+    for i in range(25):
+        reporter.log(log(i, run_id))
+    assert not reporter.flush(timeout=0.2)  # nothing can leave while the API is down
+    api.up = True
+    assert reporter.flush(timeout=10)
+    assert [s["name"] for batch in api.task_batches for rep in batch for s in rep["states"]] == [
+        "Running"
+    ]
+    messages = [entry["message"] for batch in api.log_batches for entry in batch]
+    assert messages[0] == "15 log lines were dropped while the headrace API was unreachable"
+    assert messages[1:] == [f"line {i}" for i in range(15, 25)]

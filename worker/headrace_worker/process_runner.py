@@ -1,0 +1,246 @@
+"""The "process" pool type: each claimed run is `python -m headrace.engine <run id>` in a new
+process group, in the deployment's code folder, its output forwarded into the run's logs.
+
+Cancellation sends SIGTERM to the whole group (the flow's own children too), then SIGKILL after
+`cancel_grace_seconds`. When the process exits without the run having reached a final state, the
+run is reported Crashed (or Cancelled when a cancel was asked for), with the exit code or signal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from headrace._state_types import StateType
+from headrace.logging import OUTPUT_FORWARDED_ENV
+from headrace.pool_types import PROCESS
+from headrace.schemas.work_pools import ClaimedRun
+from headrace_worker.outcome import log_entry, propose_state, report_exit, run_log
+from headrace_worker.pool_types import RunContext, RunHandle
+
+OUTPUT_LOGGER = "headrace.worker.output"
+# After the process exits, how long its output may still drain (a grandchild may hold the pipe).
+OUTPUT_DRAIN_SECONDS = 2.0
+LOG_FLUSH_SECONDS = 5.0
+
+_logger = logging.getLogger("headrace.worker")
+
+
+class ProcessPoolType:
+    name = PROCESS
+
+    def __init__(self, context: RunContext) -> None:
+        self.context = context
+
+    def start(self, run: ClaimedRun, on_exit: Callable[[RunHandle], None]) -> RunHandle:
+        handle = ProcessRun(run, self.context, on_exit)
+        handle.start()
+        return handle
+
+
+class ProcessRun:
+    """One flow run in a subprocess, watched by its own supervisor thread."""
+
+    def __init__(
+        self, run: ClaimedRun, context: RunContext, on_exit: Callable[[RunHandle], None]
+    ) -> None:
+        self.run = run
+        self.context = context
+        self._on_exit = on_exit
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._cancel_reason: str | None = None
+        self._abandoned = False
+
+    @property
+    def run_id(self) -> uuid.UUID:
+        return self.run.flow_run.id
+
+    def start(self) -> None:
+        threading.Thread(
+            target=self._supervise, name=f"headrace-run-{self.run_id}", daemon=True
+        ).start()
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def cancel(self, reason: str) -> None:
+        with self._lock:
+            if self._cancel_reason is not None or self._abandoned or self.done():
+                return
+            self._cancel_reason = reason
+            process = self._process
+        if process is not None:
+            run_log(self.context, self.run_id, logging.INFO, f"{reason}: stopping the flow process")
+            _signal_group(process, signal.SIGTERM)
+            threading.Thread(target=self._escalate, args=(process,), daemon=True).start()
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            process = self._process
+        if process is not None:
+            _logger.warning(
+                "run %s: lease lost to another worker; killing its process", self.run_id
+            )
+            _signal_group(process, signal.SIGKILL)
+
+    # -- the supervisor thread ----------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        try:
+            self._execute()
+        except Exception as error:  # a bug here must not take the worker down with it
+            _logger.exception("run %s: the worker failed to supervise it", self.run_id)
+            propose_state(
+                self.context, self.run_id, StateType.CRASHED, f"the worker failed: {error}"
+            )
+        finally:
+            self.context.logs.flush(LOG_FLUSH_SECONDS)
+            self._done.set()
+            self._on_exit(self)
+
+    def _execute(self) -> None:
+        problem = missing_code(self.run)
+        if problem is not None:
+            propose_state(self.context, self.run_id, StateType.FAILED, problem)
+            return
+        with self._lock:
+            if self._abandoned:
+                return
+            if self._cancel_reason is not None:
+                report_exit(
+                    self.context,
+                    self.run_id,
+                    exit_description="the flow process was never started",
+                    cancel_reason=self._cancel_reason,
+                )
+                return
+            try:
+                process = self._spawn()
+            except OSError as error:
+                propose_state(
+                    self.context,
+                    self.run_id,
+                    StateType.FAILED,
+                    f"cannot start the flow process in {self.run.path}: {error}",
+                )
+                return
+            self._process = process
+        readers = [
+            self._forward(process.stdout, logging.INFO),
+            self._forward(process.stderr, logging.INFO),
+        ]
+        code = process.wait()
+        for reader in readers:
+            reader.join(OUTPUT_DRAIN_SECONDS)
+        with self._lock:
+            abandoned, cancel_reason = self._abandoned, self._cancel_reason
+        if cancel_reason is not None:
+            # The flow's own children die with it: the whole group was asked to stop.
+            _signal_group(process, signal.SIGKILL)
+        if abandoned:
+            return
+        self.context.logs.flush(LOG_FLUSH_SECONDS)
+        report_exit(
+            self.context,
+            self.run_id,
+            exit_description=exit_description(code),
+            cancel_reason=cancel_reason,
+        )
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        env = dict(os.environ)
+        env.update(
+            HEADRACE_API_URL=self.context.client.api_url,
+            HEADRACE_WORKER_ID=str(self.context.worker_id),
+            HEADRACE_FLOW_RUN_ID=str(self.run_id),
+            # Output reaches the run's logs as it is written, not when a buffer fills.
+            PYTHONUNBUFFERED="1",
+        )
+        # We forward its output: what the engine sends to the API itself is not echoed too.
+        env[OUTPUT_FORWARDED_ENV] = "1"
+        if self.context.api_key:
+            env["HEADRACE_API_KEY"] = self.context.api_key
+        return subprocess.Popen(
+            [sys.executable, "-m", "headrace.engine", str(self.run_id)],
+            cwd=code_folder(self.run),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            # Its own process group, so cancelling reaches every process the flow starts.
+            start_new_session=True,
+        )
+
+    def _forward(self, stream: IO[bytes] | None, level: int) -> threading.Thread:
+        def pump() -> None:
+            assert stream is not None
+            with stream:
+                for raw in iter(stream.readline, b""):
+                    message = raw.decode("utf-8", "replace").rstrip("\r\n")
+                    self.context.logs.log(log_entry(self.run_id, level, OUTPUT_LOGGER, message))
+
+        thread = threading.Thread(target=pump, daemon=True)
+        thread.start()
+        return thread
+
+    def _escalate(self, process: subprocess.Popen[bytes]) -> None:
+        try:
+            process.wait(self.context.settings.cancel_grace_seconds)
+        except subprocess.TimeoutExpired:
+            run_log(
+                self.context,
+                self.run_id,
+                logging.WARNING,
+                "the flow process ignored SIGTERM for "
+                f"{self.context.settings.cancel_grace_seconds:g} s: sending SIGKILL",
+            )
+            _signal_group(process, signal.SIGKILL)
+
+
+def code_folder(run: ClaimedRun) -> Path:
+    """The folder the run's process starts in: the deployment's code folder."""
+    return Path(run.path) if run.path else Path.cwd()
+
+
+def missing_code(run: ClaimedRun) -> str | None:
+    """Why the run cannot start here (its code folder or entrypoint file is missing), or None."""
+    folder = code_folder(run)
+    if not folder.is_dir():
+        return f"the code folder {folder} does not exist on this worker's host"
+    file_part = run.entrypoint.rpartition(":")[0] or run.entrypoint
+    if file_part.endswith(".py") and not (folder / file_part).is_file():
+        return f"the entrypoint file {folder / file_part} does not exist"
+    return None
+
+
+def exit_description(returncode: int) -> str:
+    """`flow process exited with code 1` / `flow process was killed by signal 9 (SIGKILL)`."""
+    if returncode >= 0:
+        return f"flow process exited with code {returncode}"
+    number = -returncode
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = "unknown signal"
+    return f"flow process was killed by signal {number} ({name})"
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    # ProcessLookupError: the group is gone already.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)

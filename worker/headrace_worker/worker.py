@@ -1,0 +1,334 @@
+"""The pull worker: registers with the API, heartbeats, long-polls claims, runs what it claims.
+
+Threads: the caller's thread waits for a stop signal and then drains; one thread claims (a long
+poll, so it never sleeps through a poll interval); one thread heartbeats, renewing the leases of
+the runs held and acting on the cancellations and lost leases the server answers with; each run
+has its supervisor thread (see the pool type).
+
+Shutdown: the first SIGINT/SIGTERM stops claiming, lets running runs finish for
+`shutdown_grace_seconds`, then cancels the rest and reports them Cancelled. A second signal kills
+the runs' processes and exits at once; their leases then expire and the reaper marks them Crashed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from types import FrameType
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from headrace._state_types import StateType
+from headrace.client import HeadraceClient
+from headrace.errors import ApiError, ApiUnreachable, HeadraceError, NotFound
+from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
+from headrace.reporter import Reporter
+from headrace.schemas.work_pools import (
+    MAX_CLAIM,
+    ClaimedRun,
+    HeartbeatResponse,
+    WorkerHeartbeat,
+    WorkPool,
+    WorkPoolCreate,
+)
+from headrace.settings import client_settings
+from headrace_worker.outcome import propose_state
+from headrace_worker.pool_types import PoolType, RunContext, RunHandle, pool_type
+from headrace_worker.settings import WorkerSettings
+
+_logger = logging.getLogger("headrace.worker")
+
+CLAIMED_RUNS = TypeAdapter(list[ClaimedRun])
+# Until the server answers the first heartbeat with its own interval.
+DEFAULT_HEARTBEAT_SECONDS = 10.0
+# A claim waits up to `claim_wait_seconds` on the server; the HTTP request may take this longer.
+CLAIM_TIMEOUT_MARGIN_SECONDS = 10.0
+DRAIN_MARGIN_SECONDS = 5.0
+EXIT_AT_ONCE = 130
+SHUTDOWN_REASON = "the worker shut down"
+
+
+class WorkerError(HeadraceError):
+    """The worker cannot serve its pool (the message says why and what to do)."""
+
+
+class Worker:
+    """Serves one work pool: runs up to `limit` of its runs at a time."""
+
+    def __init__(
+        self,
+        pool: str,
+        name: str | None = None,
+        limit: int = 10,
+        *,
+        create_type: str | None = None,
+        client: HeadraceClient | None = None,
+        settings: WorkerSettings | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        self.pool = pool
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.limit = limit
+        # Given: the pool is created with this type when it does not exist.
+        self.create_type = create_type
+        self.settings = settings or WorkerSettings()
+        self.client = client or HeadraceClient()
+        # Handed to the runs' processes, which talk to the API themselves.
+        self.api_key = api_key if api_key is not None else client_settings().api_key
+        self.worker_id: uuid.UUID | None = None
+        self.heartbeat_seconds = DEFAULT_HEARTBEAT_SECONDS
+        self._stopping = threading.Event()
+        self._slots = threading.Condition()
+        self._handles: dict[uuid.UUID, RunHandle] = {}
+        self._signals = 0
+        self._logs = Reporter(_no_task_runs, self._send_logs)
+        self._runner: PoolType | None = None
+
+    # -- public -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve the pool until stopped; the exit code of `headrace worker start`."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._on_signal)
+            signal.signal(signal.SIGTERM, self._on_signal)
+        if not self.wait_for_api():
+            return 0
+        work_pool = self._ensure_pool()
+        self._register(work_pool)
+        _logger.info(
+            "worker %r serving pool %r (type %s, up to %d runs at a time) from %s",
+            self.name,
+            self.pool,
+            work_pool.type,
+            self.limit,
+            self.client.api_url,
+        )
+        threading.Thread(
+            target=self._heartbeat_loop, name="headrace-heartbeat", daemon=True
+        ).start()
+        threading.Thread(target=self._claim_loop, name="headrace-claim", daemon=True).start()
+        self._stopping.wait()
+        self._drain()
+        return 0
+
+    def stop(self) -> None:
+        """Stop claiming and drain (what the first SIGTERM does)."""
+        self._stopping.set()
+        with self._slots:
+            self._slots.notify_all()
+
+    def wait_for_api(self) -> bool:
+        """Wait (with backoff) until the API answers; False if stopped while waiting."""
+        delay = 0.2
+        announced = False
+        while not self._stopping.is_set():
+            if self.client.health():
+                if announced:
+                    _logger.info("connected to the headrace API at %s", self.client.api_url)
+                return True
+            if not announced:
+                _logger.warning(
+                    "waiting for the headrace API at %s (start it with `headrace server start` "
+                    "or set HEADRACE_API_URL)",
+                    self.client.api_url,
+                )
+                announced = True
+            self._stopping.wait(delay)
+            delay = min(delay * 2, self.settings.connect_max_backoff_seconds)
+        return False
+
+    # -- start-up -----------------------------------------------------------------------------
+
+    def _ensure_pool(self) -> WorkPool:
+        try:
+            work_pool = self.client.get(f"/work_pools/{self.pool}", WorkPool)
+        except NotFound:
+            if self.create_type is None:
+                raise WorkerError(
+                    f"work pool {self.pool} does not exist; create it with "
+                    f"`headrace work-pool create --type process {self.pool}` or pass --type"
+                ) from None
+            work_pool = self.client.post(
+                "/work_pools", WorkPool, WorkPoolCreate(name=self.pool, type=self.create_type)
+            )
+            _logger.info("created work pool %r of type %s", self.pool, self.create_type)
+        if self.create_type is not None and work_pool.type != self.create_type:
+            raise WorkerError(
+                f"work pool {self.pool} is of type {work_pool.type}, not {self.create_type}"
+            )
+        return work_pool
+
+    def _register(self, work_pool: WorkPool) -> None:
+        if work_pool.type not in KNOWN_POOL_TYPES:
+            raise WorkerError(unknown_pool_type_message(work_pool.type))
+        self.worker_id = self._heartbeat().worker_id
+        self._runner = pool_type(work_pool.type, self._context())
+
+    def _context(self) -> RunContext:
+        assert self.worker_id is not None, "registered first"
+        return RunContext(
+            client=self.client,
+            worker_id=self.worker_id,
+            api_key=self.api_key,
+            logs=self._logs,
+            settings=self.settings,
+        )
+
+    def _send_logs(self, batch: list[dict[str, Any]]) -> None:
+        self.client.request("POST", "/logs", json={"logs": batch})
+
+    # -- heartbeats ---------------------------------------------------------------------------
+
+    def _heartbeat(self) -> HeartbeatResponse:
+        with self._slots:
+            held = list(self._handles)
+        answer = self.client.post(
+            f"/work_pools/{self.pool}/workers/heartbeat",
+            HeartbeatResponse,
+            WorkerHeartbeat(
+                name=self.name, heartbeat_interval_seconds=self.heartbeat_seconds, run_ids=held
+            ),
+        )
+        self.heartbeat_seconds = answer.heartbeat_seconds
+        return answer
+
+    def _heartbeat_loop(self) -> None:
+        unreachable = False
+        while not self._stopped_and_idle():
+            time.sleep(self.heartbeat_seconds)
+            try:
+                answer = self._heartbeat()
+            except (ApiUnreachable, ApiError) as error:
+                if not unreachable:
+                    _logger.warning("heartbeat failed (leases are not renewed): %s", error)
+                unreachable = True
+                continue
+            if unreachable:
+                _logger.info("heartbeats are back")
+                unreachable = False
+            self._act_on(answer)
+
+    def _act_on(self, answer: HeartbeatResponse) -> None:
+        with self._slots:
+            cancel = [self._handles[i] for i in answer.cancel_run_ids if i in self._handles]
+            lost = [self._handles[i] for i in answer.lost_run_ids if i in self._handles]
+        for handle in cancel:
+            handle.cancel("cancelled on request")
+        for handle in lost:
+            handle.abandon()
+
+    def _stopped_and_idle(self) -> bool:
+        with self._slots:
+            return self._stopping.is_set() and not self._handles
+
+    # -- claims -------------------------------------------------------------------------------
+
+    def _claim_loop(self) -> None:
+        backoff = 0.2
+        while not self._stopping.is_set():
+            free = self._wait_for_free_slots()
+            if free == 0:
+                continue
+            try:
+                runs = self._claim(free)
+            except (ApiUnreachable, ApiError) as error:
+                _logger.warning("claim failed, retrying in %.1f s: %s", backoff, error)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, self.settings.connect_max_backoff_seconds)
+                continue
+            backoff = 0.2
+            for run in runs:
+                if self._stopping.is_set():
+                    self._release(run)
+                else:
+                    self._start(run)
+
+    def _wait_for_free_slots(self) -> int:
+        with self._slots:
+            self._slots.wait_for(lambda: self._stopping.is_set() or len(self._handles) < self.limit)
+            return 0 if self._stopping.is_set() else self.limit - len(self._handles)
+
+    def _claim(self, limit: int) -> list[ClaimedRun]:
+        wait = self.settings.claim_wait_seconds
+        response = self.client.request(
+            "POST",
+            f"/work_pools/{self.pool}/claim",
+            json={
+                "worker_id": str(self.worker_id),
+                "limit": min(limit, MAX_CLAIM),
+                "wait_seconds": wait,
+            },
+            timeout=wait + CLAIM_TIMEOUT_MARGIN_SECONDS,
+            # A retried claim could take runs whose answer was lost; the loop retries instead.
+            retries=0,
+        )
+        return CLAIMED_RUNS.validate_python(response.json())
+
+    def _start(self, run: ClaimedRun) -> None:
+        assert self._runner is not None
+        _logger.info("run %s of %s/%s claimed", run.flow_run.id, run.flow_name, run.deployment_name)
+        with self._slots:
+            handle = self._runner.start(run, self._on_exit)
+            self._handles[handle.run_id] = handle
+
+    def _on_exit(self, handle: RunHandle) -> None:
+        _logger.info("run %s ended", handle.run_id)
+        with self._slots:
+            self._handles.pop(handle.run_id, None)
+            self._slots.notify_all()
+
+    def _release(self, run: ClaimedRun) -> None:
+        """Give back a run claimed while stopping: it waits SCHEDULED for another worker."""
+        message = f"released by worker {self.name}, which is shutting down"
+        propose_state(self._context(), run.flow_run.id, StateType.SCHEDULED, message)
+
+    # -- shutdown -----------------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signals += 1
+        if self._signals == 1:
+            _logger.warning(
+                "%s: stopping; runs in progress get %g s to finish (signal again to exit at once)",
+                signal.Signals(signum).name,
+                self.settings.shutdown_grace_seconds,
+            )
+            self.stop()
+            return
+        _logger.warning("second signal: killing the runs' processes and exiting now")
+        with self._slots:
+            handles = list(self._handles.values())
+        for handle in handles:
+            handle.abandon()
+        os._exit(EXIT_AT_ONCE)
+
+    def _drain(self) -> None:
+        with self._slots:
+            handles = list(self._handles.values())
+        if handles:
+            _logger.info("waiting for %d run(s) to finish", len(handles))
+        deadline = time.monotonic() + self.settings.shutdown_grace_seconds
+        for handle in handles:
+            handle.wait(max(0.0, deadline - time.monotonic()))
+        late = [h for h in handles if not h.done()]
+        for handle in late:
+            # Cancelling first: the flow's process then ends Cancelled (running its
+            # on_cancellation hooks) rather than Crashed when it gets SIGTERM.
+            propose_state(self._context(), handle.run_id, StateType.CANCELLING, SHUTDOWN_REASON)
+            handle.cancel(SHUTDOWN_REASON)
+        deadline = time.monotonic() + self.settings.cancel_grace_seconds + DRAIN_MARGIN_SECONDS
+        for handle in late:
+            handle.wait(max(0.0, deadline - time.monotonic()))
+        self._logs.close()
+        _logger.info("worker %r stopped", self.name)
+
+
+def _no_task_runs(batch: list[dict[str, Any]]) -> None:
+    """The worker reports log lines only; task runs are its runs' own business."""
