@@ -10,12 +10,13 @@ from __future__ import annotations
 import types
 import typing
 
-from headrace.settings import ClientSettings
-from headrace_service.settings import ServerSettings
-from headrace_worker.settings import WorkerSettings
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
+
+from headrace.settings import ClientSettings
+from headrace_service.settings import ServerSettings
+from headrace_worker.settings import WorkerSettings
 
 SECTIONS: list[tuple[str, type[BaseSettings], str]] = [
     (
