@@ -21,12 +21,15 @@ async def task_runs_upsert(conn: AsyncConnection, reports: list[TaskRunReport]) 
     if not reports:
         return 0
     merged: dict[uuid.UUID, TaskRunReport] = {}
+    run_count: dict[uuid.UUID, int] = {}
     states: dict[uuid.UUID, dict[str, object]] = {}
+    latest: dict[uuid.UUID, dict[str, object]] = {}
     for report in reports:
         # One batch may carry the same task run twice; an upsert may touch a row only once.
         merged[report.id] = report
+        run_count[report.id] = max(run_count.get(report.id, 0), report.run_count)
         for state in report.states:
-            states[state.id] = {
+            row: dict[str, object] = {
                 "id": str(state.id),
                 "task_run_id": str(report.id),
                 "type": state.type.value,
@@ -34,11 +37,15 @@ async def task_runs_upsert(conn: AsyncConnection, reports: list[TaskRunReport]) 
                 "message": state.message,
                 "timestamp": state.timestamp.isoformat(),
                 "data": state.data,
+                "at": state.timestamp,
             }
+            states[state.id] = row
+            newest = latest.get(report.id)
+            if newest is None or state.timestamp >= newest["at"]:  # type: ignore[operator]
+                latest[report.id] = row
     run_rows = []
     for report in merged.values():
-        own = [s for s in states.values() if s["task_run_id"] == str(report.id)]
-        latest = max(own, key=lambda s: str(s["timestamp"])) if own else None
+        last = latest.get(report.id)
         run_rows.append(
             {
                 "id": str(report.id),
@@ -47,11 +54,11 @@ async def task_runs_upsert(conn: AsyncConnection, reports: list[TaskRunReport]) 
                 "task_key": report.task_key,
                 "dynamic_key": report.dynamic_key,
                 "tags": report.tags,
-                "run_count": max(r.run_count for r in reports if r.id == report.id),
-                "state_type": latest["type"] if latest else "PENDING",
-                "state_name": latest["name"] if latest else "Pending",
-                "state_message": latest["message"] if latest else None,
-                "state_timestamp": latest["timestamp"] if latest else None,
+                "run_count": run_count[report.id],
+                "state_type": last["type"] if last else "PENDING",
+                "state_name": last["name"] if last else "Pending",
+                "state_message": last["message"] if last else None,
+                "state_timestamp": last["timestamp"] if last else None,
                 "start_time": report.start_time.isoformat() if report.start_time else None,
                 "end_time": report.end_time.isoformat() if report.end_time else None,
                 "task_inputs": {
@@ -108,7 +115,11 @@ async def task_runs_upsert(conn: AsyncConnection, reports: list[TaskRunReport]) 
                 ON CONFLICT (id) DO NOTHING
                 """
             ),
-            {"rows": json.dumps(list(states.values()))},
+            {
+                "rows": json.dumps(
+                    [{k: v for k, v in row.items() if k != "at"} for row in states.values()]
+                )
+            },
         )
     return len(reports)
 
