@@ -25,6 +25,9 @@ run: $(STAMP) ## Start the API and dashboard on http://localhost:4200 (embedded 
 test: $(STAMP) ## Run the whole test suite (real PostgreSQL, real processes)
 	$(BIN)/pytest
 
+test-faults: $(STAMP) ## Run the fault suite (kills, pauses, cut connections; docs/reliability.md)
+	$(BIN)/pytest tests/faults
+
 fuzz: $(STAMP) ## Fuzz the API from its OpenAPI document (long schemathesis run, new seed)
 	HEADRACE_TEST_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} HEADRACE_TEST_FUZZ_SEED=random \
 		$(BIN)/pytest -o timeout=1800 tests/api/test_fuzz_openapi.py

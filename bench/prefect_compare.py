@@ -54,8 +54,14 @@ def prefect_python() -> Path:
 
 
 def measure(python: Path, system: str, env: dict[str, str], n: int) -> dict[str, float]:
-    out = subprocess.run([str(python), str(WORKLOAD), system, str(n)], env=env, check=True,
-                         capture_output=True, text=True, timeout=1800)
+    out = subprocess.run(
+        [str(python), str(WORKLOAD), system, str(n)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -69,22 +75,45 @@ def main() -> None:
     try:
         port = free_port()
         home = tempfile.mkdtemp(prefix="hrb-", dir="/tmp")
-        servers.append(subprocess.Popen(
-            [sys.executable, "-m", "headrace.cli.main", "server", "start", "--port", str(port)],
-            env={**base, "HEADRACE_HOME": home}, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL))
+        servers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "headrace.cli.main", "server", "start", "--port", str(port)],
+                env={**base, "HEADRACE_HOME": home},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         wait_healthy(f"http://127.0.0.1:{port}/api/health")
-        ours = measure(Path(sys.executable), "headrace",
-                       {**base, "HEADRACE_API_URL": f"http://127.0.0.1:{port}/api"}, n)
+        ours = measure(
+            Path(sys.executable),
+            "headrace",
+            {**base, "HEADRACE_API_URL": f"http://127.0.0.1:{port}/api"},
+            n,
+        )
 
         python = prefect_python()
         pport = free_port()
-        penv = {**base, "PREFECT_HOME": tempfile.mkdtemp(prefix="pfb-", dir="/tmp"),
-                "PREFECT_API_URL": f"http://127.0.0.1:{pport}/api"}
-        servers.append(subprocess.Popen(
-            [str(python.parent / "prefect"), "server", "start", "--host", "127.0.0.1",
-             "--port", str(pport)], env=penv, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL))
+        penv = {
+            **base,
+            "PREFECT_HOME": tempfile.mkdtemp(prefix="pfb-", dir="/tmp"),
+            "PREFECT_API_URL": f"http://127.0.0.1:{pport}/api",
+        }
+        servers.append(
+            subprocess.Popen(
+                [
+                    str(python.parent / "prefect"),
+                    "server",
+                    "start",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(pport),
+                ],
+                env=penv,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         wait_healthy(f"http://127.0.0.1:{pport}/api/health")
         theirs = measure(python, "prefect", penv, n)
     finally:
@@ -93,8 +122,10 @@ def main() -> None:
             server.wait(30)
     print(f"{n} sequential tracked tasks, microseconds per task above a plain call:")
     for key, label in (("body_us", "in the flow body"), ("whole_us", "whole flow run")):
-        print(f"  {label:18} headrace {ours[key]:9.1f}   Prefect {theirs[key]:9.1f}   "
-              f"Prefect/headrace {theirs[key] / ours[key]:6.1f}x")
+        print(
+            f"  {label:18} headrace {ours[key]:9.1f}   Prefect {theirs[key]:9.1f}   "
+            f"Prefect/headrace {theirs[key] / ours[key]:6.1f}x"
+        )
 
 
 if __name__ == "__main__":

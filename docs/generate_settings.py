@@ -39,6 +39,12 @@ Every setting is an environment variable. This page is generated from the settin
 edit the `description=` of the field, not this page.
 
 Booleans accept `true`/`false`/`1`/`0`; durations are in seconds.
+
+Client settings can also be stored in named profiles in `$HEADRACE_HOME/profiles.toml`:
+`headrace profile create prod`, `headrace profile use prod`, `headrace config set
+api_url=https://headrace.example.com/api api_key=hr_...`. An environment variable wins over the
+active profile, which wins over the default; `headrace config view` shows each client setting,
+its value (API keys masked) and where it came from (`env`, `profile` or `default`).
 """
 
 
@@ -48,6 +54,8 @@ def type_name(annotation: object) -> str:
         return " or ".join(names) + (
             " (optional)" if type(None) in typing.get_args(annotation) else ""
         )
+    if typing.get_origin(annotation) is typing.Literal:
+        return " or ".join(f"`{value}`" for value in typing.get_args(annotation))
     if annotation is SecretStr:
         return "secret string"
     if isinstance(annotation, type):

@@ -33,11 +33,15 @@ TEMPLATE = f"headrace_template_{os.getpid()}"
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Tests never see the developer's HEADRACE_* settings (except the test database URL)."""
+def _clean_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Tests never see the developer's HEADRACE_* settings (except the test database URL), nor
+    the profiles in their ~/.headrace."""
     for key in list(os.environ):
         if key.startswith("HEADRACE_") and not key.startswith("HEADRACE_TEST_"):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("HEADRACE_HOME", str(tmp_path_factory.mktemp("home")))
     client_settings.cache_clear()
     yield
     client_settings.cache_clear()

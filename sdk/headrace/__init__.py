@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from headrace.futures import HeadraceFuture, allow_failure, as_completed, unmapped, wait
     from headrace.logging import get_run_logger
     from headrace.retries import exponential_backoff
+    from headrace.serving import serve
     from headrace.states import State
     from headrace.tags import tags
     from headrace.task_runners import ThreadPoolTaskRunner
@@ -42,6 +43,7 @@ _LAZY = {
     "allow_failure": "headrace.futures",
     "ThreadPoolTaskRunner": "headrace.task_runners",
     "exponential_backoff": "headrace.retries",
+    "serve": "headrace.serving",
     "task_input_hash": "headrace.caching",
     "CachePolicy": "headrace.caching",
     "INPUTS": "headrace.caching",
@@ -67,6 +69,7 @@ __all__ = [
     "flow",
     "get_run_context",
     "get_run_logger",
+    "serve",
     "tags",
     "task",
     "task_input_hash",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,18 @@ from headrace.engine.loader import EntrypointError
 if TYPE_CHECKING:
     from headrace.client import HeadraceClient
     from headrace.flows import Flow
+    from headrace.schemas.code_sources import CodeSource
     from headrace.schemas.deployments import Deployment, DeploymentCreate
+    from headrace.schemas.schedules import (
+        CronSchedule,
+        DeploymentScheduleCreate,
+        IntervalSchedule,
+        RRuleSchedule,
+    )
+
+    # A schedule as `flow.deploy(schedules=[...])` takes it: with its own parameters and
+    # pause flag, or a bare cron/interval/rrule schedule.
+    ScheduleLike = DeploymentScheduleCreate | CronSchedule | IntervalSchedule | RRuleSchedule
 
 
 def split_entrypoint(entrypoint: str) -> tuple[str, str]:
@@ -71,6 +83,8 @@ def deployment_create(
     version: str | None = None,
     concurrency_limit: int | None = None,
     paused: bool = False,
+    schedules: list[DeploymentScheduleCreate] | None = None,
+    source: CodeSource | None = None,
 ) -> DeploymentCreate:
     """The API request deploying `flow`: its name, parameter schema and retries travel along."""
     from headrace.retries import first_delay
@@ -93,7 +107,43 @@ def deployment_create(
         # A run that crashes (its worker died) is rescheduled as often as the flow retries.
         retries=flow.retries,
         retry_delay_seconds=first_delay(flow.retry_delay_seconds, flow.retries),
+        schedules=schedules,
+        source=source,
     )
+
+
+def deployment_schedules(
+    *,
+    cron: str | None = None,
+    interval: float | None = None,
+    rrule: str | None = None,
+    timezone: str | None = None,
+    anchor_date: datetime | None = None,
+    schedules: Iterable[ScheduleLike] | None = None,
+) -> list[DeploymentScheduleCreate] | None:
+    """The schedules a deployment gets from `cron=`/`interval=`/`rrule=` and `schedules=[...]`.
+
+    None when none is given: deploying again then keeps the schedules the deployment has (made
+    with `headrace deployment schedule create`, say). Raises InvalidScheduleOptions naming the
+    option when the options do not make a valid schedule.
+    """
+    from headrace.schedules import schedule_from_options
+    from headrace.schemas.schedules import DeploymentScheduleCreate
+
+    listed = (
+        None
+        if schedules is None
+        else [
+            item
+            if isinstance(item, DeploymentScheduleCreate)
+            else DeploymentScheduleCreate(schedule=item)
+            for item in schedules
+        ]
+    )
+    single = schedule_from_options(cron, interval, rrule, timezone, anchor_date)
+    if single is None:
+        return listed
+    return [*(listed or []), DeploymentScheduleCreate(schedule=single)]
 
 
 def send_deployment(request: DeploymentCreate, client: HeadraceClient | None = None) -> Deployment:
@@ -121,10 +171,22 @@ def deploy_flow(
     paused: bool = False,
     path: str | Path | None = None,
     entrypoint: str | None = None,
+    cron: str | None = None,
+    interval: float | None = None,
+    rrule: str | None = None,
+    timezone: str | None = None,
+    anchor_date: datetime | None = None,
+    schedules: Iterable[ScheduleLike] | None = None,
     client: HeadraceClient | None = None,
+    source: CodeSource | None = None,
 ) -> Deployment:
     """`flow.deploy(...)`: the code folder is `path` (default: the current folder), which must
-    hold the flow's file; workers on other hosts need the same folder at the same path."""
+    hold the flow's file; workers on other hosts need the same folder at the same path.
+
+    `cron=` (with `timezone=`), `interval=` (with `anchor_date=`) or `rrule=` add one schedule;
+    `schedules=[...]` gives several. Without any, the deployment keeps its schedules; pass
+    `schedules=[]` to remove them.
+    """
     folder = Path(path) if path is not None else Path.cwd()
     request = deployment_create(
         flow,
@@ -139,6 +201,15 @@ def deploy_flow(
         version=version,
         concurrency_limit=concurrency_limit,
         paused=paused,
+        schedules=deployment_schedules(
+            cron=cron,
+            interval=interval,
+            rrule=rrule,
+            timezone=timezone,
+            anchor_date=anchor_date,
+            schedules=schedules,
+        ),
+        source=source,
     )
     return send_deployment(request, client)
 
@@ -150,6 +221,8 @@ class FlowSource:
     folder: Path
     entrypoint: str
     flow: Flow[..., Any]
+    # Set for a git repository: workers fetch it themselves (`folder` is this host's checkout).
+    source: CodeSource | None = None
 
     def deploy(
         self,
@@ -163,6 +236,12 @@ class FlowSource:
         version: str | None = None,
         concurrency_limit: int | None = None,
         paused: bool = False,
+        cron: str | None = None,
+        interval: float | None = None,
+        rrule: str | None = None,
+        timezone: str | None = None,
+        anchor_date: datetime | None = None,
+        schedules: Iterable[ScheduleLike] | None = None,
         client: HeadraceClient | None = None,
     ) -> Deployment:
         return deploy_flow(
@@ -178,12 +257,29 @@ class FlowSource:
             paused=paused,
             path=self.folder,
             entrypoint=self.entrypoint,
+            cron=cron,
+            interval=interval,
+            rrule=rrule,
+            timezone=timezone,
+            anchor_date=anchor_date,
+            schedules=schedules,
             client=client,
+            source=self.source,
         )
 
 
 def from_source(source: str | Path, entrypoint: str) -> FlowSource:
-    """The flow at `entrypoint` (`flows/etl.py:etl`) inside the folder `source`."""
+    """The flow at `entrypoint` (`flows/etl.py:etl`) inside the folder `source`, or inside a
+    git repository (`https://host/repo.git`, `git+file:///srv/repo.git@v1`: a ref after `@`)."""
+    from headrace.git_source import GitSourceError, is_git_url, local_checkout, parse_git_source
+
+    if isinstance(source, str) and is_git_url(source):
+        try:
+            git_source, checkout_folder = local_checkout(*parse_git_source(source))
+        except GitSourceError as error:
+            raise EntrypointError(str(error)) from None
+        flow = load_flow(checkout_folder, entrypoint)
+        return FlowSource(checkout_folder, entrypoint, flow, git_source)
     folder = Path(source).expanduser().resolve()
     if not folder.is_dir():
         raise EntrypointError(f"source folder {folder} does not exist")

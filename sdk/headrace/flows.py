@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from headrace.engine.flow_engine import ReturnType
     from headrace.parameters import ParameterModel
     from headrace.schemas.deployments import Deployment
+    from headrace.serving import DeploymentSpec
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -124,6 +125,18 @@ class Flow(Generic[P, R]):
         from headrace.deployments import deploy_flow
 
         return deploy_flow(self, name, work_pool_name, **options)
+
+    def to_deployment(self, name: str, **options: Any) -> DeploymentSpec:
+        """A deployment for `headrace.serve(...)`; options as for `deploy` (no pool)."""
+        from headrace.serving import to_deployment
+
+        return to_deployment(self, name, **options)
+
+    def serve(self, name: str, *, limit: int = 10, **options: Any) -> None:
+        """Deploy this flow and run its runs in this process until Ctrl-C (see headrace.serve)."""
+        from headrace.serving import serve
+
+        serve(self.to_deployment(name, **options), limit=limit)
 
     @staticmethod
     def from_source(source: str | Path, entrypoint: str) -> FlowSource:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_API_URL = "http://127.0.0.1:4200/api"
 
@@ -25,6 +27,10 @@ class ClientSettings(BaseSettings):
     client_retries: int = Field(
         default=3, description="Retries of an API request on connection errors and 5xx/429."
     )
+    bundle_max_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        description="Largest code bundle `headrace deploy --upload` makes (the API caps it too).",
+    )
     result_max_bytes: int = Field(
         default=10 * 1024 * 1024,
         description="Largest serialised task result stored for caching (the API caps at 64 MiB).",
@@ -32,6 +38,52 @@ class ClientSettings(BaseSettings):
 
     def home_path(self) -> Path:
         return self.home.expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Arguments, then HEADRACE_* variables, then the active profile, then the defaults.
+        return (init_settings, env_settings, ProfileSettingsSource(settings_cls))
+
+
+# Where the profiles live cannot itself come from a profile.
+NOT_IN_PROFILES = frozenset({"home"})
+
+
+class ProfileSettingsSource(PydanticBaseSettingsSource):
+    """The values of the active profile in $HEADRACE_HOME/profiles.toml."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the whole profile at once
+
+    def __call__(self) -> dict[str, Any]:
+        from headrace.profiles import load
+
+        home = self.current_state.get("home") or self.settings_cls.model_fields["home"].default
+        values = load(Path(home)).active_values()
+        return {
+            k: v
+            for k, v in values.items()
+            if k in self.settings_cls.model_fields and k not in NOT_IN_PROFILES
+        }
+
+
+class HomeSetting(BaseSettings):
+    """HEADRACE_HOME alone: where profiles live, readable even when a profile is broken."""
+
+    model_config = SettingsConfigDict(env_prefix="HEADRACE_", extra="ignore")
+
+    home: Path = ClientSettings.model_fields["home"].default
+
+
+def client_home() -> Path:
+    return HomeSetting().home.expanduser()
 
 
 @lru_cache(maxsize=1)

@@ -26,6 +26,8 @@ from headrace_service.loops import start_loops, stop_loops
 from headrace_service.metrics import RequestMetricsMiddleware, metrics_routes
 from headrace_service.notifier import Notifier
 from headrace_service.queue import FLOW_RUN_CHANNEL
+from headrace_service.request_ids import HEADER as REQUEST_ID_HEADER
+from headrace_service.request_ids import RequestIdMiddleware, current_request_id
 from headrace_service.settings import ServerSettings
 from headrace_service.web_auth import guard_routes, login_routes
 
@@ -75,7 +77,7 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestMetricsMiddleware)],
+        middleware=[Middleware(RequestIdMiddleware), Middleware(RequestMetricsMiddleware)],
         exception_handlers={
             ServiceError: _service_error,
             HTTPException: _http_error,
@@ -121,4 +123,7 @@ async def _data_error(request: Request, exc: Exception) -> Response:
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     # The stack trace goes to the server's log, never to the client.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal server error; the server log has the details")
+    # Sent by Starlette outside every middleware: the request id header is added here.
+    request_id = current_request_id.get()
+    headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+    return error_response(500, "internal server error; the server log has the details", headers)

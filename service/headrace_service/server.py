@@ -19,6 +19,7 @@ from headrace_service.bootstrap_key import register_bootstrap_key
 from headrace_service.db import sqlalchemy_url
 from headrace_service.embedded import embedded_postgres, home_lock
 from headrace_service.errors import StartupError
+from headrace_service.logs import announce, configure_logging
 from headrace_service.settings import ServerSettings
 
 log = logging.getLogger("headrace.server")
@@ -82,12 +83,7 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 
 def serve(settings: ServerSettings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    # pgserver narrates every postgres command at INFO; only its problems matter here.
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings)
     check_bind_is_safe(settings)
     # The embedded database belongs to one server; replicas on a shared database need no lock.
     lock = nullcontext() if settings.database_url else home_lock(settings.home_path())
@@ -98,10 +94,10 @@ def serve(settings: ServerSettings) -> None:
             if settings.bootstrap_api_key is not None:
                 register_bootstrap_key(url, settings.bootstrap_api_key.get_secret_value())
             app = create_app(settings, url)
-            print(
+            announce(
+                settings,
                 f"headrace server on http://{settings.host}:{settings.port} "
                 f"(API at /api, dashboard at /)",
-                flush=True,
             )
             # uvicorn re-raises the signal that stopped it once it has shut down; exiting
             # through SystemExit instead lets the context managers stop the embedded Postgres
@@ -113,6 +109,7 @@ def serve(settings: ServerSettings) -> None:
                 host=settings.host,
                 port=settings.port,
                 log_level=settings.log_level.lower(),
+                log_config=None,  # uvicorn's loggers go through configure_logging's handler
                 access_log=False,
                 # Open dashboard tabs hold SSE streams; do not let them stall a shutdown.
                 timeout_graceful_shutdown=5,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -98,8 +99,37 @@ class ServerSettings(BaseSettings):
     late_runs_interval_seconds: float = Field(
         default=5.0, gt=0, description="How often waiting runs are checked for lateness."
     )
+    retention_runs_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Days a finished (terminal) flow run is kept after its end, with its task "
+        "runs, states and logs; unset keeps runs forever. Waiting or running runs are never "
+        "deleted.",
+    )
+    retention_logs_days: int | None = Field(
+        default=30,
+        ge=1,
+        description="Days a log line is kept after its timestamp; unset keeps logs forever.",
+    )
+    retention_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often the retention loop deletes expired rows."
+    )
+    retention_batch_size: int = Field(
+        default=1000,
+        ge=1,
+        description="Rows one retention DELETE removes at most (short transactions, short "
+        "locks); a pass repeats batches up to a bound and the next pass continues.",
+    )
     max_body_bytes: int = Field(default=1024 * 1024, description="Largest request body accepted.")
+    max_bundle_bytes: int = Field(
+        default=50 * 1024 * 1024, description="Largest uploaded code bundle (tar.gz) accepted."
+    )
     log_level: str = Field(default="info", description="Log level of the server's own logs.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Format of the server's own logs (on stderr): `text`, or `json` for one "
+        "JSON object per line (timestamp, level, logger, message, request_id).",
+    )
 
     def home_path(self) -> Path:
         return self.home.expanduser()

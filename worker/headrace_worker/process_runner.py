@@ -26,6 +26,7 @@ from headrace.pool_types import PROCESS
 from headrace.schemas.work_pools import ClaimedRun
 from headrace_worker.outcome import log_entry, propose_state, report_exit, run_log
 from headrace_worker.pool_types import RunContext, RunHandle
+from headrace_worker.sources import SourceError, resolve_code_folder
 
 OUTPUT_LOGGER = "headrace.worker.output"
 # After the process exits, how long its output may still drain (a grandchild may hold the pipe).
@@ -61,6 +62,7 @@ class ProcessRun:
         self._process: subprocess.Popen[bytes] | None = None
         self._cancel_reason: str | None = None
         self._abandoned = False
+        self._folder: Path | None = None
 
     @property
     def run_id(self) -> uuid.UUID:
@@ -114,7 +116,13 @@ class ProcessRun:
             self._on_exit(self)
 
     def _execute(self) -> None:
-        problem = missing_code(self.run)
+        try:
+            # A bundle or git source is downloaded here, in the run's own thread.
+            self._folder = resolve_code_folder(self.run, self.context.client)
+        except SourceError as error:
+            propose_state(self.context, self.run_id, StateType.FAILED, str(error))
+            return
+        problem = missing_code(self.run, self._folder)
         if problem is not None:
             propose_state(self.context, self.run_id, StateType.FAILED, problem)
             return
@@ -136,7 +144,7 @@ class ProcessRun:
                     self.context,
                     self.run_id,
                     StateType.FAILED,
-                    f"cannot start the flow process in {self.run.path}: {error}",
+                    f"cannot start the flow process in {self._folder}: {error}",
                 )
                 return
             self._process = process
@@ -177,7 +185,7 @@ class ProcessRun:
             env["HEADRACE_API_KEY"] = self.context.api_key
         return subprocess.Popen(
             [sys.executable, "-m", "headrace.engine", str(self.run_id)],
-            cwd=code_folder(self.run),
+            cwd=self._folder,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -217,9 +225,9 @@ def code_folder(run: ClaimedRun) -> Path:
     return Path(run.path) if run.path else Path.cwd()
 
 
-def missing_code(run: ClaimedRun) -> str | None:
+def missing_code(run: ClaimedRun, folder: Path | None = None) -> str | None:
     """Why the run cannot start here (its code folder or entrypoint file is missing), or None."""
-    folder = code_folder(run)
+    folder = folder if folder is not None else code_folder(run)
     if not folder.is_dir():
         return f"the code folder {folder} does not exist on this worker's host"
     file_part = run.entrypoint.rpartition(":")[0] or run.entrypoint

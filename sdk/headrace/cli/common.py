@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from headrace.cli.output import fail
 from headrace.client import HeadraceClient
 from headrace.errors import ApiError, ApiUnreachable
+from headrace.profiles import ProfileError
 
 
 @contextmanager
@@ -20,3 +21,5 @@ def api() -> Iterator[HeadraceClient]:
         fail(f"{error} (is `headrace server start` running? set HEADRACE_API_URL otherwise)")
     except ApiError as error:
         fail(error.detail)
+    except ProfileError as error:
+        fail(str(error))

@@ -1,21 +1,34 @@
 """`headrace deploy file.py:flow --name N --pool P`: make a flow runnable by workers.
 
 The code folder is the current folder; the entrypoint is the file relative to it, so workers on
-other hosts need the same folder at the same path.
+other hosts need the same folder at the same path — unless `--upload` stores the folder through
+the API or `--source git+URL@ref` names a git repository (docs/code-sources.md).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from headrace.cli.common import api
 from headrace.cli.output import console, fail
 from headrace.cli.params import parse_params
-from headrace.deployments import deployment_create, load_flow, split_entrypoint
+from headrace.deployments import (
+    deployment_create,
+    deployment_schedules,
+    load_flow,
+    split_entrypoint,
+)
 from headrace.engine.loader import EntrypointError
+from headrace.schedules import InvalidScheduleOptions
+from headrace.schemas.schedules import CRON_EXAMPLE, RRULE_EXAMPLE, describe
+
+if TYPE_CHECKING:
+    from headrace.client import HeadraceClient
+    from headrace.schemas.code_sources import BundleSource, GitSource
 
 
 def deploy(
@@ -37,10 +50,48 @@ def deploy(
     concurrency_limit: Annotated[
         int | None, typer.Option(min=0, help="Most runs of this deployment at once.")
     ] = None,
+    cron: Annotated[
+        str | None, typer.Option(help=f"Run on a cron schedule, e.g. '{CRON_EXAMPLE}'.")
+    ] = None,
+    interval: Annotated[
+        float | None, typer.Option(help="Run every this many seconds, e.g. 3600.")
+    ] = None,
+    rrule: Annotated[
+        str | None, typer.Option(help=f"Run on an iCalendar RRULE, e.g. '{RRULE_EXAMPLE}'.")
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(help="IANA time zone of the schedule, e.g. Europe/Paris (default UTC)."),
+    ] = None,
+    anchor_date: Annotated[
+        datetime | None,
+        typer.Option(help="Start of an --interval schedule (default 2020-01-01 00:00)."),
+    ] = None,
+    upload: Annotated[
+        bool,
+        typer.Option(
+            "--upload", help="Upload the current folder (minus .gitignore'd files) for workers."
+        ),
+    ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Run the code of a git repository: git+https://host/repo.git@ref."),
+    ] = None,
 ) -> None:
-    """Create or update a deployment of a flow (deploying twice updates it)."""
+    """Create or update a deployment of a flow (deploying twice updates it).
+
+    With --cron, --interval or --rrule the deployment gets that one schedule (replacing its
+    schedules); without, it keeps the schedules it has.
+    """
     folder = Path.cwd()
+    code_source, folder = _code_source(upload, source, folder)
     parameters = parse_params(param)
+    try:
+        schedules = deployment_schedules(
+            cron=cron, interval=interval, rrule=rrule, timezone=timezone, anchor_date=anchor_date
+        )
+    except InvalidScheduleOptions as exc:
+        fail(f"--{exc}")
     try:
         file_part, _ = split_entrypoint(entrypoint)
         relative = _relative_to(folder, Path(file_part))
@@ -60,13 +111,20 @@ def deploy(
         description=description,
         version=version,
         concurrency_limit=concurrency_limit,
+        schedules=schedules,
     )
     from headrace.schemas.deployments import Deployment
 
     with api() as client:
+        if upload:
+            request.source = _upload(client, folder)
+        else:
+            request.source = code_source
         deployment = client.post("/deployments", Deployment, request)
     full_name = f"{deployment.flow_name}/{deployment.name}"
     console.print(f"deployment [bold]{full_name}[/bold] deployed to pool {pool}", highlight=False)
+    if schedules:
+        console.print(f"schedule:      {describe(schedules[0].schedule)}", markup=False)
     console.print(f"run it:        headrace deployment run {full_name}", highlight=False)
     console.print(f"start a worker: headrace worker start --pool {pool}", highlight=False)
 
@@ -83,3 +141,31 @@ def _relative_to(folder: Path, file: Path) -> str:
             f"{file} is outside the current folder {folder}; run headrace deploy from the "
             "folder that holds your code"
         ) from None
+
+
+def _code_source(upload: bool, source: str | None, folder: Path) -> tuple[GitSource | None, Path]:
+    """With --source: the git source and its checkout here (the flow is loaded from it)."""
+    if source is None:
+        return None, folder
+    if upload:
+        fail("--upload and --source exclude each other: upload this folder or name a repository")
+    if not source.startswith("git+"):
+        fail(f"--source: expected git+https://host/repo.git@ref, got {source!r}")
+    from headrace.git_source import GitSourceError, local_checkout, parse_git_source
+
+    try:
+        return local_checkout(*parse_git_source(source))
+    except GitSourceError as error:
+        fail(f"--source: {error}")
+
+
+def _upload(client: HeadraceClient, folder: Path) -> BundleSource:
+    from headrace.bundles import BundleError, upload_folder
+    from headrace.settings import client_settings
+
+    try:
+        bundle_source = upload_folder(client, folder, client_settings().bundle_max_bytes)
+    except BundleError as error:
+        fail(f"--upload: {error}")
+    console.print(f"uploaded code bundle {bundle_source.sha256[:12]}", highlight=False)
+    return bundle_source

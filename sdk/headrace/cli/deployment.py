@@ -14,6 +14,7 @@ from headrace.cli import schedule
 from headrace.cli.common import api
 from headrace.cli.output import console, fail, print_json, table
 from headrace.cli.params import parse_params
+from headrace.cli.watch import watch as follow
 from headrace.client import HeadraceClient
 from headrace.schemas.deployments import Deployment, DeploymentRunCreate
 from headrace.schemas.flow_runs import FlowRun
@@ -103,13 +104,32 @@ def run(
         str | None,
         typer.Option(help="Run at most once per key (e.g. a CI build id)."),
     ] = None,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Follow the run's states and logs; exit 0 Completed, 1 Failed or Crashed, "
+            "130 Cancelled, 124 on --timeout.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(min=0, help="With --watch: stop watching after this many seconds (exit 124)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a run of a deployment now; prints the run id."""
+    """Create a run of a deployment now; prints the run id (with --watch, follows it)."""
+    if timeout is not None and not watch:
+        fail("--timeout: it limits --watch; add --watch, e.g. --watch --timeout 600")
+    if as_json and watch:
+        fail("--json: prints the new run and exits; it does not combine with --watch")
     body = DeploymentRunCreate(parameters=parse_params(param), tags=tag or [])
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
     with api() as client:
         flow_run = client.post(name_path(full_name) + "/runs", FlowRun, body, headers=headers)
+        if watch:
+            print(f"run {flow_run.id} ({flow_run.name}) of {full_name}", flush=True)
+            raise typer.Exit(follow(client, flow_run, timeout))
     if as_json:
         print_json(flow_run)
         return

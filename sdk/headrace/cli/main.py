@@ -9,9 +9,11 @@ import typer
 from headrace.cli import (
     api_key,
     concurrency_limit,
+    config,
     deploy,
     deployment,
     flow_run,
+    profile,
     server,
     work_pool,
     work_queue,
@@ -33,6 +35,8 @@ app.add_typer(work_queue.app, name="work-queue")
 app.add_typer(deployment.app, name="deployment")
 app.command("deploy")(deploy.deploy)
 app.add_typer(concurrency_limit.app, name="concurrency-limit")
+app.add_typer(config.app, name="config")
+app.add_typer(profile.app, name="profile")
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -67,3 +68,38 @@ def upgrade() -> None:
     except StartupError as error:
         fail(str(error))
     print("database is at the newest revision")
+
+
+@database_app.command("vacuum")
+def vacuum(
+    older_than_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Delete finished runs and logs older than this many days (default: the "
+            "HEADRACE_RETENTION_* settings).",
+        ),
+    ] = None,
+) -> None:
+    """Delete what retention would delete, all at once, then VACUUM (ANALYZE) the big tables."""
+    try:
+        from headrace_service.errors import StartupError
+        from headrace_service.loops import retention
+        from headrace_service.server import database
+        from headrace_service.settings import ServerSettings
+    except ImportError:
+        fail(SERVER_EXTRA)
+    settings = ServerSettings()
+    policy = retention.RetentionPolicy.from_settings(settings)
+    if older_than_days is not None:
+        policy = replace(policy, runs_days=older_than_days, logs_days=older_than_days)
+    try:
+        with database(settings) as url:
+            result = retention.clean_up(url, replace(policy, max_batches=None))
+            retention.vacuum(url)
+    except StartupError as error:
+        fail(str(error))
+    print(
+        f"deleted {result.runs_deleted} finished flow runs and {result.logs_deleted} log lines; "
+        "vacuumed"
+    )

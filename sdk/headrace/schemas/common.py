@@ -25,7 +25,7 @@ Message = Annotated[str, StringConstraints(max_length=MAX_MESSAGE)]
 # Run parameters are JSONB on every run: a cap keeps one request from storing megabytes per run,
 # and a depth cap keeps recursive code (serialisers, the dashboard) away from its stack limit.
 MAX_PARAMETERS_DEPTH = 32
-MAX_PARAMETERS_BYTES = 512 * 1024
+MAX_PARAMETERS_BYTES = 1024 * 1024  # the request body cap (max_body_bytes) is the same
 
 
 def walk_json(value: Any) -> Iterator[tuple[Any, int]]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from headrace.schemas.code_sources import CodeSource
 from headrace.schemas.common import Message, Model, Name, Parameters, ReadModel, Tags
 from headrace.schemas.schedules import MAX_SCHEDULES, DeploymentScheduleCreate
 from headrace.schemas.work_pools import ConcurrencyLimit
@@ -43,6 +44,8 @@ class DeploymentCreate(Model):
     entrypoint: str = Field(max_length=MAX_ENTRYPOINT)
     # The code folder on the worker's host; the worker runs the flow from there.
     path: str = Field(max_length=4096)
+    # Code from elsewhere (an uploaded bundle, a git repository); None: the folder `path`.
+    source: CodeSource | None = None
     parameters: Parameters = Field(default_factory=dict)
     parameter_schema: Parameters = Field(default_factory=dict)
     work_pool_name: Name

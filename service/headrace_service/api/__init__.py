@@ -5,6 +5,7 @@ from __future__ import annotations
 from headrace_service.api import (
     api_keys,
     cancel,
+    code_bundles,
     concurrency_limits,
     deployments,
     flow_run_wait,
@@ -35,6 +36,7 @@ ROUTERS = [
     schedules.router,
     flow_run_wait.router,
     cancel.router,
+    code_bundles.router,
 ]
 
 

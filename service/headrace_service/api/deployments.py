@@ -20,6 +20,7 @@ from headrace.schemas.deployments import (
 from headrace.schemas.flow_runs import FlowRun
 from headrace.schemas.work_pools import DEFAULT_QUEUE
 from headrace_service import queue
+from headrace_service.api.code_bundles import check_code_source
 from headrace_service.api.deps import db, settings, to_model
 from headrace_service.api.flow_runs import read_run
 from headrace_service.api.patching import changes_of
@@ -67,6 +68,7 @@ async def create_deployment(request: Request, body: DeploymentCreate) -> Deploym
                 f"{queue_name!r}; create it with "
                 f"`headrace work-queue create {queue_name} --pool {body.work_pool_name}`"
             )
+        await check_code_source(conn, body.source)
         flow = await flow_get_or_create(conn, body.flow_name)
         deployment_id = await store.deployment_upsert(
             conn,

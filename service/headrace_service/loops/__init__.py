@@ -16,7 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
 
 from headrace_service.db import Database
-from headrace_service.loops import late_runs, reaper
+from headrace_service.loops import late_runs, reaper, retention
 from headrace_service.loops import scheduler as scheduler_loop
 from headrace_service.metrics import loop_succeeded
 from headrace_service.settings import ServerSettings
@@ -75,6 +75,18 @@ def start_loops(app: Starlette) -> None:
         "interval",
         seconds=settings.late_runs_interval_seconds,
         id="late_runs",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        _job(
+            "retention",
+            db,
+            partial(retention.run_once, policy=retention.RetentionPolicy.from_settings(settings)),
+        ),
+        "interval",
+        seconds=settings.retention_interval_seconds,
+        id="retention",
         max_instances=1,
         coalesce=True,
     )

@@ -64,7 +64,11 @@ async def deployment_upsert(
                 "flow_id": flow_id,
                 "name": body.name,
                 "entrypoint": body.entrypoint,
-                "source": json.dumps({"kind": "folder", "path": body.path}),
+                "source": json.dumps(
+                    body.source.model_dump()
+                    if body.source is not None
+                    else {"kind": "folder", "path": body.path}
+                ),
                 "parameters": json.dumps(body.parameters),
                 "parameter_schema": json.dumps(body.parameter_schema),
                 "work_pool_id": work_pool_id,
