@@ -1,7 +1,7 @@
 """One LISTEN connection per API process, fanned out to in-process subscribers.
 
 Every flow run state change is announced with NOTIFY by the transaction that made it (see
-queue.py). Waiting claim requests, run waiters and the dashboard's SSE streams subscribe here
+queue/ package). Waiting claim requests, run waiters and the dashboard's SSE streams subscribe here
 instead of polling the database. When the connection drops, it reconnects with backoff and
 wakes every subscriber with a `None` event, so that each re-reads the database once and misses
 nothing that happened while it was deaf.

@@ -192,7 +192,7 @@ def test_the_claim_uses_the_partial_claim_index(queue_api: Any, sql: Any) -> Non
     deployment, worker_id = setup_pool(queue_api)
     sql.execute(BULK_INSERT, n=2000, deployment_id=deployment["id"])
     sql.execute("ANALYZE flow_run")
-    from headrace_service.queue import _CLAIM_UNLIMITED
+    from headrace_service.queue.claim import _CLAIM_UNLIMITED
 
     with sql.engine.begin() as conn:
         from sqlalchemy import text

@@ -46,7 +46,7 @@ async def put_code_bundle(request: Request, sha256: str) -> Response:
     return Response(status_code=201 if created else 200)
 
 
-@router.route("GET", "/code_bundles/{sha256}", scope="worker")
+@router.route("GET", "/code_bundles/{sha256}", scope="read")
 async def get_code_bundle(request: Request, sha256: str) -> Response:
     """Download a code bundle (the raw tar.gz); HEAD tells whether it is stored."""
     _check_hash(sha256)

@@ -1,0 +1,224 @@
+"""Scheduled runs: the scheduler's batch insert, unscheduling, late marking, missed runs."""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from headrace_service.queue.states import FLOW_RUN_CHANNEL
+
+# --- Scheduled runs: the scheduler's batch insert, unscheduling, late marking, missed runs ---
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    """One run the scheduler materialises; `idempotency_key` is unique per (schedule, time)."""
+
+    name: str
+    flow_id: uuid.UUID
+    deployment_id: uuid.UUID
+    schedule_id: uuid.UUID
+    work_pool_id: uuid.UUID
+    work_queue_id: uuid.UUID | None
+    priority: int
+    parameters: dict[str, Any]
+    tags: list[str]
+    max_retries: int
+    retry_delay_seconds: float
+    start: datetime
+    idempotency_key: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "flow_id": str(self.flow_id),
+            "deployment_id": str(self.deployment_id),
+            "schedule_id": str(self.schedule_id),
+            "work_pool_id": str(self.work_pool_id),
+            "work_queue_id": str(self.work_queue_id) if self.work_queue_id else None,
+            "priority": self.priority,
+            "parameters": self.parameters,
+            "tags": self.tags,
+            "max_retries": self.max_retries,
+            "retry_delay_seconds": self.retry_delay_seconds,
+            "start": self.start.isoformat(),
+            "idempotency_key": self.idempotency_key,
+        }
+
+
+async def flow_run_create_scheduled_many(
+    conn: AsyncConnection, runs: list[ScheduledRun], now: datetime | None = None
+) -> int:
+    """Insert auto-scheduled SCHEDULED runs and their first states in one statement; a run
+    whose idempotency key exists already is skipped. Returns how many were inserted."""
+    if not runs:
+        return 0
+    rows = (
+        await conn.execute(
+            text(
+                """
+                WITH inserted AS (
+                    INSERT INTO flow_run (
+                        name, flow_id, deployment_id, work_pool_id, work_queue_id, schedule_id,
+                        parameters, tags, state_type, state_name, state_timestamp, run_count,
+                        max_retries, retry_delay_seconds, priority, expected_start_time,
+                        next_scheduled_start_time, idempotency_key, auto_scheduled,
+                        created, updated)
+                    SELECT r.name, r.flow_id, r.deployment_id, r.work_pool_id, r.work_queue_id,
+                        r.schedule_id, r.parameters, r.tags, 'SCHEDULED', 'Scheduled',
+                        coalesce(:now, now()), 0, r.max_retries, r.retry_delay_seconds,
+                        r.priority, r.start, r.start, r.idempotency_key, true,
+                        coalesce(:now, now()), coalesce(:now, now())
+                    FROM jsonb_to_recordset(CAST(:runs AS jsonb)) AS r(
+                        name text, flow_id uuid, deployment_id uuid, work_pool_id uuid,
+                        work_queue_id uuid, schedule_id uuid, parameters jsonb, tags text[],
+                        max_retries int, retry_delay_seconds float8, priority int,
+                        start timestamptz, idempotency_key text)
+                    ORDER BY r.start
+                    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                    RETURNING id, work_pool_id, next_scheduled_start_time
+                ), history AS (
+                    INSERT INTO flow_run_state (flow_run_id, type, name, timestamp)
+                    SELECT id, 'SCHEDULED', 'Scheduled', coalesce(:now, now()) FROM inserted
+                ), first_per_pool AS (
+                    SELECT DISTINCT ON (work_pool_id) id, work_pool_id
+                    FROM inserted ORDER BY work_pool_id, next_scheduled_start_time
+                )
+                -- One NOTIFY per pool, not per run: a waiting claim only needs to re-look.
+                SELECT (SELECT count(*) FROM inserted) AS created,
+                       (SELECT count(*) FROM first_per_pool, LATERAL pg_notify(
+                            :channel,
+                            json_build_object('id', id, 'state_type', 'SCHEDULED',
+                                              'work_pool_id', work_pool_id)::text)) AS notified
+                """
+            ),
+            {
+                "runs": json.dumps([run.as_json() for run in runs]),
+                "now": now,
+                "channel": FLOW_RUN_CHANNEL,
+            },
+        )
+    ).one()
+    created: int = rows.created
+    return created
+
+
+async def flow_run_delete_future_auto_scheduled(
+    conn: AsyncConnection, schedule_ids: list[uuid.UUID]
+) -> int:
+    """Delete the not-yet-started auto-scheduled runs of these schedules (SCHEDULED, never
+    run); a run a worker claimed meanwhile is no longer SCHEDULED and stays. How many."""
+    if not schedule_ids:
+        return 0
+    deleted: int = (
+        await conn.execute(
+            text(
+                """
+                WITH gone AS (
+                    DELETE FROM flow_run
+                    WHERE schedule_id = ANY(CAST(:ids AS uuid[]))
+                      AND state_type = 'SCHEDULED' AND auto_scheduled AND run_count = 0
+                    RETURNING id
+                )
+                SELECT count(*) FROM gone
+                """
+            ),
+            {"ids": schedule_ids},
+        )
+    ).scalar_one()
+    return deleted
+
+
+LATE_BATCH = 1000
+
+
+async def flow_run_mark_late(
+    conn: AsyncConnection, *, late_after_seconds: float, now: datetime | None = None
+) -> list[uuid.UUID]:
+    """Rename waiting runs more than `late_after_seconds` past their start time from
+    Scheduled to Late (type stays SCHEDULED: still claimable), with a history row each.
+
+    No NOTIFY: nothing became claimable that was not already, so claims need not wake."""
+    rows = await conn.execute(
+        text(
+            """
+            WITH late AS (
+                SELECT id FROM flow_run
+                WHERE state_type = 'SCHEDULED' AND state_name = 'Scheduled'
+                  AND next_scheduled_start_time
+                      < coalesce(:now, now()) - make_interval(secs => :late_after)
+                ORDER BY next_scheduled_start_time
+                LIMIT :batch
+                FOR UPDATE SKIP LOCKED
+            ), marked AS (
+                UPDATE flow_run fr SET state_name = 'Late', state_message = :message,
+                    state_timestamp = coalesce(:now, now()), updated = coalesce(:now, now())
+                FROM late WHERE fr.id = late.id
+                RETURNING fr.id
+            ), history AS (
+                INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp)
+                SELECT id, 'SCHEDULED', 'Late', :message, coalesce(:now, now()) FROM marked
+            )
+            SELECT id FROM marked
+            """
+        ),
+        {
+            "now": now,
+            "late_after": late_after_seconds,
+            "batch": LATE_BATCH,
+            "message": f"not claimed within {late_after_seconds:g}s of its start time",
+        },
+    )
+    return list(rows.scalars())
+
+
+async def flow_run_skip_missed(conn: AsyncConnection, now: datetime | None = None) -> int:
+    """Of each schedule's overdue never-started runs, keep the newest and cancel the older
+    ones as Skipped, unless the deployment asked for catch-up. How many were skipped.
+
+    This is what stops a burst after downtime (of the server or of every worker): a schedule
+    that missed ten times runs once, now, not ten times in a row."""
+    message = (
+        "skipped: a later run of the same schedule came due before this one started "
+        "(the deployment has catchup off)"
+    )
+    skipped: int = (
+        await conn.execute(
+            text(
+                """
+                WITH overdue AS (
+                    SELECT fr.id, row_number() OVER (
+                        PARTITION BY fr.schedule_id
+                        ORDER BY fr.next_scheduled_start_time DESC, fr.id DESC) AS rank
+                    FROM flow_run fr JOIN deployment d ON d.id = fr.deployment_id
+                    WHERE fr.state_type = 'SCHEDULED'
+                      AND fr.next_scheduled_start_time <= coalesce(:now, now())
+                      AND fr.auto_scheduled AND fr.run_count = 0
+                      AND fr.schedule_id IS NOT NULL AND NOT d.catchup
+                ), doomed AS (
+                    SELECT fr.id FROM flow_run fr JOIN overdue o ON o.id = fr.id
+                    WHERE o.rank > 1 AND fr.state_type = 'SCHEDULED'
+                    FOR UPDATE OF fr SKIP LOCKED
+                ), cancelled AS (
+                    UPDATE flow_run fr SET state_type = 'CANCELLED', state_name = 'Skipped',
+                        state_message = :message, state_timestamp = coalesce(:now, now()),
+                        end_time = coalesce(:now, now()), next_scheduled_start_time = NULL,
+                        updated = coalesce(:now, now())
+                    FROM doomed WHERE fr.id = doomed.id
+                    RETURNING fr.id
+                ), history AS (
+                    INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp)
+                    SELECT id, 'CANCELLED', 'Skipped', :message, coalesce(:now, now())
+                    FROM cancelled
+                )
+                SELECT count(*) FROM cancelled
+                """
+            ),
+            {"now": now, "message": message},
+        )
+    ).scalar_one()
+    return skipped
