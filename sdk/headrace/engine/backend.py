@@ -29,6 +29,12 @@ _logger = logging.getLogger("headrace.engine")
 
 # How long the set of limited tags is trusted before it is read again.
 LIMITED_TAGS_TTL_SECONDS = 5.0
+# A flow run's own state changes (Running, its final state) are few and must not be lost to a
+# short outage (an API restart, a failover): with the client's backoff (0.2 s doubling, capped
+# at 5 s) 8 retries wait about 21 s, while the default 3 give up after 1.4 s and a run whose work
+# was done ended Crashed ("exited without reporting a final state"). The worker keeps the lease
+# meanwhile.
+FLOW_RUN_STATE_RETRIES = 8
 
 
 @dataclass
@@ -182,7 +188,12 @@ class ApiBackend(Backend):
         if worker_id:
             body["worker_id"] = worker_id
         try:
-            self.client.request("POST", f"/flow_runs/{flow_run_id}/set_state", json=body)
+            self.client.request(
+                "POST",
+                f"/flow_runs/{flow_run_id}/set_state",
+                json=body,
+                retries=max(self.client.retries, FLOW_RUN_STATE_RETRIES),
+            )
         except Conflict as exc:
             raise Abort(f"the API refused the state {state.name}: {exc.detail}") from None
         except ApiUnreachable as exc:

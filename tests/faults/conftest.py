@@ -1,0 +1,186 @@
+"""Fixtures of the fault suite: the queue helpers of tests/api and the worker stack of tests/e2e,
+loaded from their files (tests/ is not a package) so the suite reuses them instead of copying."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, pool
+
+TESTS = Path(__file__).resolve().parent.parent
+
+
+def load(relative: str, name: str) -> ModuleType:
+    """A helper module of another test folder, loaded once under a private name."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, TESTS / relative)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+api_helpers = load("api/conftest.py", "_faults_api_helpers")
+
+
+@pytest.fixture
+def queue_api(http: httpx.Client) -> Any:
+    return api_helpers.QueueApi(http)
+
+
+@pytest.fixture
+def sql(database_url: str) -> Iterator[Any]:
+    from headrace_service.db import sqlalchemy_url
+
+    engine = create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
+    yield api_helpers.Sql(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def make_queue_api() -> Any:
+    """QueueApi over any httpx.Client (a server process of the test's own)."""
+    return api_helpers.QueueApi
+
+
+# --- Real processes: the worker stack of tests/e2e with flows that keep an execution ledger ----
+
+e2e = load("e2e/test_worker_e2e.py", "_faults_e2e_helpers")
+
+LEDGER_FLOWS = """
+import json
+import os
+import time
+from pathlib import Path
+
+import httpx
+
+from headrace import flow
+
+HERE = Path(__file__).resolve().parent.parent  # the code folder
+
+
+def _ledger(**entry: object) -> None:
+    # One short O_APPEND write per line: lines of concurrent processes never interleave.
+    with open(HERE / "ledger.jsonl", "a") as file:
+        file.write(json.dumps(entry) + "\\n")
+
+
+def _work(first: float, later: float) -> int:
+    run_id = os.environ["HEADRACE_FLOW_RUN_ID"]
+    run = httpx.get(f"{os.environ['HEADRACE_API_URL']}/flow_runs/{run_id}").json()
+    attempt = run["run_count"]  # the server's count: it survives worker crashes
+    _ledger(run=run_id, attempt=attempt, pid=os.getpid(), event="start", t=time.time())
+    time.sleep(first if attempt == 1 else later)
+    _ledger(run=run_id, attempt=attempt, pid=os.getpid(), event="end", t=time.time())
+    return attempt
+
+
+@flow
+def once(first: float, later: float = 0.0) -> int:
+    return _work(first, later)
+
+
+@flow(retries=1)
+def twice(first: float, later: float = 0.0) -> int:
+    return _work(first, later)
+"""
+
+
+def read_ledger(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "ledger.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def fault_server(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real server per module, short leases (e2e.FAST_SERVER: 3 s lease, 0.5 s sweep)."""
+    database = f"headrace_faults_{uuid.uuid4().hex[:12]}"
+    postgres.execute(f"CREATE DATABASE {database}")
+    port = e2e.free_port()
+    server = e2e.launch_server(postgres.url_for(database), tmp_path_factory.mktemp("srv"), port)
+    try:
+        yield f"http://127.0.0.1:{port}/api"
+    finally:
+        e2e.stop_server(server)
+        postgres.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+@contextlib.contextmanager
+def ledger_stack(url: str, tmp_path: Path) -> Iterator[Any]:
+    """e2e.Stack on the server at `url`, its own pool, and the ledger flows in flows/jobs.py;
+    at the end its workers are stopped and the flow processes it left behind are killed."""
+    folder = tmp_path / "code"
+    (folder / "flows").mkdir(parents=True)
+    (folder / "flows" / "jobs.py").write_text(LEDGER_FLOWS)
+    pool = f"pool-{uuid.uuid4().hex[:8]}"
+    env = e2e.cli_env(url, str(tmp_path / "cli-home"))
+    with httpx.Client(base_url=url, timeout=30) as http:
+        stack = e2e.Stack(url, folder, env, http, [], pool)
+        http.post("/work_pools", json={"name": pool, "type": "process"}).raise_for_status()
+        try:
+            yield stack
+        finally:
+            # Flow processes a test stopped or orphaned on purpose, then the workers.
+            for pid in {entry["pid"] for entry in read_ledger(folder)}:
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for worker in stack.workers:
+                if worker.poll() is None:
+                    os.kill(worker.pid, signal.SIGCONT)
+            e2e.stop_all(stack.workers)
+
+
+@pytest.fixture
+def fault_stack(fault_server: str, tmp_path: Path) -> Iterator[Any]:
+    with ledger_stack(fault_server, tmp_path) as stack:
+        yield stack
+
+
+@pytest.fixture
+def make_ledger_stack() -> Any:
+    """ledger_stack, for a test that starts its own server."""
+    return ledger_stack
+
+
+@pytest.fixture
+def ledger() -> Any:
+    return read_ledger
+
+
+tcp_proxy = load("faults/tcp_proxy.py", "_faults_tcp_proxy")
+
+
+@pytest.fixture
+def cuttable_proxy() -> Iterator[Any]:
+    """`cuttable_proxy(url)` -> (proxy, the same API URL through the proxy); closed at the end."""
+    proxies: list[Any] = []
+
+    def make(url: str) -> tuple[Any, str]:
+        parsed = httpx.URL(url)
+        proxy = tcp_proxy.CuttableProxy((parsed.host, parsed.port or 80))
+        proxies.append(proxy)
+        return proxy, str(parsed.copy_with(port=proxy.port))
+
+    yield make
+    for proxy in proxies:
+        proxy.close()
