@@ -50,10 +50,14 @@ def acquire_slots(
     tags: list[str],
     holder_id: uuid.UUID,
     on_wait: Callable[[State[Any]], Any],
-    lease_seconds: float = LEASE_SECONDS,
+    lease_seconds: float | None = None,
 ) -> HeldSlots | None:
     """Block until a slot of every limited tag in `tags` is held (all at once, never a part:
     two runs each holding half would wait for each other forever)."""
+    if lease_seconds is None:
+        from headrace.settings import client_settings
+
+        lease_seconds = client_settings().concurrency_slot_lease_seconds
     delay = MIN_POLL_SECONDS
     waiting = False
     while True:

@@ -31,6 +31,12 @@ class ClientSettings(BaseSettings):
         default=50 * 1024 * 1024,
         description="Largest code bundle `headrace deploy --upload` makes (the API caps it too).",
     )
+    concurrency_slot_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Lease of a tag concurrency slot; a holder that dies (even SIGKILL) gives "
+        "its slot back when the lease expires. Renewed at a third of it.",
+    )
     result_max_bytes: int = Field(
         default=10 * 1024 * 1024,
         description="Largest serialised task result stored for caching (the API caps at 64 MiB).",

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from headrace import flow, tags, task
 from headrace.cli.concurrency_limit import app
 from headrace.client import HeadraceClient
+from headrace.settings import client_settings
 from headrace.task_runners import ThreadPoolTaskRunner
 
 
@@ -96,3 +103,56 @@ def test_concurrency_limit_cli(api_url: str, client: HeadraceClient) -> None:
     missing = runner.invoke(app, ["inspect", "api"])
     assert missing.exit_code == 2
     assert "no concurrency limit" in missing.output
+
+
+HOLDER_SCRIPT = """
+import time
+from headrace import flow, task
+
+@task(tags=["gpu"])
+def hold() -> None:
+    print("holding", flush=True)
+    time.sleep(600)
+
+@flow
+def holder() -> None:
+    hold()
+
+holder()
+"""
+
+
+def test_a_sigkilled_holders_slot_comes_back_after_its_lease(
+    api_url: str, client: HeadraceClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client.request("POST", "/concurrency_limits", json={"tag": "gpu", "limit": 1})
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
+    env.update(HEADRACE_API_URL=api_url, HEADRACE_CONCURRENCY_SLOT_LEASE_SECONDS="2")
+    holder = subprocess.Popen(
+        [sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        limit = client.request("GET", "/concurrency_limits/gpu").json()
+        assert limit["active_slots"] == 1
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+
+    monkeypatch.setenv("HEADRACE_CONCURRENCY_SLOT_LEASE_SECONDS", "2")
+    client_settings.cache_clear()
+
+    @task(tags=["gpu"])
+    def use() -> str:
+        return "ran"
+
+    @flow
+    def waiter() -> str:
+        return use()
+
+    started = time.monotonic()
+    assert waiter() == "ran"
+    # The dead holder's slot came back once its 2 s lease ran out, not before, not never.
+    assert time.monotonic() - started < 10
