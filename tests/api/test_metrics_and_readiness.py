@@ -98,3 +98,20 @@ def test_ready_is_503_with_the_reason_until_the_schema_is_current(
 
     migrations.upgrade(database_url)
     assert http.get("/ready").json() == {"status": "ready"}
+
+
+def test_claims_are_counted_and_timed_per_pool(http: httpx.Client, api_url: str) -> None:
+    pool_name = f"metered-{uuid.uuid4().hex[:6]}"
+    deployment_id = make_deployment(http, pool_name)
+    for _ in range(3):
+        assert http.post(f"/deployments/{deployment_id}/runs", json={}).status_code == 201
+    worker = http.post(f"/work_pools/{pool_name}/workers/heartbeat", json={"name": "w"}).json()
+    claimed = http.post(
+        f"/work_pools/{pool_name}/claim", json={"worker_id": worker["worker_id"], "limit": 10}
+    ).json()
+    assert len(claimed) == 3
+    samples = scrape(api_url)
+    labels = frozenset({("pool", pool_name)})
+    assert samples[("headrace_claimed_runs_total", labels)] == 3
+    assert samples[("headrace_claim_duration_seconds_count", labels)] == 1
+    assert samples[("headrace_pickup_delay_seconds_count", labels)] == 3

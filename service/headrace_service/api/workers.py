@@ -9,6 +9,7 @@ every `claim_fallback_poll_seconds` in case a NOTIFY was lost or LISTEN is turne
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,7 @@ from headrace.schemas.work_pools import (
     Worker,
     WorkerHeartbeat,
 )
-from headrace_service import queue
+from headrace_service import metrics, queue
 from headrace_service.api.deps import db, settings, to_model
 from headrace_service.api.routing import Router
 from headrace_service.notifier import Event, Notifier, Subscription
@@ -88,7 +89,7 @@ async def claim(request: Request, name: str, body: ClaimRequest) -> list[Claimed
     wait = min(body.wait_seconds, config.claim_max_wait_seconds)
     async with db(request).begin() as conn:
         pool_id, limited = await store.work_pool_worker_check(conn, name, body.worker_id)
-        claimed = await _claim(conn, pool_id, body, config.lease_seconds, limited)
+        claimed = await _claim(conn, name, pool_id, body, config.lease_seconds, limited)
     if claimed or wait <= 0:
         return claimed
     notifier: Notifier = request.app.state.notifier
@@ -102,7 +103,7 @@ async def claim(request: Request, name: str, body: ClaimRequest) -> list[Claimed
                 return []
             async with db(request).begin() as conn:
                 # Limits may have changed while we waited: look them up again.
-                claimed = await _claim(conn, pool_id, body, config.lease_seconds, None)
+                claimed = await _claim(conn, name, pool_id, body, config.lease_seconds, None)
                 next_start = None if claimed else await queue.flow_run_next_start(conn, pool_id)
             remaining = deadline - loop.time()
             if claimed or remaining <= 0:
@@ -115,14 +116,27 @@ async def claim(request: Request, name: str, body: ClaimRequest) -> list[Claimed
 
 async def _claim(
     conn: AsyncConnection,
+    pool_name: str,
     pool_id: uuid.UUID,
     body: ClaimRequest,
     lease_seconds: float,
     limited: bool | None,
 ) -> list[ClaimedRun]:
     # Callers commit before responding: a run handed out is really taken.
+    started = time.perf_counter()
     rows = await queue.flow_run_claim(
         conn, pool_id, body.worker_id, body.limit, lease_seconds, limited=limited
+    )
+    metrics.observe_claim(pool_name, time.perf_counter() - started, len(rows))
+    now = datetime.now(UTC)
+    metrics.observe_pickup(
+        pool_name,
+        # The claim clears next_scheduled_start_time; the run's expected start remains.
+        [
+            (now - row["expected_start_time"]).total_seconds()
+            for row in rows
+            if row["expected_start_time"] is not None
+        ],
     )
     return [claimed_run(row) for row in rows]
 

@@ -33,7 +33,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 
 from headrace.schemas.schedules import Schedule
-from headrace_service import queue
+from headrace_service import metrics, queue
 from headrace_service.db import Database
 from headrace_service.names import friendly_name
 from headrace_service.schedules import TICK, InvalidSchedule, Timetable, timetable
@@ -117,6 +117,7 @@ async def run_once(
         )
     if created:
         log.info("scheduled %d runs for %d schedules", created, len(due))
+        metrics.SCHEDULED_RUNS.inc(created)
     return result
 
 
