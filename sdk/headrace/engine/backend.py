@@ -173,7 +173,9 @@ class ApiBackend(Backend):
         return _flow_run_info(self.client.request("POST", "/flow_runs", json=body).json())
 
     def read_flow_run(self, flow_run_id: uuid.UUID) -> FlowRunInfo:
-        return _flow_run_info(self.client.get_json(f"/flow_runs/{flow_run_id}"))
+        # The run's real parameters, SecretStr ones included (the API masks them otherwise).
+        data = self.client.get_json(f"/flow_runs/{flow_run_id}", params={"reveal_secrets": "true"})
+        return _flow_run_info(data)
 
     def read_deployment(self, deployment_id: uuid.UUID) -> dict[str, Any]:
         data: dict[str, Any] = self.client.get_json(f"/deployments/{deployment_id}")

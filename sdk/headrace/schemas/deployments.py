@@ -14,10 +14,18 @@ from datetime import datetime
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from headrace.schemas.code_sources import CodeSource
-from headrace.schemas.common import Message, Model, Name, Parameters, ReadModel, Tags
+from headrace.schemas.common import (
+    Message,
+    Model,
+    Name,
+    Parameters,
+    ReadModel,
+    Tags,
+    masked_parameters,
+)
 from headrace.schemas.schedules import MAX_SCHEDULES, DeploymentScheduleCreate
 from headrace.schemas.work_pools import ConcurrencyLimit
 
@@ -81,6 +89,8 @@ class DeploymentUpdate(Model):
 
 
 class Deployment(ReadModel):
+    _mask_secrets = model_validator(mode="before")(masked_parameters)
+
     id: uuid.UUID
     flow_id: uuid.UUID
     flow_name: str

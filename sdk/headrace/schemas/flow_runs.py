@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from headrace._state_types import StateType
 from headrace.schemas.common import (
@@ -18,6 +18,7 @@ from headrace.schemas.common import (
     State,
     StateCreate,
     Tags,
+    masked_parameters,
 )
 
 
@@ -36,6 +37,8 @@ class FlowRunCreate(Model):
 
 
 class FlowRun(ReadModel):
+    _mask_secrets = model_validator(mode="before")(masked_parameters)
+
     id: uuid.UUID
     name: str
     flow_id: uuid.UUID
@@ -112,3 +115,10 @@ class FlowRunQuery(ReadModel):
         if not self.state_type:
             return None
         return [StateType(part.strip().upper()) for part in self.state_type.split(",")]
+
+
+class FlowRunReadQuery(ReadModel):
+    """`reveal_secrets=true` returns SecretStr parameters unmasked; it needs a worker key (the
+    engine reads its run's parameters this way)."""
+
+    reveal_secrets: bool = False

@@ -14,6 +14,7 @@ from headrace.schemas.flow_runs import (
     FlowRunDetail,
     FlowRunList,
     FlowRunQuery,
+    FlowRunReadQuery,
     SetStateRequest,
     SetStateResponse,
     SetStateStatus,
@@ -21,6 +22,7 @@ from headrace.schemas.flow_runs import (
 from headrace_service import queue
 from headrace_service.api.deps import db, settings, to_model
 from headrace_service.api.routing import Router
+from headrace_service.auth import require_scope
 from headrace_service.errors import ConflictError, InvalidInput, NotFoundError
 from headrace_service.names import friendly_name
 from headrace_service.store import flow_runs as store
@@ -102,16 +104,21 @@ async def list_flow_runs(request: Request, query: FlowRunQuery) -> FlowRunList:
     )
 
 
-@router.route("GET", "/flow_runs/{run_id}", response=FlowRunDetail)
-async def read_flow_run(request: Request, run_id: str) -> FlowRunDetail:
+@router.route("GET", "/flow_runs/{run_id}", query=FlowRunReadQuery, response=FlowRunDetail)
+async def read_flow_run(request: Request, run_id: str, query: FlowRunReadQuery) -> FlowRunDetail:
     """Read a flow run with its state history."""
+    if query.reveal_secrets:
+        await require_scope(request, "worker")
     rid = parse_uuid(run_id, "flow run")
     async with db(request).begin() as conn:
         row = await store.flow_run_get(conn, rid)
         if row is None:
             raise NotFoundError(f"flow run {run_id} not found")
         states = await store.flow_run_states(conn, rid)
-    return FlowRunDetail.model_validate({**row, "states": [dict(s) for s in states]})
+    return FlowRunDetail.model_validate(
+        {**row, "states": [dict(s) for s in states]},
+        context={"reveal_secrets": query.reveal_secrets},
+    )
 
 
 @router.route(

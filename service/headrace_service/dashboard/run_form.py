@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from headrace.schemas.common import secret_parameter_names
+
 INPUT_TYPES = {"integer": "number", "number": "number", "string": "text", "boolean": "checkbox"}
 STRING_FORMATS = {"date": "date", "date-time": "datetime-local", "email": "email", "uri": "url"}
 
@@ -45,17 +47,19 @@ def _simplify(prop: dict[str, Any]) -> tuple[dict[str, Any], bool]:
 def form_fields(schema: dict[str, Any], defaults: dict[str, Any]) -> list[FormField]:
     properties: dict[str, Any] = schema.get("properties") or {}
     required = set(schema.get("required") or [])
+    secret = secret_parameter_names(schema)
     fields = []
     for name, raw in properties.items():
         prop, nullable = _simplify(raw if isinstance(raw, dict) else {})
-        default = defaults.get(name, prop.get("default"))
+        # A secret's default is never sent to the browser; left empty, the default applies.
+        default = None if name in secret else defaults.get(name, prop.get("default"))
         kind = _kind(prop)
         fields.append(
             FormField(
                 name=name,
                 label=prop.get("title") or name,
                 kind=kind,
-                input_type=_input_type(kind, prop),
+                input_type="password" if name in secret else _input_type(kind, prop),
                 value=_text(default, kind),
                 # A default (the deployment's or the flow's) makes a parameter optional here.
                 required=name in required and name not in defaults and not nullable,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from headrace.schemas.common import mask_secret_parameters
 from headrace_service.dashboard.run_queries import (
     TIME_RANGES,
     BadFilter,
@@ -108,6 +109,7 @@ async def run_detail_page(request: Request) -> Response:
         title=run["name"],
         nav="runs",
         run=run,
+        parameters=mask_secret_parameters(run["parameters"], run["parameter_schema"]),
         states=states,
         tasks=tasks[:MAX_TASK_ROWS],
         task_count=len(tasks),

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 # A run with the names a person reads, not just ids.
 RUN_SELECT = """
     SELECT fr.*, f.name AS flow_name, d.name AS deployment_name,
-           wp.name AS work_pool_name, wq.name AS work_queue_name
+           wp.name AS work_pool_name, wq.name AS work_queue_name,
+           -- Read models mask the parameters this schema marks secret (SecretStr).
+           d.parameter_schema
     FROM flow_run fr
     JOIN flow f ON f.id = fr.flow_id
     LEFT JOIN deployment d ON d.id = fr.deployment_id

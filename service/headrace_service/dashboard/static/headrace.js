@@ -229,7 +229,8 @@ function initRunPage() {
         toast("Cancelling…");
         rerender();
       } else if (button.dataset.action === "retry") {
-        const run = await api(`/api/flow_runs/${runId}`);
+        // Same parameters, secrets included (needs a key that may start runs anyway).
+        const run = await api(`/api/flow_runs/${runId}?reveal_secrets=true`);
         const created = await api(`/api/deployments/${button.dataset.deploymentId}/runs`, {
           method: "POST",
           body: JSON.stringify({ parameters: run.parameters }),
