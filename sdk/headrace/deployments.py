@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from headrace.engine.loader import EntrypointError
 
@@ -157,28 +157,35 @@ def send_deployment(request: DeploymentCreate, client: HeadraceClient | None = N
         return own.post("/deployments", Deployment, request)
 
 
+class DeployOptions(TypedDict, total=False):
+    """The options `flow.deploy(...)`, `from_source(...).deploy(...)` and `to_deployment(...)`
+    share (one list, so the three cannot drift apart)."""
+
+    parameters: dict[str, Any] | None
+    work_queue_name: str | None
+    tags: Iterable[str] | None
+    description: str | None
+    version: str | None
+    concurrency_limit: int | None
+    paused: bool
+    cron: str | None
+    interval: float | None
+    rrule: str | None
+    timezone: str | None
+    anchor_date: datetime | None
+    schedules: Iterable[ScheduleLike] | None
+    client: HeadraceClient | None
+
+
 def deploy_flow(
     flow: Flow[..., Any],
     name: str,
     work_pool_name: str,
     *,
-    parameters: dict[str, Any] | None = None,
-    work_queue_name: str | None = None,
-    tags: Iterable[str] | None = None,
-    description: str | None = None,
-    version: str | None = None,
-    concurrency_limit: int | None = None,
-    paused: bool = False,
     path: str | Path | None = None,
     entrypoint: str | None = None,
-    cron: str | None = None,
-    interval: float | None = None,
-    rrule: str | None = None,
-    timezone: str | None = None,
-    anchor_date: datetime | None = None,
-    schedules: Iterable[ScheduleLike] | None = None,
-    client: HeadraceClient | None = None,
     source: CodeSource | None = None,
+    **options: Unpack[DeployOptions],
 ) -> Deployment:
     """`flow.deploy(...)`: the code folder is `path` (default: the current folder), which must
     hold the flow's file; workers on other hosts need the same folder at the same path.
@@ -194,24 +201,24 @@ def deploy_flow(
         work_pool_name=work_pool_name,
         path=folder,
         entrypoint=entrypoint or entrypoint_of(flow, folder),
-        parameters=parameters,
-        work_queue_name=work_queue_name,
-        tags=tags,
-        description=description,
-        version=version,
-        concurrency_limit=concurrency_limit,
-        paused=paused,
+        parameters=options.get("parameters"),
+        work_queue_name=options.get("work_queue_name"),
+        tags=options.get("tags"),
+        description=options.get("description"),
+        version=options.get("version"),
+        concurrency_limit=options.get("concurrency_limit"),
+        paused=options.get("paused", False),
         schedules=deployment_schedules(
-            cron=cron,
-            interval=interval,
-            rrule=rrule,
-            timezone=timezone,
-            anchor_date=anchor_date,
-            schedules=schedules,
+            cron=options.get("cron"),
+            interval=options.get("interval"),
+            rrule=options.get("rrule"),
+            timezone=options.get("timezone"),
+            anchor_date=options.get("anchor_date"),
+            schedules=options.get("schedules"),
         ),
         source=source,
     )
-    return send_deployment(request, client)
+    return send_deployment(request, options.get("client"))
 
 
 @dataclass(frozen=True)
@@ -225,46 +232,16 @@ class FlowSource:
     source: CodeSource | None = None
 
     def deploy(
-        self,
-        name: str,
-        work_pool_name: str,
-        *,
-        parameters: dict[str, Any] | None = None,
-        work_queue_name: str | None = None,
-        tags: Iterable[str] | None = None,
-        description: str | None = None,
-        version: str | None = None,
-        concurrency_limit: int | None = None,
-        paused: bool = False,
-        cron: str | None = None,
-        interval: float | None = None,
-        rrule: str | None = None,
-        timezone: str | None = None,
-        anchor_date: datetime | None = None,
-        schedules: Iterable[ScheduleLike] | None = None,
-        client: HeadraceClient | None = None,
+        self, name: str, work_pool_name: str, **options: Unpack[DeployOptions]
     ) -> Deployment:
         return deploy_flow(
             self.flow,
             name,
             work_pool_name,
-            parameters=parameters,
-            work_queue_name=work_queue_name,
-            tags=tags,
-            description=description,
-            version=version,
-            concurrency_limit=concurrency_limit,
-            paused=paused,
             path=self.folder,
             entrypoint=self.entrypoint,
-            cron=cron,
-            interval=interval,
-            rrule=rrule,
-            timezone=timezone,
-            anchor_date=anchor_date,
-            schedules=schedules,
-            client=client,
             source=self.source,
+            **options,
         )
 
 

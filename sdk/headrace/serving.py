@@ -73,10 +73,10 @@ class DeploymentSpec:
 
 def to_deployment(flow: Flow[..., Any], name: str, **options: Any) -> DeploymentSpec:
     """Check the options now (a typo or a bad cron fails before anything is deployed)."""
-    from headrace.deployments import deploy_flow, deployment_schedules
+    from headrace.deployments import DeployOptions, deployment_schedules
     from headrace.schedules import InvalidScheduleOptions
 
-    allowed = set(inspect.signature(deploy_flow).parameters) - _SERVE_DECIDES - {"flow", "name"}
+    allowed = set(DeployOptions.__annotations__) - _SERVE_DECIDES
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise TypeError(f"unknown deployment options {unknown}; known: {sorted(allowed)}")
