@@ -53,6 +53,12 @@ class CuttableProxy:
                 continue
             server.settimeout(None)
             with self._lock:
+                # A cut that came while this connection was being made must take it too:
+                # otherwise it would outlive the partition and keep the worker's leases alive.
+                if self._cut.is_set():
+                    _reset(client)
+                    _reset(server)
+                    continue
                 self._open += [client, server]
             for source, target in ((client, server), (server, client)):
                 threading.Thread(target=_pump, args=(source, target), daemon=True).start()

@@ -237,7 +237,8 @@ def test_13_a_worker_cut_off_past_its_lease_keeps_its_flow_then_is_fenced(
     first = wait_for(lambda: started(ledger, stack, run_id, 1), 30, "attempt 1")
     proxy.cut()
     cut_at = time.monotonic()
-    wait_for(lambda: crashed(stack, run_id), LEASE + 5, "the rescue")
+    # The lease runs out within LEASE s of the cut; the rest is slack for a loaded CI machine.
+    wait_for(lambda: crashed(stack, run_id), LEASE + 20, "the rescue")
     rescued_after = time.monotonic() - cut_at
     stack.start_worker("--pool", stack.pool, "--name", "near")
     run = stack.wait_state(run_id, timeout=30)
