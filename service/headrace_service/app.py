@@ -60,10 +60,17 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
             database_url,
             pool_size=settings.db_pool_size,
             pool_timeout=settings.db_pool_timeout_seconds,
+            pooler=settings.database_pooler,
         )
         app.state.db = Database(engine)
+        listen_url = settings.listen_url(database_url)
+        if listen_url is None:
+            log.info(
+                "LISTEN/NOTIFY off: waiting claims and live pages poll every %gs",
+                settings.claim_fallback_poll_seconds,
+            )
         app.state.notifier = Notifier(
-            database_url, FLOW_RUN_CHANNEL, enabled=settings.listen_notify
+            listen_url or database_url, FLOW_RUN_CHANNEL, enabled=listen_url is not None
         )
         await app.state.notifier.start()
         start_loops(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, Literal
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -24,15 +25,34 @@ def libpq_url(url: str) -> str:
     return "postgresql://" + sqlalchemy_url(url)[len("postgresql+psycopg://") :]
 
 
-def create_engine(url: str, *, pool_size: int, pool_timeout: float) -> AsyncEngine:
+Pooler = Literal["none", "session", "transaction"]
+
+
+def connect_args(pooler: Pooler) -> dict[str, Any]:
+    """psycopg's connection arguments for what sits between the server and Postgres."""
+    if pooler == "none":
+        # A transaction left open by a bug must not pin vacuum on the queue table for long.
+        # PgBouncer refuses this startup parameter: behind it, set the timeout on the role
+        # (docs/deployment-guide.md, PgBouncer).
+        return {"options": "-c idle_in_transaction_session_timeout=60000"}
+    if pooler == "transaction":
+        # psycopg prepares a statement after its 5th execution on a connection; behind a
+        # transaction-mode pooler the next transaction may run on another server connection,
+        # where that statement does not exist (or another client's has the same name).
+        return {"prepare_threshold": None}
+    return {}
+
+
+def create_engine(
+    url: str, *, pool_size: int, pool_timeout: float, pooler: Pooler = "none"
+) -> AsyncEngine:
     return create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
-        # A transaction left open by a bug must not pin vacuum on the queue table for long.
-        connect_args={"options": "-c idle_in_transaction_session_timeout=60000"},
+        connect_args=connect_args(pooler),
     )
 
 

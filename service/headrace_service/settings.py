@@ -43,9 +43,22 @@ class ServerSettings(BaseSettings):
     )
     listen_notify: bool = Field(
         default=True,
-        description="Wake waiting claims and live pages with LISTEN/NOTIFY. Turn off behind a "
-        "transaction-mode pooler: they then fall back to polling every "
+        description="Wake waiting claims and live pages with LISTEN/NOTIFY. Off (or behind a "
+        "transaction-mode pooler with no listen_database_url), they fall back to polling every "
         "claim_fallback_poll_seconds.",
+    )
+    database_pooler: Literal["none", "session", "transaction"] = Field(
+        default="none",
+        description="What HEADRACE_DATABASE_URL connects through: `none` (Postgres itself), or "
+        "a PgBouncer in `session` or `transaction` pool mode. Behind either, the server sends "
+        "no `options` startup parameter (PgBouncer refuses it); `transaction` also turns off "
+        "prepared statements and, unless listen_database_url is set, LISTEN/NOTIFY.",
+    )
+    listen_database_url: str | None = Field(
+        default=None,
+        description="A separate PostgreSQL URL for the one LISTEN connection of each API "
+        "process: Postgres itself or a session-mode pooler, when HEADRACE_DATABASE_URL goes "
+        "through a transaction-mode pooler. Unset: HEADRACE_DATABASE_URL.",
     )
     auth_enabled: bool = Field(
         default=False,
@@ -133,3 +146,12 @@ class ServerSettings(BaseSettings):
 
     def home_path(self) -> Path:
         return self.home.expanduser()
+
+    def listen_url(self, database_url: str) -> str | None:
+        """The URL of the LISTEN connection; None when notifications are off, or would go
+        through a transaction-mode pooler (a LISTEN there is lost with its transaction)."""
+        if not self.listen_notify:
+            return None
+        if self.listen_database_url:
+            return self.listen_database_url
+        return None if self.database_pooler == "transaction" else database_url

@@ -95,7 +95,9 @@ def vacuum(
         policy = replace(policy, runs_days=older_than_days, logs_days=older_than_days)
     try:
         with database(settings) as url:
-            result = retention.clean_up(url, replace(policy, max_batches=None))
+            result = retention.clean_up(
+                url, replace(policy, max_batches=None), pooler=settings.database_pooler
+            )
             retention.vacuum(url)
     except StartupError as error:
         fail(str(error))

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import TextClause, create_engine, pool, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headrace_service.db import Database, sqlalchemy_url
+from headrace_service.db import Database, Pooler, sqlalchemy_url
 from headrace_service.db import create_engine as create_async_engine
 from headrace_service.models import TERMINAL_SQL
 from headrace_service.settings import ServerSettings
@@ -142,11 +142,14 @@ def vacuum(database_url: str) -> None:
         engine.dispose()
 
 
-def clean_up(database_url: str, policy: RetentionPolicy) -> RetentionResult:
+def clean_up(
+    database_url: str, policy: RetentionPolicy, *, pooler: Pooler = "none"
+) -> RetentionResult:
     """One pass outside the API process (`headrace server database vacuum`)."""
 
     async def once() -> RetentionResult:
-        db = Database(create_async_engine(database_url, pool_size=1, pool_timeout=30))
+        engine = create_async_engine(database_url, pool_size=1, pool_timeout=30, pooler=pooler)
+        db = Database(engine)
         try:
             return await run_once(db, policy=policy)
         finally:
