@@ -62,6 +62,8 @@ def pgbouncer_ini(target_url: str, mode: str, port: int) -> str:
     return (
         "[databases]\n"
         f"headrace = {target}\n"
+        # The same database in session mode, whatever the default: for the LISTEN connection.
+        f"headrace_listen = {target} pool_mode=session\n"
         "[pgbouncer]\n"
         "listen_addr = 127.0.0.1\n"
         f"listen_port = {port}\n"
@@ -113,16 +115,16 @@ def database_url(
         bouncer.wait(10)
 
 
-def waiting_claim(url: str, pool: str, wait_seconds: float) -> Callable[[], dict[str, Any]]:
-    """Start a long-poll claim in a thread; the returned function joins it and says what it
-    got and when it returned."""
-    worker = httpx.post(f"{url}/work_pools/{pool}/workers/heartbeat", json={"name": "poller"})
+def seconds_to_claim_a_new_run(stack: Any, deployment: str, wait_seconds: float) -> float:
+    """A long-poll claim waits on an empty pool; a run is created: how long until it returned
+    with that run."""
+    worker = stack.http.post(f"/work_pools/{stack.pool}/workers/heartbeat", json={"name": "w"})
     worker_id = worker.json()["worker_id"]
     result: dict[str, Any] = {}
 
     def claim() -> None:
         response = httpx.post(
-            f"{url}/work_pools/{pool}/claim",
+            f"{stack.url}/work_pools/{stack.pool}/claim",
             json={"worker_id": worker_id, "wait_seconds": wait_seconds},
             timeout=wait_seconds + 30,
         )
@@ -131,12 +133,13 @@ def waiting_claim(url: str, pool: str, wait_seconds: float) -> Callable[[], dict
 
     thread = threading.Thread(target=claim, daemon=True)
     thread.start()
-
-    def join() -> dict[str, Any]:
-        thread.join(wait_seconds + 30)
-        return result
-
-    return join
+    time.sleep(0.5)  # the claim is waiting by now
+    created = time.monotonic()
+    run = stack.http.post(f"/deployments/name/{deployment}/runs", json={}).json()
+    thread.join(wait_seconds + 30)
+    assert result["runs"] == [run["id"]]
+    seconds: float = result["returned"] - created
+    return seconds
 
 
 def wait_completed(stack: Any, run_ids: list[str], timeout: float = 60) -> None:
@@ -168,13 +171,9 @@ def test_session_mode_runs_flows_and_wakes_claims_with_notify(
     stack = deployment_stack(database_pooler="session", claim_fallback_poll_seconds="60")
     deployment = stack.deploy("greet")
 
-    join = waiting_claim(stack.url, stack.pool, wait_seconds=30)
-    time.sleep(0.5)  # the claim is waiting (it returns [] at once if it finds nothing later)
-    created = time.monotonic()
-    run = stack.http.post(f"/deployments/name/{deployment}/runs", json={}).json()
-    claimed = join()
-    assert claimed["runs"] == [run["id"]]
-    assert claimed["returned"] - created < 5, "the claim was not woken by LISTEN/NOTIFY"
+    assert seconds_to_claim_a_new_run(stack, deployment, wait_seconds=30) < 5, (
+        "the claim was not woken by LISTEN/NOTIFY"
+    )
 
     stack.start_worker()
     runs = [
@@ -193,13 +192,9 @@ def test_transaction_mode_polls_claims_and_prepares_nothing(
     stack = deployment_stack(database_pooler="transaction", claim_fallback_poll_seconds=str(poll))
     deployment = stack.deploy("greet")
 
-    join = waiting_claim(stack.url, stack.pool, wait_seconds=20)
-    time.sleep(0.5)
-    created = time.monotonic()
-    run = stack.http.post(f"/deployments/name/{deployment}/runs", json={}).json()
-    claimed = join()
-    assert claimed["runs"] == [run["id"]]
-    assert claimed["returned"] - created < poll + 2, "the claim did not poll"
+    assert seconds_to_claim_a_new_run(stack, deployment, wait_seconds=20) < poll + 2, (
+        "the claim did not poll"
+    )
 
     # Enough runs that every statement of the queue runs far more than 5 times (when psycopg
     # would prepare it), over the API's 10 connections sharing PgBouncer's 2.
@@ -211,6 +206,21 @@ def test_transaction_mode_polls_claims_and_prepares_nothing(
     wait_completed(stack, runs, timeout=120)
     output = server_output(stack)
     assert "prepared statement" not in output and "Traceback" not in output, output[-3000:]
+
+
+@pytest.mark.parametrize("pool_mode", ["transaction"])
+def test_transaction_mode_with_a_session_mode_listen_url_wakes_claims_with_notify(
+    deployment_stack: Callable[..., Any], database_url: str
+) -> None:
+    stack = deployment_stack(
+        database_pooler="transaction",
+        listen_database_url=database_url.replace("/headrace", "/headrace_listen"),
+        claim_fallback_poll_seconds="60",
+    )
+    deployment = stack.deploy("greet")
+    assert seconds_to_claim_a_new_run(stack, deployment, wait_seconds=30) < 5, (
+        "the claim was not woken by LISTEN/NOTIFY"
+    )
 
 
 @pytest.mark.parametrize("pool_mode", ["transaction"])
