@@ -5,10 +5,10 @@ Two kinds of metric:
   the scheduler, every request). Each API replica counts its own: sum them in Prometheus
   (`sum(rate(headrace_reaper_actions_total[5m]))`). Background loops run on one replica at a
   time (advisory-lock leader), so only the leader's series move.
-- Gauges of the database's state (runs by state, queue depth, late runs), computed by a cheap
-  query when Prometheus scrapes (metrics_snapshot.py), cached for a few seconds so that several
-  scrapers or replicas do not multiply the load. Every replica reports the same values: use
-  `max()` across replicas, not `sum()`.
+- Gauges of the database's state (runs by state, queue depth, late runs, scheduler lag),
+  computed by a cheap query when Prometheus scrapes (metrics_snapshot.py), cached for a few
+  seconds so that several scrapers or replicas do not multiply the load. Every replica reports
+  the same values: use `max()` across replicas, not `sum()`.
 """
 
 from __future__ import annotations
@@ -63,11 +63,10 @@ REAPER_ACTIONS = Counter(
     "Runs whose lease expired, by what the reaper did (crash, retry, cancel, release).",
     ["action"],
 )
-SCHEDULER_LAG = Histogram(
-    "headrace_scheduler_lag_seconds",
-    "How late a scheduler pass ran after the time it was due.",
-    buckets=LATENCY_BUCKETS,
-)
+# Every action exported from the start (at 0), so that rate() and alerts see a series before
+# the first lease expires.
+for _action in ("crash", "retry", "cancel", "release"):
+    REAPER_ACTIONS.labels(_action)
 SCHEDULED_RUNS = Counter(
     "headrace_scheduler_runs_created_total", "Flow runs materialised by the scheduler."
 )

@@ -2,8 +2,9 @@
 
 Every count here is bounded by an index whatever the size of the history: active runs (the
 partial claim index and the (state_type, created) index), runs created in the last hour (the
-same index on created), due and late runs per pool (the partial claim index). Finished runs are
-not counted in full: that would scan the whole history on every scrape.
+same index on created), due and late runs per pool (the partial claim index); the scheduler's
+lag reads the schedules table, one row per schedule. Finished runs are not counted in full:
+that would scan the whole history on every scrape.
 """
 
 from __future__ import annotations
@@ -52,6 +53,20 @@ POOL_QUEUE_SQL = text(
     """
 )
 
+# The schedules a scheduler pass would top up now, and how long the most overdue has waited
+# since its bookmark said it needed work (NULL bookmarks, new or reset schedules, have no
+# "since" and count only in `due`). One row per schedule: a small table, scanned whole.
+SCHEDULER_LAG_SQL = text(
+    """
+    SELECT count(*) AS due,
+           coalesce(max(extract(epoch FROM coalesce(:now, now()) - s.refill_at)), 0) AS lag
+    FROM deployment_schedule s
+    JOIN deployment d ON d.id = s.deployment_id
+    WHERE s.active AND NOT d.paused AND d.work_pool_id IS NOT NULL
+      AND (s.refill_at IS NULL OR s.refill_at <= coalesce(:now, now()))
+    """
+)
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -59,6 +74,8 @@ class Snapshot:
     recent_runs: dict[str, int]
     due_runs: dict[str, int]
     late_runs: dict[str, int]
+    schedules_due: int = 0
+    scheduler_lag_seconds: float = 0.0
 
 
 async def take_snapshot(database: Database, now: datetime | None = None) -> Snapshot:
@@ -74,11 +91,14 @@ async def take_snapshot(database: Database, now: datetime | None = None) -> Snap
             )
         }
         pools = list(await conn.execute(POOL_QUEUE_SQL, {"now": now}))
+        scheduler = (await conn.execute(SCHEDULER_LAG_SQL, {"now": now})).one()
     return Snapshot(
         active_runs={t: int(active.get(t, 0)) for t in ACTIVE_TYPES},
         recent_runs={t.value: int(recent.get(t.value, 0)) for t in StateType},
         due_runs={p.pool: int(p.due) for p in pools},
         late_runs={p.pool: int(p.late) for p in pools},
+        schedules_due=int(scheduler.due),
+        scheduler_lag_seconds=max(0.0, float(scheduler.lag)),
     )
 
 
@@ -138,6 +158,18 @@ class SnapshotCollector(Collector):
             "Flow runs marked Late (due and not started in time), per work pool.",
             "pool",
             self.snapshot.late_runs,
+        )
+        yield GaugeMetricFamily(
+            "headrace_scheduler_lag_seconds",
+            "How long the most overdue schedule has waited for the scheduler to create its "
+            "upcoming runs (below the scheduler interval when it keeps up; grows while no "
+            "scheduler runs).",
+            value=self.snapshot.scheduler_lag_seconds,
+        )
+        yield GaugeMetricFamily(
+            "headrace_scheduler_schedules_due",
+            "Active schedules whose upcoming runs the scheduler has yet to top up.",
+            value=self.snapshot.schedules_due,
         )
 
 

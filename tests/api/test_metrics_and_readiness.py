@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, pool, text
 
@@ -115,3 +117,68 @@ def test_claims_are_counted_and_timed_per_pool(http: httpx.Client, api_url: str)
     assert samples[("headrace_claimed_runs_total", labels)] == 3
     assert samples[("headrace_claim_duration_seconds_count", labels)] == 1
     assert samples[("headrace_pickup_delay_seconds_count", labels)] == 3
+
+
+@pytest.fixture
+def server_settings_overrides() -> dict[str, object]:
+    # The scheduler loop only runs at start: a schedule made later waits, and its lag shows.
+    # The reaper sweeps often: an expired lease is acted on at once.
+    return {"scheduler_interval_seconds": 3600, "reaper_interval_seconds": 0.2}
+
+
+def test_every_family_an_operator_watches_is_exported_with_a_plausible_value(
+    http: httpx.Client, api_url: str, database_url: str
+) -> None:
+    pool_name = f"watched-{uuid.uuid4().hex[:6]}"
+    deployment_id = make_deployment(http, pool_name)
+    schedule = {"schedule": {"interval": 60}}
+    assert http.post(f"/deployments/{deployment_id}/schedules", json=schedule).status_code == 201
+    # As if the scheduler had stopped 90 s ago: its bookmark says this schedule needed work then.
+    engine = create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE deployment_schedule SET refill_at = now() - interval '90 s'"))
+    engine.dispose()
+    for _ in range(2):
+        assert http.post(f"/deployments/{deployment_id}/runs", json={}).status_code == 201
+    worker = http.post(f"/work_pools/{pool_name}/workers/heartbeat", json={"name": "w"}).json()
+    claim = {"worker_id": worker["worker_id"], "limit": 1}
+    assert len(http.post(f"/work_pools/{pool_name}/claim", json=claim).json()) == 1
+
+    samples = scrape(api_url)
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, frozenset(labels.items()))]
+
+    # Runs by state; queue depth and late runs per pool.
+    assert value("headrace_flow_runs_active", state_type="PENDING") == 1
+    assert value("headrace_flow_runs_active", state_type="SCHEDULED") == 1
+    assert value("headrace_queue_depth", pool=pool_name) == 1
+    assert value("headrace_flow_runs_late", pool=pool_name) == 0
+    # Claim latency: one claim transaction, in well under a second.
+    assert value("headrace_claim_duration_seconds_count", pool=pool_name) == 1
+    assert 0 < value("headrace_claim_duration_seconds_sum", pool=pool_name) < 1
+    # API request latency, by route template.
+    claims = value(
+        "headrace_http_request_duration_seconds_count",
+        method="POST",
+        route="/api/work_pools/{name}/claim",
+        status="200",
+    )
+    assert claims >= 1
+    # Scheduler lag: the overdue schedule has waited about 90 s.
+    assert 90 <= value("headrace_scheduler_lag_seconds") < 150
+    assert value("headrace_scheduler_schedules_due") == 1
+    # Reaper actions: every action exported before the first lease expires; then the claimed
+    # run's worker "vanishes" (its lease expires) and the reaper loop crashes the run.
+    for action in ("crash", "retry", "cancel", "release"):
+        assert ("headrace_reaper_actions_total", frozenset({("action", action)})) in samples
+    crashes = value("headrace_reaper_actions_total", action="crash")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE flow_run SET lease_expires_at = now() - interval '1 s'"))
+    engine.dispose()
+    deadline = time.monotonic() + 10
+    while scrape(api_url)[("headrace_reaper_actions_total", frozenset({("action", "crash")}))] == (
+        crashes
+    ):
+        assert time.monotonic() < deadline, "the reaper's action was not counted"
+        time.sleep(0.1)
