@@ -45,6 +45,8 @@ Client settings can also be stored in named profiles in `$HEADRACE_HOME/profiles
 api_url=https://headrace.example.com/api api_key=hr_...`. An environment variable wins over the
 active profile, which wins over the default; `headrace config view` shows each client setting,
 its value (API keys masked) and where it came from (`env`, `profile` or `default`).
+`HEADRACE_PROFILE=staging headrace ...` uses another profile for one command without changing
+the active one (`config set` then writes to that profile).
 """
 
 

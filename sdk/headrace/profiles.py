@@ -8,8 +8,9 @@
     api_url = "https://headrace.example.com/api"
     api_key = "hr_..."
 
-The active profile is a settings source below the environment (see `ClientSettings`): a
-`HEADRACE_*` variable always wins over the profile, the profile over the default. The file may
+The active profile (or, for one command, the one HEADRACE_PROFILE names) is a settings source
+below the environment (see `ClientSettings`): a `HEADRACE_*` variable always wins over the
+profile, the profile over the default. The file may
 hold API keys, so it is written readable by its owner only.
 """
 
@@ -36,8 +37,18 @@ class Profiles:
     active: str = DEFAULT_PROFILE
     profiles: dict[str, dict[str, str]] = field(default_factory=lambda: {DEFAULT_PROFILE: {}})
 
-    def active_values(self) -> dict[str, str]:
-        return self.profiles.get(self.active, {})
+    def in_effect(self, selected: str | None) -> str:
+        """The profile a command uses: `selected` (HEADRACE_PROFILE) when given, which must
+        exist, else the active one."""
+        if selected is None:
+            return self.active
+        if selected not in self.profiles:
+            known = ", ".join(sorted(self.profiles))
+            raise ProfileError(
+                f"HEADRACE_PROFILE names no profile {selected!r} (profiles: {known}); "
+                "`headrace profile create` it or unset the variable"
+            )
+        return selected
 
     def create(self, name: str) -> None:
         if not _NAME.fullmatch(name):

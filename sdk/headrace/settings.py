@@ -23,6 +23,11 @@ class ClientSettings(BaseSettings):
     home: Path = Field(
         default=Path("~/.headrace"), description="Folder for the embedded database and caches."
     )
+    profile: str | None = Field(
+        default=None,
+        description="The profile (in $HEADRACE_HOME/profiles.toml) this process uses instead "
+        "of the active one: `HEADRACE_PROFILE=staging headrace flow-run ls`.",
+    )
     client_timeout_seconds: float = Field(default=30.0, description="Timeout of one API request.")
     client_retries: int = Field(
         default=3, description="Retries of an API request on connection errors and 5xx/429."
@@ -58,8 +63,8 @@ class ClientSettings(BaseSettings):
         return (init_settings, env_settings, ProfileSettingsSource(settings_cls))
 
 
-# Where the profiles live cannot itself come from a profile.
-NOT_IN_PROFILES = frozenset({"home"})
+# Where the profiles live, and which one to use, cannot themselves come from a profile.
+NOT_IN_PROFILES = frozenset({"home", "profile"})
 
 
 class ProfileSettingsSource(PydanticBaseSettingsSource):
@@ -72,7 +77,8 @@ class ProfileSettingsSource(PydanticBaseSettingsSource):
         from headrace.profiles import load
 
         home = self.current_state.get("home") or self.settings_cls.model_fields["home"].default
-        values = load(Path(home)).active_values()
+        profiles = load(Path(home))
+        values = profiles.profiles.get(profiles.in_effect(self.current_state.get("profile")), {})
         return {
             k: v
             for k, v in values.items()
@@ -81,15 +87,22 @@ class ProfileSettingsSource(PydanticBaseSettingsSource):
 
 
 class HomeSetting(BaseSettings):
-    """HEADRACE_HOME alone: where profiles live, readable even when a profile is broken."""
+    """HEADRACE_HOME and HEADRACE_PROFILE alone: where profiles live and which one to use,
+    readable even when a profile is broken."""
 
     model_config = SettingsConfigDict(env_prefix="HEADRACE_", extra="ignore")
 
     home: Path = ClientSettings.model_fields["home"].default
+    profile: str | None = None
 
 
 def client_home() -> Path:
     return HomeSetting().home.expanduser()
+
+
+def selected_profile() -> str | None:
+    """The profile HEADRACE_PROFILE names for this process, if any."""
+    return HomeSetting().profile or None
 
 
 @lru_cache(maxsize=1)

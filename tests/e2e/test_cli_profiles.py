@@ -89,3 +89,42 @@ def test_bad_input_is_a_one_line_error_with_exit_code_2(tmp_path: Path) -> None:
     (tmp_path / "profiles.toml").write_text("active = [broken")
     broken = headrace(tmp_path, "config", "view")
     assert broken.returncode == 2 and "cannot read" in broken.stderr
+
+
+def test_headrace_profile_selects_the_profile_of_one_command(tmp_path: Path) -> None:
+    for name, url in (
+        ("prod", "http://prod.example/api"),
+        ("staging", "http://staging.example/api"),
+    ):
+        ok(tmp_path, "profile", "create", name)
+        ok(tmp_path, "profile", "use", name)
+        ok(tmp_path, "config", "set", f"api_url={url}")
+    # `staging` is the active profile; HEADRACE_PROFILE picks another for one command.
+    view = settings_view(tmp_path, HEADRACE_PROFILE="prod")
+    assert view["profile"] == "prod"
+    assert view["HEADRACE_API_URL"] == ("http://prod.example/api", "profile")
+    assert view["HEADRACE_PROFILE"] == ("prod", "env")
+    assert settings_view(tmp_path)["HEADRACE_API_URL"][0] == "http://staging.example/api"
+    listed = ok(tmp_path, "profile", "ls", HEADRACE_PROFILE="prod")
+    # Table rows: │ * │ prod │ api_url │
+    marked = [line.split()[3] for line in listed.splitlines() if " * " in line]
+    assert marked == ["prod"]
+
+    # A command that talks to the API goes where the selected profile says.
+    unreachable = headrace(tmp_path, "flow-run", "ls", HEADRACE_PROFILE="prod")
+    assert unreachable.returncode == 2 and "prod.example" in unreachable.stderr
+
+    # `config set` writes to the profile in effect; the active one stays as it was.
+    ok(tmp_path, "config", "set", "client_retries=7", HEADRACE_PROFILE="prod")
+    assert settings_view(tmp_path, HEADRACE_PROFILE="prod")["HEADRACE_CLIENT_RETRIES"][0] == "7"
+    assert settings_view(tmp_path)["HEADRACE_CLIENT_RETRIES"] == ("3", "default")
+    assert settings_view(tmp_path)["profile"] == "staging"
+
+    # A name that is no profile: one line that says so, exit code 2, for every command.
+    for args in (("config", "view"), ("flow-run", "ls"), ("profile", "ls")):
+        done = headrace(tmp_path, *args, HEADRACE_PROFILE="prdo")
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert done.stderr.startswith("error: HEADRACE_PROFILE names no profile 'prdo'")
+        assert len(done.stderr.strip().splitlines()) == 1
+    stored = headrace(tmp_path, "config", "set", "profile=prod")
+    assert stored.returncode == 2 and "set it in the environment" in stored.stderr

@@ -9,7 +9,7 @@ import typer
 from pydantic import TypeAdapter, ValidationError
 
 from headrace.cli.output import fail, print_json, table
-from headrace.cli.profile import editing, read_profiles
+from headrace.cli.profile import editing, profile_in_effect, read_profiles
 from headrace.settings import NOT_IN_PROFILES, ClientSettings
 
 app = typer.Typer(help="View and change the client settings.", no_args_is_help=True)
@@ -27,7 +27,7 @@ def setting_name(key: str) -> str:
         known = ", ".join(variable(n) for n in ClientSettings.model_fields)
         fail(f"unknown setting {key!r}; client settings: {known}")
     if name in NOT_IN_PROFILES:
-        fail(f"{variable(name)} says where profiles live: set it in the environment instead")
+        fail(f"{variable(name)} picks the profiles: set it in the environment instead")
     return name
 
 
@@ -61,7 +61,8 @@ def view(
 ) -> None:
     """Each client setting, its value (API keys masked) and where it came from."""
     profiles = read_profiles()
-    from_profile = profiles.active_values()
+    current = profile_in_effect(profiles)
+    from_profile = profiles.profiles.get(current, {})
     try:
         settings = ClientSettings()
     except ValidationError as error:
@@ -80,12 +81,12 @@ def view(
     if as_json:
         print_json(
             {
-                "profile": profiles.active,
+                "profile": current,
                 "settings": [dict(zip(("name", "value", "source"), r, strict=True)) for r in rows],
             }
         )
         return
-    table(["Setting", "Value", "Source"], rows, title=f"profile: {profiles.active}")
+    table(["Setting", "Value", "Source"], rows, title=f"profile: {current}")
 
 
 @app.command("set")
@@ -94,7 +95,7 @@ def set_(
         list[str], typer.Argument(help="KEY=VALUE pairs, e.g. api_url=http://host:4200/api.")
     ],
 ) -> None:
-    """Store settings in the active profile."""
+    """Store settings in the active profile (or the one HEADRACE_PROFILE names)."""
     values: dict[str, str] = {}
     for pair in pairs:
         key, equals, value = pair.partition("=")
@@ -103,9 +104,10 @@ def set_(
         name = setting_name(key)
         values[name] = checked(name, value)
     with editing() as profiles:
-        profiles.profiles.setdefault(profiles.active, {}).update(values)
+        current = profile_in_effect(profiles)
+        profiles.profiles.setdefault(current, {}).update(values)
     for name in values:
-        print(f"set {variable(name)} in profile {profiles.active!r}")
+        print(f"set {variable(name)} in profile {current!r}")
         if in_environment(name):
             print(f"note: the environment variable {variable(name)} overrides it")
 
@@ -114,11 +116,12 @@ def set_(
 def unset(
     keys: Annotated[list[str], typer.Argument(help="Settings to remove, e.g. api_url.")],
 ) -> None:
-    """Remove settings from the active profile (back to their defaults)."""
+    """Remove settings from the profile in effect (back to their defaults)."""
     names = [setting_name(key) for key in keys]
     with editing() as profiles:
-        current = profiles.profiles.setdefault(profiles.active, {})
+        current = profile_in_effect(profiles)
+        stored = profiles.profiles.setdefault(current, {})
         for name in names:
-            current.pop(name, None)
+            stored.pop(name, None)
     for name in names:
-        print(f"unset {variable(name)} in profile {profiles.active!r}")
+        print(f"unset {variable(name)} in profile {current!r}")

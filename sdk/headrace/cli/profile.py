@@ -10,7 +10,7 @@ import typer
 
 from headrace.cli.output import fail, table
 from headrace.profiles import ProfileError, Profiles, load, profiles_path, save
-from headrace.settings import client_home
+from headrace.settings import client_home, selected_profile
 
 app = typer.Typer(
     help="Switch between sets of client settings (API URL, API key, ...).", no_args_is_help=True
@@ -21,6 +21,14 @@ Name = Annotated[str, typer.Argument(help="Profile name.", show_default=False)]
 def read_profiles() -> Profiles:
     try:
         return load(client_home())
+    except ProfileError as error:
+        fail(str(error))
+
+
+def profile_in_effect(profiles: Profiles) -> str:
+    """The profile this command uses: HEADRACE_PROFILE's, else the active one."""
+    try:
+        return profiles.in_effect(selected_profile())
     except ProfileError as error:
         fail(str(error))
 
@@ -50,14 +58,18 @@ def use(name: Name) -> None:
     with editing() as profiles:
         profiles.use(name)
     print(f"using profile {name!r}")
+    selected = selected_profile()
+    if selected is not None and selected != name:
+        print(f"note: HEADRACE_PROFILE={selected} overrides it while it is set")
 
 
 @app.command("ls")
 def ls() -> None:
-    """List the profiles; * marks the active one."""
+    """List the profiles; * marks the one in effect (HEADRACE_PROFILE's, else the active one)."""
     profiles = read_profiles()
+    current = profile_in_effect(profiles)
     rows = [
-        ("*" if name == profiles.active else "", name, ", ".join(sorted(values)))
+        ("*" if name == current else "", name, ", ".join(sorted(values)))
         for name, values in sorted(profiles.profiles.items())
     ]
     table(["Active", "Name", "Settings"], rows)
