@@ -243,7 +243,7 @@ def test_health_and_openapi_stay_public(raw: httpx.Client) -> None:
         assert raw.get(path).status_code == 200, path
     document = raw.get("/api/openapi.json").json()
     operation = document["paths"]["/api/flow_runs"]["post"]
-    assert operation["security"] == [{"bearer": []}] and "403" in operation["responses"]
+    assert operation["security"] == [{"bearer": ["worker"]}] and "403" in operation["responses"]
 
 
 def test_sdk_client_sends_the_key(api_url: str, keys: dict[Scope, str]) -> None:

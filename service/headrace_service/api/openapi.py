@@ -60,7 +60,8 @@ def openapi_document(routes: list[ApiRoute], prefix: str, version: str) -> dict[
                 },
             }
         if route.scope != "public":
-            operation["security"] = [{"bearer": []}]
+            # OpenAPI 3.1 lets a bearer requirement list roles: the key's scope, at least.
+            operation["security"] = [{"bearer": [route.scope]}]
         paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",

@@ -1,0 +1,43 @@
+"""docs/rest-api.md is generated from the API's OpenAPI document and must be up to date."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from headrace_service.api import all_routes
+from headrace_service.app import API_PREFIX
+
+ROOT = Path(__file__).resolve().parents[2]
+REGENERATE = "python docs/generate_rest_reference.py > docs/rest-api.md"
+
+
+def test_docs_rest_api_md_is_what_the_generator_prints() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
+    generated = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "generate_rest_reference.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    ).stdout
+    on_disk = (ROOT / "docs" / "rest-api.md").read_text()
+    assert generated == on_disk, f"docs/rest-api.md is out of date; run: {REGENERATE}"
+
+
+def test_every_route_is_listed_with_the_scope_it_enforces() -> None:
+    """Each declared route (the same list the server serves and guards) has its row, with the
+    scope `require_scope` checks, and its section."""
+    page = (ROOT / "docs" / "rest-api.md").read_text()
+    routes = all_routes()
+    assert len(routes) > 30
+    for route in routes:
+        path = API_PREFIX + route.path
+        assert f"### {route.method} {path}\n" in page, f"{route.method} {path} is missing"
+        row = next(
+            line for line in page.splitlines() if line.startswith(f"| {route.method} | [`{path}`]")
+        )
+        assert f"| `{route.scope}` |" in row, (row, route.scope)
