@@ -17,9 +17,12 @@ COPY sdk ./sdk
 COPY service ./service
 COPY worker ./worker
 # pip stays in the venv so that an image built FROM this one can add the user's own packages.
+# The embedded PostgreSQL (pgserver, 34 MB of postgres binaries) is left out: the image always
+# runs against HEADRACE_DATABASE_URL.
 RUN /opt/headrace/bin/pip wheel --no-deps --wheel-dir /wheels . \
     && wheel="$(ls /wheels/headrace-*.whl)" \
-    && /opt/headrace/bin/pip install "${wheel}[server]"
+    && /opt/headrace/bin/pip install "${wheel}[server]" \
+    && /opt/headrace/bin/pip uninstall --yes pgserver
 
 # --- runtime: the venv alone, as a non-root user ---------------------------------------------
 FROM python:3.11-slim

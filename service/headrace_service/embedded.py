@@ -52,7 +52,8 @@ def embedded_postgres(home: Path) -> Iterator[str]:
         import pgserver
     except ImportError as exc:  # pragma: no cover - the [server] extra brings it
         raise StartupError(
-            "the embedded PostgreSQL needs the pgserver package: pip install 'headrace[server]'"
+            "no HEADRACE_DATABASE_URL, and the embedded PostgreSQL needs the pgserver package "
+            "(pip install 'headrace[server]'): set HEADRACE_DATABASE_URL or install it"
         ) from exc
     data_dir = home / "postgres"
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -224,3 +224,12 @@ def test_the_builder_copies_what_the_wheel_needs_and_nothing_is_ignored() -> Non
         assert needed in sources
     assert "worker" in sources
     assert is_ignored(".venv") and is_ignored(".git") and is_ignored("tests")
+
+
+def test_the_image_leaves_out_the_embedded_postgres() -> None:
+    """The image runs against HEADRACE_DATABASE_URL; pgserver's bundled postgres (34 MB) is
+    removed from the venv after the [server] extra brought it in."""
+    runs = [args for instruction, args in dockerfile_instructions() if instruction == "RUN"]
+    installs = [run for run in runs if "pip install" in run]
+    assert installs and "[server]" in installs[-1]
+    assert re.search(r"pip uninstall --yes pgserver\b", installs[-1]), installs[-1]
