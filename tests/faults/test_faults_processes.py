@@ -8,49 +8,14 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import pytest
 
+from tests.faults.conftest import LEASE, crashed, running, started, wait_for
+
 pytestmark = pytest.mark.slow
-
-LEASE = 3.0  # FAST_SERVER of tests/e2e
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"{what} not seen after {timeout}s"
-        time.sleep(0.05)
-    return value
-
-
-def started(ledger: Any, stack: Any, run_id: str, attempt: int) -> dict[str, Any] | None:
-    return next(
-        (
-            e
-            for e in ledger(stack.folder)
-            if e["run"] == run_id and e["attempt"] == attempt and e["event"] == "start"
-        ),
-        None,
-    )
-
-
-def crashed(stack: Any, run_id: str) -> bool:
-    """The run went through Crashed (it may be Scheduled again for its retry by now)."""
-    return "CRASHED" in [s["type"] for s in stack.read(run_id)["states"]]
-
-
-def running(pid: int) -> bool:
-    """Running, not a zombie waiting to be reaped."""
-    try:
-        status = open(f"/proc/{pid}/status").read()  # noqa: SIM115
-    except FileNotFoundError:
-        return False
-    return "\nState:\tZ" not in status
-
 
 # --- 2: the flow process killed, its worker alive ----------------------------------------------
 
