@@ -9,11 +9,13 @@ import json
 import os
 import signal
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
@@ -108,18 +110,27 @@ def read_ledger(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-@pytest.fixture(scope="module")
-def fault_server(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One real server per module, short leases (e2e.FAST_SERVER: 3 s lease, 0.5 s sweep)."""
+@contextlib.contextmanager
+def server_process(postgres: Any, folder: Path, **settings: str) -> Iterator[str]:
+    """A real server on a database of its own: e2e.FAST_SERVER (3 s lease, 0.5 s heartbeat and
+    sweep) with `settings` (server settings, lower case) over it. Yields its API URL."""
     database = f"headrace_faults_{uuid.uuid4().hex[:12]}"
     postgres.execute(f"CREATE DATABASE {database}")
     port = e2e.free_port()
-    server = e2e.launch_server(postgres.url_for(database), tmp_path_factory.mktemp("srv"), port)
+    with mock.patch.dict(e2e.FAST_SERVER, settings):  # read by launch_server as it starts
+        server = e2e.launch_server(postgres.url_for(database), folder, port)
     try:
         yield f"http://127.0.0.1:{port}/api"
     finally:
         e2e.stop_server(server)
         postgres.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+@pytest.fixture(scope="module")
+def fault_server(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real server per module, short leases (e2e.FAST_SERVER: 3 s lease, 0.5 s sweep)."""
+    with server_process(postgres, tmp_path_factory.mktemp("srv")) as url:
+        yield url
 
 
 @contextlib.contextmanager
@@ -184,3 +195,42 @@ def cuttable_proxy() -> Iterator[Any]:
     yield make
     for proxy in proxies:
         proxy.close()
+
+
+# --- Waits and ledger lookups of the tests that break real workers -----------------------------
+# (test modules import them: `from tests.faults.conftest import wait_for`)
+
+LEASE = 3.0  # FAST_SERVER of tests/e2e
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"{what} not seen after {timeout}s"
+        time.sleep(0.05)
+    return value
+
+
+def started(ledger: Any, stack: Any, run_id: str, attempt: int) -> dict[str, Any] | None:
+    return next(
+        (
+            e
+            for e in ledger(stack.folder)
+            if e["run"] == run_id and e["attempt"] == attempt and e["event"] == "start"
+        ),
+        None,
+    )
+
+
+def crashed(stack: Any, run_id: str) -> bool:
+    """The run went through Crashed (it may be Scheduled again for its retry by now)."""
+    return "CRASHED" in [s["type"] for s in stack.read(run_id)["states"]]
+
+
+def running(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    try:
+        status = open(f"/proc/{pid}/status").read()  # noqa: SIM115
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status

@@ -8,49 +8,14 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import pytest
 
+from tests.faults.conftest import LEASE, crashed, running, started, wait_for
+
 pytestmark = pytest.mark.slow
-
-LEASE = 3.0  # FAST_SERVER of tests/e2e
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"{what} not seen after {timeout}s"
-        time.sleep(0.05)
-    return value
-
-
-def started(ledger: Any, stack: Any, run_id: str, attempt: int) -> dict[str, Any] | None:
-    return next(
-        (
-            e
-            for e in ledger(stack.folder)
-            if e["run"] == run_id and e["attempt"] == attempt and e["event"] == "start"
-        ),
-        None,
-    )
-
-
-def crashed(stack: Any, run_id: str) -> bool:
-    """The run went through Crashed (it may be Scheduled again for its retry by now)."""
-    return "CRASHED" in [s["type"] for s in stack.read(run_id)["states"]]
-
-
-def running(pid: int) -> bool:
-    """Running, not a zombie waiting to be reaped."""
-    try:
-        status = open(f"/proc/{pid}/status").read()  # noqa: SIM115
-    except FileNotFoundError:
-        return False
-    return "\nState:\tZ" not in status
-
 
 # --- 2: the flow process killed, its worker alive ----------------------------------------------
 
@@ -257,3 +222,82 @@ def test_13_a_worker_cut_off_past_its_lease_keeps_its_flow_then_is_fenced(
         f"\n13: cut worker's run rescued {rescued_after:.2f} s after the cut (lease {LEASE} s); "
         f"its flow process stopped {fenced_after:.2f} s after the network came back"
     )
+
+
+# --- 1b: the worker SIGKILLed alone: its flow process dies with it ------------------------------
+
+
+def test_01b_a_worker_sigkilled_alone_takes_its_flow_process_with_it(
+    fault_stack: Any, ledger: Any
+) -> None:
+    stack = fault_stack
+    deployment = stack.deploy("twice")
+    doomed = stack.start_worker("--pool", stack.pool, "--name", "doomed")
+    run_id = stack.run(deployment, first=600, later=0.2)
+    first = wait_for(lambda: started(ledger, stack, run_id, 1), 30, "attempt 1")
+    doomed.kill()  # the worker only: the flow runs in its own session, out of the kill's reach
+    killed, killed_wall = time.monotonic(), time.time()
+    wait_for(lambda: not running(first["pid"]), 5, "the orphaned flow process gone")
+    gone_after = time.monotonic() - killed
+    wait_for(lambda: crashed(stack, run_id), LEASE + 5, "the crash")
+    crashed_after = time.monotonic() - killed
+    stack.start_worker("--pool", stack.pool, "--name", "rescuer")
+    run = stack.wait_state(run_id, timeout=30)
+    assert run["state_type"] == "COMPLETED" and run["run_count"] == 2, run
+    entries = [e for e in ledger(stack.folder) if e["run"] == run_id]
+    assert sorted((e["attempt"], e["event"]) for e in entries) == [
+        (1, "start"),
+        (2, "end"),
+        (2, "start"),
+    ]
+    second = next(e for e in entries if e["attempt"] == 2 and e["event"] == "start")
+    assert second["t"] > killed_wall  # attempt 1 was gone before attempt 2 began
+    print(
+        f"\n1b: worker SIGKILLed alone -> its flow process gone in {gone_after:.2f} s, "
+        f"run Crashed in {crashed_after:.2f} s (lease {LEASE} s), attempt 2 completed"
+    )
+    assert gone_after < 2.0
+
+
+# --- 3: a first SIGTERM with two runs in flight -------------------------------------------------
+
+
+def test_03_a_sigterm_lets_two_runs_finish_claims_nothing_new_and_exits_0(
+    fault_stack: Any, ledger: Any
+) -> None:
+    stack = fault_stack
+    deployment = stack.deploy("twice")
+    # Room for a third run, and a claim long poll (30 s) still waiting on the server when the
+    # third run arrives: only the worker's word that it is stopping keeps the run from it.
+    worker = stack.start_worker(
+        "--pool",
+        stack.pool,
+        "--limit",
+        "3",
+        HEADRACE_WORKER_SHUTDOWN_GRACE_SECONDS="30",
+        HEADRACE_WORKER_CLAIM_WAIT_SECONDS="30",
+    )
+    runs = [stack.run(deployment, first=3) for _ in range(2)]
+    for run_id in runs:
+        wait_for(partial(started, ledger, stack, run_id, 1), 30, "attempt 1")
+    worker.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    stack.wait_output(0, "the server hands this worker no more runs")
+    third = stack.run(deployment, first=0)
+    assert worker.wait(30) == 0
+    exited_after = time.monotonic() - signalled
+    for run_id in runs:
+        run = stack.read(run_id)
+        assert run["state_type"] == "COMPLETED" and run["run_count"] == 1, run
+    left = stack.read(third)
+    # Never claimed (not even claimed and given back): its history is its creation alone.
+    assert left["state_type"] == "SCHEDULED" and left["worker_id"] is None, left
+    assert [s["type"] for s in left["states"]] == ["SCHEDULED"]
+    entries = sorted((e["run"], e["attempt"], e["event"]) for e in ledger(stack.folder))
+    assert entries == sorted((r, 1, ev) for r in runs for ev in ("start", "end")), entries
+    print(
+        f"\n3: first SIGTERM with 2 runs -> both Completed, worker exited 0 "
+        f"{exited_after:.2f} s after the signal (grace 30 s); the third run stayed Scheduled"
+    )
+    stack.start_worker("--pool", stack.pool, "--name", "next")
+    assert stack.wait_state(third, timeout=30)["state_type"] == "COMPLETED"

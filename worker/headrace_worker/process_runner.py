@@ -2,13 +2,16 @@
 process group, in the deployment's code folder, its output forwarded into the run's logs.
 
 Cancellation sends SIGTERM to the whole group (the flow's own children too), then SIGKILL after
-`cancel_grace_seconds`. When the process exits without the run having reached a final state, the
-run is reported Crashed (or Cancelled when a cancel was asked for), with the exit code or signal.
+`cancel_grace_seconds`. On Linux the flow process dies with its worker (PR_SET_PDEATHSIG): a
+worker SIGKILLed alone leaves no orphaned attempt running while the run is retried elsewhere.
+When the process exits without the run having reached a final state, the run is reported
+Crashed (or Cancelled when a cancel was asked for), with the exit code or signal.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -192,6 +195,7 @@ class ProcessRun:
             stderr=subprocess.PIPE,
             # Its own process group, so cancelling reaches every process the flow starts.
             start_new_session=True,
+            preexec_fn=die_with_this_worker(),
         )
 
     def _forward(self, stream: IO[bytes] | None, level: int) -> threading.Thread:
@@ -246,6 +250,39 @@ def exit_description(returncode: int) -> str:
     except ValueError:
         name = "unknown signal"
     return f"flow process was killed by signal {number} ({name})"
+
+
+def die_with_this_worker() -> Callable[[], None] | None:
+    """A preexec_fn that makes the child get SIGKILL when the worker dies (Linux only; None
+    elsewhere). The kernel sends it when the *thread* that forked the child ends, not the
+    process: children are spawned by their run's supervisor thread, which lives until the child
+    has exited, so only the worker's death fires it."""
+    if _prctl is None:
+        return None
+    worker_pid = os.getpid()
+
+    def in_the_child() -> None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        # The worker may have died between fork and prctl: then nobody would send the signal.
+        if os.getppid() != worker_pid:
+            os._exit(1)
+
+    return in_the_child
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        # Looked up once here: the preexec_fn runs between fork and exec and must stay minimal.
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_prctl = _load_prctl()
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:

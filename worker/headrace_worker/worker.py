@@ -2,10 +2,12 @@
 
 Threads: the caller's thread waits for a stop signal and then drains; one thread claims (a long
 poll, so it never sleeps through a poll interval); one thread heartbeats, renewing the leases of
-the runs held and acting on the cancellations and lost leases the server answers with; each run
-has its supervisor thread (see the pool type).
+the runs held and acting on the cancellations and lost leases the server answers with; one thread
+watches for cancellations of the runs held (a long poll, so a cancel reaches the run at once, not
+at the next heartbeat); each run has its supervisor thread (see the pool type).
 
-Shutdown: the first SIGINT/SIGTERM stops claiming, lets running runs finish for
+Shutdown: the first SIGINT/SIGTERM stops claiming (a heartbeat tells the server, so that a claim
+still waiting there hands this worker nothing), lets running runs finish for
 `shutdown_grace_seconds`, then cancels the rest and reports them Cancelled. A second signal kills
 the runs' processes and exits at once; their leases then expire and the reaper marks them Crashed.
 """
@@ -31,6 +33,7 @@ from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
 from headrace.reporter import Reporter
 from headrace.schemas.work_pools import (
     MAX_CLAIM,
+    CancellationWait,
     ClaimedRun,
     HeartbeatResponse,
     WorkerHeartbeat,
@@ -45,6 +48,7 @@ from headrace_worker.settings import WorkerSettings
 _logger = logging.getLogger("headrace.worker")
 
 CLAIMED_RUNS = TypeAdapter(list[ClaimedRun])
+RUN_IDS = TypeAdapter(list[uuid.UUID])
 # Until the server answers the first heartbeat with its own interval.
 DEFAULT_HEARTBEAT_SECONDS = 10.0
 # A claim waits up to `claim_wait_seconds` on the server; the HTTP request may take this longer.
@@ -88,6 +92,8 @@ class Worker:
         self._stopping = threading.Event()
         self._slots = threading.Condition()
         self._handles: dict[uuid.UUID, RunHandle] = {}
+        # Held runs already told to stop: the cancellation watch does not ask about them again.
+        self._cancelled: set[uuid.UUID] = set()
         self._signals = 0
         self._logs = Reporter(_no_task_runs, self._send_logs)
         self._runner: PoolType | None = None
@@ -115,6 +121,9 @@ class Worker:
             target=self._heartbeat_loop, name="headrace-heartbeat", daemon=True
         ).start()
         threading.Thread(target=self._claim_loop, name="headrace-claim", daemon=True).start()
+        threading.Thread(
+            target=self._cancellation_loop, name="headrace-cancellations", daemon=True
+        ).start()
         self._stopping.wait()
         self._drain()
         return 0
@@ -194,7 +203,10 @@ class Worker:
             f"/work_pools/{self.pool}/workers/heartbeat",
             HeartbeatResponse,
             WorkerHeartbeat(
-                name=self.name, heartbeat_interval_seconds=self.heartbeat_seconds, run_ids=held
+                name=self.name,
+                heartbeat_interval_seconds=self.heartbeat_seconds,
+                run_ids=held,
+                stopping=self._stopping.is_set(),
             ),
         )
         self.heartbeat_seconds = answer.heartbeat_seconds
@@ -217,17 +229,63 @@ class Worker:
             self._act_on(answer)
 
     def _act_on(self, answer: HeartbeatResponse) -> None:
+        self._cancel(answer.cancel_run_ids, "cancelled on request")
         with self._slots:
-            cancel = [self._handles[i] for i in answer.cancel_run_ids if i in self._handles]
             lost = [self._handles[i] for i in answer.lost_run_ids if i in self._handles]
-        for handle in cancel:
-            handle.cancel("cancelled on request")
         for handle in lost:
             handle.abandon()
+
+    def _cancel(self, run_ids: list[uuid.UUID], reason: str) -> None:
+        with self._slots:
+            handles = [self._handles[i] for i in run_ids if i in self._handles]
+            self._cancelled.update(handle.run_id for handle in handles)
+        for handle in handles:
+            handle.cancel(reason)  # once per run: a repeated cancel does nothing
 
     def _stopped_and_idle(self) -> bool:
         with self._slots:
             return self._stopping.is_set() and not self._handles
+
+    # -- cancellations ------------------------------------------------------------------------
+
+    def _cancellation_loop(self) -> None:
+        """Long-poll the runs held that were asked to stop, while some run is not stopping yet."""
+        backoff = 0.2
+        while True:
+            with self._slots:
+                self._slots.wait_for(
+                    lambda: (
+                        (self._stopping.is_set() and not self._handles)
+                        or bool(self._handles.keys() - self._cancelled)
+                    )
+                )
+                if self._stopping.is_set() and not self._handles:
+                    return
+                ignore = sorted(self._cancelled)
+            try:
+                asked = self._wait_for_cancellations(ignore)
+            except (ApiUnreachable, ApiError) as error:
+                # The heartbeats still carry cancellations; this only makes them prompt.
+                _logger.debug("cancellation watch failed, retrying in %.1f s: %s", backoff, error)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, self.settings.connect_max_backoff_seconds)
+                continue
+            backoff = 0.2
+            self._cancel(asked, "cancelled on request")
+
+    def _wait_for_cancellations(self, ignore: list[uuid.UUID]) -> list[uuid.UUID]:
+        assert self.worker_id is not None, "registered first"
+        wait = self.settings.claim_wait_seconds
+        response = self.client.request(
+            "POST",
+            f"/work_pools/{self.pool}/workers/cancellations",
+            json=CancellationWait(
+                worker_id=self.worker_id, ignore_run_ids=ignore, wait_seconds=wait
+            ).model_dump(mode="json"),
+            timeout=wait + CLAIM_TIMEOUT_MARGIN_SECONDS,
+            retries=0,
+        )
+        return RUN_IDS.validate_python(response.json())
 
     # -- claims -------------------------------------------------------------------------------
 
@@ -278,11 +336,13 @@ class Worker:
         with self._slots:
             handle = self._runner.start(run, self._on_exit)
             self._handles[handle.run_id] = handle
+            self._slots.notify_all()  # the cancellation watch now has a run to watch
 
     def _on_exit(self, handle: RunHandle) -> None:
         _logger.info("run %s ended", handle.run_id)
         with self._slots:
             self._handles.pop(handle.run_id, None)
+            self._cancelled.discard(handle.run_id)
             self._slots.notify_all()
 
     def _release(self, run: ClaimedRun) -> None:
@@ -309,7 +369,18 @@ class Worker:
             handle.abandon()
         os._exit(EXIT_AT_ONCE)
 
+    def _announce_stopping(self) -> None:
+        """Tell the server at once, so that a claim of ours still waiting there takes nothing."""
+        try:
+            self._heartbeat()
+        except (ApiUnreachable, ApiError) as error:
+            # A run handed to us anyway is given back (see `_release`).
+            _logger.warning("could not tell the server this worker is stopping: %s", error)
+            return
+        _logger.info("the server hands this worker no more runs")
+
     def _drain(self) -> None:
+        self._announce_stopping()
         with self._slots:
             handles = list(self._handles.values())
         if handles:
@@ -322,7 +393,7 @@ class Worker:
             # Cancelling first: the flow's process then ends Cancelled (running its
             # on_cancellation hooks) rather than Crashed when it gets SIGTERM.
             propose_state(self._context(), handle.run_id, StateType.CANCELLING, SHUTDOWN_REASON)
-            handle.cancel(SHUTDOWN_REASON)
+        self._cancel([handle.run_id for handle in late], SHUTDOWN_REASON)
         deadline = time.monotonic() + self.settings.cancel_grace_seconds + DRAIN_MARGIN_SECONDS
         for handle in late:
             handle.wait(max(0.0, deadline - time.monotonic()))

@@ -100,6 +100,9 @@ class WorkerHeartbeat(Model):
     heartbeat_interval_seconds: float | None = Field(default=None, gt=0, le=3600)
     # The runs this worker is still executing: their leases are renewed.
     run_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_HELD_RUNS)
+    # The worker is shutting down: from this heartbeat on, its claims (even one already waiting
+    # on the server) hand it nothing. A later heartbeat without it serves the worker again.
+    stopping: bool = False
 
 
 class Worker(ReadModel):
@@ -123,6 +126,18 @@ class HeartbeatResponse(ReadModel):
     lost_run_ids: list[uuid.UUID] = Field(default_factory=list)
     lease_seconds: float
     heartbeat_seconds: float
+
+
+class CancellationWait(Model):
+    """A worker's long poll for runs it holds that were asked to stop (prompt cancellation,
+    without waiting for the next heartbeat)."""
+
+    worker_id: uuid.UUID
+    # Runs it is already stopping: not answered again.
+    ignore_run_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_HELD_RUNS)
+    # With nothing to stop, wait up to this long (capped by the server's
+    # claim_max_wait_seconds). 0 answers at once.
+    wait_seconds: float = Field(default=0.0, ge=0, le=3600)
 
 
 class ClaimRequest(Model):

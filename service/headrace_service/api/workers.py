@@ -1,4 +1,6 @@
-"""Workers of a pool: heartbeats (which renew leases) and claims (a long poll for due runs).
+"""Workers of a pool: heartbeats (which renew leases), claims (a long poll for due runs) and
+the cancellation watch (a long poll for held runs asked to stop, so that a cancellation reaches
+the worker at once rather than at its next heartbeat).
 
 A claim with nothing due waits without holding a database connection: it sleeps on the
 process's LISTEN notifier until a run of this pool becomes due or finishes (a finished run
@@ -21,6 +23,7 @@ from starlette.requests import Request
 from headrace._state_types import TERMINAL_TYPES, StateType
 from headrace.schemas.flow_runs import FlowRun
 from headrace.schemas.work_pools import (
+    CancellationWait,
     ClaimedRun,
     ClaimRequest,
     HeartbeatResponse,
@@ -37,6 +40,7 @@ router = Router("workers")
 
 # Events that may make a claim succeed: a run became due, or one finished (a slot freed).
 WAKING_TYPES = frozenset({StateType.SCHEDULED.value} | {t.value for t in TERMINAL_TYPES})
+CANCELLING_TYPES = frozenset({StateType.CANCELLING.value})
 
 
 @router.route(
@@ -52,7 +56,7 @@ async def heartbeat(request: Request, name: str, body: WorkerHeartbeat) -> Heart
     async with db(request).begin() as conn:
         pool = await store.work_pool_require(conn, name, heartbeat_seconds=config.heartbeat_seconds)
         worker = await queue.worker_heartbeat(
-            conn, pool["id"], body.name, body.heartbeat_interval_seconds
+            conn, pool["id"], body.name, body.heartbeat_interval_seconds, stopping=body.stopping
         )
         renewal = await queue.flow_run_renew_leases(
             conn, worker["id"], body.run_ids, config.lease_seconds
@@ -111,7 +115,39 @@ async def claim(request: Request, name: str, body: ClaimRequest) -> list[Claimed
             timeout = min(remaining, config.claim_fallback_poll_seconds)
             if next_start is not None:
                 timeout = min(timeout, max((next_start - datetime.now(UTC)).total_seconds(), 0))
-            await _wait_for_pool(subscription, pool_id, timeout)
+            await _wait_for_pool(subscription, pool_id, timeout, WAKING_TYPES)
+
+
+@router.route(
+    "POST",
+    "/work_pools/{name}/workers/cancellations",
+    scope="worker",
+    body=CancellationWait,
+    response=list[uuid.UUID],
+)
+async def wait_for_cancellations(
+    request: Request, name: str, body: CancellationWait
+) -> list[uuid.UUID]:
+    """The runs this worker holds that were asked to stop (minus `ignore_run_ids`); with none,
+    wait up to `wait_seconds` for one."""
+    config = settings(request)
+    wait = min(body.wait_seconds, config.claim_max_wait_seconds)
+    notifier: Notifier = request.app.state.notifier
+    # Subscribed before the first read, so a cancellation in between still wakes us.
+    async with notifier.subscribe() as subscription:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            async with db(request).begin() as conn:
+                pool_id, _ = await store.work_pool_worker_check(conn, name, body.worker_id)
+                asked = await queue.flow_run_cancelling_of_worker(
+                    conn, body.worker_id, body.ignore_run_ids
+                )
+            remaining = deadline - loop.time()
+            if asked or remaining <= 0 or await request.is_disconnected():
+                return asked
+            timeout = min(remaining, config.claim_fallback_poll_seconds)
+            await _wait_for_pool(subscription, pool_id, timeout, CANCELLING_TYPES)
 
 
 async def _claim(
@@ -157,8 +193,10 @@ def claimed_run(row: RowMapping) -> ClaimedRun:
     )
 
 
-async def _wait_for_pool(subscription: Subscription, pool_id: uuid.UUID, timeout: float) -> None:
-    """Return on an event that may let this pool's claim succeed, or after `timeout`."""
+async def _wait_for_pool(
+    subscription: Subscription, pool_id: uuid.UUID, timeout: float, types: frozenset[str]
+) -> None:
+    """Return on a state change to one of `types` in this pool, or after `timeout`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     wanted = str(pool_id)
@@ -167,11 +205,11 @@ async def _wait_for_pool(subscription: Subscription, pool_id: uuid.UUID, timeout
         if remaining <= 0:
             return
         arrived, event = await subscription.next(remaining)
-        if not arrived or _wakes(event, wanted):
+        if not arrived or _wakes(event, wanted, types):
             return
 
 
-def _wakes(event: Event, pool_id: str) -> bool:
+def _wakes(event: Event, pool_id: str, types: frozenset[str]) -> bool:
     if event is None:  # the notifier reconnected: anything may have happened
         return True
-    return event.get("work_pool_id") == pool_id and event.get("state_type") in WAKING_TYPES
+    return event.get("work_pool_id") == pool_id and event.get("state_type") in types

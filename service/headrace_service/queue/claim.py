@@ -14,7 +14,8 @@ ACTIVE_SQL = "('PENDING', 'RUNNING', 'CANCELLING')"
 
 # What the claim filters on: exactly the partial index ix_flow_run_claim (pool equality, then
 # the ORDER BY). Runs still held by a worker (an in-process retry waiting) and runs of a paused
-# queue are skipped row by row; they are few.
+# queue are skipped row by row; they are few. A worker that said it is stopping gets nothing
+# (an uncorrelated test, evaluated once): its long poll may still be waiting on the server.
 _CLAIM_DUE = """
     fr.work_pool_id = :pool_id
     AND fr.state_type = 'SCHEDULED'
@@ -22,6 +23,7 @@ _CLAIM_DUE = """
     AND fr.worker_id IS NULL
     AND fr.deployment_id IS NOT NULL
     AND NOT EXISTS (SELECT 1 FROM work_queue q WHERE q.id = fr.work_queue_id AND q.paused)
+    AND NOT EXISTS (SELECT 1 FROM worker w WHERE w.id = :worker_id AND w.status = 'STOPPING')
 """
 _CLAIM_ORDER = "fr.priority, fr.next_scheduled_start_time, fr.id"
 

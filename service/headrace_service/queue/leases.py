@@ -17,8 +17,11 @@ async def worker_heartbeat(
     name: str,
     heartbeat_interval_seconds: float | None,
     now: datetime | None = None,
+    *,
+    stopping: bool = False,
 ) -> RowMapping:
-    """Register the worker `name` of the pool, or record that it is alive."""
+    """Register the worker `name` of the pool, or record that it is alive. A `stopping` worker
+    is STOPPING: claims hand it nothing (see claim.py) until it heartbeats ONLINE again."""
     return (
         (
             await conn.execute(
@@ -26,12 +29,12 @@ async def worker_heartbeat(
                     """
                     INSERT INTO worker (work_pool_id, name, last_heartbeat,
                                         heartbeat_interval_seconds, status, created)
-                    VALUES (:pool_id, :name, coalesce(:now, now()), :interval, 'ONLINE',
+                    VALUES (:pool_id, :name, coalesce(:now, now()), :interval, :status,
                             coalesce(:now, now()))
                     ON CONFLICT (work_pool_id, name) DO UPDATE SET
                         last_heartbeat = excluded.last_heartbeat,
                         heartbeat_interval_seconds = excluded.heartbeat_interval_seconds,
-                        status = 'ONLINE'
+                        status = excluded.status
                     RETURNING *
                     """
                 ),
@@ -39,6 +42,7 @@ async def worker_heartbeat(
                     "pool_id": pool_id,
                     "name": name,
                     "interval": heartbeat_interval_seconds,
+                    "status": "STOPPING" if stopping else "ONLINE",
                     "now": now,
                 },
             )
@@ -102,6 +106,20 @@ async def flow_run_renew_leases(
         cancelling=[row[0] for row in rows if row[1]],
         lost=[run_id for run_id in dict.fromkeys(run_ids) if run_id not in held],
     )
+
+
+async def flow_run_cancelling_of_worker(
+    conn: AsyncConnection, worker_id: uuid.UUID, ignore: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The runs `worker_id` holds that were asked to stop, except those in `ignore`."""
+    rows = await conn.execute(
+        text(
+            "SELECT id FROM flow_run WHERE worker_id = :worker_id AND state_type = 'CANCELLING' "
+            "AND NOT id = ANY(:ignore) ORDER BY id"
+        ),
+        {"worker_id": worker_id, "ignore": list(ignore)},
+    )
+    return [row[0] for row in rows]
 
 
 @dataclass(frozen=True)
