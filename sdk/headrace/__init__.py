@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from headrace.retries import exponential_backoff
     from headrace.serving import serve
     from headrace.states import State
-    from headrace.tags import tags
+    from headrace.tagging import tags
     from headrace.task_runners import ThreadPoolTaskRunner
     from headrace.tasks import Task, task
 
@@ -34,7 +34,7 @@ _LAZY = {
     "Task": "headrace.tasks",
     "get_run_logger": "headrace.logging",
     "get_run_context": "headrace.context",
-    "tags": "headrace.tags",
+    "tags": "headrace.tagging",
     "State": "headrace.states",
     "HeadraceFuture": "headrace.futures",
     "wait": "headrace.futures",

@@ -474,6 +474,23 @@ def test_worker_for_a_missing_pool_fails_in_one_line(stack: Stack) -> None:
     )
 
 
+def test_workers_started_together_on_a_new_pool_all_serve_it(stack: Stack) -> None:
+    # `docker compose up --scale worker=3` on a fresh database: three workers race to create
+    # the pool; the two that lose the race must use it, not exit.
+    pool = f"fresh-{uuid.uuid4().hex[:8]}"
+    workers = [stack.start_worker("--pool", pool, "--type", "process") for _ in range(3)]
+    deadline = time.monotonic() + 30
+    online: list[str] = []
+    while time.monotonic() < deadline and len(online) < 3:
+        for index, worker in enumerate(workers):
+            assert worker.poll() is None, stack.worker_output(index)
+        response = stack.http.get(f"/work_pools/{pool}/workers")
+        if response.status_code == 200:
+            online = [w["name"] for w in response.json() if w["status"] == "ONLINE"]
+        time.sleep(0.2)
+    assert len(online) == 3, online
+
+
 def test_deploy_errors_are_one_line(stack: Stack) -> None:
     for args, message in [
         (("flows/none.py:etl",), "not found"),

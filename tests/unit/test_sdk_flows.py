@@ -212,3 +212,19 @@ def test_async_flows_and_tasks_mix_with_sync_ones(recorded: RecordingBackend) ->
     assert asyncio.run(mixed(1)) == [2, 4, 2, 20]
     assert recorded.flow_states[-1].is_completed()
     assert recorded.state_names("slow_double-2")[-1] == "Completed"
+
+
+def test_every_exported_name_is_the_object_even_after_the_engine_loaded_its_modules() -> None:
+    # A submodule named like an export (it was headrace/tags.py) replaces the export on the
+    # package once imported, which the engine does before a deployed flow's file is loaded.
+    import subprocess
+    import sys
+
+    script = (
+        "import headrace, headrace.engine.flow_engine, headrace.engine.task_engine, types\n"
+        "bad = [n for n in headrace.__all__\n"
+        "       if isinstance(getattr(headrace, n), types.ModuleType)]\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -28,7 +28,7 @@ from pydantic import TypeAdapter
 
 from headrace._state_types import StateType
 from headrace.client import HeadraceClient
-from headrace.errors import ApiError, ApiUnreachable, HeadraceError, NotFound
+from headrace.errors import ApiError, ApiUnreachable, Conflict, HeadraceError, NotFound
 from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
 from headrace.reporter import Reporter
 from headrace.schemas.work_pools import (
@@ -165,10 +165,15 @@ class Worker:
                     f"work pool {self.pool} does not exist; create it with "
                     f"`headrace work-pool create --type process {self.pool}` or pass --type"
                 ) from None
-            work_pool = self.client.post(
-                "/work_pools", WorkPool, WorkPoolCreate(name=self.pool, type=self.create_type)
-            )
-            _logger.info("created work pool %r of type %s", self.pool, self.create_type)
+            try:
+                work_pool = self.client.post(
+                    "/work_pools", WorkPool, WorkPoolCreate(name=self.pool, type=self.create_type)
+                )
+                _logger.info("created work pool %r of type %s", self.pool, self.create_type)
+            except Conflict:
+                # Workers started together (`docker compose up --scale worker=3`) race to
+                # create the pool; the losers use the one the winner made.
+                work_pool = self.client.get(f"/work_pools/{self.pool}", WorkPool)
         if self.create_type is not None and work_pool.type != self.create_type:
             raise WorkerError(
                 f"work pool {self.pool} is of type {work_pool.type}, not {self.create_type}"

@@ -24,7 +24,7 @@ from headrace.engine.task_engine import new_task_run
 from headrace.exceptions import Abort, ParameterError, RunTimeout
 from headrace.reporter import TaskRunRecord
 from headrace.states import State
-from headrace.tags import merge_tags, tags
+from headrace.tagging import merge_tags, tags
 
 if TYPE_CHECKING:
     from headrace.flows import Flow

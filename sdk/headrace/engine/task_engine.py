@@ -22,7 +22,7 @@ from headrace.exceptions import ResultError, RunTimeout, UpstreamFailed
 from headrace.futures import HeadraceFuture, resolve_inputs, wait_for_upstream
 from headrace.reporter import TaskRunRecord
 from headrace.states import State
-from headrace.tags import merge_tags
+from headrace.tagging import merge_tags
 
 if TYPE_CHECKING:
     from headrace.logging import RunLogger
