@@ -184,3 +184,58 @@ def cuttable_proxy() -> Iterator[Any]:
     yield make
     for proxy in proxies:
         proxy.close()
+
+
+# --- A flow that talks to the API all along, through the SDK client (scenarios 10 and 12) ------
+
+STEADY_FLOW = """
+
+from headrace import get_run_logger, task
+from headrace.client import HeadraceClient
+
+
+@task
+def _step(i: int, pause: float) -> int:
+    get_run_logger().info(f"step {i}")
+    time.sleep(pause)
+    return i
+
+
+@flow
+def steady(steps: int = 4, pause: float = 0.1) -> int:
+    # Reports task runs and log lines all along. Its attempt is read through the SDK client,
+    # which retries and fails over (HEADRACE_API_URL may list several URLs): an outage of the
+    # API or the database delays this flow, it does not fail it.
+    run_id = os.environ["HEADRACE_FLOW_RUN_ID"]
+    with HeadraceClient(retries=30) as client:
+        attempt = client.get_json(f"/flow_runs/{run_id}")["run_count"]
+    _ledger(run=run_id, attempt=attempt, pid=os.getpid(), event="start", t=time.time())
+    total = sum(_step(i, pause) for i in range(steps))
+    _ledger(run=run_id, attempt=attempt, pid=os.getpid(), event="end", t=time.time())
+    return total
+"""
+
+
+@pytest.fixture
+def add_steady_flow() -> Any:
+    """`add_steady_flow(stack)`: the `steady` flow joins the stack's flows/jobs.py (sharing its
+    ledger); deploy it with `stack.deploy("steady")`."""
+
+    def add(stack: Any) -> None:
+        with open(stack.folder / "flows" / "jobs.py", "a") as jobs:
+            jobs.write(STEADY_FLOW)
+
+    return add
+
+
+def attempts_not_run_once(entries: list[dict[str, Any]]) -> dict[tuple[str, int], list[str]]:
+    """(run, attempt) -> its ledger events, for each attempt not started and ended exactly once."""
+    events: dict[tuple[str, int], list[str]] = {}
+    for entry in entries:
+        events.setdefault((entry["run"], entry["attempt"]), []).append(entry["event"])
+    return {key: seen for key, seen in events.items() if sorted(seen) != ["end", "start"]}
+
+
+@pytest.fixture
+def ledger_faults() -> Any:
+    return attempts_not_run_once
