@@ -4,11 +4,9 @@ while a flow script, and workers with their flow processes, send states and logs
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 POOL_TIMEOUT = 2.0
 OUTAGE = 3.0  # seconds the database stays down
-STEPS = 24  # 0.25 s each: the flow spans the outage
+STEPS = 24  # of the script, 0.25 s each: the flow spans the outage
 # Runs in flight through real workers when the database goes down (the issue's figure); each is
 # a Python process, so HEADRACE_TEST_OUTAGE_RUNS=20 makes a quicker check on a slow machine.
 OUTAGE_RUNS = int(os.environ.get("HEADRACE_TEST_OUTAGE_RUNS", "100"))
@@ -36,40 +34,6 @@ WORKER_SERVER = {
     "reaper_interval_seconds": "0.5",
     "log_level": "warning",
 }
-
-SCRIPT = """
-import json
-import os
-import sys
-import time
-from pathlib import Path
-
-from headrace import flow, get_run_context, get_run_logger, task
-
-READY, LEDGER = Path(sys.argv[1]), Path(sys.argv[2])
-
-
-@task
-def step(i: int) -> int:
-    get_run_logger().info(f"step {i}")
-    time.sleep(0.25)
-    return i
-
-
-@flow
-def through_outage(steps: int) -> int:
-    run_id = str(get_run_context().flow_run_id)
-    entry = {"run": run_id, "attempt": 1, "pid": os.getpid(), "start": time.time()}
-    READY.write_text(run_id)
-    total = sum(step(i) for i in range(steps))
-    with open(LEDGER, "a") as ledger:
-        ledger.write(json.dumps({**entry, "end": time.time()}) + "\\n")
-    return total
-
-
-if __name__ == "__main__":
-    through_outage(int(sys.argv[3]))
-"""
 
 
 def pg_ctl(home: str, *args: str) -> None:
@@ -169,59 +133,28 @@ def drain(process: subprocess.Popen[str]) -> None:
 
 
 def test_10_a_postgres_restart_is_503_then_recovers_and_loses_no_state_or_log(
-    start_server: Any, tmp_path: Path
+    start_server: Any, stepping_script: Any
 ) -> None:
     server = start_server(db_pool_timeout_seconds=str(POOL_TIMEOUT), log_level="warning")
     drain(server.process)
-    ready, ledger = tmp_path / "ready", tmp_path / "ledger.jsonl"
-    (tmp_path / "script.py").write_text(SCRIPT)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
-    env.update(HEADRACE_API_URL=server.url, HEADRACE_HOME=str(tmp_path / "client-home"))
-    script = subprocess.Popen(
-        [sys.executable, str(tmp_path / "script.py"), str(ready), str(ledger), str(STEPS)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not (ready.exists() and ready.read_text()):
-            assert script.poll() is None, script.communicate()[0]
-            assert time.monotonic() < deadline, "the flow did not start"
-            time.sleep(0.05)
-        run_id = ready.read_text()
-        time.sleep(1.0)  # a few steps reported before the outage
+    script = stepping_script(server.url, STEPS)
+    script.wait_started()
+    time.sleep(1.0)  # a few steps reported before the outage
 
-        prober = Prober(server.url)
-        restart_started = time.monotonic()
-        crash_postgres(server.home, OUTAGE)
-        back = time.monotonic()
-        recovered = prober.first_success_after(back, timeout=10)
-        prober.stop()
-
-        output, _ = script.communicate(timeout=60)
-        assert script.returncode == 0, output[-3000:]
-        with httpx.Client(base_url=server.url, timeout=30) as http:
-            run = http.get(f"/flow_runs/{run_id}").json()
-            task_runs = http.get(f"/flow_runs/{run_id}/task_runs").json()
-            logs = http.get(f"/flow_runs/{run_id}/logs", params={"limit": 10_000}).json()
-    finally:
-        if script.poll() is None:
-            script.kill()
-            script.wait(5)
+    prober = Prober(server.url)
+    restart_started = time.monotonic()
+    crash_postgres(server.home, OUTAGE)
+    back = time.monotonic()
+    recovered = prober.first_success_after(back, timeout=10)
+    prober.stop()
+    script.finish()
     print(
         f"\n10: postgres down for {back - restart_started:.2f} s; {prober.summary()}; "
         f"API back {recovered:.2f} s after postgres"
     )
     prober.assert_503_or_200_in_time()
     assert recovered < 10
-    assert run["state_type"] == "COMPLETED", run
-    assert sorted(t["state_type"] for t in task_runs) == ["COMPLETED"] * STEPS
-    messages = {entry["message"] for entry in logs["items"]}
-    assert {f"step {i}" for i in range(STEPS)} <= messages, sorted(messages)
-    entries = [json.loads(line) for line in ledger.read_text().splitlines()]
-    assert [e["run"] for e in entries] == [run_id]  # the flow body ran once, start to end
+    script.assert_all_recorded()
 
 
 def test_10_workers_and_their_runs_ride_out_a_postgres_restart(
