@@ -9,6 +9,7 @@ import shlex
 import subprocess
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,15 @@ def running_flows(entries: list[dict[str, Any]], at: float) -> set[str]:
     return started - {e["run"] for e in entries if e["event"] == "end" and e["t"] < at}
 
 
+def state_times(run: dict[str, Any], name: str) -> list[float]:
+    """When the run entered states named `name` (wall clock, stamped by the server)."""
+    return [
+        datetime.fromisoformat(state["timestamp"]).timestamp()
+        for state in run["states"]
+        if state["name"] == name
+    ]
+
+
 def drain(process: subprocess.Popen[str]) -> None:
     """Read the server's output so a full pipe never blocks it (the fixture pipes it)."""
     assert process.stdout is not None
@@ -176,7 +186,7 @@ def test_10_workers_and_their_runs_ride_out_a_postgres_restart(
             stack.start_worker("--pool", stack.pool)
         runs = [stack.run(deployment, steps=FLOW_STEPS, pause=0.2) for _ in range(OUTAGE_RUNS)]
         deadline = time.monotonic() + 60
-        while not running_flows(ledger(stack.folder), time.time()):
+        while len(running_flows(ledger(stack.folder), time.time())) < 5:
             assert time.monotonic() < deadline, stack.worker_output(0)[-3000:]
             time.sleep(0.02)
 
@@ -190,34 +200,31 @@ def test_10_workers_and_their_runs_ride_out_a_postgres_restart(
         started = {e["run"] for e in before if e["event"] == "start" and e["t"] < crashed_at}
         in_flight = running_flows(before, crashed_at)
 
-        # Workers: a run claimed and started after the database came back.
-        deadline = back + 10
-        while not [e for e in ledger(stack.folder) if e["event"] == "start" and e["t"] > back_at]:
-            assert time.monotonic() < deadline, stack.worker_output(0)[-3000:]
-            time.sleep(0.05)
-        workers_back = min(
-            e["t"] for e in ledger(stack.folder) if e["event"] == "start" and e["t"] > back_at
-        )
-        workers_back -= back_at
-        # SDK clients (the flow processes caught by the outage): their final states arrive.
-        for run_id in in_flight:
-            stack.wait_state(run_id, timeout=max(0.1, back + 10 - time.monotonic()))
-        sdk_back = time.monotonic() - back
-
         finished = [stack.wait_state(run_id, timeout=60) for run_id in runs]
         task_runs = {r: stack.http.get(f"/flow_runs/{r}/task_runs").json() for r in runs}
         logs = {r: stack.http.get(f"/flow_runs/{r}/logs", params={"limit": 1000}) for r in runs}
         assert all(worker.poll() is None for worker in stack.workers)
         entries = ledger(stack.folder)
+    # Recovery as the database saw it (state rows are stamped by the server at commit): polling
+    # 100 runs through an API busy with the catch-up would measure the polling.
+    workers_back = min(t for r in finished for t in state_times(r, "Pending") if t > back_at)
+    workers_back -= back_at  # the first claim after the restart
+    # The flows caught by the outage whose final state had to wait for the database.
+    sdk_back = sorted(
+        end - back_at
+        for r in finished
+        if r["id"] in in_flight and (end := state_times(r, r["state_name"])[-1]) > back_at
+    )
+    assert sdk_back, "no flow had to wait for the database: the test proves little"
     print(
         f"\n10 (workers): {len(runs)} runs, {len(started)} started and {len(in_flight)} "
         f"running when postgres went down for {back - restart_started:.2f} s; "
-        f"{prober.summary()}; after postgres was back: API {api_back:.2f} s, workers claiming "
-        f"{workers_back:.2f} s, flows caught by the outage reported {sdk_back:.2f} s"
+        f"{prober.summary()}; after postgres was back: API {api_back:.2f} s, first claim "
+        f"{workers_back:.2f} s, final states of the {len(sdk_back)} flows that waited for it "
+        f"{sdk_back[0]:.2f}-{sdk_back[-1]:.2f} s"
     )
     prober.assert_503_or_200_in_time()
-    assert api_back < 10 and workers_back < 10 and sdk_back < 10
-    assert in_flight, "no flow was running when the database went down: the test proves little"
+    assert api_back < 10 and workers_back < 10 and sdk_back[-1] < 10
     assert [r["state_type"] for r in finished] == ["COMPLETED"] * len(runs), [
         (r["id"], r["state_type"], r["state_name"])
         for r in finished
