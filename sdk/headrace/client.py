@@ -1,10 +1,17 @@
-"""A small synchronous HTTP client of the headrace API, with retries and backoff.
+"""A small synchronous HTTP client of the headrace API, with retries, backoff and failover.
+
+Given the URLs of several API replicas (`HEADRACE_API_URL=http://a/api,http://b/api`), it sends
+to one of them and stays with it; a connection error or a 502/503/504 moves it to the next, and
+the request is retried there at once when that replica was not yet tried for this request (with
+the usual backoff otherwise). The SDK, the CLI and the worker all talk through this client.
 
 It accepts an httpx transport so tests can run the real SDK against the real app in-process.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 import uuid
 from typing import Any, TypeVar
@@ -12,12 +19,20 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from headrace.errors import ApiError, ApiUnreachable, Conflict, NotFound
+from headrace.api_urls import parse_api_urls
+from headrace.errors import ApiError, ApiUnreachable, Conflict, NotFound, SettingsError
 from headrace.settings import client_settings
 
 M = TypeVar("M", bound=BaseModel)
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Answers that say "this replica cannot serve now"; a 429 is about the caller, not the replica.
+FAIL_OVER_STATUSES = frozenset({502, 503, 504})
+# A replica whose host is gone never refuses the connection: give up connecting well before the
+# request timeout (a long poll's), so failing over to another replica takes seconds.
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+_logger = logging.getLogger("headrace.client")
 
 
 class HeadraceClient:
@@ -31,16 +46,43 @@ class HeadraceClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         settings = client_settings()
-        self.api_url = (api_url or settings.api_url).rstrip("/")
+        try:
+            self.api_urls = parse_api_urls(api_url or settings.api_url)
+        except ValueError as error:
+            raise SettingsError(f"invalid HEADRACE_API_URL: {error}") from None
+        # As configured (the whole list when there are several): for messages and comparisons.
+        self.api_url = ",".join(self.api_urls)
+        self._in_use = 0  # index in api_urls of the replica requests go to
+        self._in_use_lock = threading.Lock()
         key = api_key if api_key is not None else settings.api_key
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.retries = settings.client_retries if retries is None else retries
         self._http = httpx.Client(
-            base_url=self.api_url,
             headers=headers,
-            timeout=timeout or settings.client_timeout_seconds,
+            timeout=_timeout(timeout or settings.client_timeout_seconds),
             transport=transport,
         )
+
+    @property
+    def current_url(self) -> str:
+        """The API URL requests go to now."""
+        return self.api_urls[self._in_use]
+
+    def api_url_setting(self) -> str:
+        """HEADRACE_API_URL for a process this one starts: every URL, the one in use first (a
+        flow process started after a failover does not try the dead replica first)."""
+        return ",".join(self.api_urls[self._in_use :] + self.api_urls[: self._in_use])
+
+    def _move_on_from(self, url: str, why: str) -> str:
+        """After `url` failed: the next URL (the same one when there is only one). Threads that
+        saw the same replica fail move on once, not once each."""
+        with self._in_use_lock:
+            if self.api_urls[self._in_use] == url and len(self.api_urls) > 1:
+                self._in_use = (self._in_use + 1) % len(self.api_urls)
+                _logger.warning(
+                    "the headrace API at %s failed (%s); using %s", url, why, self.current_url
+                )
+            return self.api_urls[self._in_use]
 
     def close(self) -> None:
         self._http.close()
@@ -63,34 +105,45 @@ class HeadraceClient:
         timeout: float | None = None,
         retries: int | None = None,
     ) -> httpx.Response:
-        """Send a request; retry connection errors and 429/5xx-unavailable with backoff."""
+        """Send a request; retry connection errors and 429/5xx-unavailable with backoff, moving
+        to the next API replica on connection errors and 502/503/504."""
         attempts = (self.retries if retries is None else retries) + 1
         clean_params = {k: v for k, v in (params or {}).items() if v is not None}
+        tried: set[str] = set()
         for attempt in range(attempts):
+            url = self.current_url
+            tried.add(url)
+            retry_after: str | None = None
             try:
                 response = self._http.request(
                     method,
-                    path,
+                    url + path,
                     json=json,
                     params=clean_params,
                     headers=headers,
                     content=content,
-                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                    timeout=_timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
                 )
             except httpx.TransportError as exc:
+                # Even when giving up: the caller's next request starts on the next replica.
+                following = self._move_on_from(url, type(exc).__name__)
                 if attempt + 1 >= attempts:
                     raise ApiUnreachable(
                         f"cannot reach the headrace API at {self.api_url}: {exc}"
                     ) from exc
             else:
+                following = url
+                if response.status_code in FAIL_OVER_STATUSES:
+                    following = self._move_on_from(url, f"HTTP {response.status_code}")
                 if response.status_code not in RETRY_STATUSES or attempt + 1 >= attempts:
                     _raise_for_status(response)
                     return response
                 retry_after = response.headers.get("Retry-After")
+            if following in tried:  # a replica not yet tried for this request is tried at once
                 if retry_after and retry_after.isdigit():
                     time.sleep(min(float(retry_after), 10.0))
-                    continue
-            time.sleep(min(0.2 * 2**attempt, 5.0))
+                else:
+                    time.sleep(min(0.2 * 2**attempt, 5.0))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, path: str, model: type[M], **kwargs: Any) -> M:
@@ -108,8 +161,9 @@ class HeadraceClient:
         return self.request("GET", path, **kwargs).json()
 
     def health(self) -> bool:
+        """Whether an API replica answers; each is asked once, the first to answer is used."""
         try:
-            self.request("GET", "/health", retries=0, timeout=2.0)
+            self.request("GET", "/health", retries=len(self.api_urls) - 1, timeout=2.0)
         except (ApiUnreachable, ApiError):
             return False
         return True
@@ -117,6 +171,10 @@ class HeadraceClient:
     @staticmethod
     def path_id(value: uuid.UUID | str) -> str:
         return str(value)
+
+
+def _timeout(seconds: float) -> httpx.Timeout:
+    return httpx.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT_SECONDS))
 
 
 def _raise_for_status(response: httpx.Response) -> None:

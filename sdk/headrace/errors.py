@@ -4,7 +4,8 @@ HeadraceError
 ├── ApiError            the API answered with an error status
 │   ├── NotFound        404
 │   └── Conflict        409: a refused state transition or a duplicate
-└── ApiUnreachable      no connection to the API
+├── ApiUnreachable      no connection to the API
+└── SettingsError       a HEADRACE_* setting is invalid (the message names it)
 """
 
 from __future__ import annotations
@@ -33,3 +34,7 @@ class Conflict(ApiError):
 
 class ApiUnreachable(HeadraceError):
     """The API cannot be reached."""
+
+
+class SettingsError(HeadraceError, ValueError):
+    """A client setting is invalid; the message names it and says why, in one line."""

@@ -6,9 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from headrace.api_urls import ApiUrls
+from headrace.errors import SettingsError
 
 DEFAULT_API_URL = "http://127.0.0.1:4200/api"
 
@@ -18,7 +21,12 @@ class ClientSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HEADRACE_", extra="ignore")
 
-    api_url: str = Field(default=DEFAULT_API_URL, description="Base URL of the API.")
+    api_url: ApiUrls = Field(
+        default=DEFAULT_API_URL,
+        description="Base URL of the API, ending in `/api`; or the URLs of several API replicas "
+        "separated by commas: requests go to one of them and move to the next when it cannot be "
+        "reached or answers 503 (a worker hands the whole list to its runs' processes).",
+    )
     api_key: str | None = Field(default=None, description="API key sent as a Bearer token.")
     home: Path = Field(
         default=Path("~/.headrace"), description="Folder for the embedded database and caches."
@@ -107,4 +115,15 @@ def selected_profile() -> str | None:
 
 @lru_cache(maxsize=1)
 def client_settings() -> ClientSettings:
-    return ClientSettings()
+    """The client settings; a `SettingsError` in one line naming the first bad one."""
+    try:
+        return ClientSettings()
+    except ValidationError as error:
+        raise SettingsError(settings_error_message(error)) from None
+
+
+def settings_error_message(error: ValidationError) -> str:
+    first = error.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else "?"
+    reason = first["msg"].removeprefix("Value error, ")
+    return f"invalid HEADRACE_{name.upper()}: {reason}"

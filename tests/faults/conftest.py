@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -234,3 +235,169 @@ def running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "\nState:\tZ" not in status
+
+
+# --- A flow that talks to the API all along, through the SDK client (scenarios 10 and 12) ------
+
+STEADY_FLOW = """
+
+from headrace import get_run_logger, task
+from headrace.client import HeadraceClient
+
+
+@task
+def _step(i: int, pause: float) -> int:
+    get_run_logger().info(f"step {i}")
+    time.sleep(pause)
+    return i
+
+
+@flow
+def steady(steps: int = 4, pause: float = 0.1) -> int:
+    # Reports task runs and log lines all along. Its attempt is read through the SDK client,
+    # which retries and fails over (HEADRACE_API_URL may list several URLs): an outage of the
+    # API or the database delays this flow, it does not fail it.
+    run_id = os.environ["HEADRACE_FLOW_RUN_ID"]
+    with HeadraceClient(retries=30) as client:
+        attempt = client.get_json(f"/flow_runs/{run_id}")["run_count"]
+    _ledger(run=run_id, attempt=attempt, pid=os.getpid(), event="start", t=time.time())
+    total = sum(_step(i, pause) for i in range(steps))
+    _ledger(run=run_id, attempt=attempt, pid=os.getpid(), event="end", t=time.time())
+    return total
+"""
+
+
+@pytest.fixture
+def add_steady_flow() -> Any:
+    """`add_steady_flow(stack)`: the `steady` flow joins the stack's flows/jobs.py (sharing its
+    ledger); deploy it with `stack.deploy("steady")`."""
+
+    def add(stack: Any) -> None:
+        with open(stack.folder / "flows" / "jobs.py", "a") as jobs:
+            jobs.write(STEADY_FLOW)
+
+    return add
+
+
+def attempts_not_run_once(entries: list[dict[str, Any]]) -> dict[tuple[str, int], list[str]]:
+    """(run, attempt) -> its ledger events, for each attempt not started and ended exactly once."""
+    events: dict[tuple[str, int], list[str]] = {}
+    for entry in entries:
+        events.setdefault((entry["run"], entry["attempt"]), []).append(entry["event"])
+    return {key: seen for key, seen in events.items() if sorted(seen) != ["end", "start"]}
+
+
+@pytest.fixture
+def ledger_faults() -> Any:
+    return attempts_not_run_once
+
+
+# --- A flow script run by hand (no worker), through outages (scenarios 10 and 12) -------------
+
+STEPPING_SCRIPT = """
+import json
+import os
+import sys
+import time
+import time
+from pathlib import Path
+
+from headrace import flow, get_run_context, get_run_logger, task
+
+READY, LEDGER = Path(sys.argv[1]), Path(sys.argv[2])
+
+
+@task
+def step(i: int) -> int:
+    get_run_logger().info(f"step {i}")
+    time.sleep(0.25)
+    return i
+
+
+@flow
+def stepping(steps: int) -> int:
+    run_id = str(get_run_context().flow_run_id)
+    READY.write_text(run_id)
+    _ledger(run=run_id, attempt=1, pid=os.getpid(), event="start", t=time.time())
+    total = sum(step(i) for i in range(steps))
+    _ledger(run=run_id, attempt=1, pid=os.getpid(), event="end", t=time.time())
+    return total
+
+
+def _ledger(**entry: object) -> None:
+    with open(LEDGER, "a") as file:
+        file.write(json.dumps(entry) + "\\n")
+
+
+if __name__ == "__main__":
+    stepping(int(sys.argv[3]))
+"""
+
+
+class SteppingScript:
+    """`python script.py`: a flow of `steps` tasks of 0.25 s, each logging "step i", started by
+    hand with HEADRACE_API_URL set to `api_url` (one URL or several); the ledger in `folder`."""
+
+    def __init__(self, api_url: str, steps: int, folder: Path) -> None:
+        self.api_url, self.steps, self.folder = api_url, steps, folder
+        folder.mkdir(parents=True)
+        (folder / "script.py").write_text(STEPPING_SCRIPT)
+        self.ready = folder / "ready"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
+        env.update(HEADRACE_API_URL=api_url, HEADRACE_HOME=str(folder / "client-home"))
+        self.process = subprocess.Popen(
+            [sys.executable, "script.py", str(self.ready), "ledger.jsonl", str(steps)],
+            cwd=folder,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output = ""
+
+    def wait_started(self, timeout: float = 30) -> str:
+        """The flow run's id, once its body runs."""
+        deadline = time.monotonic() + timeout
+        while not (self.ready.exists() and self.ready.read_text()):
+            assert self.process.poll() is None, self.process.communicate()[0]
+            assert time.monotonic() < deadline, "the script's flow did not start"
+            time.sleep(0.05)
+        return self.ready.read_text()
+
+    def finish(self, timeout: float = 60) -> None:
+        self.output, _ = self.process.communicate(timeout=timeout)
+        assert self.process.returncode == 0, self.output[-3000:]
+
+    def assert_all_recorded(self, api_url: str | None = None) -> None:
+        """Completed, every task run and log line recorded; the body ran once, start to end."""
+        run_id = self.ready.read_text()
+        with httpx.Client(base_url=api_url or self.api_url, timeout=30) as http:
+            run = http.get(f"/flow_runs/{run_id}").json()
+            task_runs = http.get(f"/flow_runs/{run_id}/task_runs").json()
+            logs = http.get(f"/flow_runs/{run_id}/logs", params={"limit": 10_000}).json()
+        assert run["state_type"] == "COMPLETED", (run, self.output[-3000:])
+        assert sorted(t["state_type"] for t in task_runs) == ["COMPLETED"] * self.steps
+        messages = {entry["message"] for entry in logs["items"]}
+        assert {f"step {i}" for i in range(self.steps)} <= messages, sorted(messages)
+        entries = read_ledger(self.folder)
+        assert [(e["run"], e["event"]) for e in entries] == [(run_id, "start"), (run_id, "end")]
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+
+@pytest.fixture
+def stepping_script(tmp_path: Path) -> Iterator[Any]:
+    """`stepping_script(api_url, steps)` -> a started SteppingScript; killed at the end if left."""
+    scripts: list[SteppingScript] = []
+
+    def start(api_url: str, steps: int) -> SteppingScript:
+        script = SteppingScript(api_url, steps, tmp_path / f"script-{len(scripts)}")
+        scripts.append(script)
+        return script
+
+    yield start
+    for script in scripts:
+        script.kill()

@@ -35,7 +35,7 @@ def scheduled_times(sql: Any, deployment_id: str) -> list[datetime]:
 
 
 def test_17_killing_one_of_two_servers_leaves_the_loops_to_the_other_without_duplicates(
-    start_server: Any, database_url: str, sql: Any, make_queue_api: Any
+    database_url: str, start_server: Any, sql: Any, make_queue_api: Any
 ) -> None:
     doomed = start_server(database_url=database_url, **FAST_LOOPS)
     survivor = start_server(database_url=database_url, **FAST_LOOPS)
@@ -83,11 +83,11 @@ def test_17_killing_one_of_two_servers_leaves_the_loops_to_the_other_without_dup
 
 
 def test_12_workers_and_flows_wait_out_a_killed_api_server_and_resume(
-    start_server: Any, database_url: str, tmp_path: Path, make_ledger_stack: Any, ledger: Any
+    database_url: str, start_server: Any, tmp_path: Path, make_ledger_stack: Any, ledger: Any
 ) -> None:
-    """One API URL per worker (no client-side failover): a worker and its flow process keep
-    going while the API is away, retry, and resume when it is back (restarted, or another
-    replica behind the same address)."""
+    """One API URL (no list to fail over to, see test_faults_failover.py): a worker and its flow
+    process keep going while the API is away, retry, and resume when it is back (restarted, or
+    another replica behind the same address)."""
     settings = {"lease_seconds": "15", "heartbeat_seconds": "0.5", "log_level": "warning"}
     first = start_server(database_url=database_url, **settings)
     with make_ledger_stack(first.url, tmp_path) as stack:

@@ -176,7 +176,7 @@ class ProcessRun:
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = dict(os.environ)
         env.update(
-            HEADRACE_API_URL=self.context.client.api_url,
+            HEADRACE_API_URL=self.context.client.api_url_setting(),
             HEADRACE_WORKER_ID=str(self.context.worker_id),
             HEADRACE_FLOW_RUN_ID=str(self.run_id),
             # Output reaches the run's logs as it is written, not when a buffer fills.

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from headrace.cli.output import fail, print_json, table
 from headrace.cli.profile import editing, profile_in_effect, read_profiles
-from headrace.settings import NOT_IN_PROFILES, ClientSettings
+from headrace.settings import NOT_IN_PROFILES, ClientSettings, settings_error_message
 
 app = typer.Typer(help="View and change the client settings.", no_args_is_help=True)
 PREFIX = "HEADRACE_"
@@ -46,7 +46,7 @@ def checked(name: str, value: str) -> str:
     try:
         TypeAdapter(field.rebuild_annotation()).validate_python(value)
     except ValidationError as error:
-        reason = error.errors()[0]["msg"]
+        reason = error.errors()[0]["msg"].removeprefix("Value error, ")
         fail(f"invalid value {value!r} for {variable(name)}: {reason}")
     return value
 
@@ -66,9 +66,7 @@ def view(
     try:
         settings = ClientSettings()
     except ValidationError as error:
-        first = error.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "?"
-        fail(f"invalid {variable(name)}: {first['msg']} (fix it with `headrace config set`)")
+        fail(f"{settings_error_message(error)} (fix it with `headrace config set`)")
     rows = []
     for name in ClientSettings.model_fields:
         if in_environment(name):

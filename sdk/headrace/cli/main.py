@@ -19,6 +19,8 @@ from headrace.cli import (
     work_queue,
     worker,
 )
+from headrace.cli.output import fail
+from headrace.errors import SettingsError
 
 app = typer.Typer(
     help="headrace: a self-hosted workflow orchestrator for Python, on PostgreSQL.",
@@ -42,6 +44,8 @@ app.add_typer(profile.app, name="profile")
 def main() -> None:
     try:
         app()
+    except SettingsError as error:  # from any command that reads the client settings
+        fail(str(error))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None

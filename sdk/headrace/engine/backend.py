@@ -310,9 +310,11 @@ _backend_lock = threading.Lock()
 
 
 def current_api_url() -> str:
+    """HEADRACE_API_URL, trimmed as the client trims it (it may list several replicas)."""
+    from headrace.api_urls import split_api_urls
     from headrace.settings import DEFAULT_API_URL
 
-    return os.environ.get("HEADRACE_API_URL", DEFAULT_API_URL).rstrip("/")
+    return ",".join(split_api_urls(os.environ.get("HEADRACE_API_URL", DEFAULT_API_URL)))
 
 
 def get_backend(*, require_api: bool = False) -> Backend:
