@@ -300,6 +300,9 @@ flow_run_state = Table(
     Column("message", Text),
     Column("timestamp", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     Column("data", JSONB),
+    # The worker whose attempt reported this state (the run's holder), if any: a heartbeat can
+    # then tell a run that its own attempt ended from a run that was taken away from it.
+    Column("reported_by_worker_id", UUID(as_uuid=True)),
     Index("ix_flow_run_state_run_timestamp", "flow_run_id", "timestamp"),
 )
 

@@ -94,6 +94,30 @@ def test_a_fenced_worker_learns_it_lost_the_run_and_is_refused(
     assert queue_api.set_state(run_id, "RUNNING", other).status_code == 201
 
 
+def test_a_run_the_workers_own_attempt_finished_is_not_lost_but_one_finished_by_another_is(
+    queue_api: Any, sql: Any, database_url: str
+) -> None:
+    # The flow process reports its final state, then exits: a heartbeat in between must not
+    # call the run lost, or the worker kills a process that is only running its hooks.
+    done_id, worker_id = claimed_run(queue_api)
+    queue_api.set_state(done_id, "RUNNING", worker_id)
+    queue_api.set_state(done_id, "COMPLETED", worker_id)
+    assert queue_api.heartbeat("p", "w1", run_ids=[done_id])["lost_run_ids"] == []
+    # Rescued from w1 and finished by w2: lost to w1 although it is finished.
+    taken_id = queue_api.run(queue_api.deploy("p", name="retried", retries=1))["id"]
+    [claimed] = queue_api.claim("p", worker_id)
+    assert claimed["flow_run"]["id"] == taken_id
+    expire_leases(sql)
+    reap(database_url)
+    other = queue_api.heartbeat("p", "w2")["worker_id"]
+    [again] = queue_api.claim("p", other)
+    assert again["flow_run"]["id"] == taken_id
+    queue_api.set_state(taken_id, "RUNNING", other)
+    queue_api.set_state(taken_id, "COMPLETED", other)
+    beat = queue_api.heartbeat("p", "w1", run_ids=[done_id, taken_id])
+    assert beat["lost_run_ids"] == [taken_id]
+
+
 def test_heartbeat_and_state_changes_renew_the_lease(queue_api: Any, sql: Any) -> None:
     run_id, worker_id = claimed_run(queue_api)
     sql.execute("UPDATE flow_run SET lease_expires_at = now() + interval '2 seconds'")

@@ -237,3 +237,7 @@ def test_10_workers_and_their_runs_ride_out_a_postgres_restart(
         assert sorted(t["state_type"] for t in task_runs[run_id]) == ["COMPLETED"] * FLOW_STEPS
         messages = {entry["message"] for entry in logs[run_id].json()["items"]}
         assert {f"step {i}" for i in range(FLOW_STEPS)} <= messages, (run_id, sorted(messages))
+    # No worker took a flow process that had just reported its final state for one whose lease
+    # was lost (it used to SIGKILL it, cutting its hooks and last log lines).
+    for index in range(len(stack.workers)):
+        assert "lease lost" not in stack.worker_output(index), stack.worker_output(index)[-2000:]

@@ -57,7 +57,7 @@ class LeaseRenewal:
     renewed: list[uuid.UUID]
     # Held runs that were asked to stop.
     cancelling: list[uuid.UUID]
-    # Runs the worker named but does not hold any more.
+    # Runs the worker named but does not hold any more, except those its own attempt finished.
     lost: list[uuid.UUID]
 
 
@@ -85,9 +85,9 @@ async def flow_run_renew_leases(
                     FROM held WHERE fr.id = held.id
                     RETURNING fr.id
                 )
-                SELECT id, false AS cancelling FROM renewed
+                SELECT id, 'renewed' AS kind FROM renewed
                 UNION ALL
-                SELECT id, true FROM flow_run
+                SELECT id, 'cancelling' FROM flow_run
                 WHERE worker_id = :worker_id AND state_type = 'CANCELLING'
                 """
             ),
@@ -99,13 +99,39 @@ async def flow_run_renew_leases(
             },
         )
     ).all()
-    renewed = [row[0] for row in rows if not row[1]]
-    held = set(renewed)
+    renewed = [row[0] for row in rows if row[1] == "renewed"]
+    unrenewed = [run_id for run_id in dict.fromkeys(run_ids) if run_id not in set(renewed)]
+    ended = await _ended_by_worker(conn, worker_id, unrenewed) if unrenewed else set()
     return LeaseRenewal(
         renewed=renewed,
-        cancelling=[row[0] for row in rows if row[1]],
-        lost=[run_id for run_id in dict.fromkeys(run_ids) if run_id not in held],
+        cancelling=[row[0] for row in rows if row[1] == "cancelling"],
+        lost=[run_id for run_id in unrenewed if run_id not in ended],
     )
+
+
+async def _ended_by_worker(
+    conn: AsyncConnection, worker_id: uuid.UUID, run_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    """The runs among `run_ids` that this worker's own attempt finished (it reported their final
+    state): not lost, their flow process is only exiting. A run rescued by the reaper or taken
+    over by another worker has a newer state written by someone else.
+
+    A statement of its own: the renewal above may have waited on the row lock of a final state
+    being written, and then skipped the row; only a new snapshot sees that state committed."""
+    rows = await conn.execute(
+        text(
+            """
+            SELECT fr.id FROM flow_run fr
+            WHERE fr.id = ANY(:run_ids) AND fr.worker_id IS NULL
+              AND fr.state_type IN ('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED')
+              AND (SELECT s.reported_by_worker_id FROM flow_run_state s
+                   WHERE s.flow_run_id = fr.id
+                   ORDER BY s.timestamp DESC, s.id DESC LIMIT 1) = :worker_id
+            """
+        ),
+        {"run_ids": run_ids, "worker_id": worker_id},
+    )
+    return {row[0] for row in rows}
 
 
 async def flow_run_cancelling_of_worker(

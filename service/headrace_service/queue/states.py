@@ -204,7 +204,14 @@ async def flow_run_set_state(
         .mappings()
         .one()
     )
-    state = await _state_insert(conn, run_id, state_type, state_name, message, data, now)
+    reporter = (
+        current["worker_id"]
+        if requester is not None and requester == current["worker_id"]
+        else None
+    )
+    state = await _state_insert(
+        conn, run_id, state_type, state_name, message, data, now, reported_by_worker_id=reporter
+    )
     await _announce(conn, run)
     return StateChange(decision, run, state)
 
@@ -217,19 +224,23 @@ async def _state_insert(
     message: str | None,
     data: dict[str, Any] | None,
     now: datetime | None,
+    *,
+    reported_by_worker_id: uuid.UUID | None = None,
 ) -> RowMapping:
     return (
         (
             await conn.execute(
                 text(
                     """
-                INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp, data)
+                INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp, data,
+                                            reported_by_worker_id)
                 VALUES (:run_id, CAST(:type AS state_type), :name, :message, coalesce(:now, now()),
-                        CAST(:data AS jsonb))
+                        CAST(:data AS jsonb), :reporter)
                 RETURNING *
                 """
                 ),
                 {
+                    "reporter": reported_by_worker_id,
                     "run_id": run_id,
                     "type": state_type.value,
                     "name": name,
