@@ -29,6 +29,7 @@ from headrace_service.queue import FLOW_RUN_CHANNEL
 from headrace_service.request_ids import HEADER as REQUEST_ID_HEADER
 from headrace_service.request_ids import RequestIdMiddleware, current_request_id
 from headrace_service.settings import ServerSettings
+from headrace_service.store.run_activity import RUN_ACTIVITY_CHANNEL
 from headrace_service.web_auth import guard_routes, login_routes
 
 API_PREFIX = "/api"
@@ -63,7 +64,10 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
         )
         app.state.db = Database(engine)
         app.state.notifier = Notifier(
-            database_url, FLOW_RUN_CHANNEL, enabled=settings.listen_notify
+            database_url,
+            FLOW_RUN_CHANNEL,
+            extra_channels=[RUN_ACTIVITY_CHANNEL],
+            enabled=settings.listen_notify,
         )
         await app.state.notifier.start()
         start_loops(app)
