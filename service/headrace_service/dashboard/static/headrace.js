@@ -360,7 +360,7 @@ function initLivePage() {
 
 const initOverviewPage = initLivePage;
 
-// ---- a deployment: Run form, pause/resume, its runs live --------------------------------
+// ---- a deployment: Run form and its runs live (pause buttons: data-patch, below) ---------
 function initDeploymentPage() {
   const deploymentId = document.body.dataset.deploymentId;
   const form = document.getElementById("run-form");
@@ -382,22 +382,6 @@ function initDeploymentPage() {
     } catch (error) {
       showServerErrors(form, error.message);
     } finally {
-      button.disabled = false;
-    }
-  });
-
-  document.addEventListener("click", async (event) => {
-    const button = event.target.closest("[data-action=toggle-pause]");
-    if (!button) return;
-    button.disabled = true;
-    try {
-      await api(`/api/deployments/${deploymentId}`, {
-        method: "PATCH",
-        body: JSON.stringify({ paused: button.dataset.paused !== "true" }),
-      });
-      window.location.reload();
-    } catch (error) {
-      toast(error.message, true);
       button.disabled = false;
     }
   });
@@ -461,16 +445,14 @@ function showServerErrors(form, message) {
   form.querySelector("#form-error").textContent = rest.join("; ");
 }
 
-// Pause/resume of pools and queues: PATCH {"paused": ...} on the path the button names.
+// Pause/resume buttons (deployments, their schedules, pools, queues): PATCH the JSON body the
+// button carries to the path it names, then show the page as it now is.
 document.addEventListener("click", async (event) => {
-  const button = event.target.closest("[data-pool-action]");
+  const button = event.target.closest("button[data-patch]");
   if (!button) return;
   button.disabled = true;
   try {
-    await api(button.dataset.path, {
-      method: "PATCH",
-      body: JSON.stringify({ paused: button.dataset.poolAction === "pause" }),
-    });
+    await api(button.dataset.patch, { method: "PATCH", body: button.dataset.body });
     window.location.reload();
   } catch (error) {
     toast(error.message, true);
