@@ -76,7 +76,7 @@ async def deployment_page(request: Request) -> Response:
         schedules=schedules,
         upcoming=upcoming,
         runs=runs.runs,
-        more_runs=runs.older is not None,
+        more_runs=runs.next is not None,
         fields=form_fields(deployment["parameter_schema"], deployment["parameters"]),
         schedule_text=schedule_text,
         schedule_runs=schedule_runs,
