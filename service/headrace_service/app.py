@@ -29,6 +29,7 @@ from headrace_service.queue import FLOW_RUN_CHANNEL
 from headrace_service.request_ids import HEADER as REQUEST_ID_HEADER
 from headrace_service.request_ids import RequestIdMiddleware, current_request_id
 from headrace_service.settings import ServerSettings
+from headrace_service.store.run_activity import RUN_ACTIVITY_CHANNEL
 from headrace_service.web_auth import guard_routes, login_routes
 
 API_PREFIX = "/api"
@@ -70,7 +71,10 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
                 settings.claim_fallback_poll_seconds,
             )
         app.state.notifier = Notifier(
-            listen_url or database_url, FLOW_RUN_CHANNEL, enabled=listen_url is not None
+            listen_url or database_url,
+            FLOW_RUN_CHANNEL,
+            extra_channels=[RUN_ACTIVITY_CHANNEL],
+            enabled=listen_url is not None,
         )
         await app.state.notifier.start()
         start_loops(app)

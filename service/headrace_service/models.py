@@ -268,6 +268,10 @@ flow_run = Table(
         postgresql_where=text("state_type = 'SCHEDULED'"),
     ),
     Index("ix_flow_run_created", "created", "id"),
+    # The dashboard's runs table sorted by start, end or name: keyset pages on (key, id).
+    Index("ix_flow_run_start_time", "start_time", "id"),
+    Index("ix_flow_run_end_time", "end_time", "id"),
+    Index("ix_flow_run_name", "name", "id"),
     Index("ix_flow_run_flow_created", "flow_id", "created"),
     Index("ix_flow_run_state_created", "state_type", "created"),
     Index("ix_flow_run_deployment_created", "deployment_id", "created"),

@@ -2,9 +2,12 @@
 
 Every flow run state change is announced with NOTIFY by the transaction that made it (see
 queue/ package). Waiting claim requests, run waiters and the dashboard's SSE streams subscribe here
-instead of polling the database. When the connection drops, it reconnects with backoff and
-wakes every subscriber with a `None` event, so that each re-reads the database once and misses
-nothing that happened while it was deaf.
+instead of polling the database. The same connection also LISTENs on extra channels (task-run and
+log ingestion, see store/run_activity.py); a subscription receives only the channels it asks
+for, the main one by default, so claims are never woken by log traffic.
+
+When the connection drops, it reconnects with backoff and wakes every subscriber with a `None`
+event, so that each re-reads the database once and misses nothing that happened while deaf.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 import psycopg
@@ -27,7 +30,8 @@ QUEUE_SIZE = 1000
 
 
 class Subscription:
-    def __init__(self) -> None:
+    def __init__(self, channels: frozenset[str]) -> None:
+        self.channels = channels
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=QUEUE_SIZE)
 
     def push(self, event: Event) -> None:
@@ -47,9 +51,17 @@ class Subscription:
 
 
 class Notifier:
-    def __init__(self, database_url: str, channel: str, *, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        channel: str,
+        *,
+        extra_channels: Collection[str] = (),
+        enabled: bool = True,
+    ) -> None:
         self.url = libpq_url(database_url)
-        self.channel = channel
+        self.channel = channel  # what `subscribe()` delivers unless told otherwise
+        self.channels = (channel, *(c for c in extra_channels if c != channel))
         self.enabled = enabled
         self.connected = asyncio.Event()
         self._subscribers: set[Subscription] = set()
@@ -69,17 +81,24 @@ class Notifier:
             await self._conn.close()
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[Subscription]:
-        subscription = Subscription()
+    async def subscribe(self, channels: Collection[str] = ()) -> AsyncIterator[Subscription]:
+        """Events of `channels` (default: the main channel) and every re-read (None)."""
+        wanted = frozenset(channels or (self.channel,))
+        unknown = wanted.difference(self.channels)
+        if unknown:
+            raise ValueError(f"not listening on {sorted(unknown)}; add them to extra_channels")
+        subscription = Subscription(wanted)
         self._subscribers.add(subscription)
         try:
             yield subscription
         finally:
             self._subscribers.discard(subscription)
 
-    def publish(self, event: Event) -> None:
+    def publish(self, event: Event, channel: str | None = None) -> None:
+        """Deliver to the subscribers of `channel`; channel None (a re-read) goes to everyone."""
         for subscription in list(self._subscribers):
-            subscription.push(event)
+            if channel is None or channel in subscription.channels:
+                subscription.push(event)
 
     async def kill_connection_for_tests(self) -> None:
         if self._conn is not None:
@@ -91,12 +110,13 @@ class Notifier:
             try:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
                     self._conn = conn
-                    await conn.execute(f'LISTEN "{self.channel}"')
+                    for channel in self.channels:
+                        await conn.execute(f'LISTEN "{channel}"')
                     self.connected.set()
                     delay = 0.1
                     self.publish(None)  # whatever happened while deaf: re-read
                     async for notify in conn.notifies():
-                        self.publish(_decode(notify.payload))
+                        self.publish(_decode(notify.payload), notify.channel)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the database went away: retry, never die

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,17 +46,32 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(chromium: Any, live_server: Any) -> Iterator[Any]:
-    # Depends on live_server so the tab (and its open SSE stream) closes before the server
-    # stops; uvicorn otherwise waits for the stream to end.
-    context = chromium.new_context(viewport={"width": 1280, "height": 860}, color_scheme="light")
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
+def open_page(chromium: Any, live_server: Any) -> Iterator[Callable[..., Any]]:
+    """Opens tabs with their own context options (viewport, color_scheme); each must end the
+    test with no JavaScript error."""
+    # Depends on live_server so the tabs (and their open SSE streams) close before the server
+    # stops; uvicorn otherwise waits for the streams to end.
+    contexts: list[Any] = []
     errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    yield tab
-    context.close()
+
+    def open_(**options: Any) -> Any:
+        settings = {"viewport": {"width": 1280, "height": 860}, "color_scheme": "light", **options}
+        context = chromium.new_context(**settings)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        tab = context.new_page()
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        return tab
+
+    yield open_
+    for context in contexts:
+        context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(open_page: Callable[..., Any]) -> Any:
+    return open_page()
 
 
 def screenshot(page: Any, name: str, *, full_page: bool = True) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -121,3 +122,68 @@ def test_deployment_pause_and_summary_pages(page: Any, dashboard: Dashboard) -> 
     dashboard.set_state(late["id"], "COMPLETED")
     expect(page.locator(".legend")).to_contain_text("Completed 2")
     screenshot(page, "overview")
+
+
+def waiting_runs(dashboard: Dashboard, deployment_id: str) -> list[dict[str, Any]]:
+    query = {"deployment_id": deployment_id, "state_type": "SCHEDULED", "limit": 500}
+    runs: list[dict[str, Any]] = dashboard.ok(dashboard.api.get("/flow_runs", params=query))[
+        "items"
+    ]
+    return runs
+
+
+def test_each_schedule_shows_its_next_runs_and_pauses_and_resumes(
+    page: Any, dashboard: Dashboard
+) -> None:
+    deployment = make_deployment(dashboard)
+    did = deployment["id"]
+    hourly = dashboard.ok(
+        dashboard.api.post(
+            f"/deployments/{did}/schedules",
+            json={"schedule": {"interval": 3600}, "parameters": {"mode": "fast"}},
+        )
+    )
+    daily = dashboard.ok(
+        dashboard.api.post(
+            f"/deployments/{did}/schedules",
+            json={
+                "schedule": {"cron": "0 6 * * *"},
+                "parameters": {"mode": "full"},
+                "active": False,
+            },
+        )
+    )
+    deadline = time.monotonic() + 30  # the scheduler's first pass makes the hourly runs
+    while not (runs := waiting_runs(dashboard, did)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert runs, "the scheduler made no runs of the active schedule"
+
+    page.goto(f"{dashboard.url}/deployments/{did}")
+    hourly_item = page.locator(f"#schedule-{hourly['id']}")
+    daily_item = page.locator(f"#schedule-{daily['id']}")
+    expect(hourly_item).to_contain_text("every 3600")
+    expect(hourly_item.locator(".next-runs li").first).to_be_visible()
+    soonest = min(runs, key=lambda r: str(r["expected_start_time"]))
+    expect(hourly_item.locator(".next-runs")).to_contain_text(soonest["name"])
+    expect(daily_item).to_contain_text("Paused: no runs are made")
+    screenshot(page, "deployment-schedules")
+
+    daily_item.get_by_role("button", name="Resume schedule cron 0 6 * * *").click()
+    expect(daily_item.locator(".state")).to_have_text("active")
+    assert dashboard.api.get(f"/deployment_schedules/{daily['id']}").json()["active"] is True
+
+    hourly_item.get_by_role("button", name="Pause schedule every 3600 s").click()
+    expect(hourly_item.locator(".state")).to_have_text("paused")
+    expect(hourly_item).to_contain_text("Paused: no runs are made")
+    assert dashboard.api.get(f"/deployment_schedules/{hourly['id']}").json()["active"] is False
+    # Pausing removed the hourly schedule's waiting runs.
+    assert all(r["schedule_id"] != hourly["id"] for r in waiting_runs(dashboard, did))
+
+    # A paused deployment makes no runs: its active schedules say when they would fire.
+    page.click("button[data-action=toggle-pause]")
+    expect(page.locator("h1 .state")).to_have_text("Paused")
+    expect(page.locator("#sched-h + p")).to_contain_text("deployment is paused")
+    expect(daily_item).to_contain_text("Fires next at")
+    expect(daily_item.locator("time")).to_have_count(3)
+    page.click("button[data-action=toggle-pause]")
+    expect(page.locator("h1 .state")).to_have_text("Active")

@@ -74,14 +74,22 @@ def test_run_page_shows_task_bars_edges_and_a_live_log_tail(
     expect(page.locator("#logs li")).to_have_count(3)
     expect(page.locator(".json")).to_contain_text('"day": "2026-11-24"')
 
-    # New lines and tasks arrive while the page is open, then the run finishes.
+    # New lines and tasks arrive while the page is open (pushed over SSE, never polled): a log
+    # batch fetches only the lines after the last one shown, a task batch re-renders the run.
+    expect(page.locator("#live")).to_have_text("live")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    dashboard.log(rid, (20, "loaded 1200 rows"))
+    expect(page.locator("#logs li")).to_have_count(4)
+    expect(page.locator("#logs li").last).to_contain_text("loaded 1200 rows")
+    log_reads = [u for u in asked if "/logs?" in u]
+    assert log_reads and all("after=" in u for u in log_reads), asked
     load = task_report(
         rid, "load-0", t0 + timedelta(seconds=3), 1.5, upstream=[t["id"] for t in transforms[:2]]
     )
     dashboard.report_tasks(rid, [load])
-    dashboard.log(rid, (20, "loaded 1200 rows"))
-    expect(page.locator("#logs li")).to_have_count(4)
     expect(page.locator("svg.timeline g.bar")).to_have_count(5)
+    assert any("part=live" in u for u in asked)
     dashboard.set_state(rid, "COMPLETED")
     expect(page.locator("h1 .state")).to_have_text("Completed")
     expect(page.locator("button[data-action=cancel]")).to_have_count(0)

@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from headrace_service.dashboard.deployment_queries import next_runs_of, schedule_text, schedules_of
+from headrace_service.dashboard.deployment_queries import (
+    fire_times,
+    next_runs_of,
+    next_runs_of_schedules,
+    schedule_text,
+    schedules_of,
+)
 from headrace_service.dashboard.run_form import form_fields
 from headrace_service.dashboard.run_pages import bad_request, not_found
 from headrace_service.dashboard.run_queries import RunFilter, run_page
@@ -16,6 +22,7 @@ from headrace_service.dashboard.templating import render
 from headrace_service.store.deployments import deployment_get, deployment_list
 
 MAX_DEPLOYMENTS = 500
+NEXT_RUNS_PER_SCHEDULE = 3
 
 
 async def deployments_page(request: Request) -> Response:
@@ -50,7 +57,17 @@ async def deployment_page(request: Request) -> Response:
             return not_found(f"deployment {deployment_id} not found")
         schedules = (await schedules_of(conn, [deployment_id]))[deployment_id]
         upcoming = (await next_runs_of(conn, [deployment_id], now, per_deployment=5))[deployment_id]
+        schedule_runs = await next_runs_of_schedules(
+            conn, [s["id"] for s in schedules], now, per_schedule=NEXT_RUNS_PER_SCHEDULE
+        )
         runs = await run_page(conn, RunFilter(deployment_id=deployment_id), limit=20)
+    # Active schedules with no waiting run yet (just added, resumed, or firing beyond the
+    # scheduler's horizon): say when they fire instead.
+    times = {
+        s["id"]: fire_times(s["schedule"], now, NEXT_RUNS_PER_SCHEDULE)
+        for s in schedules
+        if s["active"] and not schedule_runs.get(s["id"])
+    }
     return render(
         "deployment.html",
         title=f"{deployment['flow_name']}/{deployment['name']}",
@@ -59,7 +76,9 @@ async def deployment_page(request: Request) -> Response:
         schedules=schedules,
         upcoming=upcoming,
         runs=runs.runs,
-        more_runs=runs.older is not None,
+        more_runs=runs.next is not None,
         fields=form_fields(deployment["parameter_schema"], deployment["parameters"]),
         schedule_text=schedule_text,
+        schedule_runs=schedule_runs,
+        fire_times=times,
     )

@@ -1,8 +1,14 @@
-"""Server-Sent Events: every flow run state change, fanned out from the process's one LISTEN.
+"""Server-Sent Events fanned out from the process's one LISTEN connection.
 
 The browser opens one EventSource per page; each stream is a subscription to
 app.state.notifier, so a thousand open tabs cost a thousand in-memory queues and still one
-database connection. `?flow_run=<id>` narrows the stream to one run (the run page).
+database connection.
+
+- `/api/events`: every flow run state change (`data: {"id", "state_type", "work_pool_id"}`).
+- `/api/events?flow_run=<id>`: that run's state changes, plus `event: task_runs` and
+  `event: logs` (`data: {"flow_run_id"}`) when task runs or log lines of the run were stored,
+  so its page reads what is new instead of polling.
+- `event: reread` on either: the listener reconnected and something may have been missed.
 """
 
 from __future__ import annotations
@@ -14,31 +20,51 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from headrace_service.notifier import Event, Notifier
+from headrace_service.store.run_activity import RUN_ACTIVITY_CHANNEL
 
 HEARTBEAT_SECONDS = 15.0
 # Tells EventSource how soon to reconnect after the stream drops (server restart, network).
 RECONNECT_MS = 2000
 
 
-def sse_message(event: Event) -> str:
+def sse_message(event: Event, name: str | None = None) -> str:
     """One SSE frame; a None event (the listener reconnected) becomes a `reread` event."""
     if event is None:
         return "event: reread\ndata: {}\n\n"
-    return f"data: {json.dumps(event, separators=(',', ':'))}\n\n"
+    head = f"event: {name}\n" if name else ""
+    return f"{head}data: {json.dumps(event, separators=(',', ':'))}\n\n"
+
+
+def run_frame(event: Event, run_id: str) -> str | None:
+    """The frame a run page gets for `event`, or None when the event is about other runs."""
+    if event is None:
+        return sse_message(None)
+    kind = event.get("kind")
+    if kind is None:  # a state change on the flow run channel
+        return sse_message(event) if event.get("id") == run_id else None
+    ids = event.get("flow_run_ids")
+    # null: the batch touched too many runs to list; every run page re-reads (cheaply).
+    if ids is None or run_id in ids:
+        return sse_message({"flow_run_id": run_id}, str(kind))
+    return None
 
 
 async def event_stream(notifier: Notifier, only_run: str | None) -> AsyncIterator[str]:
+    # Only a run page hears task-run and log traffic; list pages do not need it.
+    channels = [notifier.channel] if only_run is None else [notifier.channel, RUN_ACTIVITY_CHANNEL]
     # Starlette cancels this generator when the client disconnects, which leaves the
     # subscription (the `async with` unsubscribes on the way out).
-    async with notifier.subscribe() as subscription:
+    async with notifier.subscribe(channels) as subscription:
         yield f"retry: {RECONNECT_MS}\n: connected\n\n"
         while True:
             arrived, event = await subscription.next(HEARTBEAT_SECONDS)
             if not arrived:
                 # Proxies and browsers drop silent connections; a comment keeps it open.
                 yield ": heartbeat\n\n"
-            elif event is None or only_run is None or event.get("id") == only_run:
+            elif only_run is None:
                 yield sse_message(event)
+            elif (frame := run_frame(event, only_run)) is not None:
+                yield frame
 
 
 async def events_endpoint(request: Request) -> Response:

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from headrace.schemas.common import mask_secret_parameters
 from headrace_service.dashboard.run_queries import (
+    SORT_KEYS,
     TIME_RANGES,
     BadFilter,
     Cursor,
@@ -43,8 +44,8 @@ async def runs_page(request: Request) -> Response:
     query = request.query_params
     try:
         flt = RunFilter.from_query(query)
-        before = Cursor.decode(query["before"], "before") if query.get("before") else None
-        after = Cursor.decode(query["after"], "after") if query.get("after") else None
+        before = Cursor.decode(query["before"], "before", flt.sort) if query.get("before") else None
+        after = Cursor.decode(query["after"], "after", flt.sort) if query.get("after") else None
     except BadFilter as error:
         return bad_request(str(error))
     async with request.app.state.db.begin() as conn:
@@ -64,11 +65,47 @@ async def runs_page(request: Request) -> Response:
         state_types=STATE_TYPES,
         time_ranges=list(TIME_RANGES),
         filter_query=urlencode(base),
-        # Only the first page takes new runs live; an older page keeps its rows in place.
-        first_page=before is None and page.newer is None,
-        older_url="?" + urlencode([*base, ("before", page.older.encode())]) if page.older else None,
-        newer_url="?" + urlencode([*base, ("after", page.newer.encode())]) if page.newer else None,
+        sort_links=sort_links(flt),
+        sort_choices=sort_choices(),
+        # Only the first page takes new runs live; a later page keeps its rows in place.
+        first_page=before is None and page.previous is None,
+        next_url="?" + urlencode([*base, ("before", page.next.encode())]) if page.next else None,
+        previous_url=(
+            "?" + urlencode([*base, ("after", page.previous.encode())]) if page.previous else None
+        ),
     )
+
+
+def sort_choices() -> list[tuple[str, str]]:
+    """The Sort menu (for phones, where the column heads are hidden): (value, text)."""
+    choices = []
+    for name, key in SORT_KEYS.items():
+        if key.text:
+            choices += [(name, f"{key.label}, A to Z"), ("-" + name, f"{key.label}, Z to A")]
+        else:
+            choices += [
+                ("-" + name, f"{key.label}, newest first"),
+                (name, f"{key.label}, oldest first"),
+            ]
+    return choices
+
+
+def sort_links(flt: RunFilter) -> dict[str, dict[str, str]]:
+    """For each sortable column: the link that sorts by it (again: the other way round) and
+    its `aria-sort`. Times start newest first, names A to Z."""
+    links: dict[str, dict[str, str]] = {}
+    filters = [(k, v) for k, v in flt.query_args() if k != "sort"]
+    current = flt.sort.removeprefix("-")
+    for name, key in SORT_KEYS.items():
+        first = name if key.text else "-" + name
+        if name == current:
+            target = name if flt.descending else "-" + name
+            aria = "descending" if flt.descending else "ascending"
+        else:
+            target, aria = first, "none"
+        href = "/runs?" + urlencode([*filters, ("sort", target)])
+        links[name] = {"href": href, "aria": aria, "label": key.label}
+    return links
 
 
 async def run_rows_fragment(request: Request) -> Response:

@@ -1,12 +1,21 @@
-"""Reads behind the flow-runs pages: filtered listings with keyset pagination.
+"""Reads behind the flow-runs pages: filtered listings, sortable, with keyset pagination.
 
-Keyset, not OFFSET: a page is `(created, id) < cursor ORDER BY created DESC, id DESC LIMIT n`,
-which walks ix_flow_run_created (or the per-flow/state/deployment index) from the cursor, so
-page 2,000 of 100,000 runs costs what page 1 does.
+Keyset, not OFFSET: a page is `(key, id) < cursor ORDER BY key DESC, id DESC LIMIT n`, which
+walks the `(key, id)` index from the cursor (ix_flow_run_created, ix_flow_run_start_time,
+ix_flow_run_end_time, ix_flow_run_name), so page 2,000 of 100,000 runs costs what page 1 does.
+The id breaks ties, so runs with equal keys are neither repeated nor skipped across pages.
+
+Start and end times are NULL until a run starts or ends. Those runs come last in either
+direction: a page first reads the runs that have the key, then, if it is not full, the runs
+without it in id order. Each of the two reads is an index range scan (a btree finds `key IS
+NULL` too); a row comparison alone would drop NULLs.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,20 +42,59 @@ class BadFilter(ValueError):
 
 
 @dataclass(frozen=True)
+class SortKey:
+    column: str  # a column of flow_run, indexed together with id
+    label: str
+    nullable: bool
+    text: bool = False  # compared as text, else a timestamp
+
+
+SORT_KEYS = {
+    "created": SortKey("created", "Created", nullable=False),
+    "started": SortKey("start_time", "Started", nullable=True),
+    "ended": SortKey("end_time", "Ended", nullable=True),
+    "name": SortKey("name", "Run", nullable=False, text=True),
+}
+DEFAULT_SORT = "-created"
+
+
+def parse_sort(value: str | None) -> tuple[str, bool]:
+    """`created` (oldest first) or `-created` (newest first) into (key, descending)."""
+    value = (value or DEFAULT_SORT).strip()
+    name = value.removeprefix("-")
+    if name not in SORT_KEYS:
+        known = ", ".join(f"{k}, -{k}" for k in SORT_KEYS)
+        raise BadFilter(f"sort: unknown {value!r}; use one of {known}")
+    return name, value.startswith("-")
+
+
+@dataclass(frozen=True)
 class Cursor:
-    created: datetime
+    """Where a page ends: the sort key's value of its last run (None: no value) and its id."""
+
+    sort: str
+    value: datetime | str | None
     id: uuid.UUID
 
     def encode(self) -> str:
-        return f"{self.created.isoformat()}_{self.id}"
+        value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
+        raw = json.dumps([self.sort, value, str(self.id)], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, value: str, name: str) -> Cursor:
+    def decode(cls, encoded: str, name: str, sort: str) -> Cursor:
         try:
-            created, _, run_id = value.rpartition("_")
-            return cls(datetime.fromisoformat(created), uuid.UUID(run_id))
-        except ValueError:
-            raise BadFilter(f"{name}: not a page cursor; follow the page links") from None
+            raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+            key, value, run_id = json.loads(raw)
+            if key != sort:
+                raise ValueError(key)
+            if value is not None and not SORT_KEYS[sort.removeprefix("-")].text:
+                value = datetime.fromisoformat(value)
+            return cls(sort, value, uuid.UUID(run_id))
+        except (ValueError, TypeError, KeyError, binascii.Error):
+            raise BadFilter(
+                f"{name}: not a page cursor of this sort order; follow the page links"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -58,6 +106,15 @@ class RunFilter:
     since: str | None = None  # a key of TIME_RANGES
     parent_flow_run_id: uuid.UUID | None = None
     ids: tuple[uuid.UUID, ...] = field(default=())
+    sort: str = DEFAULT_SORT  # not a filter, but travels with it in every page link
+
+    @property
+    def sort_key(self) -> SortKey:
+        return SORT_KEYS[self.sort.removeprefix("-")]
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.startswith("-")
 
     @classmethod
     def from_query(cls, query: Any) -> RunFilter:
@@ -69,6 +126,7 @@ class RunFilter:
         since = query.get("since") or None
         if since is not None and since not in TIME_RANGES:
             raise BadFilter(f"since: use one of {', '.join(TIME_RANGES)}")
+        key, descending = parse_sort(query.get("sort"))
         return cls(
             flow=query.get("flow") or None,
             deployment_id=_uuid_or_none(query.get("deployment"), "deployment"),
@@ -76,6 +134,7 @@ class RunFilter:
             tag=query.get("tag") or None,
             since=since,
             ids=tuple(_uuid(v, "id") for v in query.getlist("id")),
+            sort=("-" if descending else "") + key,
         )
 
     def query_args(self) -> list[tuple[str, str]]:
@@ -90,6 +149,8 @@ class RunFilter:
             args.append(("tag", self.tag))
         if self.since:
             args.append(("since", self.since))
+        if self.sort != DEFAULT_SORT:
+            args.append(("sort", self.sort))
         return args
 
 
@@ -137,8 +198,8 @@ def _where(flt: RunFilter, now: datetime | None) -> tuple[list[str], dict[str, A
 @dataclass
 class RunPage:
     runs: list[RowMapping]
-    older: Cursor | None  # cursor of the next (older) page, if any
-    newer: Cursor | None  # cursor of the previous (newer) page, if any
+    next: Cursor | None  # cursor of the following page, if any
+    previous: Cursor | None  # cursor of the page before, if any
 
 
 async def run_page(
@@ -150,27 +211,75 @@ async def run_page(
     limit: int = PAGE_SIZE,
     now: datetime | None = None,
 ) -> RunPage:
-    """One page, newest first; `before` pages to older runs, `after` back to newer ones."""
-    where, params = _where(flt, now)
-    ascending = after is not None and before is None
-    cursor = after if ascending else before
-    if cursor is not None:
-        where.append(f"(fr.created, fr.id) {'>' if ascending else '<'} (:c_created, :c_id)")
-        params.update(c_created=cursor.created, c_id=cursor.id)
-    order = "ASC" if ascending else "DESC"
-    sql = RUN_SELECT + (" WHERE " + " AND ".join(where) if where else "")
-    sql += f" ORDER BY fr.created {order}, fr.id {order} LIMIT :limit"
-    params["limit"] = limit + 1
-    rows = list((await conn.execute(text(sql), params)).mappings())
+    """One page in the filter's sort order; `before` pages on from a cursor, `after` back."""
+    key = flt.sort_key
+    backward = after is not None and before is None
+    cursor = after if backward else before
+    # The scan goes the display direction, or against it when paging back.
+    descending = flt.descending != backward
+    rows: list[RowMapping] = []
+    for with_value in _segments(key, cursor, backward):
+        rows += await _segment(
+            conn, flt, key, with_value, cursor, descending, limit + 1 - len(rows), now
+        )
+        if len(rows) > limit:
+            break
     more = len(rows) > limit
     rows = rows[:limit]
-    if ascending:
+    if backward:
         rows.reverse()
-    first = Cursor(rows[0]["created"], rows[0]["id"]) if rows else None
-    last = Cursor(rows[-1]["created"], rows[-1]["id"]) if rows else None
-    if ascending:
-        return RunPage(rows, older=last, newer=first if more else None)
-    return RunPage(rows, older=last if more else None, newer=first if cursor else None)
+    first = _cursor_of(flt, rows[0]) if rows else None
+    last = _cursor_of(flt, rows[-1]) if rows else None
+    if backward:
+        return RunPage(rows, next=last, previous=first if more else None)
+    return RunPage(rows, next=last if more else None, previous=first if cursor else None)
+
+
+def _segments(key: SortKey, cursor: Cursor | None, backward: bool) -> list[bool]:
+    """Which parts to read, in scan order: runs with a value of the key (True), then without
+    (False) — reversed when paging back. A cursor among the runs without a value has every run
+    with one before it."""
+    if not key.nullable:
+        return [True]
+    if cursor is None:
+        return [True, False]
+    if cursor.value is None:
+        return [False, True] if backward else [False]
+    return [True] if backward else [True, False]
+
+
+async def _segment(
+    conn: AsyncConnection,
+    flt: RunFilter,
+    key: SortKey,
+    with_value: bool,
+    cursor: Cursor | None,
+    descending: bool,
+    limit: int,
+    now: datetime | None,
+) -> list[RowMapping]:
+    where, params = _where(flt, now)
+    column = f"fr.{key.column}"
+    past = "<" if descending else ">"
+    order = "DESC" if descending else "ASC"
+    if key.nullable:
+        where.append(f"{column} IS {'NOT ' if with_value else ''}NULL")
+    # The cursor bounds only the part it lies in; the other part is read whole.
+    if cursor is not None and (cursor.value is not None) == with_value:
+        if with_value:
+            where.append(f"({column}, fr.id) {past} (:c_value, :c_id)")
+            params["c_value"] = cursor.value
+        else:
+            where.append(f"fr.id {past} :c_id")
+        params["c_id"] = cursor.id
+    sql = RUN_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+    sql += f" ORDER BY {column} {order}, fr.id {order} LIMIT :limit"
+    params["limit"] = limit
+    return list((await conn.execute(text(sql), params)).mappings())
+
+
+def _cursor_of(flt: RunFilter, row: RowMapping) -> Cursor:
+    return Cursor(flt.sort, row[flt.sort_key.column], row["id"])
 
 
 async def flow_names(conn: AsyncConnection) -> list[str]:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headrace.schemas.logs import LogCreate
+from headrace_service.store.run_activity import run_activity_announce
 
 
 async def logs_insert(conn: AsyncConnection, logs: list[LogCreate]) -> int:
@@ -39,6 +40,7 @@ async def logs_insert(conn: AsyncConnection, logs: list[LogCreate]) -> int:
             for item in logs
         ],
     )
+    await run_activity_announce(conn, "logs", (item.flow_run_id for item in logs))
     return len(logs)
 
 

@@ -10,13 +10,15 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headrace.schemas.task_runs import TaskRunReport
+from headrace_service.store.run_activity import run_activity_announce
 
 
 async def task_runs_upsert(conn: AsyncConnection, reports: list[TaskRunReport]) -> int:
     """Insert or update task runs and append their new states; replays change nothing twice.
 
     Two statements whatever the batch size: the rows travel as one JSON document expanded by
-    jsonb_to_recordset, which is several times faster than one execution per row.
+    jsonb_to_recordset, which is several times faster than one execution per row. Then one
+    NOTIFY for the whole batch tells open run pages (see run_activity).
     """
     if not reports:
         return 0
@@ -121,6 +123,7 @@ async def task_runs_upsert(conn: AsyncConnection, reports: list[TaskRunReport]) 
                 )
             },
         )
+    await run_activity_announce(conn, "task_runs", (r.flow_run_id for r in merged.values()))
     return len(reports)
 
 

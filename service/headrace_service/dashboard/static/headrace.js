@@ -74,21 +74,41 @@ function batcher(ms, fn) {
 }
 
 // One EventSource per page; the browser reconnects by itself and we re-read on reconnect.
-function liveEvents(url, onEvent) {
+// `rereadOnOpen`: re-read on the first open too, for what changed before the stream started.
+// `named`: handlers of named events (`event: logs`), given their data.
+function liveEvents(url, onEvent, { rereadOnOpen = false, named = {} } = {}) {
   const badge = document.getElementById("live");
   const source = new EventSource(url);
   let everOpen = false;
   source.onopen = () => {
     badge.textContent = "live";
     badge.classList.add("on");
-    if (everOpen) onEvent(null); // missed events while disconnected: re-read
+    if (everOpen || rereadOnOpen) onEvent(null); // missed events while disconnected: re-read
     everOpen = true;
   };
   source.onerror = () => { badge.textContent = "reconnecting"; badge.classList.remove("on"); };
   source.onmessage = (msg) => onEvent(JSON.parse(msg.data));
   source.addEventListener("reread", () => onEvent(null));
+  for (const [name, handler] of Object.entries(named)) {
+    source.addEventListener(name, (msg) => handler(JSON.parse(msg.data)));
+  }
   window.addEventListener("pagehide", () => source.close());
   return source;
+}
+
+// A re-rendered fragment replaces the focused button: find its twin and give focus back, so a
+// keyboard user does not lose their place when the page updates.
+function focusKey(root) {
+  const el = document.activeElement;
+  if (!el || el === document.body || !root.contains(el)) return null;
+  for (const attr of ["id", "data-action", "data-copy", "href"]) {
+    if (el.hasAttribute(attr)) return `${el.tagName.toLowerCase()}[${attr}="${CSS.escape(el.getAttribute(attr))}"]`;
+  }
+  return null;
+}
+
+function restoreFocus(root, key) {
+  if (key) root.querySelector(key)?.focus();
 }
 
 async function fetchHtml(url) {
@@ -145,13 +165,15 @@ function initRunsPage() {
       url += ids.map((id) => "&id=" + encodeURIComponent(id)).join("");
     }
     const rows = parseFragment(await fetchHtml(url), true).querySelectorAll("tr");
+    const focused = focusKey(tbody);
     if (firstPage) replaceRows(tbody, rows);
     else for (const row of rows) swapRow(tbody, row);
     localiseTimes(tbody);
+    restoreFocus(tbody, focused);
     const empty = document.getElementById("runs-empty");
     if (empty) empty.hidden = tbody.rows.length > 0;
   });
-  liveEvents("/api/events", refresh);
+  liveEvents("/api/events", refresh, { rereadOnOpen: firstPage });
 }
 
 function replaceRows(tbody, rows) {
@@ -180,9 +202,10 @@ function initRunPage() {
   let again = false;
 
   function rerender() {
-    return rerenderOnce().catch((error) => { console.warn("refresh:", error); scheduleFollow(); });
+    return rerenderOnce().catch((error) => console.warn("refresh:", error));
   }
 
+  // Swap in the server-rendered run fragment (state, timings, task bars and table, history).
   async function rerenderOnce() {
     if (busy) { again = true; return; }
     busy = true;
@@ -194,29 +217,29 @@ function initRunPage() {
         const details = fresh.querySelector("details.task-table");
         if (details) details.open = openTable;
       }
+      const focused = focusKey(live);
       live.replaceWith(fresh);
       live = fresh;
       localiseTimes(live);
+      restoreFocus(live, focused);
     } finally {
       busy = false;
       if (again) { again = false; rerender(); }
     }
-    await logs.pull();
-    scheduleFollow();
   }
 
-  // Task runs and log lines arrive in batches without a state change of the run, so while
-  // the run is active the page re-reads them every 2 s; a finished run costs nothing.
-  let followTimer = null;
-  function scheduleFollow() {
-    clearTimeout(followTimer);
-    const state = live.dataset.state;
-    const active = !["COMPLETED", "FAILED", "CRASHED", "CANCELLED"].includes(state);
-    if (active) followTimer = setTimeout(rerender, document.hidden ? 10000 : 2000);
-  }
-
-  liveEvents("/api/events?flow_run=" + encodeURIComponent(runId), batcher(150, rerender));
-  logs.pull().then(scheduleFollow);
+  // No polling: the server says when something of this run changed. State changes and task-run
+  // batches re-render the fragment; log batches fetch only the lines after the last one shown.
+  const rerenderSoon = batcher(150, rerender);
+  const pullSoon = batcher(100, () => logs.pull());
+  liveEvents("/api/events?flow_run=" + encodeURIComponent(runId), (event) => {
+    rerenderSoon(event);
+    if (event === null) pullSoon(event); // reconnected: anything may have been missed
+  }, {
+    rereadOnOpen: true, // covers what changed between rendering the page and subscribing
+    named: { task_runs: rerenderSoon, logs: pullSoon },
+  });
+  logs.pull();
 
   document.addEventListener("click", async (event) => {
     const button = event.target.closest("[data-action]");
@@ -254,6 +277,7 @@ function initLogTail(runId) {
   const follow = document.getElementById("log-follow");
   let after = null;
   let pulling = null;
+  let pullAgain = false;
 
   function visible(li) {
     const needle = search.value.trim().toLowerCase();
@@ -305,12 +329,19 @@ function initLogTail(runId) {
 
   level.addEventListener("change", applyFilter);
   search.addEventListener("input", applyFilter);
-  return {
-    pull() {
-      if (!pulling) pulling = pullOnce().catch((e) => toast("Logs: " + e.message, true)).finally(() => { pulling = null; });
-      return pulling;
-    },
-  };
+  // One read at a time; a request to pull during a read runs once more after it, since the
+  // read in flight may have started before the new lines were committed.
+  function pull() {
+    if (pulling) { pullAgain = true; return pulling; }
+    pulling = pullOnce()
+      .catch((e) => toast("Logs: " + e.message, true))
+      .finally(() => {
+        pulling = null;
+        if (pullAgain) { pullAgain = false; pull(); }
+      });
+    return pulling;
+  }
+  return { pull };
 }
 
 // ---- overview and the other summary pages ----------------------------------------------
@@ -329,7 +360,7 @@ function initLivePage() {
 
 const initOverviewPage = initLivePage;
 
-// ---- a deployment: Run form, pause/resume, its runs live --------------------------------
+// ---- a deployment: Run form and its runs live (pause buttons: data-patch, below) ---------
 function initDeploymentPage() {
   const deploymentId = document.body.dataset.deploymentId;
   const form = document.getElementById("run-form");
@@ -351,22 +382,6 @@ function initDeploymentPage() {
     } catch (error) {
       showServerErrors(form, error.message);
     } finally {
-      button.disabled = false;
-    }
-  });
-
-  document.addEventListener("click", async (event) => {
-    const button = event.target.closest("[data-action=toggle-pause]");
-    if (!button) return;
-    button.disabled = true;
-    try {
-      await api(`/api/deployments/${deploymentId}`, {
-        method: "PATCH",
-        body: JSON.stringify({ paused: button.dataset.paused !== "true" }),
-      });
-      window.location.reload();
-    } catch (error) {
-      toast(error.message, true);
       button.disabled = false;
     }
   });
@@ -430,16 +445,14 @@ function showServerErrors(form, message) {
   form.querySelector("#form-error").textContent = rest.join("; ");
 }
 
-// Pause/resume of pools and queues: PATCH {"paused": ...} on the path the button names.
+// Pause/resume buttons (deployments, their schedules, pools, queues): PATCH the JSON body the
+// button carries to the path it names, then show the page as it now is.
 document.addEventListener("click", async (event) => {
-  const button = event.target.closest("[data-pool-action]");
+  const button = event.target.closest("button[data-patch]");
   if (!button) return;
   button.disabled = true;
   try {
-    await api(button.dataset.path, {
-      method: "PATCH",
-      body: JSON.stringify({ paused: button.dataset.poolAction === "pause" }),
-    });
+    await api(button.dataset.patch, { method: "PATCH", body: button.dataset.body });
     window.location.reload();
   } catch (error) {
     toast(error.message, true);

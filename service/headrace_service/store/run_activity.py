@@ -1,0 +1,48 @@
+"""NOTIFY for what happens inside a flow run: task-run upserts and log lines.
+
+Why here and not in queue/: these statements write no queue state (a task run or a log line
+never makes a flow run claimable, finished or late); they only tell live run pages that there
+is something new to read. They sit beside the store code that inserts the rows so that every
+ingest statement and its announcement change together.
+
+Why a channel of its own: claim long-polls and `GET /flow_runs/{id}/wait` listen to
+`headrace_flow_run` and would wake (and re-query) on every log batch otherwise. The notifier
+LISTENs on both channels over its one connection and hands this one only to the SSE streams of
+run pages.
+
+One NOTIFY per ingest statement, not per row, and only ids travel: the distinct flow runs the
+batch touched. A batch touching more runs than fit comfortably in a payload (8000 bytes at most)
+says `flow_run_ids: null`, "any run": every open run page re-reads what is new, which is cheap
+because it reads only lines after the last one it has.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from typing import Literal
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+RUN_ACTIVITY_CHANNEL = "headrace_run_activity"
+MAX_IDS_PER_NOTIFY = 100  # 100 ids of 39 bytes stay well under the 8000-byte payload limit
+
+ActivityKind = Literal["task_runs", "logs"]
+
+
+def run_activity_payload(kind: ActivityKind, flow_run_ids: Iterable[uuid.UUID]) -> str:
+    ids = sorted({str(i) for i in flow_run_ids})
+    listed = ids if len(ids) <= MAX_IDS_PER_NOTIFY else None
+    return json.dumps({"kind": kind, "flow_run_ids": listed}, separators=(",", ":"))
+
+
+async def run_activity_announce(
+    conn: AsyncConnection, kind: ActivityKind, flow_run_ids: Iterable[uuid.UUID]
+) -> None:
+    """NOTIFY (delivered at commit, so readers see the rows when they hear of them)."""
+    await conn.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": RUN_ACTIVITY_CHANNEL, "payload": run_activity_payload(kind, flow_run_ids)},
+    )
