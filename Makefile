@@ -22,8 +22,14 @@ install: $(STAMP) ## Create .venv and install headrace with its server and dev e
 run: $(STAMP) ## Start the API and dashboard on http://localhost:4200 (embedded PostgreSQL)
 	$(BIN)/headrace server start
 
+# Most tests wait on processes, leases and the network more than on the CPU: two pytest
+# processes halve the suite. The fault suite runs afterwards, alone: its recovery bounds assume
+# the machine is not also running the rest of the suite.
+TEST_JOBS ?= 2
+
 test: $(STAMP) ## Run the whole test suite (real PostgreSQL, real processes)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_JOBS) --dist loadfile --ignore=tests/faults
+	$(BIN)/pytest tests/faults
 
 test-faults: $(STAMP) ## Run the fault suite (kills, pauses, cut connections; docs/reliability.md)
 	$(BIN)/pytest tests/faults
