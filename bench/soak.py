@@ -1,6 +1,7 @@
 """Soak: runs created, claimed and completed at a steady rate for minutes; does the queue age?
 
-    .venv/bin/python bench/soak.py [--minutes 10] [--rate 20] [--claimers 4] [--claim-limit 1]
+    .venv/bin/python bench/soak.py [--minutes 10] [--rate 12] [--claimers 4] [--claim-limit 1]
+        [--history 0]
     .venv/bin/python bench/soak.py --ramp [--rate 10] [--step 10] [--stage-seconds 30]
 
 Starts its own `headrace server start` (embedded PostgreSQL, see _stack.py). `--producers`
@@ -15,6 +16,10 @@ minute over the first (target <= 2x) and whether dead tuples stayed bounded. It 
 `--ramp` finds the highest rate this machine sustains: stages of `--stage-seconds` from `--rate`
 up by `--step` until a stage is not sustained (fewer than 95% of the target completed, or the
 backlog of waiting runs grows), then prints the last sustained rate.
+
+`--history N` first inserts N finished runs (as bench/claim_after_history.py does): the
+autovacuum threshold of flow_run grows with the table, so churn on a long history is the harder
+case for dead tuples.
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ from typing import Any
 import httpx
 from _claimer import HttpClaimer
 from _stack import bench_stack, percentile
-from sqlalchemy import text
+from claim_after_history import HISTORY
+from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 TABLES = ("flow_run", "flow_run_state")
 CLAIM_INDEX = "ix_flow_run_claim"
 HEARTBEAT_SECONDS = 10.0
+DEAD_SAMPLE_SECONDS = 5.0
 
 
 @dataclass
@@ -45,6 +52,7 @@ class Window:
     empty_claims: int = 0
     created: int = 0
     completed: int = 0
+    max_dead: int = 0  # flow_run's dead tuples, highest of the samples taken in the window
 
 
 @dataclass
@@ -91,11 +99,30 @@ class Load:
             self.window.completed += len(run_ids)
             self.completed_total += len(run_ids)
 
+    async def watch_dead_tuples(self, engine: AsyncEngine) -> None:
+        """Sample flow_run's dead tuples every few seconds: autovacuum runs between reports."""
+        while not self.stopping:
+            await asyncio.sleep(DEAD_SAMPLE_SECONDS)
+            dead = (await table_stats(engine))["flow_run"]["n_dead_tup"]
+            self.window.max_dead = max(self.window.max_dead, dead)
+
     async def keep_alive(self) -> None:
         while not self.stopping:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             for index, claimer in enumerate(self.claimers):
                 await claimer.heartbeat(f"soak-{index}")
+
+
+def add_history(database_url: str, deployment_id: str, runs: int) -> None:
+    """`runs` finished runs (one state row each) already in the table, as after months of use."""
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    started = time.monotonic()
+    with engine.connect() as conn:
+        conn.execute(text(HISTORY), {"n": runs, "deployment_id": deployment_id})
+        conn.execute(text("VACUUM ANALYZE flow_run"))
+        conn.execute(text("VACUUM ANALYZE flow_run_state"))
+    engine.dispose()
+    print(f"history: {runs} finished runs inserted in {time.monotonic() - started:.0f} s")
 
 
 async def table_stats(engine: AsyncEngine) -> dict[str, Any]:
@@ -123,7 +150,7 @@ async def table_stats(engine: AsyncEngine) -> dict[str, Any]:
 
 HEADER = (
     f"{'min':>4} {'target/s':>8} {'created/s':>9} {'done/s':>7} {'backlog':>7} {'empty':>6} "
-    f"{'p50 ms':>7} {'p99 ms':>7} | {'run live':>8} {'run dead':>8} {'run MB':>7} {'avac':>4} "
+    f"{'p50 ms':>7} {'p99 ms':>7} | {'run live':>8} {'dead max':>8} {'run MB':>7} {'avac':>4} "
     f"| {'state live':>10} {'state dead':>10} {'state MB':>8} | {'claim ix kB':>11}"
 )
 
@@ -140,13 +167,13 @@ def report(label: str, load: Load, window: Window, stats: dict[str, Any]) -> dic
         "backlog": load.created_total - load.completed_total,
         "p50_ms": percentile(latencies, 0.5) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
-        "run_dead": run["n_dead_tup"],
+        "run_dead": max(window.max_dead, run["n_dead_tup"]),
     }
     print(
         f"{label:>4} {load.rate:>8.0f} {row['created_per_s']:>9.1f} "
         f"{row['completed_per_s']:>7.1f} {row['backlog']:>7} {window.empty_claims:>6} "
         f"{row['p50_ms']:>7.1f} {row['p99_ms']:>7.1f} | {run['n_live_tup']:>8} "
-        f"{run['n_dead_tup']:>8} {run['total_bytes'] / 2**20:>7.1f} {run['autovacuum_count']:>4} "
+        f"{row['run_dead']:>8} {run['total_bytes'] / 2**20:>7.1f} {run['autovacuum_count']:>4} "
         f"| {state['n_live_tup']:>10} {state['n_dead_tup']:>10} "
         f"{state['total_bytes'] / 2**20:>8.1f} | {stats['claim_index_bytes'] / 1024:>11.0f}",
         flush=True,
@@ -156,7 +183,7 @@ def report(label: str, load: Load, window: Window, stats: dict[str, Any]) -> dic
 
 async def run_load(stack_url: str, database_url: str, args: argparse.Namespace) -> None:
     limits = httpx.Limits(max_connections=args.producers + args.claimers + 4)
-    engine = create_async_engine(database_url, pool_size=1, max_overflow=0)
+    engine = create_async_engine(database_url, pool_size=2, max_overflow=0)
     async with httpx.AsyncClient(base_url=stack_url, timeout=60, limits=limits) as client:
         claimers = [
             await HttpClaimer.register(client, "bench", f"soak-{i}", args.claim_limit)
@@ -166,6 +193,7 @@ async def run_load(stack_url: str, database_url: str, args: argparse.Namespace) 
         tasks = [asyncio.create_task(load.produce()) for _ in range(args.producers)]
         tasks += [asyncio.create_task(load.consume(c)) for c in claimers]
         tasks.append(asyncio.create_task(load.keep_alive()))
+        tasks.append(asyncio.create_task(load.watch_dead_tuples(engine)))
         print(HEADER, flush=True)
         try:
             if args.ramp:
@@ -229,16 +257,19 @@ def main() -> None:
     parser.add_argument(
         "--report-seconds", type=float, default=60.0, help="length of a reported 'minute'"
     )
-    parser.add_argument("--rate", type=float, default=20.0, help="runs created per second")
+    parser.add_argument("--rate", type=float, default=12.0, help="runs created per second")
     parser.add_argument("--producers", type=int, default=4)
     parser.add_argument("--claimers", type=int, default=4)
     parser.add_argument("--claim-limit", type=int, default=1)
     parser.add_argument("--idle", type=float, default=0.2, help="pause after an empty claim")
+    parser.add_argument("--history", type=int, default=0, help="finished runs added first")
     parser.add_argument("--ramp", action="store_true", help="find the highest sustained rate")
     parser.add_argument("--step", type=float, default=10.0)
     parser.add_argument("--stage-seconds", type=float, default=30.0)
     args = parser.parse_args()
     with bench_stack() as stack:
+        if args.history:
+            add_history(stack.database_url, stack.deployment_id("touch/bench"), args.history)
         asyncio.run(run_load(stack.url, stack.database_url, args))
 
 
