@@ -1,7 +1,7 @@
 """Soak: runs created, claimed and completed at a steady rate for minutes; does the queue age?
 
     .venv/bin/python bench/soak.py [--minutes 10] [--rate 12] [--claimers 4] [--claim-limit 1]
-        [--history 0]
+        [--history 0] [--flow-run-options 'autovacuum_vacuum_threshold = 2000, ...']
     .venv/bin/python bench/soak.py --ramp [--rate 10] [--step 10] [--stage-seconds 30]
 
 Starts its own `headrace server start` (embedded PostgreSQL, see _stack.py). `--producers`
@@ -19,7 +19,7 @@ backlog of waiting runs grows), then prints the last sustained rate.
 
 `--history N` first inserts N finished runs (as bench/claim_after_history.py does): the
 autovacuum threshold of flow_run grows with the table, so churn on a long history is the harder
-case for dead tuples.
+case for dead tuples. `--flow-run-options` tries other autovacuum settings on flow_run.
 """
 
 from __future__ import annotations
@@ -123,6 +123,17 @@ def add_history(database_url: str, deployment_id: str, runs: int) -> None:
         conn.execute(text("VACUUM ANALYZE flow_run_state"))
     engine.dispose()
     print(f"history: {runs} finished runs inserted in {time.monotonic() - started:.0f} s")
+
+
+def set_flow_run_options(database_url: str, options: str) -> None:
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"ALTER TABLE flow_run SET ({options})"))
+        reloptions = conn.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'flow_run'")
+        ).scalar_one()
+    engine.dispose()
+    print(f"flow_run options: {reloptions}")
 
 
 async def table_stats(engine: AsyncEngine) -> dict[str, Any]:
@@ -263,6 +274,11 @@ def main() -> None:
     parser.add_argument("--claim-limit", type=int, default=1)
     parser.add_argument("--idle", type=float, default=0.2, help="pause after an empty claim")
     parser.add_argument("--history", type=int, default=0, help="finished runs added first")
+    parser.add_argument(
+        "--flow-run-options",
+        help="storage parameters to try on flow_run first, e.g. "
+        "'autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 2000'",
+    )
     parser.add_argument("--ramp", action="store_true", help="find the highest sustained rate")
     parser.add_argument("--step", type=float, default=10.0)
     parser.add_argument("--stage-seconds", type=float, default=30.0)
@@ -270,6 +286,8 @@ def main() -> None:
     with bench_stack() as stack:
         if args.history:
             add_history(stack.database_url, stack.deployment_id("touch/bench"), args.history)
+        if args.flow_run_options:
+            set_flow_run_options(stack.database_url, args.flow_run_options)
         asyncio.run(run_load(stack.url, stack.database_url, args))
 
 
