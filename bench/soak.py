@@ -1,7 +1,7 @@
 """Soak: runs created, claimed and completed at a steady rate for minutes; does the queue age?
 
     .venv/bin/python bench/soak.py [--minutes 10] [--rate 12] [--claimers 4] [--claim-limit 1]
-        [--history 0] [--flow-run-options 'autovacuum_vacuum_threshold = 2000, ...']
+        [--history 0] [--flow-run-options 'autovacuum_vacuum_threshold = 2000']
     .venv/bin/python bench/soak.py --ramp [--rate 10] [--step 10] [--stage-seconds 30]
 
 Starts its own `headrace server start` (embedded PostgreSQL, see _stack.py). `--producers`
@@ -9,17 +9,19 @@ clients create runs of the deployment `touch/bench` through `POST .../runs` at `
 `--claimers` clients act as workers through the HTTP API (_claimer.py): claim with
 `wait_seconds=0` (pausing `--idle` seconds after an empty claim), then RUNNING and COMPLETED
 for each run. Every minute it prints the claim latency p50/p99 (claims that took a run), the
-rates achieved, and live/dead tuples and size of flow_run and flow_run_state (pg_stat_user_tables),
-the size of the claim index and how often autovacuum ran. At the end: claim p99 of the last
+rates achieved, live tuples, dead tuples (flow_run: the highest of samples taken every 5 s) and
+size of flow_run and flow_run_state (pg_stat_user_tables), the size of the claim index and how
+often autovacuum ran. At the end: claim p99 of the last
 minute over the first (target <= 2x) and whether dead tuples stayed bounded. It asserts nothing.
 
 `--ramp` finds the highest rate this machine sustains: stages of `--stage-seconds` from `--rate`
 up by `--step` until a stage is not sustained (fewer than 95% of the target completed, or the
 backlog of waiting runs grows), then prints the last sustained rate.
 
-`--history N` first inserts N finished runs (as bench/claim_after_history.py does): the
-autovacuum threshold of flow_run grows with the table, so churn on a long history is the harder
-case for dead tuples. `--flow-run-options` tries other autovacuum settings on flow_run.
+`--history N` first inserts N finished runs (as bench/claim_after_history.py does): churn on
+a long history is the harder case for dead tuples wherever the autovacuum threshold is a share
+of the table. `--flow-run-options` tries other autovacuum settings on flow_run (storage
+parameters, as in `ALTER TABLE flow_run SET (...)`).
 """
 
 from __future__ import annotations
