@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from headrace_service.embedded import sqlalchemy_url_for_socket
+
 HEADRACE = [sys.executable, "-m", "headrace.cli.main"]
 
 FLOW_FILE = """
@@ -104,6 +106,11 @@ class BenchStack:
         for worker in self.workers:
             worker.wait(60)
         self.workers.clear()
+
+    @property
+    def database_url(self) -> str:
+        """SQLAlchemy URL of the server's embedded PostgreSQL (its Unix socket)."""
+        return sqlalchemy_url_for_socket(str(Path(self.env["HEADRACE_HOME"]) / "postgres"))
 
     def deployment_id(self, name: str) -> str:
         deployment_id: str = self.http.get(f"/deployments/name/{name}").json()["id"]

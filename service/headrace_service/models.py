@@ -373,6 +373,8 @@ log = Table(
     Column("message", Text, nullable=False),
     Column("timestamp", DateTime(timezone=True), nullable=False),
     Index("ix_log_flow_run_timestamp", "flow_run_id", "timestamp", "id"),
+    # Retention finds the lines older than its cutoff (a B-tree, not a BRIN: migration 0004).
+    Index("ix_log_timestamp", "timestamp"),
 )
 
 concurrency_limit = Table(
