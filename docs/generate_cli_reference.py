@@ -1,6 +1,6 @@
 """Print docs/cli.md from the `headrace` typer app: every command, its arguments and options.
 
-`python docs/generate_cli_reference.py > docs/cli.md`; tests/unit/test_cli_reference.py fails
+`python docs/generate_cli_reference.py > docs/cli.md`; tests/unit/test_generated_docs.py fails
 when docs/cli.md is not what this prints, so edit the `help=` of the command, not the page.
 Each option's line is the one `headrace COMMAND --help` prints (typer's own help record).
 """

@@ -1,6 +1,6 @@
 """Print docs/rest-api.md from the API's OpenAPI document (the one served at /api/openapi.json).
 
-`python docs/generate_rest_reference.py > docs/rest-api.md`; tests/unit/test_rest_reference.py
+`python docs/generate_rest_reference.py > docs/rest-api.md`; tests/unit/test_generated_docs.py
 fails when docs/rest-api.md is not what this prints, so edit the route's summary or the
 pydantic model, not the page.
 """

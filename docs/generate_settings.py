@@ -2,7 +2,7 @@
 
 It lives beside the docs rather than in a package because it reads the settings of all three
 packages (server, client, worker), and none of them may import the others' in that direction.
-tests/unit/test_settings_doc.py fails when docs/settings.md is not what this prints.
+tests/unit/test_generated_docs.py fails when docs/settings.md is not what this prints.
 """
 
 from __future__ import annotations

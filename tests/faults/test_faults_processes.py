@@ -134,17 +134,7 @@ def test_01_a_sigkilled_worker_and_flow_are_crashed_and_attempt_2_runs_without_o
         "the crash",
     )
     crashed_after = time.monotonic() - killed
-    stack.start_worker("--pool", stack.pool, "--name", "rescuer")
-    run = stack.wait_state(run_id, timeout=30)
-    assert run["state_type"] == "COMPLETED" and run["run_count"] == 2, run
-    entries = [e for e in ledger(stack.folder) if e["run"] == run_id]
-    assert sorted((e["attempt"], e["event"]) for e in entries) == [
-        (1, "start"),
-        (2, "end"),
-        (2, "start"),
-    ]
-    second = next(e for e in entries if e["attempt"] == 2 and e["event"] == "start")
-    assert second["t"] > killed_wall  # no overlap: attempt 2 began after attempt 1 was gone
+    rescued_by_attempt_2_without_overlap(stack, ledger, run_id, killed_wall)
     print(f"\n1: worker + flow SIGKILLed -> Crashed in {crashed_after:.2f} s (lease {LEASE} s)")
     assert crashed_after < LEASE + 0.5 + 1.5
 
@@ -241,17 +231,7 @@ def test_01b_a_worker_sigkilled_alone_takes_its_flow_process_with_it(
     gone_after = time.monotonic() - killed
     wait_for(lambda: crashed(stack, run_id), LEASE + 5, "the crash")
     crashed_after = time.monotonic() - killed
-    stack.start_worker("--pool", stack.pool, "--name", "rescuer")
-    run = stack.wait_state(run_id, timeout=30)
-    assert run["state_type"] == "COMPLETED" and run["run_count"] == 2, run
-    entries = [e for e in ledger(stack.folder) if e["run"] == run_id]
-    assert sorted((e["attempt"], e["event"]) for e in entries) == [
-        (1, "start"),
-        (2, "end"),
-        (2, "start"),
-    ]
-    second = next(e for e in entries if e["attempt"] == 2 and e["event"] == "start")
-    assert second["t"] > killed_wall  # attempt 1 was gone before attempt 2 began
+    rescued_by_attempt_2_without_overlap(stack, ledger, run_id, killed_wall)
     print(
         f"\n1b: worker SIGKILLed alone -> its flow process gone in {gone_after:.2f} s, "
         f"run Crashed in {crashed_after:.2f} s (lease {LEASE} s), attempt 2 completed"
@@ -301,3 +281,21 @@ def test_03_a_sigterm_lets_two_runs_finish_claims_nothing_new_and_exits_0(
     )
     stack.start_worker("--pool", stack.pool, "--name", "next")
     assert stack.wait_state(third, timeout=30)["state_type"] == "COMPLETED"
+
+
+def rescued_by_attempt_2_without_overlap(
+    stack: Any, ledger: Any, run_id: str, killed_wall: float
+) -> None:
+    """A rescuer worker completes attempt 2; attempt 1 never ended, and attempt 2 began after
+    the kill (the ledger proves no overlap, which states alone cannot)."""
+    stack.start_worker("--pool", stack.pool, "--name", "rescuer")
+    run = stack.wait_state(run_id, timeout=30)
+    assert run["state_type"] == "COMPLETED" and run["run_count"] == 2, run
+    entries = [e for e in ledger(stack.folder) if e["run"] == run_id]
+    assert sorted((e["attempt"], e["event"]) for e in entries) == [
+        (1, "start"),
+        (2, "end"),
+        (2, "start"),
+    ]
+    second = next(e for e in entries if e["attempt"] == 2 and e["event"] == "start")
+    assert second["t"] > killed_wall
