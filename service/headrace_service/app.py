@@ -57,13 +57,19 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = create_engine(
-            database_url,
-            pool_size=settings.db_pool_size,
-            pool_timeout=settings.db_pool_timeout_seconds,
-            pooler=settings.database_pooler,
-        )
-        app.state.db = Database(engine)
+        def pool(size: int) -> Database:
+            return Database(
+                create_engine(
+                    database_url,
+                    pool_size=size,
+                    pool_timeout=settings.db_pool_timeout_seconds,
+                    pooler=settings.database_pooler,
+                )
+            )
+
+        app.state.db = pool(settings.db_pool_size)
+        # Heartbeats only: requests that exhaust the main pool cannot make leases expire.
+        app.state.lease_db = pool(settings.db_lease_pool_size)
         listen_url = settings.listen_url(database_url)
         if listen_url is None:
             log.info(
@@ -84,6 +90,7 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
             stop_loops(app)
             await app.state.notifier.stop()
             await app.state.db.dispose()
+            await app.state.lease_db.dispose()
 
     app = Starlette(
         routes=routes,

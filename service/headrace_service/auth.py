@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 
 from headrace.schemas.api_keys import Scope
-from headrace_service.db import Database
+from headrace_service.db import request_database
 from headrace_service.errors import Forbidden, StartupError, Unauthorized
 from headrace_service.settings import ServerSettings
 from headrace_service.store import api_keys as store
@@ -102,8 +102,8 @@ async def authenticate(request: Request, key: str) -> Principal:
     """The key's principal; 401 for a key that is unknown, revoked or expired."""
     if not key.startswith(KEY_PREFIX) or len(key) > MAX_KEY_LENGTH:
         raise Unauthorized("the API key is not valid (headrace keys start with hr_)")
-    database: Database = request.app.state.db
-    async with database.begin() as conn:
+    # The route's own pool: a heartbeat's key check must not wait behind an exhausted main pool.
+    async with request_database(request).begin() as conn:
         row = await store.api_key_by_hash(conn, hash_key(key))
         if row is None:
             raise Unauthorized("the API key is not valid")

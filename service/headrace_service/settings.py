@@ -27,6 +27,12 @@ class ServerSettings(BaseSettings):
         "server (docker compose, systemd).",
     )
     db_pool_size: int = Field(default=10, description="Connections in the API's database pool.")
+    db_lease_pool_size: int = Field(
+        default=2,
+        ge=1,
+        description="Connections kept apart for workers' heartbeats (lease renewals), so that "
+        "requests exhausting the main pool never let a healthy run's lease expire.",
+    )
     db_pool_timeout_seconds: float = Field(
         default=10.0, description="How long a request waits for a pool connection before a 503."
     )

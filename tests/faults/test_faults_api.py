@@ -8,6 +8,8 @@ import asyncio
 import threading
 import time
 import uuid
+from collections.abc import Awaitable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -186,6 +188,33 @@ async def storm(url: str, path: str, body: dict[str, Any], release: Any) -> list
         return list(await asyncio.gather(*tasks))
 
 
+async def heartbeats_during(
+    url: str, pool: str, name: str, run_id: str, flood: Awaitable[list[Any]]
+) -> tuple[list[Any], list[tuple[int, float, list[str]]]]:
+    """`flood`'s answers, and those of a worker heartbeating for `run_id` every 0.25 s
+    meanwhile: (status, seconds taken, runs it was told it lost)."""
+    beats: list[tuple[int, float, list[str]]] = []
+    done = asyncio.Event()
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+        async def beat() -> None:
+            while not done.is_set():
+                started = time.monotonic()
+                response = await client.post(
+                    f"/work_pools/{pool}/workers/heartbeat",
+                    json={"name": name, "run_ids": [run_id]},
+                )
+                lost = response.json().get("lost_run_ids", []) if response.is_success else []
+                beats.append((response.status_code, time.monotonic() - started, lost))
+                await asyncio.sleep(0.25)
+
+        beating = asyncio.create_task(beat())
+        answers = await flood
+        done.set()
+        await beating
+    return answers, beats
+
+
 def test_15_pool_exhaustion_answers_503_with_retry_after_never_500(
     sql: Any, database_url: str, start_server: Any, make_queue_api: Any
 ) -> None:
@@ -201,6 +230,12 @@ def test_15_pool_exhaustion_answers_503_with_retry_after_never_500(
         run = queue_api.run(deployment)
         queue_api.claim("p", worker_id)
         queue_api.set_state(run["id"], "RUNNING", worker_id)
+        # A healthy run of another worker, whose heartbeats must go on while the pool is full.
+        healthy = queue_api.run(deployment)
+        other_id = queue_api.heartbeat("p", "w2")["worker_id"]
+        queue_api.claim("p", other_id)
+        queue_api.set_state(healthy["id"], "RUNNING", other_id)
+        lease_before = queue_api.run_state(healthy["id"])["lease_expires_at"]
         body = {"state": {"type": "RUNNING"}, "worker_id": worker_id}
         # Every request needs the run's row lock; holding it here pins the 10 pool connections
         # of the first requests, so the rest must wait for a connection and time out of the pool.
@@ -209,8 +244,9 @@ def test_15_pool_exhaustion_answers_503_with_retry_after_never_500(
             holder.execute(
                 text("SELECT 1 FROM flow_run WHERE id = :id FOR UPDATE"), {"id": run["id"]}
             )
-            answers = asyncio.run(
-                storm(server.url, f"/flow_runs/{run['id']}/set_state", body, holder.commit)
+            flood = storm(server.url, f"/flow_runs/{run['id']}/set_state", body, holder.commit)
+            answers, beats = asyncio.run(
+                heartbeats_during(server.url, "p", "w2", healthy["id"], flood)
             )
         statuses = sorted({status for status, _, _ in answers})
         unavailable = sorted(took for status, took, _ in answers if status == 503)
@@ -224,3 +260,14 @@ def test_15_pool_exhaustion_answers_503_with_retry_after_never_500(
         # A 503 comes after the pool timeout, not after the lock; loosely, for 2 busy cores.
         assert unavailable[-1] < POOL_TIMEOUT + 1.5
         assert queue_api.run_state(run["id"])["state_type"] == "RUNNING"
+        # Lease renewals have a pool of their own: every heartbeat answered, promptly, and the
+        # healthy run kept its lease (no false Crashed).
+        slowest_beat = max(took for _, took, _ in beats)
+        print(f"15: {len(beats)} heartbeats during the flood, slowest {slowest_beat:.2f} s")
+        assert len(beats) >= 4 and {status for status, _, _ in beats} == {200}, beats
+        assert all(lost == [] for _, _, lost in beats)
+        assert slowest_beat < POOL_TIMEOUT + 1.5, beats  # loosely, as for the 503s above
+        healthy_now = queue_api.run_state(healthy["id"])
+        assert healthy_now["state_type"] == "RUNNING"
+        renewed = datetime.fromisoformat(healthy_now["lease_expires_at"])
+        assert renewed > datetime.fromisoformat(lease_before)

@@ -8,15 +8,14 @@ from pydantic import BaseModel
 from sqlalchemy.engine import RowMapping
 from starlette.requests import Request
 
-from headrace_service.db import Database
+from headrace_service.db import Database, request_database
 from headrace_service.settings import ServerSettings
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def db(request: Request) -> Database:
-    database: Database = request.app.state.db
-    return database
+    return request_database(request)
 
 
 def settings(request: Request) -> ServerSettings:

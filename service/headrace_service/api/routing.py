@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
@@ -38,11 +38,15 @@ class ApiRoute:
     response: Any = None
     status: int = 200
     tags: list[str] = field(default_factory=list)
+    # "lease": the small pool kept for lease renewals (settings.db_lease_pool_size).
+    pool: Literal["main", "lease"] = "main"
 
     def starlette_route(self, prefix: str) -> Route:
         adapter = TypeAdapter(self.response) if self.response is not None else None
 
         async def handle(request: Request) -> Response:
+            if self.pool == "lease":
+                request.state.database = request.app.state.lease_db
             # Before reading anything the client sent: an unauthorised caller learns nothing.
             await require_scope(request, self.scope)
             kwargs: dict[str, Any] = dict(request.path_params)
@@ -79,6 +83,7 @@ class Router:
         query: type[BaseModel] | None = None,
         response: Any = None,
         status: int = 200,
+        pool: Literal["main", "lease"] = "main",
     ) -> Callable[[Endpoint], Endpoint]:
         if scope not in ROUTE_SCOPES:
             raise ValueError(f"route {method} {path}: unknown scope {scope!r}")
@@ -87,7 +92,17 @@ class Router:
             summary = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
             self.routes.append(
                 ApiRoute(
-                    method, path, fn, summary, scope, body, query, response, status, [self.tag]
+                    method,
+                    path,
+                    fn,
+                    summary,
+                    scope,
+                    body,
+                    query,
+                    response,
+                    status,
+                    [self.tag],
+                    pool,
                 )
             )
             return fn

@@ -49,6 +49,8 @@ CANCELLING_TYPES = frozenset({StateType.CANCELLING.value})
     scope="worker",
     body=WorkerHeartbeat,
     response=HeartbeatResponse,
+    # Its own pool: a flood of other requests must not starve lease renewals (false Crashed).
+    pool="lease",
 )
 async def heartbeat(request: Request, name: str, body: WorkerHeartbeat) -> HeartbeatResponse:
     """Register or refresh a worker; renew the leases of its runs; say which to cancel."""
