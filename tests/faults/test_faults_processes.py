@@ -214,6 +214,33 @@ def test_13_a_worker_cut_off_past_its_lease_keeps_its_flow_then_is_fenced(
     )
 
 
+def test_13_b_a_cut_shorter_than_the_lease_leaves_the_run_with_its_worker(
+    fault_stack: Any, ledger: Any, cuttable_proxy: Any
+) -> None:
+    stack = fault_stack
+    proxy, through_proxy = cuttable_proxy(stack.url)
+    deployment = stack.deploy("twice")
+    stack.start_worker("--pool", stack.pool, "--name", "far", HEADRACE_API_URL=through_proxy)
+    run_id = stack.run(deployment, first=4, later=0.2)
+    wait_for(lambda: started(ledger, stack, run_id, 1), 30, "attempt 1")
+    proxy.cut()
+    time.sleep(LEASE / 3)  # the fault itself: a third of the lease without any network
+    proxy.restore()
+    restored = time.monotonic()
+    run = stack.wait_state(run_id, timeout=30)
+    finished_after = time.monotonic() - restored
+    # Heartbeats failed during the cut and resumed after it, before the lease ran out: the run
+    # was never rescued, ran once and its outcome came through the healed network.
+    assert run["state_type"] == "COMPLETED" and run["run_count"] == 1, run
+    assert "CRASHED" not in [s["type"] for s in run["states"]]
+    entries = sorted((e["attempt"], e["event"]) for e in ledger(stack.folder) if e["run"] == run_id)
+    assert entries == [(1, "end"), (1, "start")], entries
+    print(
+        f"\n13b: a {LEASE / 3:.1f} s cut (lease {LEASE} s): run kept by its worker, Completed "
+        f"{finished_after:.2f} s after the network came back, run_count 1"
+    )
+
+
 # --- 1b: the worker SIGKILLed alone: its flow process dies with it ------------------------------
 
 
