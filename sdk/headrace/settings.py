@@ -86,7 +86,9 @@ class ProfileSettingsSource(PydanticBaseSettingsSource):
 
         home = self.current_state.get("home") or self.settings_cls.model_fields["home"].default
         profiles = load(Path(home))
-        values = profiles.profiles.get(profiles.in_effect(self.current_state.get("profile")), {})
+        # An empty HEADRACE_PROFILE (`${HEADRACE_PROFILE}` of an unset variable) selects none.
+        selected = self.current_state.get("profile") or None
+        values = profiles.profiles.get(profiles.in_effect(selected), {})
         return {
             k: v
             for k, v in values.items()

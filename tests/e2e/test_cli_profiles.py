@@ -128,3 +128,21 @@ def test_headrace_profile_selects_the_profile_of_one_command(tmp_path: Path) -> 
         assert len(done.stderr.strip().splitlines()) == 1
     stored = headrace(tmp_path, "config", "set", "profile=prod")
     assert stored.returncode == 2 and "set it in the environment" in stored.stderr
+
+
+def test_an_empty_headrace_profile_selects_none_and_scripts_follow_the_profile(
+    tmp_path: Path,
+) -> None:
+    ok(tmp_path, "profile", "create", "staging")
+    ok(tmp_path, "config", "set", "api_url=http://127.0.0.1:4999/api", HEADRACE_PROFILE="staging")
+    # `HEADRACE_PROFILE=${HEADRACE_PROFILE}` of an unset variable in a unit or compose file.
+    view = settings_view(tmp_path, HEADRACE_PROFILE="")
+    assert view["HEADRACE_API_URL"] == ("http://127.0.0.1:4200/api", "default"), view
+    # A flow script run under a profile records to that profile's server (with its key).
+    script = "from headrace.engine.backend import current_api_url; print(current_api_url())"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
+    environ |= {"HEADRACE_HOME": str(tmp_path), "HEADRACE_PROFILE": "staging"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=environ, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "http://127.0.0.1:4999/api"

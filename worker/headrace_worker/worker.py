@@ -55,6 +55,8 @@ DEFAULT_HEARTBEAT_SECONDS = 10.0
 CLAIM_TIMEOUT_MARGIN_SECONDS = 10.0
 DRAIN_MARGIN_SECONDS = 5.0
 EXIT_AT_ONCE = 130
+# The "stopping" notice is tried once, briefly: the shutdown grace starts after it.
+STOPPING_NOTICE_TIMEOUT_SECONDS = 2.0
 SHUTDOWN_REASON = "the worker shut down"
 
 
@@ -91,6 +93,9 @@ class Worker:
         self.heartbeat_seconds = DEFAULT_HEARTBEAT_SECONDS
         self._stopping = threading.Event()
         self._slots = threading.Condition()
+        # One heartbeat at a time, so that one built before the stop signal cannot land after
+        # the one saying "stopping" and make this worker look ONLINE (claimable) again.
+        self._beat_lock = threading.Lock()
         self._handles: dict[uuid.UUID, RunHandle] = {}
         # Held runs already told to stop: the cancellation watch does not ask about them again.
         self._cancelled: set[uuid.UUID] = set()
@@ -202,6 +207,11 @@ class Worker:
     # -- heartbeats ---------------------------------------------------------------------------
 
     def _heartbeat(self) -> HeartbeatResponse:
+        with self._beat_lock:
+            return self._send_heartbeat()
+
+    def _send_heartbeat(self, **request_options: Any) -> HeartbeatResponse:
+        """Call with `_beat_lock` held."""
         with self._slots:
             held = list(self._handles)
         answer = self.client.post(
@@ -213,6 +223,7 @@ class Worker:
                 run_ids=held,
                 stopping=self._stopping.is_set(),
             ),
+            **request_options,
         )
         self.heartbeat_seconds = answer.heartbeat_seconds
         return answer
@@ -256,6 +267,7 @@ class Worker:
     def _cancellation_loop(self) -> None:
         """Long-poll the runs held that were asked to stop, while some run is not stopping yet."""
         backoff = 0.2
+        answered: set[uuid.UUID] = set()
         while True:
             with self._slots:
                 self._slots.wait_for(
@@ -266,7 +278,10 @@ class Worker:
                 )
                 if self._stopping.is_set() and not self._handles:
                     return
-                ignore = sorted(self._cancelled)
+                # Runs already answered are ignored too, even those no longer held here (their
+                # exit report may have failed): else the server answers them again at once,
+                # in a loop without pause, until their lease expires.
+                ignore = sorted(self._cancelled | answered)
             try:
                 asked = self._wait_for_cancellations(ignore)
             except (ApiUnreachable, ApiError) as error:
@@ -276,6 +291,7 @@ class Worker:
                 backoff = min(backoff * 2, self.settings.connect_max_backoff_seconds)
                 continue
             backoff = 0.2
+            answered.update(asked)
             self._cancel(asked, "cancelled on request")
 
     def _wait_for_cancellations(self, ignore: list[uuid.UUID]) -> list[uuid.UUID]:
@@ -375,13 +391,21 @@ class Worker:
         os._exit(EXIT_AT_ONCE)
 
     def _announce_stopping(self) -> None:
-        """Tell the server at once, so that a claim of ours still waiting there takes nothing."""
+        """Tell the server at once, so that a claim of ours still waiting there takes nothing.
+
+        One quick try: the grace period starts after it, and an unhealthy API must not eat the
+        time a supervisor gives before SIGKILL. The regular heartbeats say it again anyway."""
+        if not self._beat_lock.acquire(timeout=STOPPING_NOTICE_TIMEOUT_SECONDS):
+            _logger.warning("could not tell the server this worker is stopping: API too slow")
+            return
         try:
-            self._heartbeat()
+            self._send_heartbeat(retries=0, timeout=STOPPING_NOTICE_TIMEOUT_SECONDS)
         except (ApiUnreachable, ApiError) as error:
             # A run handed to us anyway is given back (see `_release`).
             _logger.warning("could not tell the server this worker is stopping: %s", error)
             return
+        finally:
+            self._beat_lock.release()
         _logger.info("the server hands this worker no more runs")
 
     def _drain(self) -> None:

@@ -310,11 +310,18 @@ _backend_lock = threading.Lock()
 
 
 def current_api_url() -> str:
-    """HEADRACE_API_URL, trimmed as the client trims it (it may list several replicas)."""
+    """HEADRACE_API_URL, else the active profile's (or the default), trimmed as the client
+    trims it (it may list several replicas)."""
     from headrace.api_urls import split_api_urls
-    from headrace.settings import DEFAULT_API_URL
 
-    return ",".join(split_api_urls(os.environ.get("HEADRACE_API_URL", DEFAULT_API_URL)))
+    raw = os.environ.get("HEADRACE_API_URL")
+    if raw is None:
+        from headrace.settings import client_settings
+
+        # The profile's URL with the profile's key (the client reads the key the same way):
+        # never one profile's key sent to another server.
+        raw = client_settings().api_url
+    return ",".join(split_api_urls(raw))
 
 
 def get_backend(*, require_api: bool = False) -> Backend:

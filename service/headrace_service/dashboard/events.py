@@ -49,16 +49,23 @@ def run_frame(event: Event, run_id: str) -> str | None:
     return None
 
 
-async def event_stream(notifier: Notifier, only_run: str | None) -> AsyncIterator[str]:
+async def event_stream(
+    notifier: Notifier, only_run: str | None, poll_seconds: float
+) -> AsyncIterator[str]:
     # Only a run page hears task-run and log traffic; list pages do not need it.
     channels = [notifier.channel] if only_run is None else [notifier.channel, RUN_ACTIVITY_CHANNEL]
     # Starlette cancels this generator when the client disconnects, which leaves the
     # subscription (the `async with` unsubscribes on the way out).
     async with notifier.subscribe(channels) as subscription:
         yield f"retry: {RECONNECT_MS}\n: connected\n\n"
+        # With LISTEN off (a transaction-mode pooler) no event ever comes: the page is told to
+        # re-read every `poll_seconds` instead, one cheap read per open page.
+        wait = HEARTBEAT_SECONDS if notifier.enabled else min(poll_seconds, HEARTBEAT_SECONDS)
         while True:
-            arrived, event = await subscription.next(HEARTBEAT_SECONDS)
-            if not arrived:
+            arrived, event = await subscription.next(wait)
+            if not arrived and not notifier.enabled:
+                yield sse_message(None)
+            elif not arrived:
                 # Proxies and browsers drop silent connections; a comment keeps it open.
                 yield ": heartbeat\n\n"
             elif only_run is None:
@@ -70,7 +77,11 @@ async def event_stream(notifier: Notifier, only_run: str | None) -> AsyncIterato
 async def events_endpoint(request: Request) -> Response:
     only_run = request.query_params.get("flow_run") or None
     return StreamingResponse(
-        event_stream(request.app.state.notifier, only_run),
+        event_stream(
+            request.app.state.notifier,
+            only_run,
+            request.app.state.settings.claim_fallback_poll_seconds,
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
