@@ -7,8 +7,11 @@ following the page's Next links, then its Previous links back.
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import re
+import uuid
 from typing import Any
 
 import httpx
@@ -111,3 +114,17 @@ def test_a_sort_the_table_does_not_have_is_refused_with_the_ones_it_has(live_ser
     cursor_of_another_sort = httpx.get(f"{dashboard}/runs?sort=name&before=abc")
     assert cursor_of_another_sort.status_code == 400
     assert "not a page cursor of this sort order" in cursor_of_another_sort.text
+
+
+@pytest.mark.parametrize(
+    ("sort", "value"), [("name", 5), ("created", None), ("started", ["x"]), ("-name", {})]
+)
+def test_a_hand_made_cursor_with_a_value_of_the_wrong_type_is_a_400(
+    live_server: Any, sort: str, value: object
+) -> None:
+    dashboard = live_server.url.removesuffix("/api")
+    raw = json.dumps([sort, value, str(uuid.uuid4())]).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = httpx.get(f"{dashboard}/runs", params={"sort": sort, "after": cursor})
+    assert response.status_code == 400, response.text
+    assert "not a page cursor of this sort order" in response.text

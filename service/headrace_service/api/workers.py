@@ -56,9 +56,9 @@ async def heartbeat(request: Request, name: str, body: WorkerHeartbeat) -> Heart
     """Register or refresh a worker; renew the leases of its runs; say which to cancel."""
     config = settings(request)
     async with db(request).begin() as conn:
-        pool = await store.work_pool_require(conn, name, heartbeat_seconds=config.heartbeat_seconds)
+        pool_id = await store.work_pool_id_require(conn, name)
         worker = await queue.worker_heartbeat(
-            conn, pool["id"], body.name, body.heartbeat_interval_seconds, stopping=body.stopping
+            conn, pool_id, body.name, body.heartbeat_interval_seconds, stopping=body.stopping
         )
         renewal = await queue.flow_run_renew_leases(
             conn, worker["id"], body.run_ids, config.lease_seconds

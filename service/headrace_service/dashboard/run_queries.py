@@ -88,7 +88,13 @@ class Cursor:
             key, value, run_id = json.loads(raw)
             if key != sort:
                 raise ValueError(key)
-            if value is not None and not SORT_KEYS[sort.removeprefix("-")].text:
+            sort_key = SORT_KEYS[sort.removeprefix("-")]
+            # A hand-made cursor must not reach SQL with a value of the wrong type (a 500).
+            if value is None and not sort_key.nullable:
+                raise ValueError(value)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(value)
+            if value is not None and not sort_key.text:
                 value = datetime.fromisoformat(value)
             return cls(sort, value, uuid.UUID(run_id))
         except (ValueError, TypeError, KeyError, binascii.Error):

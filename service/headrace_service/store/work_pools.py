@@ -80,6 +80,20 @@ async def work_pool_require(
     return row
 
 
+async def work_pool_id_require(conn: AsyncConnection, name: str) -> uuid.UUID:
+    """The id of the pool called `name` (a 404 otherwise), without the counts `work_pool_get`
+    adds: every heartbeat does this, on the small lease pool."""
+    pool_id = (
+        await conn.execute(text("SELECT id FROM work_pool WHERE name = :name"), {"name": name})
+    ).scalar_one_or_none()
+    if pool_id is None:
+        raise NotFoundError(
+            f"work pool {name!r} not found; create it with `headrace work-pool create {name}`"
+        )
+    result: uuid.UUID = pool_id
+    return result
+
+
 async def work_pool_list(conn: AsyncConnection, *, heartbeat_seconds: float) -> list[RowMapping]:
     return list(
         (
