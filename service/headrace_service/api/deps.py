@@ -25,3 +25,10 @@ def settings(request: Request) -> ServerSettings:
 
 def to_model(model: type[M], row: RowMapping) -> M:
     return model.model_validate(dict(row))
+
+
+def live_pages_listen(request: Request) -> bool:
+    """Whether ingestion should NOTIFY live run pages: not when LISTEN is off (a NOTIFY takes
+    a cluster-wide lock at commit, for nobody to hear)."""
+    listening: bool = request.app.state.notifier.enabled
+    return listening

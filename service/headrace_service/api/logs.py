@@ -6,7 +6,7 @@ from starlette.requests import Request
 
 from headrace.schemas.logs import Log, LogBatch, LogList, LogQuery
 from headrace.schemas.task_runs import BatchAccepted
-from headrace_service.api.deps import db, to_model
+from headrace_service.api.deps import db, live_pages_listen, to_model
 from headrace_service.api.flow_runs import read_run
 from headrace_service.api.routing import Router
 from headrace_service.store import logs as store
@@ -19,7 +19,7 @@ router = Router("logs")
 async def write_logs(request: Request, body: LogBatch) -> BatchAccepted:
     """Store a batch of log lines (lines of unknown runs are dropped)."""
     async with db(request).begin() as conn:
-        accepted = await store.logs_insert(conn, body.logs)
+        accepted = await store.logs_insert(conn, body.logs, announce=live_pages_listen(request))
     return BatchAccepted(accepted=accepted)
 
 

@@ -6,7 +6,7 @@ from starlette.requests import Request
 
 from headrace.schemas.common import State
 from headrace.schemas.task_runs import BatchAccepted, TaskRun, TaskRunBatch, TaskRunDetail
-from headrace_service.api.deps import db, to_model
+from headrace_service.api.deps import db, live_pages_listen, to_model
 from headrace_service.api.flow_runs import read_run
 from headrace_service.api.routing import Router
 from headrace_service.errors import NotFoundError
@@ -30,7 +30,9 @@ async def report_task_runs(request: Request, body: TaskRunBatch) -> BatchAccepte
     async with db(request).begin() as conn:
         for run_id in run_ids:
             await read_run(conn, run_id)
-        accepted = await store.task_runs_upsert(conn, body.task_runs)
+        accepted = await store.task_runs_upsert(
+            conn, body.task_runs, announce=live_pages_listen(request)
+        )
     return BatchAccepted(accepted=accepted)
 
 

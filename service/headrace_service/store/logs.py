@@ -16,7 +16,9 @@ from headrace.schemas.logs import LogCreate
 from headrace_service.store.run_activity import run_activity_announce
 
 
-async def logs_insert(conn: AsyncConnection, logs: list[LogCreate]) -> int:
+async def logs_insert(
+    conn: AsyncConnection, logs: list[LogCreate], *, announce: bool = True
+) -> int:
     if not logs:
         return 0
     await conn.execute(
@@ -40,7 +42,8 @@ async def logs_insert(conn: AsyncConnection, logs: list[LogCreate]) -> int:
             for item in logs
         ],
     )
-    await run_activity_announce(conn, "logs", (item.flow_run_id for item in logs))
+    if announce:
+        await run_activity_announce(conn, "logs", (item.flow_run_id for item in logs))
     return len(logs)
 
 

@@ -13,7 +13,9 @@ from headrace.schemas.task_runs import TaskRunReport
 from headrace_service.store.run_activity import run_activity_announce
 
 
-async def task_runs_upsert(conn: AsyncConnection, reports: list[TaskRunReport]) -> int:
+async def task_runs_upsert(
+    conn: AsyncConnection, reports: list[TaskRunReport], *, announce: bool = True
+) -> int:
     """Insert or update task runs and append their new states; replays change nothing twice.
 
     Two statements whatever the batch size: the rows travel as one JSON document expanded by
@@ -123,7 +125,8 @@ async def task_runs_upsert(conn: AsyncConnection, reports: list[TaskRunReport]) 
                 )
             },
         )
-    await run_activity_announce(conn, "task_runs", (r.flow_run_id for r in merged.values()))
+    if announce:
+        await run_activity_announce(conn, "task_runs", (r.flow_run_id for r in merged.values()))
     return len(reports)
 
 
