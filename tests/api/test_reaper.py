@@ -149,6 +149,18 @@ def test_the_holders_in_process_retry_keeps_the_run(
     assert [c["flow_run"]["id"] for c in queue_api.claim("p", other)] == [run_id]
 
 
+def test_a_run_its_holder_gives_back_is_free_for_another_worker_at_once(
+    queue_api: Any,
+) -> None:
+    # A worker that was handed a run while stopping gives it back as Scheduled: unlike an
+    # in-process retry, it will not run it, so it must not keep it until the lease expires.
+    run_id, worker_id = claimed_run(queue_api)
+    released = queue_api.set_state(run_id, "SCHEDULED", worker_id, message="worker stopping")
+    assert released.status_code == 201
+    other = queue_api.heartbeat("p", "w2")["worker_id"]
+    assert [c["flow_run"]["id"] for c in queue_api.claim("p", other)] == [run_id]
+
+
 def test_only_one_reaper_runs_a_pass_at_a_time(queue_api: Any, sql: Any, database_url: str) -> None:
     run_id, _ = claimed_run(queue_api)
     expire_leases(sql)

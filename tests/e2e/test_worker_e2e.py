@@ -392,7 +392,8 @@ def test_worker_started_before_the_server_waits_and_connects(
     server = None
     try:
         worker = stack.start_worker("--pool", "early", "--type", "process")
-        time.sleep(1.5)
+        stack.wait_output(0, "waiting for the headrace API")
+        time.sleep(1.0)  # a few retries later: still alive, and said it once, not per retry
         assert worker.poll() is None
         waiting = stack.worker_output(0)
         assert waiting.count("waiting for the headrace API") == 1, waiting

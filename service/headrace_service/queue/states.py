@@ -169,15 +169,15 @@ async def flow_run_set_state(
                     end_time = CASE WHEN :terminal THEN coalesce(:now, now()) END,
                     next_scheduled_start_time = CASE WHEN :scheduled
                         THEN coalesce(CAST(:scheduled_time AS timestamptz), :now, now()) END,
-                    -- A run that is waiting again or finished holds no worker and no lease.
                     -- A finished run holds no worker and no lease; a run sent back to
-                    -- SCHEDULED by someone else is free for any worker. When the holder
-                    -- itself schedules it (an in-process flow retry) it keeps the lease, and
-                    -- the claim skips runs that still have a worker.
-                    worker_id = CASE WHEN :terminal OR (:scheduled AND NOT :by_holder)
+                    -- SCHEDULED is free for any worker. Only an in-process flow retry (the
+                    -- holder itself proposing AwaitingRetry) keeps the lease, and the claim
+                    -- skips runs that still have a worker; a holder giving a run back (a
+                    -- stopping worker) frees it.
+                    worker_id = CASE WHEN :terminal OR (:scheduled AND NOT :holder_retries)
                         THEN NULL ELSE worker_id END,
                     lease_expires_at = CASE
-                        WHEN :terminal OR (:scheduled AND NOT :by_holder) THEN NULL
+                        WHEN :terminal OR (:scheduled AND NOT :holder_retries) THEN NULL
                         WHEN worker_id IS NOT NULL
                         THEN coalesce(:now, now()) + make_interval(secs => :lease_seconds)
                         ELSE lease_expires_at END,
@@ -191,7 +191,9 @@ async def flow_run_set_state(
                     "state_type": state_type.value,
                     "state_name": state_name,
                     "message": message,
-                    "by_holder": requester is not None and requester == current["worker_id"],
+                    "holder_retries": requester is not None
+                    and requester == current["worker_id"]
+                    and state_name == "AwaitingRetry",
                     "terminal": state_type in TERMINAL_TYPES,
                     "running": state_type is StateType.RUNNING,
                     "scheduled": state_type is StateType.SCHEDULED,
