@@ -284,9 +284,17 @@ class Worker:
                 ignore = sorted(self._cancelled | answered)
             try:
                 asked = self._wait_for_cancellations(ignore)
-            except (ApiUnreachable, ApiError) as error:
-                # The heartbeats still carry cancellations; this only makes them prompt.
-                _logger.debug("cancellation watch failed, retrying in %.1f s: %s", backoff, error)
+            except Exception as error:  # an odd answer (a proxy's page) too
+                # The heartbeats still carry cancellations; this only makes them prompt, and
+                # must not die of one bad answer.
+                level = (
+                    logging.DEBUG
+                    if isinstance(error, ApiUnreachable | ApiError)
+                    else logging.WARNING
+                )
+                _logger.log(
+                    level, "cancellation watch failed, retrying in %.1f s: %s", backoff, error
+                )
                 time.sleep(backoff)
                 backoff = min(backoff * 2, self.settings.connect_max_backoff_seconds)
                 continue
