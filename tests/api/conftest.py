@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -74,6 +76,31 @@ class QueueApi:
 
     def _object(self, response: httpx.Response, status: int) -> dict[str, Any]:
         return cast(dict[str, Any], self._ok(response, status))
+
+
+class WaitingClaim:
+    """A claim long-polling in a thread of its own, as a worker's claim loop waits."""
+
+    def __init__(self, api_url: str, worker_id: str, pool: str = "p", wait: float = 10) -> None:
+        self.runs: list[dict[str, Any]] = []
+        self.returned = 0.0  # time.monotonic() when the claim answered
+        body = {"worker_id": worker_id, "wait_seconds": wait}
+        self._thread = threading.Thread(
+            target=self._claim, args=(api_url, f"/work_pools/{pool}/claim", body), daemon=True
+        )
+        self._thread.start()
+
+    def _claim(self, api_url: str, path: str, body: dict[str, Any]) -> None:
+        with httpx.Client(base_url=api_url, timeout=30) as client:
+            response = client.post(path, json=body)
+            self.returned = time.monotonic()
+            self.runs = response.json()
+
+    def run_ids(self, timeout: float = 15) -> list[str]:
+        """The ids of the runs it took, once it answered."""
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), f"the claim did not answer within {timeout}s"
+        return [claimed["flow_run"]["id"] for claimed in self.runs]
 
 
 @pytest.fixture

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+
+from tests.api.conftest import WaitingClaim
 
 BULK_INSERT = """
     INSERT INTO flow_run (name, flow_id, deployment_id, work_pool_id, work_queue_id,
@@ -149,25 +150,13 @@ def test_eight_concurrent_claimers_never_get_the_same_run(
 
 def test_a_waiting_claim_is_woken_by_a_new_run(queue_api: Any, api_url: str) -> None:
     deployment, worker_id = setup_pool(queue_api)
-    result: dict[str, Any] = {}
-
-    def wait_for_run() -> None:
-        with httpx.Client(base_url=api_url, timeout=30) as client:
-            response = client.post(
-                "/work_pools/p/claim", json={"worker_id": worker_id, "wait_seconds": 10}
-            )
-            result["returned"] = time.monotonic()
-            result["runs"] = response.json()
-
-    waiter = threading.Thread(target=wait_for_run)
-    waiter.start()
+    waiter = WaitingClaim(api_url, worker_id)
     time.sleep(0.5)  # the claim is now waiting
     created = time.monotonic()
     run = queue_api.run(deployment)
-    waiter.join(15)
-    assert [c["flow_run"]["id"] for c in result["runs"]] == [run["id"]]
+    assert waiter.run_ids() == [run["id"]]
     # Speed is measured in bench/; here only "woken, not timed out nor polled".
-    assert result["returned"] - created < 1.5
+    assert waiter.returned - created < 1.5
 
 
 def test_a_waiting_claim_wakes_at_the_next_start_time(queue_api: Any) -> None:

@@ -3,12 +3,12 @@ runs inside the server."""
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
-import httpx
 import pytest
+
+from tests.api.conftest import WaitingClaim
 
 
 @pytest.fixture
@@ -25,24 +25,12 @@ def test_a_waiting_claim_polls_when_notify_is_off(queue_api: Any, api_url: str) 
     queue_api.pool("p")
     deployment = queue_api.deploy("p")
     worker_id = queue_api.heartbeat("p")["worker_id"]
-    result: dict[str, Any] = {}
-
-    def wait_for_run() -> None:
-        with httpx.Client(base_url=api_url, timeout=30) as client:
-            response = client.post(
-                "/work_pools/p/claim", json={"worker_id": worker_id, "wait_seconds": 10}
-            )
-            result["returned"] = time.monotonic()
-            result["runs"] = response.json()
-
-    waiter = threading.Thread(target=wait_for_run)
-    waiter.start()
+    waiter = WaitingClaim(api_url, worker_id)
     time.sleep(0.5)
     created = time.monotonic()
     run = queue_api.run(deployment)
-    waiter.join(15)
-    assert [c["flow_run"]["id"] for c in result["runs"]] == [run["id"]]
-    assert result["returned"] - created < 2.0  # one poll interval (0.3 s), loosely
+    assert waiter.run_ids() == [run["id"]]
+    assert waiter.returned - created < 2.0  # one poll interval (0.3 s), loosely
 
 
 def test_the_servers_reaper_loop_crashes_a_run_whose_worker_vanished(queue_api: Any) -> None:

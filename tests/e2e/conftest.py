@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,7 +153,7 @@ def deployment_stack(
 
     yield make
     for stack in stacks:
-        _stop(stack.workers)
+        stop_all(stack.workers)
         stack.http.close()
 
 
@@ -170,7 +170,8 @@ def _admin_key(database_url: str, env: dict[str, str]) -> str:
     return made.stdout.strip()
 
 
-def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
+def stop_all(workers: Sequence[subprocess.Popen[Any]]) -> None:
+    """SIGTERM every worker still running, then wait for each (SIGKILL after 15 s)."""
     for worker in workers:
         if worker.poll() is None:
             worker.send_signal(signal.SIGTERM)

@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.conftest import stop_all
+
 pytestmark = pytest.mark.slow
 
 # Short leases so crashes are found in seconds; heartbeats well inside them.
@@ -267,18 +269,6 @@ def stack(shared_server: str, tmp_path: Path, request: pytest.FixtureRequest) ->
         finally:
             stop_all(result.workers)
             kill_pid_files(folder)
-
-
-def stop_all(workers: list[subprocess.Popen[str]]) -> None:
-    for worker in workers:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-    for worker in workers:
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(5)
 
 
 def kill_pid_files(folder: Path) -> None:

@@ -38,6 +38,7 @@ def load(relative: str, name: str) -> ModuleType:
 
 
 api_helpers = load("api/conftest.py", "_faults_api_helpers")
+WaitingClaim = api_helpers.WaitingClaim  # test modules import it from here
 
 
 @pytest.fixture

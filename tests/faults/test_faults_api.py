@@ -5,7 +5,6 @@ Figures are printed (pytest -s) and recorded in docs/reliability.md."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
 from collections.abc import Awaitable
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from headrace_service import queue
 from headrace_service.db import libpq_url, sqlalchemy_url
+from tests.faults.conftest import WaitingClaim
 
 POOL_TIMEOUT = 1.0
 FALLBACK_POLL = 0.5
@@ -94,24 +94,12 @@ def test_11_a_killed_listen_connection_falls_back_to_polling_and_comes_back(
 ) -> None:
     deployment, worker_id = setup_pool(queue_api)
     [listener_pid] = [row["pid"] for row in sql.rows(LISTEN_QUERY)]
-    result: dict[str, Any] = {}
-
-    def wait_for_run() -> None:
-        with httpx.Client(base_url=api_url, timeout=30) as client:
-            response = client.post(
-                "/work_pools/p/claim", json={"worker_id": worker_id, "wait_seconds": 10}
-            )
-            result["returned"] = time.monotonic()
-            result["runs"] = response.json()
-
-    waiter = threading.Thread(target=wait_for_run)
-    waiter.start()
+    waiter = WaitingClaim(api_url, worker_id)
     assert sql.scalar("SELECT pg_terminate_backend(:pid)", pid=listener_pid)
     killed = time.monotonic()
     run = queue_api.run(deployment)
-    waiter.join(15)
-    picked_up = result["returned"] - killed
-    assert [c["flow_run"]["id"] for c in result["runs"]] == [run["id"]]
+    assert waiter.run_ids() == [run["id"]]
+    picked_up = waiter.returned - killed
     assert picked_up < FALLBACK_POLL + 1.0, picked_up
     deadline = time.monotonic() + 10
     while not (back := [r["pid"] for r in sql.rows(LISTEN_QUERY)]):
@@ -120,15 +108,13 @@ def test_11_a_killed_listen_connection_falls_back_to_polling_and_comes_back(
     assert back != [listener_pid]
     relisten = time.monotonic() - killed
     # And it works again: a waiting claim is woken by NOTIFY, well before the poll interval.
-    waiter = threading.Thread(target=wait_for_run)
-    waiter.start()
+    waiter = WaitingClaim(api_url, worker_id)
     time.sleep(0.3)
     created = time.monotonic()
     second = queue_api.run(deployment)
-    waiter.join(15)
-    assert [c["flow_run"]["id"] for c in result["runs"]] == [second["id"]]
+    assert waiter.run_ids() == [second["id"]]
     print(f"\n11: run picked up {picked_up:.2f} s after the kill; LISTEN back in {relisten:.2f} s")
-    assert result["returned"] - created < FALLBACK_POLL + 1.0
+    assert waiter.returned - created < FALLBACK_POLL + 1.0
 
 
 # --- 9: a claim whose connection dies before COMMIT --------------------------------------------

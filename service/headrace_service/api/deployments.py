@@ -80,7 +80,7 @@ async def create_deployment(request: Request, body: DeploymentCreate) -> Deploym
         if body.schedules is not None:
             await schedule_store.schedules_replace(conn, deployment_id, body.schedules)
         await schedule_store.deployment_sync_runs(conn, deployment_id)
-        return to_model(Deployment, await _require(conn, deployment_id))
+        return to_model(Deployment, await store.deployment_require(conn, deployment_id))
 
 
 @router.route("GET", "/deployments", query=DeploymentQuery, response=list[Deployment])
@@ -102,7 +102,7 @@ async def read_deployment(request: Request, deployment_id: str) -> Deployment:
     """Read a deployment by id."""
     did = parse_uuid(deployment_id, "deployment")
     async with db(request).begin() as conn:
-        return to_model(Deployment, await _require(conn, did))
+        return to_model(Deployment, await store.deployment_require(conn, did))
 
 
 @router.route("GET", "/deployments/name/{flow_name}/{name}", response=Deployment)
@@ -126,13 +126,13 @@ async def update_deployment(
     did = parse_uuid(deployment_id, "deployment")
     changes = changes_of(body)
     async with db(request).begin() as conn:
-        current = await _require(conn, did)
+        current = await store.deployment_require(conn, did)
         if "parameters" in changes:
             check_defaults(current["parameter_schema"], changes["parameters"])
         if changes:
             await store.deployment_update(conn, did, changes)
             await schedule_store.deployment_sync_runs(conn, did)
-        return to_model(Deployment, await _require(conn, did))
+        return to_model(Deployment, await store.deployment_require(conn, did))
 
 
 @router.route("DELETE", "/deployments/{deployment_id}", scope="admin", status=204)
@@ -140,7 +140,7 @@ async def delete_deployment(request: Request, deployment_id: str) -> Response:
     """Delete a deployment; its runs waiting for a worker are cancelled, the others stay."""
     did = parse_uuid(deployment_id, "deployment")
     async with db(request).begin() as conn:
-        current = await _require(conn, did)
+        current = await store.deployment_require(conn, did)
         await schedule_store.deployment_unschedule(conn, did)
         await queue.flow_run_cancel_waiting(
             conn,
@@ -165,7 +165,7 @@ async def create_deployment_run(
     """Create a run of a deployment, waiting in its pool; honours `Idempotency-Key`."""
     did = parse_uuid(deployment_id, "deployment")
     async with db(request).begin() as conn:
-        deployment = await _require(conn, did)
+        deployment = await store.deployment_require(conn, did)
         return await _create_run(request, conn, deployment, body)
 
 
@@ -247,13 +247,6 @@ def _idempotency_key(request: Request, deployment_id: uuid.UUID) -> str | None:
             f"header {IDEMPOTENCY_HEADER}: give 1 to {MAX_IDEMPOTENCY_KEY} characters"
         )
     return f"deployment:{deployment_id}:{value}"
-
-
-async def _require(conn: AsyncConnection, deployment_id: uuid.UUID) -> RowMapping:
-    row = await store.deployment_get(conn, deployment_id)
-    if row is None:
-        raise NotFoundError(f"deployment {deployment_id} not found")
-    return row
 
 
 async def _require_name(conn: AsyncConnection, flow_name: str, name: str) -> RowMapping:

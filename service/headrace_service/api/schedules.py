@@ -28,7 +28,7 @@ from headrace_service.errors import ConflictError, NotFoundError
 from headrace_service.parameter_schema import check_parameters
 from headrace_service.schedules import check_schedule
 from headrace_service.store import schedules as store
-from headrace_service.store.deployments import deployment_get
+from headrace_service.store.deployments import deployment_require
 from headrace_service.validation import parse_uuid
 
 router = Router("schedules")
@@ -65,7 +65,7 @@ async def create_schedule(
     """Add a schedule (cron, interval or rrule) to a deployment."""
     did = parse_uuid(deployment_id, "deployment")
     async with db(request).begin() as conn:
-        deployment = await _deployment(conn, did)
+        deployment = await deployment_require(conn, did)
         check_schedule_body(deployment, body, "body")
         if len(await store.schedule_list(conn, did)) >= MAX_SCHEDULES:
             raise ConflictError(
@@ -81,7 +81,7 @@ async def list_schedules(request: Request, deployment_id: str) -> list[Deploymen
     """The schedules of a deployment, oldest first."""
     did = parse_uuid(deployment_id, "deployment")
     async with db(request).begin() as conn:
-        await _deployment(conn, did)
+        await deployment_require(conn, did)
         rows = await store.schedule_list(conn, did)
     return [_model(row) for row in rows]
 
@@ -111,7 +111,7 @@ async def update_schedule(
         changes["schedule"] = body.schedule  # the model, not its dump
     async with db(request).begin() as conn:
         current = await _schedule(conn, sid)
-        check_schedule_body(await _deployment(conn, current["deployment_id"]), body, "body")
+        check_schedule_body(await deployment_require(conn, current["deployment_id"]), body, "body")
         await store.schedule_update(conn, current, changes)
         return _model(await _schedule(conn, sid))
 
@@ -128,13 +128,6 @@ async def delete_schedule(request: Request, schedule_id: str) -> Response:
 
 def _model(row: RowMapping) -> DeploymentSchedule:
     return to_model(DeploymentSchedule, row)
-
-
-async def _deployment(conn: AsyncConnection, deployment_id: uuid.UUID) -> RowMapping:
-    row = await deployment_get(conn, deployment_id)
-    if row is None:
-        raise NotFoundError(f"deployment {deployment_id} not found")
-    return row
 
 
 async def _schedule(conn: AsyncConnection, schedule_id: uuid.UUID) -> RowMapping:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import text
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import CursorResult, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headrace.schemas.schedules import Schedule
@@ -29,10 +29,7 @@ async def schedules_of(
         ),
         {"ids": deployment_ids},
     )
-    by_deployment: dict[uuid.UUID, list[RowMapping]] = defaultdict(list)
-    for row in rows.mappings():
-        by_deployment[row["deployment_id"]].append(row)
-    return by_deployment
+    return grouped(rows, "deployment_id")
 
 
 async def next_runs_of(
@@ -53,10 +50,7 @@ async def next_runs_of(
         ),
         {"ids": deployment_ids, "now": now, "n": per_deployment},
     )
-    by_deployment: dict[uuid.UUID, list[RowMapping]] = defaultdict(list)
-    for row in rows.mappings():
-        by_deployment[row["deployment_id"]].append(row)
-    return by_deployment
+    return grouped(rows, "deployment_id")
 
 
 async def next_runs_of_schedules(
@@ -79,10 +73,7 @@ async def next_runs_of_schedules(
         ),
         {"ids": schedule_ids, "now": now, "n": per_schedule},
     )
-    by_schedule: dict[uuid.UUID, list[RowMapping]] = defaultdict(list)
-    for row in rows.mappings():
-        by_schedule[row["schedule_id"]].append(row)
-    return by_schedule
+    return grouped(rows, "schedule_id")
 
 
 def fire_times(schedule: dict[str, Any], after: datetime, count: int) -> list[datetime]:
@@ -106,3 +97,11 @@ def schedule_text(schedule: dict[str, object]) -> str:
     if "rrule" in schedule:
         return f"rrule {schedule['rrule']}"
     return str(schedule)
+
+
+def grouped(rows: CursorResult[Any], key: str) -> dict[uuid.UUID, list[RowMapping]]:
+    """The rows in lists by the value of their column `key`, in their order."""
+    groups: dict[uuid.UUID, list[RowMapping]] = defaultdict(list)
+    for row in rows.mappings():
+        groups[row[key]].append(row)
+    return groups

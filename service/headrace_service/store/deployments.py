@@ -11,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headrace.schemas.deployments import DeploymentCreate
+from headrace_service.errors import NotFoundError
 
 DEPLOYMENT_SELECT = """
     SELECT d.*, d.max_retries AS retries, d.source ->> 'path' AS path, f.name AS flow_name,
@@ -94,6 +95,14 @@ async def deployment_get(conn: AsyncConnection, deployment_id: uuid.UUID) -> Row
         .mappings()
         .first()
     )
+
+
+async def deployment_require(conn: AsyncConnection, deployment_id: uuid.UUID) -> RowMapping:
+    """The deployment; a 404 otherwise."""
+    row = await deployment_get(conn, deployment_id)
+    if row is None:
+        raise NotFoundError(f"deployment {deployment_id} not found")
+    return row
 
 
 async def deployment_get_by_name(
