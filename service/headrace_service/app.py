@@ -19,11 +19,14 @@ from starlette.routing import BaseRoute, Route
 from headrace_service.api import all_routes
 from headrace_service.api.openapi import openapi_document
 from headrace_service.api.routing import error_response
+from headrace_service.app_state import AppState
 from headrace_service.dashboard.routes import dashboard_routes
 from headrace_service.db import Database, create_engine
 from headrace_service.errors import DatabaseUnavailable, ServiceError, Unauthorized
 from headrace_service.loops import start_loops, stop_loops
 from headrace_service.metrics import RequestMetricsMiddleware, metrics_routes
+from headrace_service.metrics_snapshot import SnapshotCache
+from headrace_service.migration_check import MigrationCheck
 from headrace_service.notifier import Notifier
 from headrace_service.queue import FLOW_RUN_CHANNEL
 from headrace_service.request_ids import HEADER as REQUEST_ID_HEADER
@@ -56,7 +59,7 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
     routes.extend(guard_routes(metrics_routes() + dashboard_routes()))
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
         def pool(size: int) -> Database:
             return Database(
                 create_engine(
@@ -67,30 +70,38 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
                 )
             )
 
-        app.state.db = pool(settings.db_pool_size)
+        db = pool(settings.db_pool_size)
         # Heartbeats only: requests that exhaust the main pool cannot make leases expire.
-        app.state.lease_db = pool(settings.db_lease_pool_size)
+        lease_db = pool(settings.db_lease_pool_size)
         listen_url = settings.listen_url(database_url)
         if listen_url is None:
             log.info(
                 "LISTEN/NOTIFY off: waiting claims and live pages poll every %gs",
                 settings.claim_fallback_poll_seconds,
             )
-        app.state.notifier = Notifier(
+        notifier = Notifier(
             listen_url or database_url,
             FLOW_RUN_CHANNEL,
             extra_channels=[RUN_ACTIVITY_CHANNEL],
             enabled=listen_url is not None,
         )
-        await app.state.notifier.start()
-        start_loops(app)
+        await notifier.start()
+        scheduler = start_loops(settings, db)
         try:
-            yield
+            # Starlette hands each request a copy of this as its state (app_state.py).
+            yield AppState(
+                settings=settings,
+                db=db,
+                lease_db=lease_db,
+                notifier=notifier,
+                migration_check=MigrationCheck(database_url),
+                metrics_snapshots=SnapshotCache(),
+            )
         finally:
-            stop_loops(app)
-            await app.state.notifier.stop()
-            await app.state.db.dispose()
-            await app.state.lease_db.dispose()
+            stop_loops(scheduler)
+            await notifier.stop()
+            await db.dispose()
+            await lease_db.dispose()
 
     app = Starlette(
         routes=routes,
@@ -103,8 +114,6 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
             Exception: _unexpected_error,
         },
     )
-    app.state.settings = settings
-    app.state.database_url = database_url
     return app
 
 

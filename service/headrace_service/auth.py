@@ -3,8 +3,8 @@
 Every API route declares its scope in its `Router.route(...)` line; `ApiRoute` calls
 `require_scope` before anything else, so a route added later is protected without further work.
 Dashboard pages and the SSE stream call the same function. (This module reads the database
-and settings from request.app.state itself: importing api.deps would import the routers, which
-import this module.)
+and settings from the request's state itself: importing api.deps would import the routers,
+which import this module.)
 
 No cache of verified keys: each authenticated request makes one probe of the unique index on
 api_key.key_hash (well under a millisecond next to the request's own queries), so a revoked key
@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import secrets
-import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -26,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 
 from headrace.schemas.api_keys import Scope
-from headrace_service.db import request_database
+from headrace_service.app_state import request_database, request_state
 from headrace_service.errors import Forbidden, StartupError, Unauthorized
+from headrace_service.principal import Principal
 from headrace_service.settings import ServerSettings
 from headrace_service.store import api_keys as store
 
@@ -43,15 +42,6 @@ COOKIE_NAME = "headrace_api_key"
 # The cookie is accepted on reads, and on writes only from this server's own pages (their Origin
 # header names this host), so another site cannot make a logged-in browser change anything.
 COOKIE_METHODS = frozenset({"GET", "HEAD"})
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The key a request was made with."""
-
-    key_id: uuid.UUID
-    name: str
-    scope: Scope
 
 
 def generate_key() -> str:
@@ -126,10 +116,10 @@ async def require_scope(request: Request, scope: str) -> Principal | None:
     """
     if scope not in ROUTE_SCOPES:
         raise ValueError(f"unknown scope {scope!r}; known: {sorted(ROUTE_SCOPES)}")
-    server_settings: ServerSettings = request.app.state.settings
-    if scope == PUBLIC or not server_settings.auth_enabled:
+    state = request_state(request)
+    if scope == PUBLIC or not state["settings"].auth_enabled:
         return None
-    principal: Principal | None = getattr(request.state, "principal", None)
+    principal = state.get("principal")
     if principal is None:
         key = presented_key(request)
         if key is None:
@@ -138,7 +128,7 @@ async def require_scope(request: Request, scope: str) -> Principal | None:
                 "(the CLI, SDK and worker send HEADRACE_API_KEY)"
             )
         principal = await authenticate(request, key)
-        request.state.principal = principal
+        state["principal"] = principal
     needed = Scope(scope)
     if SCOPE_RANK[principal.scope] < SCOPE_RANK[needed]:
         raise Forbidden(

@@ -56,16 +56,6 @@ def create_engine(
     )
 
 
-def request_database(request: Any) -> Database:
-    """The database of this request: the lease pool for the routes that renew leases (set by
-    the route, see api/routing.py), the main pool for everything else."""
-    chosen: Database | None = getattr(request.state, "database", None)
-    if chosen is not None:
-        return chosen
-    main: Database = request.app.state.db
-    return main
-
-
 class Database:
     """The engine plus the two ways the API uses it: a transaction and a read."""
 

@@ -29,7 +29,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from headrace_service.metrics_snapshot import SnapshotCollector, snapshot_cache
+from headrace_service.app_state import request_state
+from headrace_service.metrics_snapshot import SnapshotCollector
 
 # Buckets from a fast API read (a few ms) to a long-poll claim (30 s).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -152,7 +153,8 @@ async def metrics_endpoint(request: Request) -> Response:
     """The process's instruments plus the database gauges, in Prometheus' text format.
 
     Guarded like the dashboard (app.py: guard_routes): a `read` key when auth is on."""
-    snapshot = await snapshot_cache(request.app).get(request.app.state.db)
+    state = request_state(request)
+    snapshot = await state["metrics_snapshots"].get(state["db"])
     scrape_registry = CollectorRegistry(auto_describe=False)
     scrape_registry.register(SnapshotCollector(snapshot))
     body = generate_latest(REGISTRY) + generate_latest(scrape_registry)

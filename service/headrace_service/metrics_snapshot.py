@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -117,14 +116,6 @@ class SnapshotCache:
                 self._snapshot = await take_snapshot(database)
                 self._taken_at = time.monotonic()
             return self._snapshot
-
-
-def snapshot_cache(app: Any) -> SnapshotCache:
-    """The app's cache, made on first use (it lives as long as the app)."""
-    cache: SnapshotCache | None = getattr(app.state, "metrics_snapshot_cache", None)
-    if cache is None:
-        cache = app.state.metrics_snapshot_cache = SnapshotCache()
-    return cache
 
 
 class SnapshotCollector(Collector):

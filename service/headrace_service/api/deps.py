@@ -1,4 +1,5 @@
-"""What endpoints need from the app: the database, the settings, row-to-model conversion."""
+"""What endpoints need from the app's state (the database, the settings, the notifier) and
+row-to-model conversion."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pydantic import BaseModel
 from sqlalchemy.engine import RowMapping
 from starlette.requests import Request
 
-from headrace_service.db import Database, request_database
+from headrace_service.app_state import request_database, request_state
+from headrace_service.db import Database
+from headrace_service.notifier import Notifier
 from headrace_service.settings import ServerSettings
 
 M = TypeVar("M", bound=BaseModel)
@@ -19,8 +22,11 @@ def db(request: Request) -> Database:
 
 
 def settings(request: Request) -> ServerSettings:
-    value: ServerSettings = request.app.state.settings
-    return value
+    return request_state(request)["settings"]
+
+
+def notifier(request: Request) -> Notifier:
+    return request_state(request)["notifier"]
 
 
 def to_model(model: type[M], row: RowMapping) -> M:
@@ -30,5 +36,4 @@ def to_model(model: type[M], row: RowMapping) -> M:
 def live_pages_listen(request: Request) -> bool:
     """Whether ingestion should NOTIFY live run pages: not when LISTEN is off (a NOTIFY takes
     a cluster-wide lock at commit, for nobody to hear)."""
-    listening: bool = request.app.state.notifier.enabled
-    return listening
+    return notifier(request).enabled

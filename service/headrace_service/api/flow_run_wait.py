@@ -16,10 +16,10 @@ from starlette.requests import Request
 from headrace._state_types import is_terminal
 from headrace.schemas.common import ReadModel
 from headrace.schemas.flow_runs import FlowRun
-from headrace_service.api.deps import db
+from headrace_service.api.deps import db, notifier
 from headrace_service.api.flow_runs import read_run
 from headrace_service.api.routing import Router
-from headrace_service.notifier import Notifier, Subscription
+from headrace_service.notifier import Subscription
 from headrace_service.validation import parse_uuid
 
 router = Router("flow_runs")
@@ -42,9 +42,8 @@ async def wait_for_flow_run(request: Request, run_id: str, query: FlowRunWaitQue
     """Wait until the run is terminal or `timeout` seconds pass; returns the run."""
     rid = parse_uuid(run_id, "flow run")
     deadline = time.monotonic() + query.timeout
-    notifier: Notifier = request.app.state.notifier
     # Subscribed before the first read: a change between the read and the wait is not lost.
-    async with notifier.subscribe() as subscription:
+    async with notifier(request).subscribe() as subscription:
         while True:
             async with db(request).begin() as conn:
                 run = await read_run(conn, rid)

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from headrace.schemas.common import json_depth
+from headrace_service.app_state import request_state
 from headrace_service.auth import ROUTE_SCOPES, require_scope
 from headrace_service.errors import InvalidInput, PayloadTooLarge
 
@@ -46,7 +47,8 @@ class ApiRoute:
 
         async def handle(request: Request) -> Response:
             if self.pool == "lease":
-                request.state.database = request.app.state.lease_db
+                state = request_state(request)
+                state["database"] = state["lease_db"]
             # Before reading anything the client sent: an unauthorised caller learns nothing.
             await require_scope(request, self.scope)
             kwargs: dict[str, Any] = dict(request.path_params)
@@ -111,7 +113,7 @@ class Router:
 
 
 async def read_json(request: Request) -> Any:
-    limit: int = request.app.state.settings.max_body_bytes
+    limit = request_state(request)["settings"].max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body over the limit of {limit} bytes")

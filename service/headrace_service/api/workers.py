@@ -31,9 +31,9 @@ from headrace.schemas.work_pools import (
     WorkerHeartbeat,
 )
 from headrace_service import metrics, queue
-from headrace_service.api.deps import db, settings, to_model
+from headrace_service.api.deps import db, notifier, settings, to_model
 from headrace_service.api.routing import Router
-from headrace_service.notifier import Event, Notifier, Subscription
+from headrace_service.notifier import Event, Subscription
 from headrace_service.store import work_pools as store
 
 router = Router("workers")
@@ -98,9 +98,8 @@ async def claim(request: Request, name: str, body: ClaimRequest) -> list[Claimed
         claimed = await _claim(conn, name, pool_id, body, config.lease_seconds, limited)
     if claimed or wait <= 0:
         return claimed
-    notifier: Notifier = request.app.state.notifier
     # Subscribed before the next try, so a run made due in between still wakes us.
-    async with notifier.subscribe() as subscription:
+    async with notifier(request).subscribe() as subscription:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
@@ -134,9 +133,8 @@ async def wait_for_cancellations(
     wait up to `wait_seconds` for one."""
     config = settings(request)
     wait = min(body.wait_seconds, config.claim_max_wait_seconds)
-    notifier: Notifier = request.app.state.notifier
     # Subscribed before the first read, so a cancellation in between still wakes us.
-    async with notifier.subscribe() as subscription:
+    async with notifier(request).subscribe() as subscription:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
+from headrace_service.app_state import request_database
 from headrace_service.dashboard.deployment_queries import (
     fire_times,
     next_runs_of,
@@ -27,7 +28,7 @@ NEXT_RUNS_PER_SCHEDULE = 3
 
 async def deployments_page(request: Request) -> Response:
     now = datetime.now(UTC)
-    async with request.app.state.db.begin() as conn:
+    async with request_database(request).begin() as conn:
         deployments = await deployment_list(
             conn, flow_name=None, work_pool_name=None, limit=MAX_DEPLOYMENTS, offset=0
         )
@@ -51,7 +52,7 @@ async def deployment_page(request: Request) -> Response:
     except ValueError:
         return bad_request(f"{request.path_params['deployment_id']!r} is not a deployment id")
     now = datetime.now(UTC)
-    async with request.app.state.db.begin() as conn:
+    async with request_database(request).begin() as conn:
         deployment = await deployment_get(conn, deployment_id)
         if deployment is None:
             return not_found(f"deployment {deployment_id} not found")

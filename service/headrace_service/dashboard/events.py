@@ -1,7 +1,7 @@
 """Server-Sent Events fanned out from the process's one LISTEN connection.
 
-The browser opens one EventSource per page; each stream is a subscription to
-app.state.notifier, so a thousand open tabs cost a thousand in-memory queues and still one
+The browser opens one EventSource per page; each stream is a subscription to the app's
+notifier (app_state.py), so a thousand open tabs cost a thousand in-memory queues and still one
 database connection.
 
 - `/api/events`: every flow run state change (`data: {"id", "state_type", "work_pool_id"}`).
@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from headrace_service.app_state import request_state
 from headrace_service.notifier import Event, Notifier
 from headrace_service.store.run_activity import RUN_ACTIVITY_CHANNEL
 
@@ -76,12 +77,9 @@ async def event_stream(
 
 async def events_endpoint(request: Request) -> Response:
     only_run = request.query_params.get("flow_run") or None
+    state = request_state(request)
     return StreamingResponse(
-        event_stream(
-            request.app.state.notifier,
-            only_run,
-            request.app.state.settings.claim_fallback_poll_seconds,
-        ),
+        event_stream(state["notifier"], only_run, state["settings"].claim_fallback_poll_seconds),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -5,14 +5,15 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from headrace_service.app_state import request_database, request_state
 from headrace_service.dashboard.templating import render
 from headrace_service.store.concurrency_limits import concurrency_limit_list
 from headrace_service.store.work_pools import work_pool_list, work_queue_list, worker_list
 
 
 async def work_pools_page(request: Request) -> Response:
-    heartbeat = request.app.state.settings.heartbeat_seconds
-    async with request.app.state.db.begin() as conn:
+    heartbeat = request_state(request)["settings"].heartbeat_seconds
+    async with request_database(request).begin() as conn:
         pools = await work_pool_list(conn, heartbeat_seconds=heartbeat)
         queues = {p["id"]: await work_queue_list(conn, p["id"]) for p in pools}
         workers = {
@@ -29,6 +30,6 @@ async def work_pools_page(request: Request) -> Response:
 
 
 async def concurrency_page(request: Request) -> Response:
-    async with request.app.state.db.begin() as conn:
+    async with request_database(request).begin() as conn:
         limits = await concurrency_limit_list(conn)
     return render("concurrency.html", title="Concurrency limits", nav="limits", limits=limits)

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from headrace.schemas.common import mask_secret_parameters
+from headrace_service.app_state import request_database
 from headrace_service.dashboard.run_queries import (
     SORT_KEYS,
     TIME_RANGES,
@@ -48,7 +49,7 @@ async def runs_page(request: Request) -> Response:
         after = Cursor.decode(query["after"], "after", flt.sort) if query.get("after") else None
     except BadFilter as error:
         return bad_request(str(error))
-    async with request.app.state.db.begin() as conn:
+    async with request_database(request).begin() as conn:
         page = await run_page(conn, flt, before=before, after=after)
         flows = await flow_names(conn)
         deployments = await deployment_choices(conn)
@@ -114,7 +115,7 @@ async def run_rows_fragment(request: Request) -> Response:
         flt = RunFilter.from_query(request.query_params)
     except BadFilter as error:
         return bad_request(str(error))
-    async with request.app.state.db.begin() as conn:
+    async with request_database(request).begin() as conn:
         page = await run_page(conn, flt)
     return render("_run_rows.html", runs=page.runs)
 
@@ -130,7 +131,7 @@ async def run_detail_page(request: Request) -> Response:
     run_id = _run_id(request)
     if run_id is None:
         return bad_request(f"{request.path_params['run_id']!r} is not a flow run id")
-    async with request.app.state.db.begin() as conn:
+    async with request_database(request).begin() as conn:
         run = await flow_run_get(conn, run_id)
         if run is None:
             return not_found(f"flow run {run_id} not found")

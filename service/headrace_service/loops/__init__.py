@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from starlette.applications import Starlette
 
 from headrace_service.db import Database
 from headrace_service.loops import late_runs, reaper, retention
@@ -37,10 +36,8 @@ def _job(
     return job
 
 
-def start_loops(app: Starlette) -> None:
-    """Start the scheduler with every loop; `stop_loops` stops it."""
-    settings: ServerSettings = app.state.settings
-    db: Database = app.state.db
+def start_loops(settings: ServerSettings, db: Database) -> AsyncIOScheduler:
+    """Start a scheduler running every loop on `db`; `stop_loops` stops it."""
     scheduler = AsyncIOScheduler()
     scheduler.add_job(
         _job("reaper", db, reaper.run_once),
@@ -91,10 +88,9 @@ def start_loops(app: Starlette) -> None:
         coalesce=True,
     )
     scheduler.start()
-    app.state.scheduler = scheduler
+    return scheduler
 
 
-def stop_loops(app: Starlette) -> None:
-    scheduler: AsyncIOScheduler | None = getattr(app.state, "scheduler", None)
-    if scheduler is not None and scheduler.running:
+def stop_loops(scheduler: AsyncIOScheduler) -> None:
+    if scheduler.running:
         scheduler.shutdown(wait=False)
