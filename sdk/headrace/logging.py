@@ -90,7 +90,7 @@ class ApiLogHandler(logging.Handler):
             if record.exc_info:
                 message = f"{message}\n{self.formatter_exception(record)}"
             task_run_id = getattr(record, "headrace_task_run_id", None)
-            backend.log(
+            backend.logs.log(
                 {
                     "flow_run_id": str(flow_run_id),
                     "task_run_id": str(task_run_id) if task_run_id else None,

@@ -20,7 +20,9 @@ from typing import Any
 
 from headrace.states import State
 
-Sender = Callable[[list[dict[str, Any]]], None]
+# Called from the reporter's thread with a batch; raising keeps the batch for the next try.
+TaskRunSender = Callable[[list[tuple["TaskRunRecord", list[State[Any]]]]], None]
+LogSender = Callable[[list[dict[str, Any]]], None]
 
 DEFAULT_INTERVAL_SECONDS = 0.5
 DEFAULT_MAX_LOGS = 50_000
@@ -52,47 +54,14 @@ class TaskRunRecord:
     unsent: list[State[Any]] = field(default_factory=list)
     queued: bool = False
 
-    def to_report(self, states: list[State[Any]]) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "flow_run_id": str(self.flow_run_id),
-            "name": self.name,
-            "task_key": self.task_key,
-            "dynamic_key": self.dynamic_key,
-            "tags": self.tags,
-            "run_count": self.run_count,
-            "task_inputs": {
-                name: [{"id": str(i)} for i in ids] for name, ids in self.task_inputs.items()
-            },
-            "cache_key": self.cache_key,
-            "start_time": _iso(self.start_time),
-            "end_time": _iso(self.end_time),
-            "states": [_state_report(s) for s in states],
-        }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _state_report(state: State[Any]) -> dict[str, Any]:
-    return {
-        "id": str(state.id),
-        "type": state.type.value,
-        "name": state.name,
-        "message": state.message,
-        "timestamp": state.timestamp.isoformat(),
-        "data": state.data,
-    }
-
 
 class Reporter:
     """Buffers task run states and logs; a daemon thread sends them in batches."""
 
     def __init__(
         self,
-        send_task_runs: Sender,
-        send_logs: Sender,
+        send_task_runs: TaskRunSender,
+        send_logs: LogSender,
         *,
         interval: float = DEFAULT_INTERVAL_SECONDS,
         max_logs: int = DEFAULT_MAX_LOGS,
@@ -203,7 +172,7 @@ class Reporter:
         try:
             for start in range(0, len(batch), TASK_RUN_BATCH):
                 chunk = batch[start : start + TASK_RUN_BATCH]
-                self._send_task_runs([record.to_report(states) for record, states in chunk])
+                self._send_task_runs(chunk)
                 # Sent: a retry after a later failure must not send these states again.
                 for _record, states in chunk:
                     states.clear()

@@ -7,19 +7,20 @@ import uuid
 from typing import Any
 
 from headrace.reporter import Reporter, TaskRunRecord
-from headrace.states import Completed, Running
+from headrace.states import Completed, Running, State
 
 
 class FlakyApi:
     def __init__(self) -> None:
         self.up = True
-        self.task_batches: list[list[dict[str, Any]]] = []
+        # The state names of each task run of each batch (the reporter reuses its lists).
+        self.task_batches: list[list[list[str]]] = []
         self.log_batches: list[list[dict[str, Any]]] = []
 
-    def send_task_runs(self, reports: list[dict[str, Any]]) -> None:
+    def send_task_runs(self, batch: list[tuple[TaskRunRecord, list[State[Any]]]]) -> None:
         if not self.up:
             raise ConnectionError("down")
-        self.task_batches.append(reports)
+        self.task_batches.append([[s.name for s in states] for _, states in batch])
 
     def send_logs(self, logs: list[dict[str, Any]]) -> None:
         if not self.up:
@@ -47,7 +48,7 @@ def test_a_thousand_task_runs_leave_in_a_few_batches() -> None:
     # Batched, never one request per task: how many batches depends on how busy the machine is.
     assert 1 <= len(api.task_batches) <= 50
     sent = [report for batch in api.task_batches for report in batch]
-    states = [s["name"] for report in sent for s in report["states"]]
+    states = [name for report in sent for name in report]
     assert states.count("Running") == 1000 and states.count("Completed") == 1000
 
 
@@ -63,9 +64,7 @@ def test_states_are_resent_after_an_outage_and_old_logs_dropped_with_a_count() -
     assert not reporter.flush(timeout=0.2)  # nothing can leave while the API is down
     api.up = True
     assert reporter.flush(timeout=10)
-    assert [s["name"] for batch in api.task_batches for rep in batch for s in rep["states"]] == [
-        "Running"
-    ]
+    assert [name for batch in api.task_batches for rep in batch for name in rep] == ["Running"]
     messages = [entry["message"] for batch in api.log_batches for entry in batch]
     assert messages[0] == "15 log lines were dropped while the headrace API was unreachable"
     assert messages[1:] == [f"line {i}" for i in range(15, 25)]

@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from headrace._state_types import StateType, is_terminal
+from headrace.client import flow_runs
 from headrace.errors import ApiError, ApiUnreachable
-from headrace.schemas.flow_runs import FlowRun
+from headrace.schemas.common import MAX_MESSAGE, StateCreate
+from headrace.schemas.flow_runs import SetStateRequest
 from headrace.schemas.logs import MAX_LOG_MESSAGE
 from headrace_worker.pool_types import RunContext
 
@@ -47,13 +49,13 @@ def propose_state(
     level = logging.ERROR if state_type in (StateType.FAILED, StateType.CRASHED) else logging.INFO
     run_log(context, run_id, level, message)
     try:
-        context.client.request(
-            "POST",
-            f"/flow_runs/{run_id}/set_state",
-            json={
-                "state": {"type": state_type.value, "message": message},
-                "worker_id": str(context.worker_id),
-            },
+        flow_runs.set_state(
+            context.client,
+            run_id,
+            SetStateRequest(
+                state=StateCreate(type=state_type, message=message[:MAX_MESSAGE]),
+                worker_id=context.worker_id,
+            ),
         )
     except ApiError as error:
         _logger.info("run %s: %s not recorded: %s", run_id, state_type.value, error.detail)
@@ -70,7 +72,7 @@ def report_exit(
 ) -> None:
     """After the run's execution ended: Cancelled or Crashed, unless it already finished."""
     try:
-        run = context.client.get(f"/flow_runs/{run_id}", FlowRun)
+        run = flow_runs.read(context.client, run_id)
     except (ApiError, ApiUnreachable) as error:
         _logger.warning("run %s: cannot read its state after it exited: %s", run_id, error)
         return
