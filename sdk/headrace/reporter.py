@@ -22,7 +22,7 @@ from headrace.states import State
 
 # Called from the reporter's thread with a batch; raising keeps the batch for the next try.
 TaskRunSender = Callable[[list[tuple["TaskRunRecord", list[State[Any]]]]], None]
-LogSender = Callable[[list[dict[str, Any]]], None]
+LogSender = Callable[[list["LogLine"]], None]
 
 DEFAULT_INTERVAL_SECONDS = 0.5
 DEFAULT_MAX_LOGS = 50_000
@@ -33,6 +33,18 @@ LOG_BATCH = 5000
 EARLY_SEND = 500
 
 _logger = logging.getLogger("headrace.reporter")
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One log line of a run (the fields of the API's `LogCreate`), kept until it is sent."""
+
+    flow_run_id: uuid.UUID
+    task_run_id: uuid.UUID | None
+    level: int
+    name: str
+    message: str
+    timestamp: datetime
 
 
 @dataclass(eq=False)
@@ -73,7 +85,7 @@ class Reporter:
         self._wake = threading.Condition(self._lock)
         self._idle = threading.Condition(self._lock)
         self._records: list[TaskRunRecord] = []
-        self._logs: deque[dict[str, Any]] = deque()
+        self._logs: deque[LogLine] = deque()
         self._max_logs = max_logs
         self._dropped_logs = 0
         self._busy = False
@@ -94,8 +106,8 @@ class Reporter:
                     self._wake.notify()
         self._ensure_thread()
 
-    def log(self, entry: dict[str, Any]) -> None:
-        """Queue one log line (a `LogCreate` as a dict); the oldest is dropped when full."""
+    def log(self, entry: LogLine) -> None:
+        """Queue one log line; the oldest is dropped when full."""
         with self._lock:
             if len(self._logs) >= self._max_logs:
                 self._logs.popleft()
@@ -166,7 +178,7 @@ class Reporter:
     def _send(
         self,
         batch: list[tuple[TaskRunRecord, list[State[Any]]]],
-        logs: list[dict[str, Any]],
+        logs: list[LogLine],
         dropped: int,
     ) -> bool:
         try:
@@ -177,7 +189,7 @@ class Reporter:
                 for _record, states in chunk:
                     states.clear()
             if logs:
-                notice = [_dropped_notice(logs[0]["flow_run_id"], dropped)] if dropped else []
+                notice = [_dropped_notice(logs[0].flow_run_id, dropped)] if dropped else []
                 self._send_logs(notice + logs)
             return True
         except Exception as exc:  # any failure of the API: keep the data, try again later
@@ -187,7 +199,7 @@ class Reporter:
     def _requeue(
         self,
         batch: list[tuple[TaskRunRecord, list[State[Any]]]],
-        logs: list[dict[str, Any]],
+        logs: list[LogLine],
         dropped: int,
     ) -> None:
         for record, states in batch:
@@ -202,12 +214,12 @@ class Reporter:
         self._logs.extendleft(reversed(logs[overflow:]))
 
 
-def _dropped_notice(flow_run_id: str, dropped: int) -> dict[str, Any]:
-    return {
-        "flow_run_id": flow_run_id,
-        "task_run_id": None,
-        "level": logging.WARNING,
-        "name": "headrace.reporter",
-        "message": f"{dropped} log lines were dropped while the headrace API was unreachable",
-        "timestamp": datetime.now(UTC).isoformat(),
-    }
+def _dropped_notice(flow_run_id: uuid.UUID, dropped: int) -> LogLine:
+    return LogLine(
+        flow_run_id=flow_run_id,
+        task_run_id=None,
+        level=logging.WARNING,
+        name="headrace.reporter",
+        message=f"{dropped} log lines were dropped while the headrace API was unreachable",
+        timestamp=datetime.now(UTC),
+    )

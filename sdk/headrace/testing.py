@@ -18,7 +18,7 @@ from typing import Any
 from headrace.engine.backend import Backend, set_backend
 from headrace.engine.backend import offline_backend as new_offline_backend
 from headrace.engine.offline_ports import OfflineRunStates
-from headrace.reporter import TaskRunRecord
+from headrace.reporter import LogLine, TaskRunRecord
 from headrace.states import State
 
 
@@ -50,10 +50,10 @@ class RecordingTaskRuns(dict[str, TaskRunRecord]):
         return True
 
 
-class RecordingLogs(list[dict[str, Any]]):
-    """Log lines (`LogCreate` fields as dicts), in order."""
+class RecordingLogs(list[LogLine]):
+    """Log lines, in order."""
 
-    def log(self, entry: dict[str, Any]) -> None:
+    def log(self, entry: LogLine) -> None:
         self.append(entry)
 
     def flush(self) -> bool:
@@ -86,7 +86,7 @@ class RecordingBackend(Backend):
         return self.task_runs.states
 
     def messages(self) -> list[str]:
-        return [entry["message"] for entry in self.logs]
+        return [entry.message for entry in self.logs]
 
     def state_names(self, task_run_name: str) -> list[str]:
         return [s.name for s in self.task_runs.states[task_run_name]]

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from headrace._state_types import StateType, is_terminal
 from headrace.client import flow_runs
 from headrace.errors import ApiError, ApiUnreachable
+from headrace.reporter import LogLine
 from headrace.schemas.common import MAX_MESSAGE, StateCreate
 from headrace.schemas.flow_runs import SetStateRequest
 from headrace.schemas.logs import MAX_LOG_MESSAGE
@@ -24,16 +24,9 @@ WORKER_LOGGER = "headrace.worker"
 _logger = logging.getLogger(WORKER_LOGGER)
 
 
-def log_entry(run_id: uuid.UUID, level: int, name: str, message: str) -> dict[str, Any]:
-    """A `LogCreate` of the run, stamped now, as the log reporter sends it."""
-    return {
-        "flow_run_id": str(run_id),
-        "task_run_id": None,
-        "level": level,
-        "name": name,
-        "message": message[:MAX_LOG_MESSAGE],
-        "timestamp": datetime.now(UTC).isoformat(),
-    }
+def log_entry(run_id: uuid.UUID, level: int, name: str, message: str) -> LogLine:
+    """A line of the run, stamped now."""
+    return LogLine(run_id, None, level, name, message[:MAX_LOG_MESSAGE], datetime.now(UTC))
 
 
 def run_log(context: RunContext, run_id: uuid.UUID, level: int, message: str) -> None:

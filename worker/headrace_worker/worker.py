@@ -25,11 +25,11 @@ from types import FrameType
 from typing import Any
 
 from headrace._state_types import StateType
-from headrace.client import HeadraceClient, logs, work_pools, workers
+from headrace.client import HeadraceClient, work_pools, workers
+from headrace.engine.api_ports import log_sender
 from headrace.errors import ApiError, ApiUnreachable, Conflict, HeadraceError, NotFound
 from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
 from headrace.reporter import Reporter, TaskRunRecord
-from headrace.schemas.logs import LogBatch
 from headrace.schemas.work_pools import (
     MAX_CLAIM,
     CancellationWait,
@@ -99,7 +99,7 @@ class Worker:
         # Held runs already told to stop: the cancellation watch does not ask about them again.
         self._cancelled: set[uuid.UUID] = set()
         self._signals = 0
-        self._logs = Reporter(_no_task_runs, self._send_logs)
+        self._logs = Reporter(_no_task_runs, log_sender(self.client, retries=None))
         self._runner: PoolType | None = None
 
     # -- public -------------------------------------------------------------------------------
@@ -199,9 +199,6 @@ class Worker:
             logs=self._logs,
             settings=self.settings,
         )
-
-    def _send_logs(self, batch: list[dict[str, Any]]) -> None:
-        logs.create(self.client, LogBatch.model_validate({"logs": batch}))
 
     # -- heartbeats ---------------------------------------------------------------------------
 

@@ -22,12 +22,12 @@ from headrace.client.transport import HeadraceClient, detail_text
 from headrace.engine.ports import FlowRunInfo, NewFlowRun
 from headrace.errors import ApiError, ApiUnreachable, Conflict, HeadraceError, NotFound
 from headrace.exceptions import Abort
-from headrace.reporter import Reporter, TaskRunRecord
+from headrace.reporter import LogLine, Reporter, TaskRunRecord
 from headrace.schemas.common import StateCreate
 from headrace.schemas.concurrency import SlotAcquire, SlotHolder
 from headrace.schemas.deployments import Deployment
 from headrace.schemas.flow_runs import FlowRun, FlowRunCreate, SetStateRequest
-from headrace.schemas.logs import LogBatch
+from headrace.schemas.logs import LogBatch, LogCreate
 from headrace.schemas.results import ResultWrite
 from headrace.schemas.task_runs import TaskRunBatch, TaskRunReport, TaskRunStateReport
 from headrace.states import State
@@ -130,11 +130,14 @@ def task_run_sender(
     return send
 
 
-def log_sender(client: HeadraceClient, *, retries: int | None = 0) -> Callable[[list[Any]], None]:
-    """What a reporter thread calls with a batch of log lines (`LogCreate` fields as dicts)."""
+def log_sender(
+    client: HeadraceClient, *, retries: int | None = 0
+) -> Callable[[list[LogLine]], None]:
+    """What a reporter thread calls with a batch of log lines (`retries=None`: the client's)."""
 
-    def send(entries: list[Any]) -> None:
-        logs.create(client, LogBatch.model_validate({"logs": entries}), retries=retries)
+    def send(lines: list[LogLine]) -> None:
+        batch = [LogCreate.model_validate(line, from_attributes=True) for line in lines]
+        logs.create(client, LogBatch(logs=batch), retries=retries)
 
     return send
 
@@ -154,7 +157,7 @@ class ApiLogs:
     def __init__(self, reporter: Reporter) -> None:
         self.reporter = reporter
 
-    def log(self, entry: dict[str, Any]) -> None:
+    def log(self, entry: LogLine) -> None:
         self.reporter.log(entry)
 
     def flush(self) -> bool:

@@ -12,7 +12,7 @@ from headrace.engine.ports import FlowRunInfo, NewFlowRun
 from headrace.exceptions import Abort
 
 if TYPE_CHECKING:
-    from headrace.reporter import TaskRunRecord
+    from headrace.reporter import LogLine, TaskRunRecord
     from headrace.schemas.deployments import Deployment
     from headrace.states import State
 
@@ -44,7 +44,7 @@ class OfflineTaskRuns:
 
 
 class OfflineLogs:
-    def log(self, entry: dict[str, Any]) -> None:
+    def log(self, entry: LogLine) -> None:
         pass
 
     def flush(self) -> bool:

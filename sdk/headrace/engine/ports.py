@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from headrace.reporter import TaskRunRecord
+    from headrace.reporter import LogLine, TaskRunRecord
     from headrace.schemas.deployments import Deployment
     from headrace.states import State
 
@@ -76,9 +76,9 @@ class TaskRuns(Protocol):
 
 
 class Logs(Protocol):
-    """Run log lines (`LogCreate` fields as a dict): buffered, sent in batches."""
+    """Run log lines: buffered, sent in batches."""
 
-    def log(self, entry: dict[str, Any]) -> None: ...
+    def log(self, entry: LogLine) -> None: ...
 
     def flush(self) -> bool:
         """Send what is buffered; False if some of it could not be sent."""
