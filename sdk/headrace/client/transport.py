@@ -196,14 +196,21 @@ class HeadraceClient:
         *,
         query: BaseModel | None = None,
         patch: bool = False,
+        headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         """`request` with a model as the JSON body and a model as the query string."""
+        content = None
+        if body is not None:
+            # Serialised by pydantic-core straight to bytes: task run batches are big.
+            content = body.model_dump_json(exclude_unset=patch).encode()
+            headers = {"content-type": "application/json", **(headers or {})}
         return self.request(
             method,
             path,
-            json=None if body is None else body_json(body, patch=patch),
+            content=content,
             params=None if query is None else query.model_dump(mode="json", exclude_none=True),
+            headers=headers,
             **kwargs,
         )
 
