@@ -60,6 +60,7 @@ def offline_backend(api_url: str | None = None) -> Backend:
 
 def api_backend(client: HeadraceClient) -> Backend:
     """Records everything through the headrace API."""
+    # Imported here: the API ports load httpx and pydantic, which an offline run never needs.
     from headrace.engine.api_ports import (
         ApiLogs,
         ApiResults,
