@@ -92,12 +92,9 @@ def pack_folder(folder: Path, max_bytes: int) -> Bundle:
 
 def upload_bundle(client: HeadraceClient, bundle: Bundle) -> None:
     """Store the bundle through the API (a no-op when it is stored already)."""
-    client.request(
-        "PUT",
-        f"/code_bundles/{bundle.sha256}",
-        content=bundle.data,
-        headers={"content-type": "application/gzip"},
-    )
+    from headrace.client import code_bundles
+
+    code_bundles.upload(client, bundle.sha256, bundle.data)
 
 
 def unpack_bundle(data: bytes, target: Path) -> None:

@@ -19,7 +19,7 @@ from headrace.errors import HeadraceError
 from headrace.states import State
 
 if TYPE_CHECKING:
-    from headrace.engine.backend import Backend
+    from headrace.engine.ports import Slots
 
 LEASE_SECONDS = 30.0
 # Waiting holders poll with a backoff between these bounds (with jitter, so they do not stampede).
@@ -32,21 +32,21 @@ _logger = logging.getLogger("headrace.concurrency")
 class HeldSlots:
     """The slots one task run holds; `release()` gives them back."""
 
-    def __init__(self, backend: Backend, holder_id: uuid.UUID) -> None:
-        self.backend = backend
+    def __init__(self, slots: Slots, holder_id: uuid.UUID) -> None:
+        self.slots = slots
         self.holder_id = holder_id
 
     def release(self) -> None:
         _renewer.remove(self.holder_id)
         try:
-            self.backend.release_slots(self.holder_id)
+            self.slots.release(self.holder_id)
         except HeadraceError as exc:
             # The lease expires on its own; until then the slot stays taken.
             _logger.warning("could not release concurrency slots (%s); the lease will expire", exc)
 
 
 def acquire_slots(
-    backend: Backend,
+    slots: Slots,
     tags: list[str],
     holder_id: uuid.UUID,
     on_wait: Callable[[State[Any]], Any],
@@ -62,7 +62,7 @@ def acquire_slots(
     waiting = False
     while True:
         try:
-            if backend.acquire_slots(tags, holder_id, lease_seconds):
+            if slots.acquire(tags, holder_id, lease_seconds):
                 break
         except HeadraceError as exc:
             _logger.warning("cannot take concurrency slots (%s); running without the limit", exc)
@@ -72,22 +72,22 @@ def acquire_slots(
             on_wait(st.AwaitingConcurrencySlot(f"waiting for a concurrency slot of {tags}"))
         time.sleep(delay * random.uniform(0.5, 1.5))
         delay = min(delay * 2, MAX_POLL_SECONDS)
-    _renewer.add(backend, holder_id, lease_seconds)
-    return HeldSlots(backend, holder_id)
+    _renewer.add(slots, holder_id, lease_seconds)
+    return HeldSlots(slots, holder_id)
 
 
 class _LeaseRenewer:
     """One daemon thread that renews the leases of all slots held by this process."""
 
     def __init__(self) -> None:
-        self._held: dict[uuid.UUID, tuple[Backend, float]] = {}
+        self._held: dict[uuid.UUID, tuple[Slots, float]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
 
-    def add(self, backend: Backend, holder_id: uuid.UUID, lease_seconds: float) -> None:
+    def add(self, slots: Slots, holder_id: uuid.UUID, lease_seconds: float) -> None:
         with self._lock:
-            self._held[holder_id] = (backend, lease_seconds)
+            self._held[holder_id] = (slots, lease_seconds)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="headrace-lease-renewer", daemon=True
@@ -106,9 +106,9 @@ class _LeaseRenewer:
             self._wake.wait(shortest / 3)
             with self._lock:
                 held = list(self._held.items())
-            for holder_id, (backend, lease) in held:
+            for holder_id, (slots, lease) in held:
                 try:
-                    backend.renew_slots([holder_id], lease)
+                    slots.renew([holder_id], lease)
                 except HeadraceError as exc:
                     _logger.debug("lease renewal failed: %s", exc)
 

@@ -148,13 +148,12 @@ def deployment_schedules(
 
 def send_deployment(request: DeploymentCreate, client: HeadraceClient | None = None) -> Deployment:
     """Create or update the deployment (deploying twice updates it)."""
-    from headrace.client import HeadraceClient
-    from headrace.schemas.deployments import Deployment
+    from headrace.client import HeadraceClient, deployments
 
     if client is not None:
-        return client.post("/deployments", Deployment, request)
+        return deployments.create(client, request)
     with HeadraceClient() as own:
-        return own.post("/deployments", Deployment, request)
+        return deployments.create(own, request)
 
 
 class DeployOptions(TypedDict, total=False):

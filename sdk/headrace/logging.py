@@ -81,6 +81,7 @@ class ApiLogHandler(logging.Handler):
         if flow_run_id is None:
             return
         from headrace.engine.backend import get_current_backend
+        from headrace.reporter import LogLine
 
         backend = get_current_backend()
         if backend is None or not backend.online:
@@ -90,15 +91,15 @@ class ApiLogHandler(logging.Handler):
             if record.exc_info:
                 message = f"{message}\n{self.formatter_exception(record)}"
             task_run_id = getattr(record, "headrace_task_run_id", None)
-            backend.log(
-                {
-                    "flow_run_id": str(flow_run_id),
-                    "task_run_id": str(task_run_id) if task_run_id else None,
-                    "level": record.levelno,
-                    "name": record.name,
-                    "message": message[:100_000],
-                    "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
-                }
+            backend.logs.log(
+                LogLine(
+                    flow_run_id=flow_run_id,
+                    task_run_id=task_run_id or None,
+                    level=record.levelno,
+                    name=record.name,
+                    message=message[:100_000],
+                    timestamp=datetime.fromtimestamp(record.created, UTC),
+                )
             )
         except Exception:
             self.handleError(record)

@@ -20,7 +20,9 @@ from typing import Any
 
 from headrace.states import State
 
-Sender = Callable[[list[dict[str, Any]]], None]
+# Called from the reporter's thread with a batch; raising keeps the batch for the next try.
+TaskRunSender = Callable[[list[tuple["TaskRunRecord", list[State[Any]]]]], None]
+LogSender = Callable[[list["LogLine"]], None]
 
 DEFAULT_INTERVAL_SECONDS = 0.5
 DEFAULT_MAX_LOGS = 50_000
@@ -31,6 +33,18 @@ LOG_BATCH = 5000
 EARLY_SEND = 500
 
 _logger = logging.getLogger("headrace.reporter")
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One log line of a run (the fields of the API's `LogCreate`), kept until it is sent."""
+
+    flow_run_id: uuid.UUID
+    task_run_id: uuid.UUID | None
+    level: int
+    name: str
+    message: str
+    timestamp: datetime
 
 
 @dataclass(eq=False)
@@ -52,47 +66,14 @@ class TaskRunRecord:
     unsent: list[State[Any]] = field(default_factory=list)
     queued: bool = False
 
-    def to_report(self, states: list[State[Any]]) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "flow_run_id": str(self.flow_run_id),
-            "name": self.name,
-            "task_key": self.task_key,
-            "dynamic_key": self.dynamic_key,
-            "tags": self.tags,
-            "run_count": self.run_count,
-            "task_inputs": {
-                name: [{"id": str(i)} for i in ids] for name, ids in self.task_inputs.items()
-            },
-            "cache_key": self.cache_key,
-            "start_time": _iso(self.start_time),
-            "end_time": _iso(self.end_time),
-            "states": [_state_report(s) for s in states],
-        }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _state_report(state: State[Any]) -> dict[str, Any]:
-    return {
-        "id": str(state.id),
-        "type": state.type.value,
-        "name": state.name,
-        "message": state.message,
-        "timestamp": state.timestamp.isoformat(),
-        "data": state.data,
-    }
-
 
 class Reporter:
     """Buffers task run states and logs; a daemon thread sends them in batches."""
 
     def __init__(
         self,
-        send_task_runs: Sender,
-        send_logs: Sender,
+        send_task_runs: TaskRunSender,
+        send_logs: LogSender,
         *,
         interval: float = DEFAULT_INTERVAL_SECONDS,
         max_logs: int = DEFAULT_MAX_LOGS,
@@ -104,7 +85,7 @@ class Reporter:
         self._wake = threading.Condition(self._lock)
         self._idle = threading.Condition(self._lock)
         self._records: list[TaskRunRecord] = []
-        self._logs: deque[dict[str, Any]] = deque()
+        self._logs: deque[LogLine] = deque()
         self._max_logs = max_logs
         self._dropped_logs = 0
         self._busy = False
@@ -125,8 +106,8 @@ class Reporter:
                     self._wake.notify()
         self._ensure_thread()
 
-    def log(self, entry: dict[str, Any]) -> None:
-        """Queue one log line (a `LogCreate` as a dict); the oldest is dropped when full."""
+    def log(self, entry: LogLine) -> None:
+        """Queue one log line; the oldest is dropped when full."""
         with self._lock:
             if len(self._logs) >= self._max_logs:
                 self._logs.popleft()
@@ -197,18 +178,18 @@ class Reporter:
     def _send(
         self,
         batch: list[tuple[TaskRunRecord, list[State[Any]]]],
-        logs: list[dict[str, Any]],
+        logs: list[LogLine],
         dropped: int,
     ) -> bool:
         try:
             for start in range(0, len(batch), TASK_RUN_BATCH):
                 chunk = batch[start : start + TASK_RUN_BATCH]
-                self._send_task_runs([record.to_report(states) for record, states in chunk])
+                self._send_task_runs(chunk)
                 # Sent: a retry after a later failure must not send these states again.
                 for _record, states in chunk:
                     states.clear()
             if logs:
-                notice = [_dropped_notice(logs[0]["flow_run_id"], dropped)] if dropped else []
+                notice = [_dropped_notice(logs[0].flow_run_id, dropped)] if dropped else []
                 self._send_logs(notice + logs)
             return True
         except Exception as exc:  # any failure of the API: keep the data, try again later
@@ -218,7 +199,7 @@ class Reporter:
     def _requeue(
         self,
         batch: list[tuple[TaskRunRecord, list[State[Any]]]],
-        logs: list[dict[str, Any]],
+        logs: list[LogLine],
         dropped: int,
     ) -> None:
         for record, states in batch:
@@ -233,12 +214,12 @@ class Reporter:
         self._logs.extendleft(reversed(logs[overflow:]))
 
 
-def _dropped_notice(flow_run_id: str, dropped: int) -> dict[str, Any]:
-    return {
-        "flow_run_id": flow_run_id,
-        "task_run_id": None,
-        "level": logging.WARNING,
-        "name": "headrace.reporter",
-        "message": f"{dropped} log lines were dropped while the headrace API was unreachable",
-        "timestamp": datetime.now(UTC).isoformat(),
-    }
+def _dropped_notice(flow_run_id: uuid.UUID, dropped: int) -> LogLine:
+    return LogLine(
+        flow_run_id=flow_run_id,
+        task_run_id=None,
+        level=logging.WARNING,
+        name="headrace.reporter",
+        message=f"{dropped} log lines were dropped while the headrace API was unreachable",
+        timestamp=datetime.now(UTC),
+    )

@@ -123,14 +123,15 @@ def serve(
 
 
 def ensure_process_pool(client: HeadraceClient, pool: str) -> None:
+    from headrace.client import work_pools
     from headrace.errors import NotFound
     from headrace.pool_types import PROCESS
-    from headrace.schemas.work_pools import WorkPool, WorkPoolCreate
+    from headrace.schemas.work_pools import WorkPoolCreate
 
     try:
-        existing = client.get(f"/work_pools/{pool}", WorkPool)
+        existing = work_pools.read(client, pool)
     except NotFound:
-        client.post("/work_pools", WorkPool, WorkPoolCreate(name=pool, type=PROCESS))
+        work_pools.create(client, WorkPoolCreate(name=pool, type=PROCESS))
         return
     if existing.type != PROCESS:
         raise ServeError(f"work pool {pool} is of type {existing.type}; serve needs a process pool")

@@ -10,45 +10,86 @@ def test_my_flow():
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from headrace.engine.backend import Backend, set_backend
-from headrace.reporter import TaskRunRecord
+from headrace.engine.backend import offline_backend as new_offline_backend
+from headrace.engine.offline_ports import OfflineRunStates
+from headrace.reporter import LogLine, TaskRunRecord
 from headrace.states import State
 
 
-class RecordingBackend(Backend):
-    """Records nothing remotely; keeps flow run states, task run states and logs in memory."""
+class RecordingRunStates(OfflineRunStates):
+    """Flow runs as offline, their states kept in order."""
 
-    online = True  # so run loggers hand it their lines
+    def __init__(self) -> None:
+        self.states: list[State[Any]] = []
+
+    def set_state(
+        self, flow_run_id: uuid.UUID, state: State[Any], *, worker_id: str | None = None
+    ) -> None:
+        self.states.append(state)
+
+
+class RecordingTaskRuns(dict[str, TaskRunRecord]):
+    """Task runs by name (the latest record of each), with the states each went through."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.flow_states: list[State[Any]] = []
-        self.task_states: dict[str, list[State[Any]]] = {}
-        self.task_runs: dict[str, TaskRunRecord] = {}
-        self.logs: list[dict[str, Any]] = []
+        self.states: dict[str, list[State[Any]]] = {}
 
-    def set_flow_run_state(
-        self, flow_run_id: Any, state: State[Any], *, worker_id: str | None = None
-    ) -> None:
-        self.flow_states.append(state)
-
-    def set_task_run_state(self, record: TaskRunRecord, state: State[Any]) -> None:
+    def set_state(self, record: TaskRunRecord, state: State[Any]) -> None:
         record.state = state
-        self.task_runs[record.name] = record
-        self.task_states.setdefault(record.name, []).append(state)
+        self[record.name] = record
+        self.states.setdefault(record.name, []).append(state)
 
-    def log(self, entry: dict[str, Any]) -> None:
-        self.logs.append(entry)
+    def flush(self) -> bool:
+        return True
+
+
+class RecordingLogs(list[LogLine]):
+    """Log lines, in order."""
+
+    def log(self, entry: LogLine) -> None:
+        self.append(entry)
+
+    def flush(self) -> bool:
+        return True
+
+
+class RecordingBackend(Backend):
+    """Records nothing remotely; keeps flow run states, task run states and logs in memory:
+    `flow_states`, `task_runs` (records by name), `task_states` (by name) and `logs`."""
+
+    task_runs: RecordingTaskRuns
+    logs: RecordingLogs
+
+    def __init__(self) -> None:
+        self.recorded_runs = RecordingRunStates()
+        # online: so run loggers hand it their lines.
+        super().__init__(
+            runs=self.recorded_runs,
+            task_runs=RecordingTaskRuns(),
+            logs=RecordingLogs(),
+            online=True,
+        )
+
+    @property
+    def flow_states(self) -> list[State[Any]]:
+        return self.recorded_runs.states
+
+    @property
+    def task_states(self) -> dict[str, list[State[Any]]]:
+        return self.task_runs.states
 
     def messages(self) -> list[str]:
-        return [entry["message"] for entry in self.logs]
+        return [entry.message for entry in self.logs]
 
     def state_names(self, task_run_name: str) -> list[str]:
-        return [s.name for s in self.task_states[task_run_name]]
+        return [s.name for s in self.task_runs.states[task_run_name]]
 
 
 @contextmanager
@@ -65,7 +106,7 @@ def recording_backend() -> Iterator[RecordingBackend]:
 @contextmanager
 def offline_backend() -> Iterator[Backend]:
     """Flows run in this block record nothing (as with no API, without the warning)."""
-    backend = Backend()
+    backend = new_offline_backend()
     previous = set_backend(backend)
     try:
         yield backend

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import httpx
 import pytest
 from sqlalchemy import Engine, create_engine, pool, text
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -134,3 +138,83 @@ def sql(database_url: str) -> Iterator[Sql]:
     engine = create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
     yield Sql(engine)
     engine.dispose()
+
+
+class InProcessTransport(httpx.BaseTransport):
+    """The real app in this process, for a synchronous client: httpx's ASGITransport is
+    async-only, so the app (its lifespan and every request) runs on an event loop of its own
+    in a thread, and each request waits for its answer there."""
+
+    def __init__(self, app: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        # What the lifespan yields, handed to every request as a server would.
+        self._state: dict[str, Any] = {}
+        self._lifespan_messages: asyncio.Queue[dict[str, Any]] | None = None
+        self._lifespan: concurrent.futures.Future[None] | None = None
+        self._app = app
+        self._asgi = httpx.ASGITransport(app=self._with_state)
+
+    async def _with_state(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._app({**scope, "state": dict(self._state)}, receive, send)
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=60)
+
+    def start(self) -> None:
+        """Run the app's lifespan startup (database pools, listeners, loops)."""
+        started: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        async def lifespan() -> None:
+            messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+            self._lifespan_messages = messages
+            await messages.put({"type": "lifespan.startup"})
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "lifespan.startup.complete":
+                    started.set_result(None)
+                elif message["type"] == "lifespan.startup.failed":
+                    started.set_exception(RuntimeError(message.get("message", "startup failed")))
+
+            scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self._state}
+            await self._app(scope, messages.get, send)
+
+        self._lifespan = asyncio.run_coroutine_threadsafe(lifespan(), self._loop)
+        started.result(timeout=60)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+
+        async def answer() -> httpx.Response:
+            response = await self._asgi.handle_async_request(request)
+            body = await response.aread()
+            return httpx.Response(response.status_code, headers=response.headers, content=body)
+
+        return self._run(answer())
+
+    def close(self) -> None:
+        """Run the lifespan shutdown and stop the loop (the client's close calls this too)."""
+        if self._lifespan is not None and self._lifespan_messages is not None:
+            messages = self._lifespan_messages
+            self._loop.call_soon_threadsafe(messages.put_nowait, {"type": "lifespan.shutdown"})
+            self._lifespan.result(timeout=60)
+            self._lifespan = None
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=15)
+
+
+@pytest.fixture
+def in_process_transport(database_url: str, tmp_path: Any) -> Iterator[InProcessTransport]:
+    """The real app (as `live_server` builds it) behind an in-process transport: no socket."""
+    from headrace_service.app import create_app
+    from headrace_service.settings import ServerSettings
+
+    settings = ServerSettings(home=tmp_path, database_url=database_url)  # type: ignore[arg-type]
+    transport = InProcessTransport(create_app(settings, database_url))
+    transport.start()
+    try:
+        yield transport
+    finally:
+        transport.close()

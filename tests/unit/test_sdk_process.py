@@ -89,6 +89,6 @@ def test_log_prints_reach_the_run_logs_and_still_print(capsys: object) -> None:
         printing()
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "from the flow in two writes\nfrom the task\nnot captured\n" in out
-    printed = [e for e in recorded.logs if e["name"] == "headrace.print"]
-    assert [e["message"] for e in printed] == ["from the flow in two writes", "from the task"]
-    assert all(e["flow_run_id"] for e in printed)
+    printed = [e for e in recorded.logs if e.name == "headrace.print"]
+    assert [e.message for e in printed] == ["from the flow in two writes", "from the task"]
+    assert all(e.flow_run_id for e in printed)

@@ -4,24 +4,26 @@ stay bounded while the API is away."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
-from headrace.reporter import Reporter, TaskRunRecord
-from headrace.states import Completed, Running
+from headrace.reporter import LogLine, Reporter, TaskRunRecord
+from headrace.states import Completed, Running, State
 
 
 class FlakyApi:
     def __init__(self) -> None:
         self.up = True
-        self.task_batches: list[list[dict[str, Any]]] = []
-        self.log_batches: list[list[dict[str, Any]]] = []
+        # The state names of each task run of each batch (the reporter reuses its lists).
+        self.task_batches: list[list[list[str]]] = []
+        self.log_batches: list[list[LogLine]] = []
 
-    def send_task_runs(self, reports: list[dict[str, Any]]) -> None:
+    def send_task_runs(self, batch: list[tuple[TaskRunRecord, list[State[Any]]]]) -> None:
         if not self.up:
             raise ConnectionError("down")
-        self.task_batches.append(reports)
+        self.task_batches.append([[s.name for s in states] for _, states in batch])
 
-    def send_logs(self, logs: list[dict[str, Any]]) -> None:
+    def send_logs(self, logs: list[LogLine]) -> None:
         if not self.up:
             raise ConnectionError("down")
         self.log_batches.append(logs)
@@ -31,8 +33,8 @@ def record(i: int, flow_run_id: uuid.UUID) -> TaskRunRecord:
     return TaskRunRecord(uuid.uuid4(), flow_run_id, f"t-{i}", "t", str(i), [])
 
 
-def log(i: int, flow_run_id: uuid.UUID) -> dict[str, Any]:
-    return {"flow_run_id": str(flow_run_id), "message": f"line {i}"}
+def log(i: int, flow_run_id: uuid.UUID) -> LogLine:
+    return LogLine(flow_run_id, None, 20, "test", f"line {i}", datetime.now(UTC))
 
 
 def test_a_thousand_task_runs_leave_in_a_few_batches() -> None:
@@ -47,7 +49,7 @@ def test_a_thousand_task_runs_leave_in_a_few_batches() -> None:
     # Batched, never one request per task: how many batches depends on how busy the machine is.
     assert 1 <= len(api.task_batches) <= 50
     sent = [report for batch in api.task_batches for report in batch]
-    states = [s["name"] for report in sent for s in report["states"]]
+    states = [name for report in sent for name in report]
     assert states.count("Running") == 1000 and states.count("Completed") == 1000
 
 
@@ -63,9 +65,7 @@ def test_states_are_resent_after_an_outage_and_old_logs_dropped_with_a_count() -
     assert not reporter.flush(timeout=0.2)  # nothing can leave while the API is down
     api.up = True
     assert reporter.flush(timeout=10)
-    assert [s["name"] for batch in api.task_batches for rep in batch for s in rep["states"]] == [
-        "Running"
-    ]
-    messages = [entry["message"] for batch in api.log_batches for entry in batch]
+    assert [name for batch in api.task_batches for rep in batch for name in rep] == ["Running"]
+    messages = [entry.message for batch in api.log_batches for entry in batch]
     assert messages[0] == "15 log lines were dropped while the headrace API was unreachable"
     assert messages[1:] == [f"line {i}" for i in range(15, 25)]

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from headrace._state_types import StateType, is_terminal
+from headrace.client import flow_runs
 from headrace.errors import ApiError, ApiUnreachable
-from headrace.schemas.flow_runs import FlowRun
+from headrace.reporter import LogLine
+from headrace.schemas.common import MAX_MESSAGE, StateCreate
+from headrace.schemas.flow_runs import SetStateRequest
 from headrace.schemas.logs import MAX_LOG_MESSAGE
 from headrace_worker.pool_types import RunContext
 
@@ -22,16 +24,9 @@ WORKER_LOGGER = "headrace.worker"
 _logger = logging.getLogger(WORKER_LOGGER)
 
 
-def log_entry(run_id: uuid.UUID, level: int, name: str, message: str) -> dict[str, Any]:
-    """A `LogCreate` of the run, stamped now, as the log reporter sends it."""
-    return {
-        "flow_run_id": str(run_id),
-        "task_run_id": None,
-        "level": level,
-        "name": name,
-        "message": message[:MAX_LOG_MESSAGE],
-        "timestamp": datetime.now(UTC).isoformat(),
-    }
+def log_entry(run_id: uuid.UUID, level: int, name: str, message: str) -> LogLine:
+    """A line of the run, stamped now."""
+    return LogLine(run_id, None, level, name, message[:MAX_LOG_MESSAGE], datetime.now(UTC))
 
 
 def run_log(context: RunContext, run_id: uuid.UUID, level: int, message: str) -> None:
@@ -47,13 +42,13 @@ def propose_state(
     level = logging.ERROR if state_type in (StateType.FAILED, StateType.CRASHED) else logging.INFO
     run_log(context, run_id, level, message)
     try:
-        context.client.request(
-            "POST",
-            f"/flow_runs/{run_id}/set_state",
-            json={
-                "state": {"type": state_type.value, "message": message},
-                "worker_id": str(context.worker_id),
-            },
+        flow_runs.set_state(
+            context.client,
+            run_id,
+            SetStateRequest(
+                state=StateCreate(type=state_type, message=message[:MAX_MESSAGE]),
+                worker_id=context.worker_id,
+            ),
         )
     except ApiError as error:
         _logger.info("run %s: %s not recorded: %s", run_id, state_type.value, error.detail)
@@ -70,7 +65,7 @@ def report_exit(
 ) -> None:
     """After the run's execution ended: Cancelled or Crashed, unless it already finished."""
     try:
-        run = context.client.get(f"/flow_runs/{run_id}", FlowRun)
+        run = flow_runs.read(context.client, run_id)
     except (ApiError, ApiUnreachable) as error:
         _logger.warning("run %s: cannot read its state after it exited: %s", run_id, error)
         return

@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from headrace.bundles import BundleError, unpack_bundle
-from headrace.client import HeadraceClient
+from headrace.client import HeadraceClient, code_bundles
 from headrace.errors import HeadraceError, NotFound
 from headrace.git_source import GitSourceError, checkout
 from headrace.schemas.code_sources import BundleSource, CodeSource, GitSource
@@ -61,7 +61,7 @@ def bundle_folder(sha256: str, client: HeadraceClient, cache: Path) -> Path:
             return target
         where = f"code bundle {sha256}"
         try:
-            data = client.request("GET", f"/code_bundles/{sha256}").content
+            data = code_bundles.download(client, sha256)
         except NotFound:
             raise SourceError(f"{where} is not stored on the server (upload it again)") from None
         except HeadraceError as error:

@@ -24,31 +24,30 @@ import uuid
 from types import FrameType
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from headrace._state_types import StateType
-from headrace.client import HeadraceClient
+from headrace.client import HeadraceClient, work_pools, workers
+from headrace.engine.api_ports import log_sender
 from headrace.errors import ApiError, ApiUnreachable, Conflict, HeadraceError, NotFound
 from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
-from headrace.reporter import Reporter
+from headrace.reporter import Reporter, TaskRunRecord
 from headrace.schemas.work_pools import (
     MAX_CLAIM,
     CancellationWait,
     ClaimedRun,
+    ClaimRequest,
     HeartbeatResponse,
     WorkerHeartbeat,
     WorkPool,
     WorkPoolCreate,
 )
 from headrace.settings import client_settings
+from headrace.states import State
 from headrace_worker.outcome import propose_state
 from headrace_worker.pool_types import PoolType, RunContext, RunHandle, pool_type
 from headrace_worker.settings import WorkerSettings
 
 _logger = logging.getLogger("headrace.worker")
 
-CLAIMED_RUNS = TypeAdapter(list[ClaimedRun])
-RUN_IDS = TypeAdapter(list[uuid.UUID])
 # Until the server answers the first heartbeat with its own interval.
 DEFAULT_HEARTBEAT_SECONDS = 10.0
 # A claim waits up to `claim_wait_seconds` on the server; the HTTP request may take this longer.
@@ -100,7 +99,7 @@ class Worker:
         # Held runs already told to stop: the cancellation watch does not ask about them again.
         self._cancelled: set[uuid.UUID] = set()
         self._signals = 0
-        self._logs = Reporter(_no_task_runs, self._send_logs)
+        self._logs = Reporter(_no_task_runs, log_sender(self.client, retries=None))
         self._runner: PoolType | None = None
 
     # -- public -------------------------------------------------------------------------------
@@ -163,7 +162,7 @@ class Worker:
 
     def _ensure_pool(self) -> WorkPool:
         try:
-            work_pool = self.client.get(f"/work_pools/{self.pool}", WorkPool)
+            work_pool = work_pools.read(self.client, self.pool)
         except NotFound:
             if self.create_type is None:
                 raise WorkerError(
@@ -171,14 +170,14 @@ class Worker:
                     f"`headrace work-pool create --type process {self.pool}` or pass --type"
                 ) from None
             try:
-                work_pool = self.client.post(
-                    "/work_pools", WorkPool, WorkPoolCreate(name=self.pool, type=self.create_type)
+                work_pool = work_pools.create(
+                    self.client, WorkPoolCreate(name=self.pool, type=self.create_type)
                 )
                 _logger.info("created work pool %r of type %s", self.pool, self.create_type)
             except Conflict:
                 # Workers started together (`docker compose up --scale worker=3`) race to
                 # create the pool; the losers use the one the winner made.
-                work_pool = self.client.get(f"/work_pools/{self.pool}", WorkPool)
+                work_pool = work_pools.read(self.client, self.pool)
         if self.create_type is not None and work_pool.type != self.create_type:
             raise WorkerError(
                 f"work pool {self.pool} is of type {work_pool.type}, not {self.create_type}"
@@ -201,9 +200,6 @@ class Worker:
             settings=self.settings,
         )
 
-    def _send_logs(self, batch: list[dict[str, Any]]) -> None:
-        self.client.request("POST", "/logs", json={"logs": batch})
-
     # -- heartbeats ---------------------------------------------------------------------------
 
     def _heartbeat(self) -> HeartbeatResponse:
@@ -214,9 +210,9 @@ class Worker:
         """Call with `_beat_lock` held."""
         with self._slots:
             held = list(self._handles)
-        answer = self.client.post(
-            f"/work_pools/{self.pool}/workers/heartbeat",
-            HeartbeatResponse,
+        answer = workers.heartbeat(
+            self.client,
+            self.pool,
             WorkerHeartbeat(
                 name=self.name,
                 heartbeat_interval_seconds=self.heartbeat_seconds,
@@ -305,16 +301,13 @@ class Worker:
     def _wait_for_cancellations(self, ignore: list[uuid.UUID]) -> list[uuid.UUID]:
         assert self.worker_id is not None, "registered first"
         wait = self.settings.claim_wait_seconds
-        response = self.client.request(
-            "POST",
-            f"/work_pools/{self.pool}/workers/cancellations",
-            json=CancellationWait(
-                worker_id=self.worker_id, ignore_run_ids=ignore, wait_seconds=wait
-            ).model_dump(mode="json"),
+        return workers.wait_for_cancellations(
+            self.client,
+            self.pool,
+            CancellationWait(worker_id=self.worker_id, ignore_run_ids=ignore, wait_seconds=wait),
             timeout=wait + CLAIM_TIMEOUT_MARGIN_SECONDS,
             retries=0,
         )
-        return RUN_IDS.validate_python(response.json())
 
     # -- claims -------------------------------------------------------------------------------
 
@@ -344,20 +337,16 @@ class Worker:
             return 0 if self._stopping.is_set() else self.limit - len(self._handles)
 
     def _claim(self, limit: int) -> list[ClaimedRun]:
+        assert self.worker_id is not None, "registered first"
         wait = self.settings.claim_wait_seconds
-        response = self.client.request(
-            "POST",
-            f"/work_pools/{self.pool}/claim",
-            json={
-                "worker_id": str(self.worker_id),
-                "limit": min(limit, MAX_CLAIM),
-                "wait_seconds": wait,
-            },
+        return workers.claim(
+            self.client,
+            self.pool,
+            ClaimRequest(worker_id=self.worker_id, limit=min(limit, MAX_CLAIM), wait_seconds=wait),
             timeout=wait + CLAIM_TIMEOUT_MARGIN_SECONDS,
             # A retried claim could take runs whose answer was lost; the loop retries instead.
             retries=0,
         )
-        return CLAIMED_RUNS.validate_python(response.json())
 
     def _start(self, run: ClaimedRun) -> None:
         assert self._runner is not None
@@ -438,5 +427,5 @@ class Worker:
         _logger.info("worker %r stopped", self.name)
 
 
-def _no_task_runs(batch: list[dict[str, Any]]) -> None:
+def _no_task_runs(batch: list[tuple[TaskRunRecord, list[State[Any]]]]) -> None:
     """The worker reports log lines only; task runs are its runs' own business."""

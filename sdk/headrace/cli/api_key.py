@@ -10,12 +10,13 @@ from pydantic import ValidationError
 
 from headrace.cli.common import api
 from headrace.cli.output import fail, print_json, table
+from headrace.client import api_keys
 from headrace.schemas.api_keys import (
     MAX_EXPIRES_IN_SECONDS,
     ApiKey,
     ApiKeyCreate,
     ApiKeyCreated,
-    ApiKeyList,
+    ApiKeyQuery,
     Scope,
 )
 
@@ -90,7 +91,7 @@ def create(
     """Create an API key and print it once (it is stored only as a hash)."""
     body = key_request(name, scope, expires_in)
     with api() as client:
-        created = client.post("/api_keys", ApiKeyCreated, body)
+        created = api_keys.create(client, body)
     print_created(created, as_json)
 
 
@@ -101,9 +102,7 @@ def ls(
 ) -> None:
     """List API keys (never the keys themselves)."""
     with api() as client:
-        page = client.get(
-            "/api_keys", ApiKeyList, params={"include_revoked": include_revoked, "limit": 500}
-        )
+        page = api_keys.list_keys(client, ApiKeyQuery(include_revoked=include_revoked, limit=500))
     print_keys(page.items, as_json)
 
 
@@ -111,5 +110,5 @@ def ls(
 def revoke(key_id: str) -> None:
     """Revoke an API key by id: it stops working at once."""
     with api() as client:
-        key = ApiKey.model_validate(client.request("DELETE", f"/api_keys/{key_id}").json())
+        key = api_keys.revoke(client, key_id)
     print(f"revoked API key {key.name!r} ({key.id})")

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pydantic import ValidationError
+
 from headrace.cli.output import fail
 from headrace.client import HeadraceClient
+from headrace.client.transport import detail_text
 from headrace.errors import ApiError, ApiUnreachable
 from headrace.profiles import ProfileError
 
@@ -23,3 +26,6 @@ def api() -> Iterator[HeadraceClient]:
         fail(error.detail)
     except ProfileError as error:
         fail(str(error))
+    except ValidationError as error:
+        # A request the client checks before sending: the same one line as the server's 422.
+        fail(detail_text(error.errors(include_url=False)))

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 import typer
 
 from headrace.cli.common import api
 from headrace.cli.output import console, print_json, table
-from headrace.schemas.concurrency import (
-    ConcurrencyLimit,
-    ConcurrencyLimitCreate,
-    ConcurrencyLimitDetail,
-    SlotCount,
-)
+from headrace.client import concurrency
+from headrace.schemas.concurrency import ConcurrencyLimitCreate
 
 app = typer.Typer(help="Limit how many task runs with a tag run at once.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _path(tag: str) -> str:
-    return f"/concurrency_limits/{quote(tag, safe='')}"
 
 
 @app.command("create")
@@ -32,9 +23,7 @@ def create(
 ) -> None:
     """Create the limit of a tag (or change it)."""
     with api() as client:
-        created = client.post(
-            "/concurrency_limits", ConcurrencyLimit, ConcurrencyLimitCreate(tag=tag, limit=limit)
-        )
+        created = concurrency.create_limit(client, ConcurrencyLimitCreate(tag=tag, limit=limit))
     console.print(f"Concurrency limit of tag {created.tag!r}: {created.limit}")
 
 
@@ -42,9 +31,7 @@ def create(
 def ls(as_json: JsonOption = False) -> None:
     """List tag limits and how many slots are taken."""
     with api() as client:
-        limits = [
-            ConcurrencyLimit.model_validate(x) for x in client.get_json("/concurrency_limits")
-        ]
+        limits = concurrency.list_limits(client)
     if as_json:
         print_json(limits)
         return
@@ -55,7 +42,7 @@ def ls(as_json: JsonOption = False) -> None:
 def inspect(tag: str, as_json: JsonOption = False) -> None:
     """Show a tag's limit and the task runs holding its slots."""
     with api() as client:
-        detail = client.get(_path(tag), ConcurrencyLimitDetail)
+        detail = concurrency.read_limit(client, tag)
     if as_json:
         print_json(detail)
         return
@@ -70,7 +57,7 @@ def inspect(tag: str, as_json: JsonOption = False) -> None:
 def delete(tag: str) -> None:
     """Remove a tag's limit."""
     with api() as client:
-        client.request("DELETE", _path(tag))
+        concurrency.delete_limit(client, tag)
     console.print(f"Deleted the concurrency limit of tag {tag!r}")
 
 
@@ -78,5 +65,5 @@ def delete(tag: str) -> None:
 def reset(tag: str) -> None:
     """Free every slot of a tag's limit (e.g. after holders were killed)."""
     with api() as client:
-        freed = client.post(f"{_path(tag)}/reset", SlotCount, {})
+        freed = concurrency.reset_limit(client, tag)
     console.print(f"Freed {freed.count} slot(s) of tag {tag!r}")

@@ -113,14 +113,14 @@ def deploy(
         concurrency_limit=concurrency_limit,
         schedules=schedules,
     )
-    from headrace.schemas.deployments import Deployment
+    from headrace.client import deployments
 
     with api() as client:
         if upload:
             request.source = _upload(client, folder)
         else:
             request.source = code_source
-        deployment = client.post("/deployments", Deployment, request)
+        deployment = deployments.create(client, request)
     full_name = f"{deployment.flow_name}/{deployment.name}"
     console.print(f"deployment [bold]{full_name}[/bold] deployed to pool {pool}", highlight=False)
     if schedules:

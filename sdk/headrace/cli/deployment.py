@@ -6,7 +6,6 @@ A deployment is named `FLOW/NAME` (e.g. `etl/daily`); `headrace deploy` creates 
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 import typer
 
@@ -15,9 +14,13 @@ from headrace.cli.common import api
 from headrace.cli.output import console, fail, print_json, table
 from headrace.cli.params import parse_params
 from headrace.cli.watch import watch as follow
-from headrace.client import HeadraceClient
-from headrace.schemas.deployments import Deployment, DeploymentRunCreate
-from headrace.schemas.flow_runs import FlowRun
+from headrace.client import HeadraceClient, deployments
+from headrace.schemas.deployments import (
+    Deployment,
+    DeploymentQuery,
+    DeploymentRunCreate,
+    DeploymentUpdate,
+)
 
 app = typer.Typer(help="List, inspect, run and pause deployments.", no_args_is_help=True)
 app.add_typer(schedule.app, name="schedule")
@@ -26,16 +29,16 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 NameArgument = Annotated[str, typer.Argument(help="The deployment as FLOW/NAME, e.g. etl/daily.")]
 
 
-def name_path(full_name: str) -> str:
-    """`etl/daily` -> `/deployments/name/etl/daily`; a one-line error without a slash."""
+def split_name(full_name: str) -> tuple[str, str]:
+    """`etl/daily` -> (`etl`, `daily`); a one-line error without a slash."""
     flow_name, sep, name = full_name.partition("/")
     if not sep or not flow_name or not name:
         fail(f"deployment {full_name!r}: expected FLOW/NAME, e.g. etl/daily")
-    return f"/deployments/name/{quote(flow_name, safe='')}/{quote(name, safe='')}"
+    return flow_name, name
 
 
-def _read(client: HeadraceClient, full_name: str) -> Deployment:
-    return client.get(name_path(full_name), Deployment)
+def read_by_full_name(client: HeadraceClient, full_name: str) -> Deployment:
+    return deployments.read_by_name(client, *split_name(full_name))
 
 
 @app.command("ls")
@@ -46,10 +49,11 @@ def ls(
 ) -> None:
     """List deployments."""
     with api() as client:
-        rows = client.get_json("/deployments", params={"flow_name": flow, "work_pool_name": pool})
-    deployments = [Deployment.model_validate(d) for d in rows]
+        found = deployments.list_deployments(
+            client, DeploymentQuery(flow_name=flow, work_pool_name=pool)
+        )
     if as_json:
-        print_json(deployments)
+        print_json(found)
         return
     table(
         ["Deployment", "Entrypoint", "Pool", "Queue", "Paused", "Version"],
@@ -62,7 +66,7 @@ def ls(
                 "yes" if d.paused else "no",
                 d.version,
             )
-            for d in deployments
+            for d in found
         ],
     )
 
@@ -71,7 +75,7 @@ def ls(
 def inspect(full_name: NameArgument, as_json: JsonOption = False) -> None:
     """Show a deployment: code, pool, default parameters, limits."""
     with api() as client:
-        deployment = _read(client, full_name)
+        deployment = read_by_full_name(client, full_name)
     if as_json:
         print_json(deployment)
         return
@@ -124,9 +128,11 @@ def run(
     if as_json and watch:
         fail("--json: prints the new run and exits; it does not combine with --watch")
     body = DeploymentRunCreate(parameters=parse_params(param), tags=tag or [])
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+    flow_name, name = split_name(full_name)
     with api() as client:
-        flow_run = client.post(name_path(full_name) + "/runs", FlowRun, body, headers=headers)
+        flow_run = deployments.run_by_name(
+            client, flow_name, name, body, idempotency_key=idempotency_key
+        )
         if watch:
             print(f"run {flow_run.id} ({flow_run.name}) of {full_name}", flush=True)
             raise typer.Exit(follow(client, flow_run, timeout))
@@ -138,8 +144,8 @@ def run(
 
 def _set_paused(full_name: str, paused: bool) -> None:
     with api() as client:
-        deployment = _read(client, full_name)
-        client.request("PATCH", f"/deployments/{deployment.id}", json={"paused": paused})
+        deployment = read_by_full_name(client, full_name)
+        deployments.update(client, deployment.id, DeploymentUpdate(paused=paused))
     console.print(f"{'paused' if paused else 'resumed'} deployment {full_name}", markup=False)
 
 
@@ -159,6 +165,6 @@ def resume(full_name: NameArgument) -> None:
 def delete(full_name: NameArgument) -> None:
     """Delete a deployment; its runs waiting for a worker are cancelled."""
     with api() as client:
-        deployment = _read(client, full_name)
-        client.request("DELETE", f"/deployments/{deployment.id}")
+        deployment = read_by_full_name(client, full_name)
+        deployments.delete(client, deployment.id)
     console.print(f"deleted deployment {full_name}", markup=False)

@@ -8,9 +8,11 @@ import typer
 
 from headrace.cli.common import api
 from headrace.cli.output import console, print_json, state_text, table, timestamp
-from headrace.schemas.flow_runs import FlowRun, FlowRunDetail, FlowRunList
-from headrace.schemas.logs import LogList
-from headrace.schemas.task_runs import TaskRun
+from headrace.client import flow_runs
+from headrace.client import logs as run_logs
+from headrace.client import task_runs as run_task_runs
+from headrace.schemas.flow_runs import FlowRun, FlowRunQuery
+from headrace.schemas.logs import LogQuery
 
 app = typer.Typer(help="List and inspect flow runs.", no_args_is_help=True)
 
@@ -29,11 +31,8 @@ def ls(
 ) -> None:
     """List flow runs, newest first."""
     with api() as client:
-        page = client.get(
-            "/flow_runs",
-            FlowRunList,
-            params={"flow_name": flow, "state_type": state, "limit": limit},
-        )
+        query = FlowRunQuery(flow_name=flow, state_type=state, limit=limit)
+        page = flow_runs.list_runs(client, query)
     if as_json:
         print_json(page.items)
         return
@@ -57,10 +56,8 @@ def ls(
 def inspect(run_id: str, as_json: JsonOption = False) -> None:
     """Show a run: parameters, state history and task runs."""
     with api() as client:
-        run = client.get(f"/flow_runs/{run_id}", FlowRunDetail)
-        task_runs = [
-            TaskRun.model_validate(t) for t in client.get_json(f"/flow_runs/{run_id}/task_runs")
-        ]
+        run = flow_runs.read(client, run_id)
+        task_runs = run_task_runs.of_flow_run(client, run_id)
     if as_json:
         print_json(
             {
@@ -116,10 +113,8 @@ def logs(
     after: int | None = None
     with api() as client:
         while True:
-            page = client.get(
-                f"/flow_runs/{run_id}/logs",
-                LogList,
-                params={"after": after, "level": level, "limit": 5000},
+            page = run_logs.of_flow_run(
+                client, run_id, LogQuery(after=after, level=level, limit=5000)
             )
             lines.extend(page.items)
             if len(page.items) < 5000:
@@ -141,5 +136,5 @@ def logs(
 def cancel(run_id: str) -> None:
     """Cancel a run: a waiting one at once; a running one through its worker (Cancelling)."""
     with api() as client:
-        run = client.post(f"/flow_runs/{run_id}/cancel", FlowRun, {})
+        run = flow_runs.cancel(client, run_id)
     console.print(f"{run.name} ({run.id}): {state_text(run.state_type.value, run.state_name)}")

@@ -12,12 +12,14 @@ from headrace.cli.common import api
 from headrace.cli.output import console, fail, print_json, table
 from headrace.cli.params import parse_params
 from headrace.client import HeadraceClient
+from headrace.client import schedules as deployment_schedules
 from headrace.schedules import InvalidScheduleOptions, schedule_from_options
 from headrace.schemas.deployments import Deployment
 from headrace.schemas.schedules import (
     CRON_EXAMPLE,
     DeploymentSchedule,
     DeploymentScheduleCreate,
+    DeploymentScheduleUpdate,
     describe,
 )
 
@@ -34,14 +36,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def _deployment(client: HeadraceClient, full_name: str) -> Deployment:
-    from headrace.cli.deployment import name_path  # that module mounts this one
+    from headrace.cli.deployment import read_by_full_name  # that module mounts this one
 
-    return client.get(name_path(full_name), Deployment)
+    return read_by_full_name(client, full_name)
 
 
 def _schedules(client: HeadraceClient, deployment: Deployment) -> list[DeploymentSchedule]:
-    rows = client.get_json(f"/deployments/{deployment.id}/schedules")
-    return [DeploymentSchedule.model_validate(row) for row in rows]
+    return deployment_schedules.of_deployment(client, deployment.id)
 
 
 def _pick(client: HeadraceClient, full_name: str, schedule_id: str | None) -> DeploymentSchedule:
@@ -116,7 +117,7 @@ def create(
     )
     with api() as client:
         deployment = _deployment(client, full_name)
-        created = client.post(f"/deployments/{deployment.id}/schedules", DeploymentSchedule, body)
+        created = deployment_schedules.create(client, deployment.id, body)
     if as_json:
         print_json(created)
         return
@@ -128,7 +129,7 @@ def create(
 def _set_active(full_name: str, schedule_id: str | None, active: bool) -> None:
     with api() as client:
         schedule = _pick(client, full_name, schedule_id)
-        client.request("PATCH", f"/deployment_schedules/{schedule.id}", json={"active": active})
+        deployment_schedules.update(client, schedule.id, DeploymentScheduleUpdate(active=active))
     verb = "resumed" if active else "paused"
     console.print(f"{verb} schedule {schedule.id} of {full_name}", markup=False)
 
@@ -150,5 +151,5 @@ def delete(full_name: NameArgument, schedule_id: IdArgument = None) -> None:
     """Delete a schedule and its upcoming runs."""
     with api() as client:
         schedule = _pick(client, full_name, schedule_id)
-        client.request("DELETE", f"/deployment_schedules/{schedule.id}")
+        deployment_schedules.delete(client, schedule.id)
     console.print(f"deleted schedule {schedule.id} of {full_name}", markup=False)

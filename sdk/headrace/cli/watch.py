@@ -15,10 +15,10 @@ from datetime import datetime
 from headrace._state_types import StateType, is_terminal
 from headrace.cli.flow_run import LEVELS
 from headrace.cli.output import timestamp
-from headrace.client import HeadraceClient
+from headrace.client import HeadraceClient, flow_runs, logs
 from headrace.schemas.common import State
-from headrace.schemas.flow_runs import FlowRun, FlowRunDetail
-from headrace.schemas.logs import LogList
+from headrace.schemas.flow_runs import FlowRun
+from headrace.schemas.logs import LogQuery
 
 # How late a state change or a log line may show; also the longest wait per request.
 POLL_SECONDS = 1.0
@@ -44,7 +44,7 @@ class RunTail:
 
     def __init__(self, client: HeadraceClient, run_id: uuid.UUID) -> None:
         self._client = client
-        self._run_path = f"/flow_runs/{run_id}"
+        self._run_id = run_id
         self._after: int | None = None  # the last log line printed
         self._states_shown = 0
         self._state_seen: datetime | None = None
@@ -61,17 +61,17 @@ class RunTail:
             return []
         self._state_seen = run.state_timestamp
         # The history, not just the current state: a run may pass several states between polls.
-        history = self._client.get(self._run_path, FlowRunDetail, retries=RIDE_OUT_RETRIES).states
+        history = flow_runs.read(self._client, self._run_id, retries=RIDE_OUT_RETRIES).states
         new, self._states_shown = history[self._states_shown :], len(history)
         return [(state.timestamp, _state_line(state)) for state in new]
 
     def _new_logs(self) -> list[tuple[datetime, str]]:
         lines: list[tuple[datetime, str]] = []
         while True:
-            page = self._client.get(
-                f"{self._run_path}/logs",
-                LogList,
-                params={"after": self._after, "limit": LOG_PAGE},
+            page = logs.of_flow_run(
+                self._client,
+                self._run_id,
+                LogQuery(after=self._after, limit=LOG_PAGE),
                 retries=RIDE_OUT_RETRIES,
             )
             for line in page.items:
@@ -111,10 +111,10 @@ def watch(client: HeadraceClient, run: FlowRun, timeout: float | None) -> int:
                     flush=True,
                 )
                 return TIMED_OUT
-        run = client.get(
-            f"/flow_runs/{run.id}/wait",
-            FlowRun,
-            params={"timeout": wait},
+        run = flow_runs.wait(
+            client,
+            run.id,
+            wait,
             # The server answers after `wait` seconds at the latest; leave room for the trip.
             timeout=wait + 30,
             retries=RIDE_OUT_RETRIES,

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 import typer
 
 from headrace.cli.common import api
 from headrace.cli.output import console, fail, print_json, table
+from headrace.client import work_pools, work_queues, workers
 from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
-from headrace.schemas.work_pools import Worker, WorkPool, WorkPoolCreate, WorkQueue
+from headrace.schemas.work_pools import WorkPool, WorkPoolCreate, WorkPoolUpdate
 
 app = typer.Typer(help="Manage work pools: where deployments' runs wait for workers.")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def pool_path(name: str) -> str:
-    return f"/work_pools/{quote(name, safe='')}"
 
 
 def _limit_text(limit: int | None) -> str:
@@ -46,9 +42,7 @@ def create(
         name=name, type=pool_type, concurrency_limit=concurrency_limit, description=description
     )
     with api() as client:
-        pool = client.post(
-            "/work_pools", WorkPool, body, params={"overwrite": "true" if overwrite else None}
-        )
+        pool = work_pools.create(client, body, overwrite=overwrite)
     console.print(f"created work pool [bold]{pool.name}[/bold] (type {pool.type})")
     console.print(f"start a worker: headrace worker start --pool {pool.name}", markup=False)
 
@@ -57,7 +51,7 @@ def create(
 def ls(as_json: JsonOption = False) -> None:
     """List work pools with their workers online and runs waiting."""
     with api() as client:
-        pools = [WorkPool.model_validate(p) for p in client.get_json("/work_pools")]
+        pools = work_pools.list_pools(client)
     if as_json:
         print_json(pools)
         return
@@ -81,15 +75,15 @@ def ls(as_json: JsonOption = False) -> None:
 def inspect(name: str, as_json: JsonOption = False) -> None:
     """Show a pool, its queues and its workers with their last heartbeat."""
     with api() as client:
-        pool = client.get(pool_path(name), WorkPool)
-        queues = [WorkQueue.model_validate(q) for q in client.get_json(pool_path(name) + "/queues")]
-        workers = [Worker.model_validate(w) for w in client.get_json(pool_path(name) + "/workers")]
+        pool = work_pools.read(client, name)
+        queues = work_queues.list_queues(client, name)
+        pool_workers = workers.list_workers(client, name)
     if as_json:
         print_json(
             {
                 **pool.model_dump(mode="json"),
                 "queues": [q.model_dump(mode="json") for q in queues],
-                "workers": [w.model_dump(mode="json") for w in workers],
+                "workers": [w.model_dump(mode="json") for w in pool_workers],
             }
         )
         return
@@ -118,27 +112,27 @@ def inspect(name: str, as_json: JsonOption = False) -> None:
     )
     table(
         ["Worker", "Status", "Last heartbeat"],
-        [(w.name, w.status.value, w.last_heartbeat) for w in workers],
-        title=f"Workers ({len(workers)})",
+        [(w.name, w.status.value, w.last_heartbeat) for w in pool_workers],
+        title=f"Workers ({len(pool_workers)})",
     )
 
 
-def _patch(name: str, body: dict[str, object]) -> WorkPool:
+def _patch(name: str, body: WorkPoolUpdate) -> WorkPool:
     with api() as client:
-        return WorkPool.model_validate(client.request("PATCH", pool_path(name), json=body).json())
+        return work_pools.update(client, name, body)
 
 
 @app.command("pause")
 def pause(name: str) -> None:
     """Stop handing out the pool's runs (running ones go on)."""
-    _patch(name, {"paused": True})
+    _patch(name, WorkPoolUpdate(paused=True))
     console.print(f"paused work pool {name}", markup=False)
 
 
 @app.command("resume")
 def resume(name: str) -> None:
     """Hand out the pool's runs again."""
-    _patch(name, {"paused": False})
+    _patch(name, WorkPoolUpdate(paused=False))
     console.print(f"resumed work pool {name}", markup=False)
 
 
@@ -155,7 +149,7 @@ def set_concurrency_limit(
         value = int(limit)
     else:
         fail(f"limit {limit!r}: expected a whole number >= 0, or 'none'")
-    pool = _patch(name, {"concurrency_limit": value})
+    pool = _patch(name, WorkPoolUpdate(concurrency_limit=value))
     console.print(
         f"work pool {name}: concurrency limit {_limit_text(pool.concurrency_limit)}", markup=False
     )
@@ -165,5 +159,5 @@ def set_concurrency_limit(
 def delete(name: str) -> None:
     """Delete a pool with its queues; its waiting runs are cancelled."""
     with api() as client:
-        client.request("DELETE", pool_path(name))
+        work_pools.delete(client, name)
     console.print(f"deleted work pool {name}", markup=False)

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 import typer
 
 from headrace.cli.common import api
 from headrace.cli.output import console, print_json, table
-from headrace.cli.work_pool import pool_path
-from headrace.schemas.work_pools import WorkQueue, WorkQueueCreate
+from headrace.client import work_queues
+from headrace.schemas.work_pools import WorkQueueCreate, WorkQueueUpdate
 
 app = typer.Typer(help="Manage the queues of a work pool (priority, limit, pause).")
 
 PoolOption = Annotated[str, typer.Option("--pool", help="The work pool of the queue.")]
-
-
-def queue_path(pool: str, name: str) -> str:
-    return f"{pool_path(pool)}/queues/{quote(name, safe='')}"
 
 
 @app.command("create")
@@ -36,7 +31,7 @@ def create(
         name=name, priority=priority, concurrency_limit=concurrency_limit, description=description
     )
     with api() as client:
-        queue = client.post(pool_path(pool) + "/queues", WorkQueue, body)
+        queue = work_queues.create(client, pool, body)
     console.print(
         f"created work queue {queue.name} in pool {queue.work_pool_name} "
         f"(priority {queue.priority})",
@@ -51,7 +46,7 @@ def ls(
 ) -> None:
     """List the queues of a pool, most urgent first."""
     with api() as client:
-        queues = [WorkQueue.model_validate(q) for q in client.get_json(pool_path(pool) + "/queues")]
+        queues = work_queues.list_queues(client, pool)
     if as_json:
         print_json(queues)
         return
@@ -72,7 +67,7 @@ def ls(
 
 def _set_paused(name: str, pool: str, paused: bool) -> None:
     with api() as client:
-        client.request("PATCH", queue_path(pool, name), json={"paused": paused})
+        work_queues.update(client, pool, name, WorkQueueUpdate(paused=paused))
     console.print(
         f"{'paused' if paused else 'resumed'} work queue {name} of pool {pool}", markup=False
     )

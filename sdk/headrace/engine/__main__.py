@@ -43,12 +43,12 @@ def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
         backend = get_backend(require_api=True)
-        run = backend.read_flow_run(flow_run_id)
+        run = backend.runs.read(flow_run_id)
         if run.deployment_id is None:
             raise HeadraceError(f"flow run {flow_run_id} has no deployment to load its code from")
-        deployment = backend.read_deployment(run.deployment_id)
-        flow = load_flow(deployment["entrypoint"])
-        parameters: dict[str, Any] = {**(deployment.get("parameters") or {}), **run.parameters}
+        deployment = backend.runs.read_deployment(run.deployment_id)
+        flow = load_flow(deployment.entrypoint)
+        parameters: dict[str, Any] = {**deployment.parameters, **run.parameters}
     except HeadraceError as exc:
         print(f"headrace: cannot start flow run {flow_run_id}: {exc}", file=sys.stderr)
         return EXIT_NOT_STARTED

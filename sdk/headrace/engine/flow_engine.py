@@ -20,6 +20,7 @@ from headrace import states as st
 from headrace._state_types import StateType
 from headrace.context import FlowRunContext, flow_run_context
 from headrace.engine.backend import Backend, FlowRunInfo, get_backend
+from headrace.engine.ports import NewFlowRun
 from headrace.engine.task_engine import new_task_run
 from headrace.exceptions import Abort, ParameterError, RunTimeout
 from headrace.reporter import TaskRunRecord
@@ -77,8 +78,8 @@ class FlowRunEngine:
         self.backend = parent.backend if parent else get_backend(require_api=bool(self.existing_id))
         running = st.Running()
         if self.existing_id is not None:
-            self.info = self.backend.read_flow_run(self.existing_id)
-            self.backend.set_flow_run_state(self.info.id, running, worker_id=self.worker_id)
+            self.info = self.backend.runs.read(self.existing_id)
+            self.backend.runs.set_state(self.info.id, running, worker_id=self.worker_id)
         else:
             parent_task_run_id = None
             if parent is not None:
@@ -88,18 +89,20 @@ class FlowRunEngine:
                 )
                 self.parent_record.run_count = 1
                 self.parent_record.start_time = running.timestamp
-                parent.backend.set_task_run_state(self.parent_record, st.Running())
+                parent.backend.task_runs.set_state(self.parent_record, st.Running())
                 parent_task_run_id = self.parent_record.id
             from headrace.retries import first_delay
 
-            self.info = self.backend.create_flow_run(
-                flow_name=flow.name,
-                parameters=json_safe(self.parameters),
-                tags=merge_tags(flow.tags),
-                parent_task_run_id=parent_task_run_id,
-                max_retries=flow.retries,
-                retry_delay_seconds=first_delay(flow.retry_delay_seconds, flow.retries),
-                state=running,
+            self.info = self.backend.runs.create(
+                NewFlowRun(
+                    flow_name=flow.name,
+                    parameters=json_safe(self.parameters),
+                    tags=merge_tags(flow.tags),
+                    parent_task_run_id=parent_task_run_id,
+                    max_retries=flow.retries,
+                    retry_delay_seconds=first_delay(flow.retry_delay_seconds, flow.retries),
+                    state=running,
+                )
             )
         self.attempt = 1
         self.state = running
@@ -239,7 +242,7 @@ class FlowRunEngine:
             mirrored: State[Any] = State(
                 self.state.type, self.state.name, self.state.message, exception=self.state.exception
             )
-            self.parent_ctx.backend.set_task_run_state(self.parent_record, mirrored)
+            self.parent_ctx.backend.task_runs.set_state(self.parent_record, mirrored)
         level = 20 if self.state.is_completed() else 40
         first_line = (self.state.message or "").splitlines()[0] if self.state.message else ""
         self.logger().log(
@@ -272,11 +275,11 @@ class FlowRunEngine:
         return self.state.result()
 
     def _propose(self, state: State[Any]) -> None:
-        self.backend.set_flow_run_state(self.info.id, state, worker_id=self.worker_id)
+        self.backend.runs.set_state(self.info.id, state, worker_id=self.worker_id)
 
     def _server_state(self) -> str | None:
         try:
-            return self.backend.read_flow_run(self.info.id).state_type
+            return self.backend.runs.read(self.info.id).state_type
         except Exception:
             return None
 

@@ -50,7 +50,7 @@ def new_task_run(
     )
     flow_ctx.add_task_run(record)
     if pending:
-        flow_ctx.backend.set_task_run_state(record, st.Pending())
+        flow_ctx.backend.task_runs.set_state(record, st.Pending())
     return record
 
 
@@ -100,12 +100,12 @@ class TaskRunEngine:
     def _take_slots(self) -> None:
         if not self.record.tags:
             return
-        limited = self.backend.limited_tags().intersection(self.record.tags)
+        limited = self.backend.slots.limited_tags().intersection(self.record.tags)
         if limited:
             from headrace.concurrency import acquire_slots
 
             self._slots = acquire_slots(
-                self.backend, sorted(limited), self.record.id, on_wait=self._set
+                self.backend.slots, sorted(limited), self.record.id, on_wait=self._set
             )
 
     def release_slots(self) -> None:
@@ -134,7 +134,7 @@ class TaskRunEngine:
         self._storage_key = storage_key(key)
         if self.task.refresh_cache:
             return None
-        found = self.backend.read_result(self._storage_key)
+        found = self.backend.results.read(self._storage_key)
         if found is None:
             return None
         serializer, data = found
@@ -231,7 +231,7 @@ class TaskRunEngine:
             datetime.now(UTC) + task.cache_expiration if task.cache_expiration is not None else None
         )
         try:
-            self.backend.write_result(key, task.result_serializer, data, expires_at)
+            self.backend.results.write(key, task.result_serializer, data, expires_at)
         except Exception as exc:  # the run completed; only its cache entry is lost
             self.logger().warning("could not store the result (%s)", exc)
             return None
@@ -294,7 +294,7 @@ class TaskRunEngine:
 
     def _set(self, state: State[Any]) -> State[Any]:
         self.state = state
-        self.backend.set_task_run_state(self.record, state)
+        self.backend.task_runs.set_state(self.record, state)
         return state
 
 

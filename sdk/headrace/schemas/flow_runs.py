@@ -122,3 +122,17 @@ class FlowRunReadQuery(ReadModel):
     engine reads its run's parameters this way)."""
 
     reveal_secrets: bool = False
+
+
+MAX_WAIT_SECONDS = 300.0
+
+
+class FlowRunWaitQuery(ReadModel):
+    """`GET /api/flow_runs/{id}/wait`: a long poll until the run is terminal."""
+
+    timeout: float = Field(
+        default=30.0,
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        description="Seconds to wait for the run to finish; the run is returned either way.",
+    )

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from headrace._state_types import StateType
 from headrace.schemas.common import Model, Name, ReadModel, State, Tags
@@ -29,6 +29,12 @@ class TaskInput(Model):
     """An edge from an upstream task run whose result fed this one."""
 
     id: uuid.UUID
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_task_run_id(cls, value: Any) -> Any:
+        # The SDK's task run records keep their inputs as ids (never JSON: that has no UUID).
+        return {"id": value} if isinstance(value, uuid.UUID) else value
 
 
 class TaskRunReport(Model):

@@ -10,12 +10,10 @@ from __future__ import annotations
 import time
 import uuid
 
-from pydantic import Field
 from starlette.requests import Request
 
 from headrace._state_types import is_terminal
-from headrace.schemas.common import ReadModel
-from headrace.schemas.flow_runs import FlowRun
+from headrace.schemas.flow_runs import FlowRun, FlowRunWaitQuery
 from headrace_service.api.deps import db, notifier
 from headrace_service.api.flow_runs import read_run
 from headrace_service.api.routing import Router
@@ -24,17 +22,7 @@ from headrace_service.validation import parse_uuid
 
 router = Router("flow_runs")
 
-MAX_WAIT_SECONDS = 300.0
 RECHECK_SECONDS = 2.0
-
-
-class FlowRunWaitQuery(ReadModel):
-    timeout: float = Field(
-        default=30.0,
-        ge=0,
-        le=MAX_WAIT_SECONDS,
-        description="Seconds to wait for the run to finish; the run is returned either way.",
-    )
 
 
 @router.route("GET", "/flow_runs/{run_id}/wait", query=FlowRunWaitQuery, response=FlowRun)

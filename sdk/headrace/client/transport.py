@@ -1,4 +1,6 @@
-"""A small synchronous HTTP client of the headrace API, with retries, backoff and failover.
+"""The transport of the typed client: one synchronous HTTP client of the headrace API, with
+retries, backoff and failover. The resource modules beside it (`flow_runs`, `work_pools`, ...)
+say which path and which models each call uses; this module knows none of them.
 
 Given the URLs of several API replicas (`HEADRACE_API_URL=http://a/api,http://b/api`), it sends
 to one of them and stays with it; a connection error or a 502/503/504 moves it to the next, and
@@ -13,17 +15,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from headrace.api_urls import parse_api_urls
 from headrace.errors import ApiError, ApiUnreachable, Conflict, NotFound, SettingsError
 from headrace.settings import client_settings
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Answers that say "this replica cannot serve now"; a 429 is about the caller, not the replica.
@@ -150,27 +153,82 @@ class HeadraceClient:
         return model.model_validate(self.request("GET", path, **kwargs).json())
 
     def post(self, path: str, model: type[M], body: BaseModel | dict[str, Any], **kwargs: Any) -> M:
-        payload = (
-            body.model_dump(mode="json", exclude_unset=False)
-            if isinstance(body, BaseModel)
-            else body
-        )
+        payload = body_json(body) if isinstance(body, BaseModel) else body
         return model.model_validate(self.request("POST", path, json=payload, **kwargs).json())
 
     def get_json(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs).json()
 
+    def call(
+        self,
+        method: str,
+        path: str,
+        answer: type[M],
+        body: BaseModel | None = None,
+        *,
+        query: BaseModel | None = None,
+        patch: bool = False,
+        **kwargs: Any,
+    ) -> M:
+        """Send `body` (only its set fields when `patch`) and read the answer as `answer`."""
+        return answer.model_validate(
+            self.send(method, path, body, query=query, patch=patch, **kwargs).json()
+        )
+
+    def call_list(
+        self,
+        method: str,
+        path: str,
+        answer: TypeAdapter[T],
+        body: BaseModel | None = None,
+        *,
+        query: BaseModel | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """As `call`, for an answer that is not one model (a list of them)."""
+        return answer.validate_python(self.send(method, path, body, query=query, **kwargs).json())
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | None = None,
+        *,
+        query: BaseModel | None = None,
+        patch: bool = False,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """`request` with a model as the JSON body and a model as the query string."""
+        content = None
+        if body is not None:
+            # Serialised by pydantic-core straight to bytes: task run batches are big.
+            content = body.model_dump_json(exclude_unset=patch).encode()
+            headers = {"content-type": "application/json", **(headers or {})}
+        return self.request(
+            method,
+            path,
+            content=content,
+            params=None if query is None else query.model_dump(mode="json", exclude_none=True),
+            headers=headers,
+            **kwargs,
+        )
+
     def health(self) -> bool:
         """Whether an API replica answers; each is asked once, the first to answer is used."""
-        try:
-            self.request("GET", "/health", retries=len(self.api_urls) - 1, timeout=2.0)
-        except (ApiUnreachable, ApiError):
-            return False
-        return True
+        from headrace.client.health import is_up
 
-    @staticmethod
-    def path_id(value: uuid.UUID | str) -> str:
-        return str(value)
+        return is_up(self)
+
+
+def body_json(body: BaseModel, *, patch: bool = False) -> Any:
+    """A request model as JSON; a PATCH sends only the fields set (a null there clears)."""
+    return body.model_dump(mode="json", exclude_unset=patch)
+
+
+def segment(value: object) -> str:
+    """One path segment: a name with `/` or `?` in it stays one segment."""
+    return quote(str(value), safe="")
 
 
 def _timeout(seconds: float) -> httpx.Timeout:
@@ -185,7 +243,7 @@ def _raise_for_status(response: httpx.Response) -> None:
         detail = body.get("detail") if isinstance(body, dict) else None
     except ValueError:
         detail = None
-    message = _detail_text(detail) if detail is not None else (response.text[:500] or "error")
+    message = detail_text(detail) if detail is not None else (response.text[:500] or "error")
     if response.status_code == 404:
         raise NotFound(404, message)
     if response.status_code == 409:
@@ -193,7 +251,7 @@ def _raise_for_status(response: httpx.Response) -> None:
     raise ApiError(response.status_code, message)
 
 
-def _detail_text(detail: Any) -> str:
+def detail_text(detail: Any) -> str:
     if isinstance(detail, str):
         return detail
     if isinstance(detail, list):

@@ -1,0 +1,76 @@
+"""`/flow_runs`: runs of flows, their states and their children."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from pydantic import TypeAdapter
+
+from headrace.client.transport import segment
+from headrace.schemas.flow_runs import (
+    FlowRun,
+    FlowRunCreate,
+    FlowRunDetail,
+    FlowRunList,
+    FlowRunQuery,
+    FlowRunReadQuery,
+    FlowRunWaitQuery,
+    SetStateRequest,
+    SetStateResponse,
+)
+
+if TYPE_CHECKING:
+    from headrace.client.transport import HeadraceClient
+
+FLOW_RUNS = TypeAdapter(list[FlowRun])
+
+
+def path(flow_run_id: uuid.UUID | str) -> str:
+    return f"/flow_runs/{segment(flow_run_id)}"
+
+
+def create(client: HeadraceClient, body: FlowRunCreate) -> FlowRun:
+    return client.call("POST", "/flow_runs", FlowRun, body)
+
+
+def read(
+    client: HeadraceClient,
+    flow_run_id: uuid.UUID | str,
+    *,
+    reveal_secrets: bool = False,
+    **options: Any,
+) -> FlowRunDetail:
+    """A run with its state history; `reveal_secrets` (a worker key) unmasks SecretStr
+    parameters, as the engine needs them."""
+    query = FlowRunReadQuery(reveal_secrets=reveal_secrets) if reveal_secrets else None
+    response = client.send("GET", path(flow_run_id), query=query, **options)
+    return FlowRunDetail.model_validate(response.json(), context={"reveal_secrets": reveal_secrets})
+
+
+def list_runs(client: HeadraceClient, query: FlowRunQuery) -> FlowRunList:
+    """Runs matching `query`, newest first."""
+    return client.call("GET", "/flow_runs", FlowRunList, query=query)
+
+
+def set_state(
+    client: HeadraceClient, flow_run_id: uuid.UUID | str, body: SetStateRequest, **options: Any
+) -> SetStateResponse:
+    """Propose a state; `Conflict` (409) when the server refuses it."""
+    return client.call("POST", f"{path(flow_run_id)}/set_state", SetStateResponse, body, **options)
+
+
+def cancel(client: HeadraceClient, flow_run_id: uuid.UUID | str) -> FlowRun:
+    return client.call("POST", f"{path(flow_run_id)}/cancel", FlowRun)
+
+
+def wait(
+    client: HeadraceClient, flow_run_id: uuid.UUID | str, seconds: float, **options: Any
+) -> FlowRun:
+    """The run once it is terminal, or after `seconds`, whichever comes first."""
+    query = FlowRunWaitQuery(timeout=seconds)
+    return client.call("GET", f"{path(flow_run_id)}/wait", FlowRun, query=query, **options)
+
+
+def children(client: HeadraceClient, flow_run_id: uuid.UUID | str) -> list[FlowRun]:
+    return client.call_list("GET", f"{path(flow_run_id)}/children", FLOW_RUNS)

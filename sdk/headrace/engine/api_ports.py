@@ -1,0 +1,217 @@
+"""The ports on the headrace API, through the typed client.
+
+Flow run states go synchronously (the server may refuse them); task run states and log lines are
+buffered by one `Reporter`, whose thread sends them in batches; results and slots are plain calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from headrace.client import concurrency, deployments, flow_runs, logs, results, task_runs
+from headrace.client.transport import HeadraceClient, detail_text
+from headrace.engine.ports import FlowRunInfo, NewFlowRun
+from headrace.errors import ApiError, ApiUnreachable, Conflict, HeadraceError, NotFound
+from headrace.exceptions import Abort
+from headrace.reporter import LogLine, Reporter, TaskRunRecord
+from headrace.schemas.common import StateCreate
+from headrace.schemas.concurrency import SlotAcquire, SlotHolder
+from headrace.schemas.deployments import Deployment
+from headrace.schemas.flow_runs import FlowRun, FlowRunCreate, SetStateRequest
+from headrace.schemas.logs import LogBatch, LogCreate
+from headrace.schemas.results import ResultWrite
+from headrace.schemas.task_runs import TaskRunBatch, TaskRunReport, TaskRunStateReport
+from headrace.states import State
+
+_logger = logging.getLogger("headrace.engine")
+
+# How long the set of limited tags is trusted before it is read again.
+LIMITED_TAGS_TTL_SECONDS = 5.0
+# A flow run's own state changes (Running, its final state) are few and must not be lost to a
+# short outage (an API restart, a failover): with the client's backoff (0.2 s doubling, capped
+# at 5 s) 8 retries wait about 21 s, while the default 3 give up after 1.4 s and a run whose work
+# was done ended Crashed ("exited without reporting a final state"). The worker keeps the lease
+# meanwhile.
+FLOW_RUN_STATE_RETRIES = 8
+
+
+@contextmanager
+def invalid_as_api_error() -> Iterator[None]:
+    """A request the client itself finds invalid fails as the server's 422 would."""
+    try:
+        yield
+    except ValidationError as error:
+        raise ApiError(422, detail_text(error.errors(include_url=False))) from None
+
+
+def state_create(state: State[Any]) -> StateCreate:
+    return StateCreate.model_validate(state, from_attributes=True)
+
+
+def task_run_report(record: TaskRunRecord, states: list[State[Any]]) -> TaskRunReport:
+    """The report of a task run with the states it went through since the last one."""
+    report = TaskRunReport.model_validate(record, from_attributes=True)
+    report.states = [TaskRunStateReport.model_validate(s, from_attributes=True) for s in states]
+    return report
+
+
+def flow_run_info(run: FlowRun) -> FlowRunInfo:
+    return FlowRunInfo(
+        id=run.id,
+        name=run.name,
+        flow_name=run.flow_name,
+        parameters=run.parameters,
+        tags=run.tags,
+        run_count=run.run_count,
+        state_type=run.state_type.value,
+        deployment_id=run.deployment_id,
+    )
+
+
+class ApiRunStates:
+    def __init__(self, client: HeadraceClient) -> None:
+        self.client = client
+        self._lost_api = False
+
+    def create(self, run: NewFlowRun) -> FlowRunInfo:
+        with invalid_as_api_error():
+            body = FlowRunCreate.model_validate(run, from_attributes=True)
+        return flow_run_info(flow_runs.create(self.client, body))
+
+    def read(self, flow_run_id: uuid.UUID) -> FlowRunInfo:
+        # The run's real parameters, SecretStr ones included (the API masks them otherwise).
+        return flow_run_info(flow_runs.read(self.client, flow_run_id, reveal_secrets=True))
+
+    def set_state(
+        self, flow_run_id: uuid.UUID, state: State[Any], *, worker_id: str | None = None
+    ) -> None:
+        with invalid_as_api_error():
+            holder = uuid.UUID(worker_id) if worker_id else None
+            body = SetStateRequest(state=state_create(state), worker_id=holder)
+        try:
+            flow_runs.set_state(
+                self.client,
+                flow_run_id,
+                body,
+                retries=max(self.client.retries, FLOW_RUN_STATE_RETRIES),
+            )
+        except Conflict as exc:
+            raise Abort(f"the API refused the state {state.name}: {exc.detail}") from None
+        except ApiUnreachable as exc:
+            self._warn_lost(exc)
+
+    def read_deployment(self, deployment_id: uuid.UUID) -> Deployment:
+        return deployments.read(self.client, deployment_id)
+
+    def _warn_lost(self, exc: Exception) -> None:
+        if not self._lost_api:
+            self._lost_api = True
+            _logger.warning("lost the headrace API (%s); the run goes on", exc)
+
+
+def task_run_sender(
+    client: HeadraceClient,
+) -> Callable[[list[tuple[TaskRunRecord, list[State[Any]]]]], None]:
+    """What the reporter thread calls with a batch of task runs (not retried: it retries)."""
+
+    def send(batch: list[tuple[TaskRunRecord, list[State[Any]]]]) -> None:
+        reports = [task_run_report(record, states) for record, states in batch]
+        task_runs.report(client, TaskRunBatch(task_runs=reports), retries=0)
+
+    return send
+
+
+def log_sender(
+    client: HeadraceClient, *, retries: int | None = 0
+) -> Callable[[list[LogLine]], None]:
+    """What a reporter thread calls with a batch of log lines (`retries=None`: the client's)."""
+
+    def send(lines: list[LogLine]) -> None:
+        batch = [LogCreate.model_validate(line, from_attributes=True) for line in lines]
+        logs.create(client, LogBatch(logs=batch), retries=retries)
+
+    return send
+
+
+class ApiTaskRuns:
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+
+    def set_state(self, record: TaskRunRecord, state: State[Any]) -> None:
+        self.reporter.set_state(record, state)
+
+    def flush(self) -> bool:
+        return self.reporter.flush()
+
+
+class ApiLogs:
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+
+    def log(self, entry: LogLine) -> None:
+        self.reporter.log(entry)
+
+    def flush(self) -> bool:
+        return self.reporter.flush()
+
+
+class ApiResults:
+    def __init__(self, client: HeadraceClient) -> None:
+        self.client = client
+
+    def read(self, key: str) -> tuple[str, bytes] | None:
+        try:
+            result = results.read(self.client, key, retries=1)
+        except NotFound:
+            return None
+        except HeadraceError as exc:
+            _logger.warning(
+                "could not read a cached result from the API (%s); running the task", exc
+            )
+            return None
+        return result.serializer, result.data
+
+    def write(self, key: str, serializer: str, data: bytes, expires_at: datetime | None) -> None:
+        # Base64Bytes validates base64 text: hand it the bytes encoded.
+        body = ResultWrite.model_validate(
+            {"serializer": serializer, "data": base64.b64encode(data), "expires_at": expires_at}
+        )
+        results.write(self.client, key, body)
+
+
+class ApiSlots:
+    def __init__(self, client: HeadraceClient) -> None:
+        self.client = client
+        self._limited_tags: tuple[float, frozenset[str]] = (0.0, frozenset())
+
+    def limited_tags(self) -> frozenset[str]:
+        read_at, tags = self._limited_tags
+        if time.monotonic() - read_at < LIMITED_TAGS_TTL_SECONDS:
+            return tags
+        try:
+            tags = frozenset(limit.tag for limit in concurrency.list_limits(self.client, retries=1))
+        except HeadraceError as exc:
+            _logger.debug("could not read concurrency limits: %s", exc)
+        self._limited_tags = (time.monotonic(), tags)
+        return tags
+
+    def acquire(self, tags: list[str], holder_id: uuid.UUID, lease_seconds: float) -> bool:
+        body = SlotAcquire(tags=tags, holder_id=holder_id, lease_seconds=lease_seconds)
+        return concurrency.acquire(self.client, body).acquired
+
+    def renew(self, holder_ids: list[uuid.UUID], lease_seconds: float) -> None:
+        for holder_id in holder_ids:
+            body = SlotHolder(holder_id=holder_id, lease_seconds=lease_seconds)
+            concurrency.renew(self.client, body, retries=0)
+
+    def release(self, holder_id: uuid.UUID) -> None:
+        concurrency.release(self.client, SlotHolder(holder_id=holder_id))
