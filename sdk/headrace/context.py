@@ -6,6 +6,7 @@ runner's threads (the runner copies the context) and into asyncio tasks.
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import threading
 import uuid
@@ -15,15 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from headrace.engine.backend import Backend
+    from headrace.engine.task_call import CallContext
     from headrace.flows import Flow
     from headrace.reporter import TaskRunRecord
+    from headrace.states import State
     from headrace.task_runners import TaskRunner
     from headrace.tasks import Task
 
 
 @dataclass(eq=False)
 class FlowRunContext:
-    """One flow run in progress."""
+    """One attempt of a flow run in progress."""
 
     flow: Flow[..., Any]
     flow_run_id: uuid.UUID
@@ -32,15 +35,20 @@ class FlowRunContext:
     backend: Backend
     task_runner: TaskRunner
     log_prints: bool
+    # What the attempt's task calls carry of this context (see engine.task_call).
+    call_context: CallContext
     run_count: int = 1
     # Task runs of this flow run, to name the failed ones the flow did not handle.
     task_runs: list[TaskRunRecord] = field(default_factory=list)
     handled: set[uuid.UUID] = field(default_factory=set)
+    # Futures of the task runs submitted in this attempt: the attempt ends when they are done.
+    submitted: list[concurrent.futures.Future[State[Any]]] = field(default_factory=list)
     _counters: dict[str, itertools.count[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_dynamic_key(self, task_key: str) -> str:
-        """0, 1, 2... per task within this flow run: tells apart the runs of one task."""
+        """0, 1, 2... per task within this attempt: tells apart the runs of one task, and
+        gives a run the same identity in every attempt that reaches it in the same order."""
         counter = self._counters.get(task_key)
         if counter is None:
             with self._lock:

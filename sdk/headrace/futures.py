@@ -139,6 +139,33 @@ def wait_for_upstream(wait_for: Iterable[Any], flow_ctx: FlowRunContext | None) 
     return upstream
 
 
+def pending_futures(
+    parameters: dict[str, Any], wait_for: Iterable[Any] | None
+) -> list[HeadraceFuture[Any]]:
+    """The futures in `parameters` and `wait_for` (searched as `resolve_inputs` does) whose
+    task runs are not done yet."""
+    found: list[HeadraceFuture[Any]] = []
+
+    def visit(value: Any, depth: int) -> None:
+        if isinstance(value, HeadraceFuture):
+            if not value.done():
+                found.append(value)
+        elif isinstance(value, allow_failure):
+            visit(value.value, depth)
+        elif depth < _MAX_DEPTH and type(value) in _CONTAINERS:
+            for item in value.values() if type(value) is dict else value:
+                visit(item, depth + 1)
+
+    for value in parameters.values():
+        visit(value, 0)
+    for value in wait_for or ():
+        visit(value, 0)
+    return found
+
+
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
 def _resolve(
     value: Any,
     upstream: list[uuid.UUID],
