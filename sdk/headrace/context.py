@@ -42,7 +42,9 @@ class FlowRunContext:
     task_runs: list[TaskRunRecord] = field(default_factory=list)
     handled: set[uuid.UUID] = field(default_factory=set)
     # Futures of the task runs submitted in this attempt: the attempt ends when they are done.
-    submitted: list[concurrent.futures.Future[State[Any]]] = field(default_factory=list)
+    submitted: list[tuple[TaskRunRecord, concurrent.futures.Future[State[Any]]]] = field(
+        default_factory=list
+    )
     _counters: dict[str, itertools.count[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -17,10 +17,11 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from headrace.engine.backend import Backend, get_current_backend, set_backend
+from headrace.engine.task_engine import TaskRunEngine, arun_attempts, run_attempts
 from headrace.reporter import TaskRunRecord
 
 if TYPE_CHECKING:
-    from headrace.engine.backend import Backend
     from headrace.states import State
     from headrace.tasks import Task
 
@@ -83,7 +84,7 @@ class TaskCall:
             context=context,
         )
 
-    def new_record(self, state: State[Any] | None = None) -> TaskRunRecord:
+    def new_record(self) -> TaskRunRecord:
         """A record of this task run owned by whoever executes the call."""
         return TaskRunRecord(
             id=self.task_run_id,
@@ -93,7 +94,6 @@ class TaskCall:
             dynamic_key=self.dynamic_key,
             tags=list(self.tags),
             task_inputs=dict(self.task_inputs),
-            state=state,
         )
 
 
@@ -113,10 +113,7 @@ def call_context(backend: Backend, log_prints: bool) -> CallContext:
 
 def run_call(call: TaskCall) -> State[Any]:
     """Run a task call to its final state in this process: what a task runner executes."""
-    from headrace import states as st
-    from headrace.engine.task_engine import TaskRunEngine, arun_attempts, run_attempts
-
-    engine = TaskRunEngine(call, backend_for(call.context), call.new_record(st.Pending()))
+    engine = TaskRunEngine(call, backend_for(call.context), call.new_record())
     if call.task.isasync:
         done: State[Any] = asyncio.run(arun_attempts(engine))
         return done
@@ -138,8 +135,6 @@ _backends_lock = threading.Lock()
 def backend_for(context: CallContext) -> Backend:
     """The backend that records this call: the flow's own when the call runs in the flow's
     process, else one made from the snapshot (once per process and API URL)."""
-    from headrace.engine.backend import get_current_backend, set_backend
-
     current = get_current_backend()
     if current is not None and current.api_url == context.api_url:
         return current

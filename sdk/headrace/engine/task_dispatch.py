@@ -3,9 +3,10 @@ upstream runs replaced by their results), and where that call runs: at once for 
 in the flow's task runner for `submit` and `map`.
 
 A submitted call crosses the runner's boundary as a `TaskCall` and comes back as a final state,
-which is folded into the flow's own record here; nothing on the other side touches that record.
+which is folded into the flow's own record; nothing on the other side touches that record.
 A call whose upstream futures are not done yet is handed to the runner when they are, so no
-runner worker is held waiting.
+runner worker is held waiting. The flow's record takes the final state when the future is read
+and, for every submitted run, when the attempt ends.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import contextlib
 import contextvars
 import functools
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 from headrace import states as st
@@ -24,7 +25,13 @@ from headrace.context import FlowRunContext
 from headrace.engine.task_call import TaskCall, task_run_id
 from headrace.engine.task_engine import TaskRunEngine, arun_attempts, run_attempts
 from headrace.exceptions import UpstreamFailed
-from headrace.futures import HeadraceFuture, pending_futures, resolve_inputs, wait_for_upstream
+from headrace.futures import (
+    HeadraceFuture,
+    fold_state,
+    pending_futures,
+    resolve_inputs,
+    wait_for_upstream,
+)
 from headrace.reporter import TaskRunRecord
 from headrace.states import State
 from headrace.tagging import merge_tags
@@ -143,19 +150,11 @@ def submit_task(
 ) -> HeadraceFuture[Any]:
     """Hand a task run to the flow's task runner; its future resolves to the final state."""
     record = new_task_run(flow_ctx, task.name, task.task_key, task.tags, pending=True)
-    done: concurrent.futures.Future[State[Any]] = concurrent.futures.Future()
-    flow_ctx.submitted.append(done)
-    launch = functools.partial(_launch, task, parameters, wait_for, flow_ctx, record, done)
+    launch = functools.partial(_launch, task, parameters, wait_for, flow_ctx, record)
     upstream = pending_futures(parameters, wait_for)
-    if not upstream:
-        launch()
-    else:
-        # Launched from whichever thread finishes the last upstream run: in the flow's context
-        # as it is now (tags, print capture, the flow run for tasks the task calls).
-        _when_all_done(
-            (f._future for f in upstream), functools.partial(contextvars.copy_context().run, launch)
-        )
-    return HeadraceFuture(record, done, flow_ctx)
+    future = launch() if not upstream else _launch_later(launch, upstream)
+    flow_ctx.submitted.append((record, future))
+    return HeadraceFuture(record, future, flow_ctx)
 
 
 def _launch(
@@ -164,35 +163,41 @@ def _launch(
     wait_for: Iterable[Any] | None,
     flow_ctx: FlowRunContext,
     record: TaskRunRecord,
-    done: concurrent.futures.Future[State[Any]],
-) -> None:
+) -> concurrent.futures.Future[State[Any]]:
+    future: concurrent.futures.Future[State[Any]]
     try:
         call = resolve_call(task, parameters, wait_for, flow_ctx, record)
-        if not isinstance(call, TaskCall):
-            done.set_result(call)
-            return
-        running = flow_ctx.task_runner.submit(call)
+        if isinstance(call, TaskCall):
+            return flow_ctx.task_runner.submit(call)
+        future = concurrent.futures.Future()
+        future.set_result(call)
     except BaseException as exc:
-        record.state = st.Crashed(f"not started: {type(exc).__name__}", exception=exc)
-        done.set_exception(exc)
-        return
-    running.add_done_callback(functools.partial(_fold, record, done))
+        future = concurrent.futures.Future()
+        future.set_exception(exc)
+    return future
 
 
-def _fold(
-    record: TaskRunRecord,
-    done: concurrent.futures.Future[State[Any]],
-    running: concurrent.futures.Future[State[Any]],
-) -> None:
-    """The runner returned: its final state becomes the flow's record's, then the future's."""
-    try:
-        state = running.result()
-    except BaseException as exc:
-        record.state = st.Crashed(f"interrupted by {type(exc).__name__}", exception=exc)
-        done.set_exception(exc)
-        return
-    record.state = state
-    done.set_result(state)
+def _launch_later(
+    launch: Callable[[], concurrent.futures.Future[State[Any]]],
+    upstream: list[HeadraceFuture[Any]],
+) -> concurrent.futures.Future[State[Any]]:
+    """Launch once every upstream run is done, from whichever thread finishes the last one, in
+    the flow's context as it is now (tags, print capture, the flow run for nested tasks)."""
+    later: concurrent.futures.Future[State[Any]] = concurrent.futures.Future()
+
+    def relay(launched: concurrent.futures.Future[State[Any]]) -> None:
+        exc = launched.exception()
+        if exc is not None:
+            later.set_exception(exc)
+        else:
+            later.set_result(launched.result())
+
+    def launch_and_relay() -> None:
+        launch().add_done_callback(relay)
+
+    context = contextvars.copy_context()
+    _when_all_done((f._future for f in upstream), lambda: context.run(launch_and_relay))
+    return later
 
 
 def _when_all_done(futures: Iterable[concurrent.futures.Future[Any]], then: Any) -> None:
@@ -213,15 +218,19 @@ def _when_all_done(futures: Iterable[concurrent.futures.Future[Any]], then: Any)
 
 
 def wait_submitted(flow_ctx: FlowRunContext) -> None:
-    """Wait until every task run submitted in this attempt is done (tasks may submit more)."""
-    while pending := [f for f in flow_ctx.submitted if not f.done()]:
-        concurrent.futures.wait(pending)
+    """Wait until every task run submitted in this attempt is done, folding their final states
+    into the flow's records. Tasks may submit more while this waits: they are appended."""
+    submitted = flow_ctx.submitted
+    index = 0
+    while index < len(submitted):
+        fold_state(*submitted[index])
+        index += 1
 
 
 async def await_submitted(flow_ctx: FlowRunContext) -> None:
     """`wait_submitted` for an async flow: awaited, so the flow's timeout covers it."""
     loop = asyncio.get_running_loop()
-    while pending := [f for f in flow_ctx.submitted if not f.done()]:
+    while pending := [f for _, f in flow_ctx.submitted if not f.done()]:
         all_done: asyncio.Future[None] = loop.create_future()
 
         def wake(all_done: asyncio.Future[None] = all_done) -> None:

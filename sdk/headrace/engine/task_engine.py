@@ -28,6 +28,15 @@ if TYPE_CHECKING:
     from headrace.reporter import TaskRunRecord
 
 
+_NOT_STARTED: State[Any] = st.Pending()
+
+
+def _capturing() -> bool:
+    from headrace.log_prints import capturing
+
+    return capturing()
+
+
 class TaskRunEngine:
     """The state machine of one task run."""
 
@@ -37,7 +46,8 @@ class TaskRunEngine:
         self.backend = backend
         self.record = record
         self.parameters = call.parameters
-        self.state: State[Any] = record.state or st.Pending()
+        # Until the first transition: a placeholder, never reported.
+        self.state: State[Any] = record.state or _NOT_STARTED
         self.label = f"Task run {record.name!r}"
         self._storage_key: str | None = None
         self._slots: Any = None
@@ -212,17 +222,17 @@ class TaskRunEngine:
         ctx = TaskRunContext(self.task, record, capture, self.parameters)
         token = task_run_context.set(ctx)
         stack.callback(task_run_context.reset, token)
-        from headrace import log_prints
-
         if own is None:
             # Prints follow the flow's setting, attributed to the flow run: in the flow's
             # process its capture is already in effect; elsewhere it is set up here.
-            if capture and not log_prints.capturing():
+            if capture and not _capturing():
                 self._capture_prints(stack, None)
         elif own:
             self._capture_prints(stack, record.id)
         else:
-            stack.enter_context(log_prints.no_capture())
+            from headrace.log_prints import no_capture
+
+            stack.enter_context(no_capture())
 
     def _capture_prints(self, stack: ExitStack, task_run_id: Any) -> None:
         from headrace import log_prints
