@@ -16,12 +16,24 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from headrace.engine.backend import Backend
-    from headrace.engine.task_call import CallContext
     from headrace.flows import Flow
     from headrace.reporter import TaskRunRecord
     from headrace.states import State
     from headrace.task_runners import TaskRunner
     from headrace.tasks import Task
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What a task run needs from its flow run's context; one per flow run attempt;
+    it travels with each `TaskCall` (engine/task_call.py)."""
+
+    api_url: str | None
+    api_key: str | None
+    # False when the flow records nowhere (no API): the call must not try to reach one.
+    online: bool
+    log_prints: bool
+    result_max_bytes: int
 
 
 @dataclass(eq=False)

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from headrace.context import CallContext
 from headrace.engine.backend import Backend, get_current_backend, set_backend
 from headrace.engine.task_engine import TaskRunEngine, arun_attempts, run_attempts
 from headrace.reporter import TaskRunRecord
@@ -31,18 +32,6 @@ def task_run_id(flow_run_id: uuid.UUID, task_key: str, dynamic_key: str) -> uuid
     reaches the same call again reports the same task run, and a re-sent report changes
     nothing twice."""
     return uuid.uuid5(flow_run_id, f"{task_key}|{dynamic_key}")
-
-
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    """What a task run needs from its flow run's context; one per flow run attempt."""
-
-    api_url: str | None
-    api_key: str | None
-    # False when the flow records nowhere (no API): the call must not try to reach one.
-    online: bool
-    log_prints: bool
-    result_max_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
