@@ -203,7 +203,7 @@ class Reporter:
         try:
             for start in range(0, len(batch), TASK_RUN_BATCH):
                 chunk = batch[start : start + TASK_RUN_BATCH]
-                self._send_task_runs([record.to_report(states) for record, states in chunk])
+                self._send_task_runs(_reports(chunk))
                 # Sent: a retry after a later failure must not send these states again.
                 for _record, states in chunk:
                     states.clear()
@@ -231,6 +231,20 @@ class Reporter:
         overflow = max(0, len(self._logs) + len(logs) - self._max_logs)
         self._dropped_logs += dropped + overflow
         self._logs.extendleft(reversed(logs[overflow:]))
+
+
+def _reports(batch: list[tuple[TaskRunRecord, list[State[Any]]]]) -> list[dict[str, Any]]:
+    """One report per task run: a run's states may come from two records of it (the flow's,
+    which recorded Pending, and the one of the task runner that ran the call); the later
+    record's fields win, as they would on the server."""
+    reports: dict[uuid.UUID, dict[str, Any]] = {}
+    for record, states in batch:
+        report = record.to_report(states)
+        earlier = reports.get(record.id)
+        if earlier is not None:
+            report["states"][:0] = earlier["states"]
+        reports[record.id] = report
+    return list(reports.values())
 
 
 def _dropped_notice(flow_run_id: str, dropped: int) -> dict[str, Any]:
