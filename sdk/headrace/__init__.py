@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from headrace.serving import serve
     from headrace.states import State
     from headrace.tagging import tags
-    from headrace.task_runners import ThreadPoolTaskRunner
+    from headrace.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
     from headrace.tasks import Task, task
 
 __version__ = "0.1.0"
@@ -41,6 +41,7 @@ _LAZY = {
     "as_completed": "headrace.futures",
     "unmapped": "headrace.futures",
     "allow_failure": "headrace.futures",
+    "ProcessPoolTaskRunner": "headrace.task_runners",
     "ThreadPoolTaskRunner": "headrace.task_runners",
     "exponential_backoff": "headrace.retries",
     "serve": "headrace.serving",
@@ -60,6 +61,7 @@ __all__ = [
     "CachePolicy",
     "Flow",
     "HeadraceFuture",
+    "ProcessPoolTaskRunner",
     "State",
     "Task",
     "ThreadPoolTaskRunner",

@@ -6,6 +6,7 @@ runner's threads (the runner copies the context) and into asyncio tasks.
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import threading
 import uuid
@@ -17,13 +18,27 @@ if TYPE_CHECKING:
     from headrace.engine.backend import Backend
     from headrace.flows import Flow
     from headrace.reporter import TaskRunRecord
+    from headrace.states import State
     from headrace.task_runners import TaskRunner
     from headrace.tasks import Task
 
 
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What a task run needs from its flow run's context; one per flow run attempt;
+    it travels with each `TaskCall` (engine/task_call.py)."""
+
+    api_url: str | None
+    api_key: str | None
+    # False when the flow records nowhere (no API): the call must not try to reach one.
+    online: bool
+    log_prints: bool
+    result_max_bytes: int
+
+
 @dataclass(eq=False)
 class FlowRunContext:
-    """One flow run in progress."""
+    """One attempt of a flow run in progress."""
 
     flow: Flow[..., Any]
     flow_run_id: uuid.UUID
@@ -32,15 +47,22 @@ class FlowRunContext:
     backend: Backend
     task_runner: TaskRunner
     log_prints: bool
+    # What the attempt's task calls carry of this context (see engine.task_call).
+    call_context: CallContext
     run_count: int = 1
     # Task runs of this flow run, to name the failed ones the flow did not handle.
     task_runs: list[TaskRunRecord] = field(default_factory=list)
     handled: set[uuid.UUID] = field(default_factory=set)
+    # Futures of the task runs submitted in this attempt: the attempt ends when they are done.
+    submitted: list[tuple[TaskRunRecord, concurrent.futures.Future[State[Any]]]] = field(
+        default_factory=list
+    )
     _counters: dict[str, itertools.count[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_dynamic_key(self, task_key: str) -> str:
-        """0, 1, 2... per task within this flow run: tells apart the runs of one task."""
+        """0, 1, 2... per task within this attempt: tells apart the runs of one task, and
+        gives a run the same identity in every attempt that reaches it in the same order."""
         counter = self._counters.get(task_key)
         if counter is None:
             with self._lock:

@@ -16,7 +16,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from headrace.context import FlowRunContext
 from headrace.exceptions import UpstreamFailed
 from headrace.reporter import TaskRunRecord
-from headrace.states import Pending, State
+from headrace.states import Crashed, Pending, State
 
 R = TypeVar("R")
 
@@ -43,7 +43,7 @@ class HeadraceFuture(Generic[R]):
         """The current state; a final one once the run is done."""
         if self._future.done():
             self._handled()
-            return self._future.result()
+            return self._final_state()
         return self.record.state or Pending()
 
     def done(self) -> bool:
@@ -55,9 +55,14 @@ class HeadraceFuture(Generic[R]):
 
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> R:
         """The task's return value; raises its exception if it failed."""
-        state = self._future.result(timeout)
+        state = self._final_state(timeout)
         self._handled()
         return state.result(raise_on_failure=raise_on_failure)
+
+    def _final_state(self, timeout: float | None = None) -> State[R]:
+        state = self._future.result(timeout)
+        self.record.state = state  # the runner returned it: the flow's record follows
+        return state
 
     def _handled(self) -> None:
         if self._flow_ctx is not None:
@@ -65,6 +70,18 @@ class HeadraceFuture(Generic[R]):
 
     def __repr__(self) -> str:
         return f"HeadraceFuture({self.record.name!r}, {self.state!r})"
+
+
+def fold_state(record: TaskRunRecord, future: concurrent.futures.Future[State[Any]]) -> None:
+    """The final state `future` resolves to (waiting for it) becomes its flow-side record's; a
+    runner that raised leaves it Crashed."""
+    # exception() waits without raising what the run raised: an interrupt of the wait itself
+    # (the flow's timeout) goes on up.
+    exc = future.exception()
+    if exc is None:
+        record.state = future.result()
+    else:
+        record.state = Crashed(f"interrupted by {type(exc).__name__}", exception=exc)
 
 
 class FutureList(list[HeadraceFuture[R]]):
@@ -139,6 +156,33 @@ def wait_for_upstream(wait_for: Iterable[Any], flow_ctx: FlowRunContext | None) 
     return upstream
 
 
+def pending_futures(
+    parameters: dict[str, Any], wait_for: Iterable[Any] | None
+) -> list[HeadraceFuture[Any]]:
+    """The futures in `parameters` and `wait_for` (searched as `resolve_inputs` does) whose
+    task runs are not done yet."""
+    found: list[HeadraceFuture[Any]] = []
+
+    def visit(value: Any, depth: int) -> None:
+        if isinstance(value, HeadraceFuture):
+            if not value.done():
+                found.append(value)
+        elif isinstance(value, allow_failure):
+            visit(value.value, depth)
+        elif depth < _MAX_DEPTH and type(value) in _CONTAINERS:
+            for item in value.values() if type(value) is dict else value:
+                visit(item, depth + 1)
+
+    for value in parameters.values():
+        visit(value, 0)
+    for value in wait_for or ():
+        visit(value, 0)
+    return found
+
+
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
 def _resolve(
     value: Any,
     upstream: list[uuid.UUID],
@@ -149,7 +193,7 @@ def _resolve(
 ) -> Any:
     if isinstance(value, HeadraceFuture):
         upstream.append(value.task_run_id)
-        state = value._future.result()
+        state = value._final_state()
         if flow_ctx is not None and allow:
             flow_ctx.mark_handled(value.task_run_id)
         return _state_value(state, value.record.name, allow)

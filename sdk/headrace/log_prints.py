@@ -93,6 +93,11 @@ def capture_prints(logger: logging.LoggerAdapter) -> Iterator[None]:  # type: ig
         _uninstall(tee)
 
 
+def capturing() -> bool:
+    """Whether prints of the current code are captured (a run with log_prints is around it)."""
+    return _sink.get() is not None
+
+
 @contextmanager
 def no_capture() -> Iterator[None]:
     """A run with `log_prints=False` inside one with `log_prints=True`: do not capture."""

@@ -16,7 +16,16 @@ from headrace.exceptions import FailedRun
 
 R = TypeVar("R")
 
-_NO_RESULT: Any = object()
+
+class _NoResult:
+    """The result of a state that has none; stays itself through pickling (a state comes back
+    from a task runner in another process)."""
+
+    def __reduce__(self) -> str:
+        return "_NO_RESULT"
+
+
+_NO_RESULT: Any = _NoResult()
 
 # How much traceback a state message keeps: enough to find the line, bounded for the API.
 _MAX_TRACEBACK_CHARS = 20_000

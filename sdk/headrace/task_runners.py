@@ -1,24 +1,33 @@
-"""Task runners run submitted task runs concurrently; `ThreadPoolTaskRunner` is the default."""
+"""Task runners run the task calls a flow run submits; `ThreadPoolTaskRunner` is the default.
+
+A runner receives a `TaskCall` (picklable: the task by reference, its resolved parameters, its
+task run's identity and a snapshot of the flow's context) and returns a future of the task run's
+final state. A runner whose workers are other processes or hosts (`ProcessPoolTaskRunner`, a Dask
+or Ray runner) sends the call there and has it executed by `run_call_elsewhere`, which reports
+the task run's states and logs to the API itself.
+"""
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextvars
-from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from headrace.engine.task_call import TaskCall
+    from headrace.states import State
 
 
 class TaskRunner:
-    """Runs callables concurrently within one flow run; entered when the flow run starts and
-    exited (waiting for everything submitted) when it ends."""
+    """Runs task calls concurrently within one flow run attempt; entered when the attempt starts
+    and exited (waiting for everything submitted) when it ends."""
 
     def duplicate(self) -> TaskRunner:
-        """A fresh runner with the same options: each flow run gets its own."""
+        """A fresh runner with the same options: each flow run attempt gets its own."""
         raise NotImplementedError
 
-    def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
+    def submit(self, call: TaskCall) -> concurrent.futures.Future[State[Any]]:
+        """Start running `call`; the future resolves to the task run's final state."""
         raise NotImplementedError
 
     def __enter__(self) -> TaskRunner:
@@ -28,28 +37,31 @@ class TaskRunner:
         pass
 
 
-class ThreadPoolTaskRunner(TaskRunner):
-    """Submitted task runs run in a pool of `max_workers` threads (default: Python's default
-    for a ThreadPoolExecutor)."""
+class _PoolTaskRunner(TaskRunner):
+    """A runner over a `concurrent.futures` executor of `max_workers`, started on the first
+    submit: flows that never submit pay nothing."""
 
     def __init__(self, max_workers: int | None = None) -> None:
         if max_workers is not None and max_workers < 1:
             raise ValueError("max_workers must be >= 1")
         self.max_workers = max_workers
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: concurrent.futures.Executor | None = None
 
-    def duplicate(self) -> ThreadPoolTaskRunner:
+    def duplicate(self) -> _PoolTaskRunner:
         return type(self)(self.max_workers)
 
-    def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
+    def submit(self, call: TaskCall) -> concurrent.futures.Future[State[Any]]:
         if self._pool is None:
-            # Threads are started on the first submit: flows that never submit pay nothing.
-            self._pool = concurrent.futures.ThreadPoolExecutor(
-                self.max_workers, thread_name_prefix="headrace-task"
-            )
-        # The flow's context (run ids, tags, log capture) follows the task into the thread.
-        context = contextvars.copy_context()
-        return self._pool.submit(context.run, fn)
+            self._pool = self._new_pool()
+        return self._submit(self._pool, call)
+
+    def _new_pool(self) -> concurrent.futures.Executor:
+        raise NotImplementedError
+
+    def _submit(
+        self, pool: concurrent.futures.Executor, call: TaskCall
+    ) -> concurrent.futures.Future[State[Any]]:
+        raise NotImplementedError
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
@@ -57,4 +69,46 @@ class ThreadPoolTaskRunner(TaskRunner):
             self._pool = None
 
     def __repr__(self) -> str:
-        return f"ThreadPoolTaskRunner(max_workers={self.max_workers})"
+        return f"{type(self).__name__}(max_workers={self.max_workers})"
+
+
+class ThreadPoolTaskRunner(_PoolTaskRunner):
+    """Task calls run in this process, in a pool of `max_workers` threads (default: Python's
+    default for a ThreadPoolExecutor)."""
+
+    def _new_pool(self) -> concurrent.futures.Executor:
+        return concurrent.futures.ThreadPoolExecutor(
+            self.max_workers, thread_name_prefix="headrace-task"
+        )
+
+    def _submit(
+        self, pool: concurrent.futures.Executor, call: TaskCall
+    ) -> concurrent.futures.Future[State[Any]]:
+        from headrace.engine.task_call import run_call
+
+        # In-process, the flow's context (print capture, the flow run for tasks the task calls)
+        # follows the call into the thread.
+        context = contextvars.copy_context()
+        return pool.submit(context.run, run_call, call)
+
+
+class ProcessPoolTaskRunner(_PoolTaskRunner):
+    """Task calls run in a pool of `max_workers` worker processes (started with "spawn"), for
+    CPU-bound tasks. Tasks must be importable module-level functions, and their parameters and
+    results must pickle. A task run there reports to the API itself; tasks it calls are plain
+    function calls (no flow run is in progress in the worker process)."""
+
+    def _new_pool(self) -> concurrent.futures.Executor:
+        import multiprocessing
+
+        # "spawn": forking a process with threads (the reporter, the pool) may deadlock.
+        return concurrent.futures.ProcessPoolExecutor(
+            self.max_workers, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    def _submit(
+        self, pool: concurrent.futures.Executor, call: TaskCall
+    ) -> concurrent.futures.Future[State[Any]]:
+        from headrace.engine.task_call import run_call_elsewhere
+
+        return pool.submit(run_call_elsewhere, call)

@@ -20,7 +20,7 @@ from headrace.retries import RetryDelay, validate_retry_options
 
 if TYPE_CHECKING:
     from headrace.caching import CacheContext, CachePolicy
-    from headrace.engine.task_engine import ReturnType
+    from headrace.engine.task_dispatch import ReturnType
     from headrace.futures import FutureList, HeadraceFuture
     from headrace.reporter import TaskRunRecord
     from headrace.states import State
@@ -92,6 +92,18 @@ class Task(Generic[P, R]):
     def __repr__(self) -> str:
         return f"Task({self.name!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as a reference to its function plus its options (a task call travels to
+        # task runners in other processes): the function by module and qualified name, which
+        # the decorator's module-level name reaches; otherwise the function as pickle sees it.
+        fn = self.fn
+        ref: tuple[str, str] | Callable[..., Any] = (
+            fn
+            if "<locals>" in fn.__qualname__ or _lookup(fn.__module__, fn.__qualname__) is not fn
+            else (fn.__module__, fn.__qualname__)
+        )
+        return _rebuild_task, (ref, self._options())
+
     def with_options(self, **options: Any) -> Task[P, R]:
         """A copy of this task with some options changed, e.g. `fetch.with_options(retries=5)`."""
         current = self._options()
@@ -131,12 +143,12 @@ class Task(Generic[P, R]):
         wait_for: Iterable[Any] | None = kwargs.pop("wait_for", None)  # type: ignore[assignment]
         parameters = self.bind(args, kwargs)
         if self.isasync:
-            from headrace.engine.task_engine import arun_task
+            from headrace.engine.task_dispatch import arun_task
 
             return arun_task(  # type: ignore[return-value]
                 self, parameters, flow_ctx, return_type=return_type, wait_for=wait_for
             )
-        from headrace.engine.task_engine import run_task
+        from headrace.engine.task_dispatch import run_task
 
         return run_task(  # type: ignore[no-any-return]
             self, parameters, flow_ctx, return_type=return_type, wait_for=wait_for
@@ -146,7 +158,7 @@ class Task(Generic[P, R]):
         self, *args: Any, wait_for: Iterable[Any] | None = None, **kwargs: Any
     ) -> HeadraceFuture[R]:
         """Run in the flow's task runner; returns a future at once."""
-        from headrace.engine.task_engine import submit_task
+        from headrace.engine.task_dispatch import submit_task
 
         return submit_task(self, self.bind(args, kwargs), _require_flow(self, "submit"), wait_for)
 
@@ -155,12 +167,38 @@ class Task(Generic[P, R]):
     ) -> FutureList[R]:
         """One submitted run per item of the iterable arguments (zipped; `unmapped(x)` is passed
         whole to every run)."""
-        from headrace.engine.task_engine import submit_task
+        from headrace.engine.task_dispatch import submit_task
         from headrace.futures import FutureList
 
         flow_ctx = _require_flow(self, "map")
         calls = _mapped_calls(self.bind(args, kwargs))
         return FutureList(submit_task(self, params, flow_ctx, wait_for) for params in calls)
+
+
+def _lookup(module: str, qualname: str) -> Callable[..., Any] | None:
+    """The function `module.qualname` names (a task there stands for its function)."""
+    import importlib
+
+    try:
+        found: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        return None
+    fn = found.fn if isinstance(found, Task) else found
+    return fn if callable(fn) else None
+
+
+def _rebuild_task(
+    ref: tuple[str, str] | Callable[..., Any], options: dict[str, Any]
+) -> Task[..., Any]:
+    if isinstance(ref, tuple):
+        fn = _lookup(*ref)
+        if fn is None:
+            raise ImportError(f"cannot find the task function {ref[0]}.{ref[1]}")
+    else:
+        fn = ref
+    return Task(fn, **options)
 
 
 def _require_flow(task: Task[..., Any], what: str) -> FlowRunContext:

@@ -337,6 +337,8 @@ task_run = Table(
     Column("cache_key", Text),
     _created(),
     Index("ix_task_run_flow_run_created", "flow_run_id", "created"),
+    # A task run's stable identity; the SDK derives the id from it (engine/task_call.py).
+    Index("uq_task_run_identity", "flow_run_id", "task_key", "dynamic_key", unique=True),
 )
 
 task_run_state = Table(

@@ -7,8 +7,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from headrace.engine.api_ports import one_report_per_run
 from headrace.reporter import LogLine, Reporter, TaskRunRecord
-from headrace.states import Completed, Running, State
+from headrace.states import Completed, Pending, Running, State
 
 
 class FlakyApi:
@@ -69,3 +70,20 @@ def test_states_are_resent_after_an_outage_and_old_logs_dropped_with_a_count() -
     messages = [entry.message for batch in api.log_batches for entry in batch]
     assert messages[0] == "15 log lines were dropped while the headrace API was unreachable"
     assert messages[1:] == [f"line {i}" for i in range(15, 25)]
+
+
+def test_two_records_of_one_task_run_leave_as_one_report() -> None:
+    flow_side = record(0, uuid.uuid4())
+    runner_side = TaskRunRecord(
+        flow_side.id, flow_side.flow_run_id, flow_side.name, "t", "0", [], run_count=1
+    )
+    other = record(1, flow_side.flow_run_id)
+    batch = [
+        (flow_side, [Pending()]),
+        (other, [Running()]),
+        (runner_side, [Running(), Completed()]),
+    ]
+    reports = one_report_per_run(batch)
+    assert [r.id for r in reports] == [flow_side.id, other.id]
+    assert [s.name for s in reports[0].states] == ["Pending", "Running", "Completed"]
+    assert reports[0].run_count == 1  # the later record's fields

@@ -148,3 +148,29 @@ def test_a_sync_flow_timeout_with_retries(recorded: RecordingBackend) -> None:
 
     assert sometimes_slow() == 2
     assert [s.name for s in recorded.flow_states] == ["AwaitingRetry", "Retrying", "Completed"]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_flow_timeout_covers_waiting_for_its_submitted_task_runs(
+    recorded: RecordingBackend, kind: str
+) -> None:
+    @task
+    def slow() -> str:
+        time.sleep(1.0)
+        return "late"
+
+    @flow(timeout_seconds=0.2)
+    def submits() -> None:
+        slow.submit()  # not waited for in the body: the flow waits for it as it ends
+
+    @flow(timeout_seconds=0.2)
+    async def asubmits() -> None:
+        slow.submit()
+
+    if kind == "sync":
+        state = submits(return_state=True)  # type: ignore[call-arg]
+    else:
+        state = asyncio.run(asubmits(return_state=True))  # type: ignore[call-arg]
+    assert state.name == "TimedOut"
+    assert "exceeded its timeout of 0.2" in (state.message or "")
+    assert recorded.flow_states[-1].name == "TimedOut"

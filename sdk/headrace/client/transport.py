@@ -58,6 +58,7 @@ class HeadraceClient:
         self._in_use = 0  # index in api_urls of the replica requests go to
         self._in_use_lock = threading.Lock()
         key = api_key if api_key is not None else settings.api_key
+        self.api_key = key
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.retries = settings.client_retries if retries is None else retries
         self._http = httpx.Client(

@@ -64,6 +64,20 @@ def task_run_report(record: TaskRunRecord, states: list[State[Any]]) -> TaskRunR
     return report
 
 
+def one_report_per_run(batch: list[tuple[TaskRunRecord, list[State[Any]]]]) -> list[TaskRunReport]:
+    """One report per task run: a run's states may come from two records of it (the flow's,
+    which recorded Pending, and the one of the task runner that ran the call); the later
+    record's fields win, as they would on the server."""
+    reports: dict[uuid.UUID, TaskRunReport] = {}
+    for record, states in batch:
+        report = task_run_report(record, states)
+        earlier = reports.get(record.id)
+        if earlier is not None:
+            report.states[:0] = earlier.states
+        reports[record.id] = report
+    return list(reports.values())
+
+
 def flow_run_info(run: FlowRun) -> FlowRunInfo:
     return FlowRunInfo(
         id=run.id,
@@ -124,8 +138,7 @@ def task_run_sender(
     """What the reporter thread calls with a batch of task runs (not retried: it retries)."""
 
     def send(batch: list[tuple[TaskRunRecord, list[State[Any]]]]) -> None:
-        reports = [task_run_report(record, states) for record, states in batch]
-        task_runs.report(client, TaskRunBatch(task_runs=reports), retries=0)
+        task_runs.report(client, TaskRunBatch(task_runs=one_report_per_run(batch)), retries=0)
 
     return send
 

@@ -46,6 +46,8 @@ class Backend:
     online: bool = False
     # The API URL this backend was made for (`get_backend` makes a new one when it changes).
     api_url: str | None = None
+    # The key its client sends: task calls that run in another process send the same one.
+    api_key: str | None = None
 
     def flush(self) -> None:
         """Send the buffered task runs and log lines now."""
@@ -83,6 +85,7 @@ def api_backend(client: HeadraceClient) -> Backend:
         slots=ApiSlots(client),
         online=True,
         api_url=client.api_url,
+        api_key=client.api_key,
     )
 
 

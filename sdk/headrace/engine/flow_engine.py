@@ -21,7 +21,7 @@ from headrace._state_types import StateType
 from headrace.context import FlowRunContext, flow_run_context
 from headrace.engine.backend import Backend, FlowRunInfo, get_backend
 from headrace.engine.ports import NewFlowRun
-from headrace.engine.task_engine import new_task_run
+from headrace.engine.task_dispatch import await_submitted, new_task_run, wait_submitted
 from headrace.exceptions import Abort, ParameterError, RunTimeout
 from headrace.reporter import TaskRunRecord
 from headrace.states import State
@@ -61,7 +61,6 @@ class FlowRunEngine:
         self.state: State[Any] = st.Pending()
         self.attempt = 0
         self.label = f"Flow run of {flow.name!r}"
-        self._counters: dict[str, Any] = {}
         self._logger: RunLogger | None = None
         self.backend: Backend
         self.info: FlowRunInfo
@@ -122,8 +121,10 @@ class FlowRunEngine:
     # -- attempts -----------------------------------------------------------------------------
 
     def enter_attempt(self, stack: ExitStack) -> FlowRunContext:
-        """The context of the flow's code: run ids, tags, task runner, print capture."""
+        """The context of the flow's code: run ids, tags, task runner, print capture. Dynamic
+        keys start again at 0: a task run reached again has the same identity."""
         from headrace import log_prints
+        from headrace.engine.task_call import call_context
         from headrace.logging import PRINT_LOGGER, run_logger
 
         flow = self.flow
@@ -138,8 +139,8 @@ class FlowRunEngine:
             backend=self.backend,
             task_runner=runner,
             log_prints=capture,
+            call_context=call_context(self.backend, capture),
             run_count=self.attempt,
-            _counters=self._counters,
         )
         token = flow_run_context.set(ctx)
         stack.callback(flow_run_context.reset, token)
@@ -149,8 +150,10 @@ class FlowRunEngine:
             stack.enter_context(log_prints.capture_prints(printer))
         elif self.parent_ctx is not None:
             stack.enter_context(log_prints.no_capture())
-        # Entered last, exited first: leaving the block waits for the submitted task runs.
+        # Entered last, exited first: leaving the block waits for the submitted task runs
+        # (within the flow's timeout, entered before), then for the runner's workers.
         stack.enter_context(runner)
+        stack.callback(wait_submitted, ctx)
         return ctx
 
     def handle_success(self, result: Any, ctx: FlowRunContext) -> float | None:
@@ -359,6 +362,7 @@ async def arun_flow(
                     args, kwargs = flow.call_args(params)
                     async with async_timeout(flow.timeout_seconds, engine.label):
                         result = await flow.fn(*args, **kwargs)
+                        await await_submitted(ctx)
             except Exception as exc:
                 delay = engine.handle_exception(exc)
             else:

@@ -1,80 +1,54 @@
-"""Running a task run through its states: upstream inputs, concurrency slots, cache, attempts
-with retries and timeouts, result persistence, hooks.
+"""Running one task call through its states: concurrency slots, cache, attempts with retries and
+timeouts, result persistence, hooks.
 
-The decisions live in `TaskRunEngine`; `run_task` and `arun_task` are the two short loops (sync
-and async) that call the user's function between them. Task runs are orchestrated here on the
-client: states go to the reporter, which sends them to the API in batches.
+The decisions live in `TaskRunEngine`; `run_attempts` and `arun_attempts` are the two short loops
+(sync and async) that call the user's function between them. The engine knows the task call and a
+backend, nothing of the flow run's live objects, so it runs the same in the flow's process or in
+a task runner's worker elsewhere. States go to the backend's reporter, which sends them to the API
+in batches.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import Iterable
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from headrace import states as st
-from headrace.context import FlowRunContext, TaskRunContext, task_run_context
-from headrace.exceptions import ResultError, RunTimeout, UpstreamFailed
-from headrace.futures import HeadraceFuture, resolve_inputs, wait_for_upstream
-from headrace.reporter import TaskRunRecord
+from headrace.context import TaskRunContext, task_run_context
+from headrace.exceptions import ResultError, RunTimeout
 from headrace.states import State
-from headrace.tagging import merge_tags
 
 if TYPE_CHECKING:
+    from headrace.engine.backend import Backend
+    from headrace.engine.task_call import TaskCall
     from headrace.logging import RunLogger
-    from headrace.tasks import Task
-
-# "result" and "state" are what callers asked for; "submitted" is a state for a future, whose
-# failure counts as handled only once the user looks at the future.
-ReturnType = Literal["result", "state", "submitted"]
+    from headrace.reporter import TaskRunRecord
 
 
-def new_task_run(
-    flow_ctx: FlowRunContext, name: str, task_key: str, tags: Iterable[str], *, pending: bool
-) -> TaskRunRecord:
-    """A task run of this flow run; recorded as Pending when it may wait before it starts
-    (submitted to the task runner). A direct call starts at once: its first state is Running,
-    which spares the API a third of the state rows of the most common case."""
-    dynamic_key = flow_ctx.next_dynamic_key(task_key)
-    record = TaskRunRecord(
-        id=uuid.uuid4(),
-        flow_run_id=flow_ctx.flow_run_id,
-        name=f"{name}-{dynamic_key}",
-        task_key=task_key,
-        dynamic_key=dynamic_key,
-        tags=merge_tags(tags),
-    )
-    flow_ctx.add_task_run(record)
-    if pending:
-        flow_ctx.backend.task_runs.set_state(record, st.Pending())
-    return record
+_NOT_STARTED: State[Any] = st.Pending()
+
+
+def _capturing() -> bool:
+    from headrace.log_prints import capturing
+
+    return capturing()
 
 
 class TaskRunEngine:
     """The state machine of one task run."""
 
-    def __init__(
-        self,
-        task: Task[..., Any],
-        parameters: dict[str, Any],
-        flow_ctx: FlowRunContext,
-        record: TaskRunRecord | None = None,
-        wait_for: Iterable[Any] | None = None,
-    ) -> None:
-        self.task = task
-        self.flow_ctx = flow_ctx
-        self.backend = flow_ctx.backend
-        self.record = record or new_task_run(
-            flow_ctx, task.name, task.task_key, task.tags, pending=False
-        )
-        self.parameters = parameters
-        self.wait_for = wait_for
-        self.state: State[Any] = self.record.state or st.Pending()
-        self.label = f"Task run {self.record.name!r}"
+    def __init__(self, call: TaskCall, backend: Backend, record: TaskRunRecord) -> None:
+        self.call = call
+        self.task = call.task
+        self.backend = backend
+        self.record = record
+        self.parameters = call.parameters
+        # Until the first transition: a placeholder, never reported.
+        self.state: State[Any] = record.state or _NOT_STARTED
+        self.label = f"Task run {record.name!r}"
         self._storage_key: str | None = None
         self._slots: Any = None
         self._logger: RunLogger | None = None
@@ -82,16 +56,8 @@ class TaskRunEngine:
     # -- before the first attempt ---------------------------------------------------------------
 
     def prepare(self) -> State[Any] | None:
-        """Resolve inputs, take concurrency slots, look up the cache. Returns a final state
-        when the function must not run (upstream failed, cache hit)."""
-        try:
-            if self.wait_for:
-                upstream = wait_for_upstream(self.wait_for, self.flow_ctx)
-                self.record.task_inputs["wait_for"] = upstream
-            self.parameters, edges = resolve_inputs(self.parameters, self.flow_ctx)
-            self.record.task_inputs.update(edges)
-        except UpstreamFailed as exc:
-            return self._set(st.Failed(str(exc), exception=exc, name="NotReady"))
+        """Take concurrency slots, look up the cache. Returns a final state when the function
+        must not run (cache hit)."""
         cached = self._cache_lookup()
         if cached is None:
             self._take_slots()  # a cache hit runs nothing, so it needs no slot
@@ -121,7 +87,7 @@ class TaskRunEngine:
         from headrace.results import deserialize, storage_key
 
         context = CacheContext(
-            self.task.task_key, self.task.name, self.task.fn, self.flow_ctx.flow_run_id
+            self.task.task_key, self.task.name, self.task.fn, self.call.flow_run_id
         )
         try:
             key = policy.compute_key(context, self.parameters)
@@ -221,11 +187,10 @@ class TaskRunEngine:
         if not persist:
             return None
         from headrace.results import serialize, storage_key
-        from headrace.settings import client_settings
 
         key = self._storage_key or storage_key(f"task_run:{self.record.id}")
         data = serialize(
-            result, task.result_serializer, self.label, client_settings().result_max_bytes
+            result, task.result_serializer, self.label, self.call.context.result_max_bytes
         )
         expires_at = (
             datetime.now(UTC) + task.cache_expiration if task.cache_expiration is not None else None
@@ -242,48 +207,40 @@ class TaskRunEngine:
     def finish(self) -> State[Any]:
         from headrace.hooks import run_hooks
 
-        self.record.end_time = datetime.now(UTC)
         state = self.state
         hooks = self.task.on_completion if state.is_completed() else self.task.on_failure
         if hooks and (state.is_completed() or state.is_failed()):
             run_hooks(hooks, self.logger(), self.task, self.record, state)
         return state
 
-    def outcome(self, return_type: ReturnType) -> Any:
-        if return_type == "submitted":
-            return self.state
-        if return_type == "state":
-            self.flow_ctx.mark_handled(self.record.id)
-            return self.state
-        if not self.state.is_completed():
-            # The exception reaches the caller: from here on, it is theirs to handle.
-            self.flow_ctx.mark_handled(self.record.id)
-        return self.state.result()
-
     # -- context of the user's code -----------------------------------------------------------
 
     def enter_run_context(self, stack: ExitStack) -> None:
         record = self.record
-        ctx = TaskRunContext(self.task, record, self._log_prints(), self.parameters)
+        own = self.task.log_prints
+        capture = self.call.context.log_prints if own is None else own
+        ctx = TaskRunContext(self.task, record, capture, self.parameters)
         token = task_run_context.set(ctx)
         stack.callback(task_run_context.reset, token)
-        if self.task.log_prints is None:
-            return  # prints follow the flow's setting, attributed to the flow run
-        from headrace import log_prints
-
-        if self.task.log_prints:
-            from headrace.logging import PRINT_LOGGER, run_logger
-
-            printer = run_logger(
-                record.flow_run_id, record.id, self.label, logger_name=PRINT_LOGGER
-            )
-            stack.enter_context(log_prints.capture_prints(printer))
+        if own is None:
+            # Prints follow the flow's setting, attributed to the flow run: in the flow's
+            # process its capture is already in effect; elsewhere it is set up here.
+            if capture and not _capturing():
+                self._capture_prints(stack, None)
+        elif own:
+            self._capture_prints(stack, record.id)
         else:
-            stack.enter_context(log_prints.no_capture())
+            from headrace.log_prints import no_capture
 
-    def _log_prints(self) -> bool:
-        own = self.task.log_prints
-        return self.flow_ctx.log_prints if own is None else own
+            stack.enter_context(no_capture())
+
+    def _capture_prints(self, stack: ExitStack, task_run_id: Any) -> None:
+        from headrace import log_prints
+        from headrace.logging import PRINT_LOGGER, run_logger
+
+        label = self.label if task_run_id is not None else f"Flow run of {self.task.name!r}"
+        printer = run_logger(self.record.flow_run_id, task_run_id, label, logger_name=PRINT_LOGGER)
+        stack.enter_context(log_prints.capture_prints(printer))
 
     def logger(self) -> RunLogger:
         if self._logger is None:
@@ -294,23 +251,18 @@ class TaskRunEngine:
 
     def _set(self, state: State[Any]) -> State[Any]:
         self.state = state
+        if state.is_final():
+            # Set before the state is handed to the reporter, so they leave together.
+            self.record.end_time = state.timestamp
         self.backend.task_runs.set_state(self.record, state)
         return state
 
 
-def run_task(
-    task: Task[..., Any],
-    parameters: dict[str, Any],
-    flow_ctx: FlowRunContext,
-    *,
-    return_type: ReturnType = "result",
-    record: TaskRunRecord | None = None,
-    wait_for: Iterable[Any] | None = None,
-) -> Any:
-    """Run a sync task within a flow run."""
+def run_attempts(engine: TaskRunEngine) -> State[Any]:
+    """Run a sync task call to its final state."""
     from headrace.timeouts import timeout
 
-    engine = TaskRunEngine(task, parameters, flow_ctx, record, wait_for)
+    task = engine.task
     try:
         if engine.prepare() is None:
             with ExitStack() as stack:
@@ -334,25 +286,16 @@ def run_task(
         raise
     finally:
         engine.release_slots()
-    engine.finish()
-    return engine.outcome(return_type)
+    return engine.finish()
 
 
-async def arun_task(
-    task: Task[..., Any],
-    parameters: dict[str, Any],
-    flow_ctx: FlowRunContext,
-    *,
-    return_type: ReturnType = "result",
-    record: TaskRunRecord | None = None,
-    wait_for: Iterable[Any] | None = None,
-) -> Any:
-    """Run an async task within a flow run (the same steps as `run_task`, awaited)."""
+async def arun_attempts(engine: TaskRunEngine) -> State[Any]:
+    """Run an async task call to its final state (the same steps as `run_attempts`, awaited)."""
     from headrace.timeouts import async_timeout
 
-    engine = TaskRunEngine(task, parameters, flow_ctx, record, wait_for)
+    task = engine.task
     try:
-        # Waiting for upstream futures or a concurrency slot blocks: keep it off the event loop.
+        # Waiting for a concurrency slot blocks: keep it off the event loop.
         if await asyncio.to_thread(engine.prepare) is None:
             with ExitStack() as stack:
                 engine.enter_run_context(stack)
@@ -375,35 +318,4 @@ async def arun_task(
         raise
     finally:
         engine.release_slots()
-    engine.finish()
-    return engine.outcome(return_type)
-
-
-def submit_task(
-    task: Task[..., Any],
-    parameters: dict[str, Any],
-    flow_ctx: FlowRunContext,
-    wait_for: Iterable[Any] | None = None,
-) -> HeadraceFuture[Any]:
-    """Run a task in the flow's task runner; its future resolves to the final state."""
-    record = new_task_run(flow_ctx, task.name, task.task_key, task.tags, pending=True)
-
-    def call() -> State[Any]:
-        if task.isasync:
-            coro = arun_task(
-                task,
-                parameters,
-                flow_ctx,
-                return_type="submitted",
-                record=record,
-                wait_for=wait_for,
-            )
-            done: State[Any] = asyncio.run(coro)
-            return done
-        state: State[Any] = run_task(
-            task, parameters, flow_ctx, return_type="submitted", record=record, wait_for=wait_for
-        )
-        return state
-
-    future = flow_ctx.task_runner.submit(call)
-    return HeadraceFuture(record, future, flow_ctx)
+    return engine.finish()

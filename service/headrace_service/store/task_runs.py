@@ -16,10 +16,12 @@ from headrace_service.store.run_activity import run_activity_announce
 async def task_runs_upsert(
     conn: AsyncConnection, reports: list[TaskRunReport], *, announce: bool = True
 ) -> int:
-    """Insert or update task runs and append their new states; replays change nothing twice.
+    """Insert or update task runs and append their new states; replays change nothing twice,
+    and a task run reported again by a new attempt of its flow run moves to its new state.
 
-    Two statements whatever the batch size: the rows travel as one JSON document expanded by
-    jsonb_to_recordset, which is several times faster than one execution per row. Then one
+    Three statements whatever the batch size (free the identities, upsert the runs, append the
+    states): the rows travel as one JSON document expanded by jsonb_to_recordset, which is
+    several times faster than one execution per row. Then one
     NOTIFY for the whole batch tells open run pages (see run_activity).
     """
     if not reports:
@@ -71,6 +73,22 @@ async def task_runs_upsert(
                 "cache_key": report.cache_key,
             }
         )
+    rows = json.dumps(run_rows)
+    # A row holding one of these identities under another id (reported by an SDK that made
+    # random ids) gives it up, its id appended to its dynamic key: the report is stored and
+    # nothing is lost. The SDK derives ids from identities, so this updates nothing normally.
+    await conn.execute(
+        text(
+            """
+            UPDATE task_run t SET dynamic_key = t.dynamic_key || '~' || t.id::text
+            FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+                AS r(id uuid, flow_run_id uuid, task_key text, dynamic_key text)
+            WHERE t.flow_run_id = r.flow_run_id AND t.task_key = r.task_key
+                AND t.dynamic_key = r.dynamic_key AND t.id <> r.id
+            """
+        ),
+        {"rows": rows},
+    )
     await conn.execute(
         text(
             """
@@ -88,13 +106,20 @@ async def task_runs_upsert(
                 state_message text, state_timestamp timestamptz, start_time timestamptz,
                 end_time timestamptz, task_inputs jsonb, cache_key text)
             ON CONFLICT (id) DO UPDATE SET
-                run_count = greatest(task_run.run_count, EXCLUDED.run_count),
-                start_time = coalesce(task_run.start_time, EXCLUDED.start_time),
-                end_time = coalesce(EXCLUDED.end_time, task_run.end_time),
+                -- Batches may arrive out of order: only a newer state moves the run. A newer
+                -- attempt of the flow run may run it again (the same identity): run count,
+                -- start and end follow the newer report.
+                run_count = CASE WHEN EXCLUDED.state_timestamp >= task_run.state_timestamp
+                    THEN EXCLUDED.run_count
+                    ELSE greatest(task_run.run_count, EXCLUDED.run_count) END,
+                start_time = CASE WHEN EXCLUDED.state_timestamp >= task_run.state_timestamp
+                    THEN coalesce(EXCLUDED.start_time, task_run.start_time)
+                    ELSE coalesce(task_run.start_time, EXCLUDED.start_time) END,
+                end_time = CASE WHEN EXCLUDED.state_timestamp >= task_run.state_timestamp
+                    THEN EXCLUDED.end_time ELSE coalesce(task_run.end_time, EXCLUDED.end_time) END,
                 task_inputs = EXCLUDED.task_inputs,
                 cache_key = coalesce(EXCLUDED.cache_key, task_run.cache_key),
                 tags = EXCLUDED.tags,
-                -- Batches may arrive out of order: only a newer state moves the run.
                 state_type = CASE WHEN EXCLUDED.state_timestamp >= task_run.state_timestamp
                     THEN EXCLUDED.state_type ELSE task_run.state_type END,
                 state_name = CASE WHEN EXCLUDED.state_timestamp >= task_run.state_timestamp
@@ -104,7 +129,7 @@ async def task_runs_upsert(
                 state_timestamp = greatest(task_run.state_timestamp, EXCLUDED.state_timestamp)
             """
         ),
-        {"rows": json.dumps(run_rows)},
+        {"rows": rows},
     )
     if states:
         await conn.execute(
