@@ -26,8 +26,8 @@ from __future__ import annotations
 from headrace._state_types import TERMINAL_TYPES, StateType
 from headrace_service.models import sql_in
 
-# Every state change: `{"id", "state_type", "state_name", "work_pool_id"}`, ids only, so the
-# payload stays far below NOTIFY's 8000-byte limit whatever the run carries.
+# Every state change: `{"id", "state_type", "work_pool_id"}` (what the dashboard's SSE streams
+# pass on), ids only, so the payload stays far below NOTIFY's 8000-byte limit.
 FLOW_RUN_CHANNEL = "headrace_flow_run"
 # What wakes the long polls of a pool's workers: `{"work_pool_id", "state_type"}`. Postgres
 # drops a NOTIFY identical to one already sent in the transaction, so a statement that
@@ -69,8 +69,8 @@ def state_tail(*, data: str = "NULL", reported_by: str = "NULL") -> str:
         END AS woke
     FROM state_changes c,
         LATERAL (SELECT jsonb_build_object(
-            'id', c.flow_run_id, 'state_type', c.new_type, 'state_name', c.new_name,
-            'work_pool_id', c.work_pool_id) AS payload) e
+            'id', c.flow_run_id, 'state_type', c.new_type, 'work_pool_id', c.work_pool_id
+        ) AS payload) e
 ), state_history AS (
     INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp, data,
                                 reported_by_worker_id)
