@@ -1,4 +1,4 @@
-"""Every bulk statement that changes flow run states goes through the one tail (queue/state_tail.py).
+"""Every bulk statement that changes flow run states ends in the one tail (queue/state_tail.py).
 
 One run's life through the queue's bulk statements, on a real Postgres with a pinned clock:
 scheduled, the older runs of its schedule skipped, marked late, claimed, rescued after its lease
