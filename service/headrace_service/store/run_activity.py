@@ -5,8 +5,8 @@ never makes a flow run claimable, finished or late); they only tell live run pag
 is something new to read. They sit beside the store code that inserts the rows so that every
 ingest statement and its announcement change together.
 
-Why a channel of its own: claim long-polls and `GET /flow_runs/{id}/wait` listen to
-`headrace_flow_run` and would wake (and re-query) on every log batch otherwise. The notifier
+Why a channel of its own: `GET /flow_runs/{id}/wait` listens to `headrace_flow_run` (claim
+long-polls to `headrace_work_pool`) and would wake (and re-query) on every log batch otherwise. The notifier
 LISTENs on both channels over its one connection and hands this one only to the SSE streams of
 run pages.
 
