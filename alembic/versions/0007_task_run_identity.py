@@ -1,6 +1,6 @@
 """a task run's stable identity: (flow run, task key, dynamic key) is unique
 
-Revision ID: 0007_task_run_identity
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-04
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0007_task_run_identity'
+revision: str = '0007'
 down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

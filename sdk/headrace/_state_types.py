@@ -22,6 +22,8 @@ class StateType(StrEnum):
 TERMINAL_TYPES = frozenset(
     {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 )
+# A run in one of these holds a slot of its pool's, queue's and deployment's concurrency limits.
+ACTIVE_TYPES = frozenset({StateType.PENDING, StateType.RUNNING, StateType.CANCELLING})
 
 DEFAULT_NAMES = {
     StateType.SCHEDULED: "Scheduled",

@@ -6,6 +6,8 @@ arrays and identity columns are used freely.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -27,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
+from headrace._state_types import ACTIVE_TYPES, TERMINAL_TYPES, StateType
+
 metadata = MetaData(
     naming_convention={
         "pk": "pk_%(table_name)s",
@@ -37,20 +41,17 @@ metadata = MetaData(
     }
 )
 
-STATE_TYPES = (
-    "SCHEDULED",
-    "PENDING",
-    "RUNNING",
-    "COMPLETED",
-    "FAILED",
-    "CRASHED",
-    "CANCELLING",
-    "CANCELLED",
-    "PAUSED",
-)
+STATE_TYPES = tuple(t.value for t in StateType)  # declaration order: the enum's, the charts'
 state_type_enum = Enum(*STATE_TYPES, name="state_type")
 
-TERMINAL_SQL = "('COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED')"
+
+def sql_in(types: Collection[StateType]) -> str:
+    """A SQL list literal of state types, in declaration order: `('PENDING', 'RUNNING')`."""
+    return "(" + ", ".join(f"'{t.value}'" for t in StateType if t in types) + ")"
+
+
+TERMINAL_SQL = sql_in(TERMINAL_TYPES)
+ACTIVE_SQL = sql_in(ACTIVE_TYPES)
 
 
 def _id() -> Column[object]:
@@ -225,6 +226,15 @@ flow_run = Table(
     CheckConstraint(
         f"(state_type IN {TERMINAL_SQL}) = (end_time IS NOT NULL)", name="end_time_iff_terminal"
     ),
+    # A waiting run is waiting for a time; no other state has one.
+    CheckConstraint(
+        "(state_type = 'SCHEDULED') = (next_scheduled_start_time IS NOT NULL)",
+        name="next_start_iff_scheduled",
+    ),
+    # A holder always has a lease. Not the converse: deleting a pool deletes its workers, which
+    # sets worker_id NULL (ON DELETE SET NULL) and leaves the lease, so the reaper still
+    # settles the run when it expires.
+    CheckConstraint("worker_id IS NULL OR lease_expires_at IS NOT NULL", name="holder_has_lease"),
     # The claim: equality on the pool, then exactly the ORDER BY, partial on the waiting state.
     Index(
         "ix_flow_run_claim",
@@ -246,7 +256,7 @@ flow_run = Table(
         "work_pool_id",
         "work_queue_id",
         "deployment_id",
-        postgresql_where=text("state_type IN ('PENDING', 'RUNNING', 'CANCELLING')"),
+        postgresql_where=text(f"state_type IN {ACTIVE_SQL}"),
     ),
     # A worker's heartbeat finds the runs it holds.
     Index(
@@ -308,6 +318,30 @@ flow_run_state = Table(
     # then tell a run that its own attempt ended from a run that was taken away from it.
     Column("reported_by_worker_id", UUID(as_uuid=True)),
     Index("ix_flow_run_state_run_timestamp", "flow_run_id", "timestamp"),
+)
+
+# One row per flow run state change, written by the statement that made it (queue/state_tail.py),
+# in its transaction. Nothing reads it yet; events and automations will, and set processed_at.
+event_outbox = Table(
+    "event_outbox",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("occurred", DateTime(timezone=True), nullable=False),
+    Column(
+        "flow_run_id",
+        UUID(as_uuid=True),
+        ForeignKey("flow_run.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("old_state_type", state_type_enum),  # NULL: the run was created in this state
+    Column("old_state_name", Text),
+    Column("new_state_type", state_type_enum, nullable=False),
+    Column("new_state_name", Text, nullable=False),
+    # What the NOTIFY of the change carried (queue/state_tail.py builds both).
+    Column("payload", JSONB, nullable=False),
+    Column("processed_at", DateTime(timezone=True)),
+    # Deleting a run (retention) deletes its events: the foreign key's cascade needs this index.
+    Index("ix_event_outbox_flow_run_id", "flow_run_id"),
 )
 
 task_run = Table(

@@ -1,10 +1,11 @@
 """One LISTEN connection per API process, fanned out to in-process subscribers.
 
 Every flow run state change is announced with NOTIFY by the transaction that made it (see
-queue/ package). Waiting claim requests, run waiters and the dashboard's SSE streams subscribe here
-instead of polling the database. The same connection also LISTENs on extra channels (task-run and
-log ingestion, see store/run_activity.py); a subscription receives only the channels it asks
-for, the main one by default, so claims are never woken by log traffic.
+queue/state_tail.py): on the main channel always, on the work pool channel when it may wake a
+worker's long poll. Run waiters and the dashboard's SSE streams (main channel) and waiting claims
+(work pool channel) subscribe here instead of polling the database. The same connection also
+LISTENs on task-run and log ingestion's channel (store/run_activity.py); a subscription receives
+only the channels it asks for, the main one by default, so claims are never woken by log traffic.
 
 When the connection drops, it reconnects with backoff and wakes every subscriber with a `None`
 event, so that each re-reads the database once and misses nothing that happened while deaf.

@@ -1,7 +1,11 @@
 """The one pure function that decides whether a flow run may move from one state to another.
 
-It knows nothing of the database: the queue module asks it, then writes the answer with a guard
-in the WHERE clause so that a concurrent change turns into a conflict instead of a lost update.
+It knows nothing of the database. `queue.flow_run_set_state` locks the run's row (SELECT ... FOR
+UPDATE), asks it, and writes the answer in the same transaction, so no concurrent change can slip
+between the decision and the write. The queue's bulk statements (claim, lease rescue, cancelling
+a pool's waiting runs, late marking, skipping, scheduling) do not call it: each moves runs along
+one pair of ALLOWED, which tests/api/test_state_path.py checks against this table.
+docs/state-machine.md is drawn from ALLOWED by docs/generate_state_machine.py.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ ALLOWED: dict[StateType | None, frozenset[StateType]] = {
     S.CRASHED: frozenset({S.SCHEDULED}),
     S.CANCELLED: frozenset({S.SCHEDULED}),
 }
+# The states a run may be created in.
+INITIAL_TYPES = ALLOWED[None]
 
 
 @dataclass(frozen=True)
@@ -80,8 +86,14 @@ def decide(
         elif current_type is S.CANCELLING:
             why = "the run is being cancelled"
         elif current_type is None:
-            why = "a new run must start as SCHEDULED, PENDING or RUNNING"
+            why = f"a new run must start as {one_of(INITIAL_TYPES)}"
         else:
             why = f"a {current_type.value} run cannot become {proposed_type.value}"
         return Decision(accept=False, reason=f"{why}; refused {proposed_name}")
     return Decision(accept=True)
+
+
+def one_of(types: frozenset[StateType]) -> str:
+    """`SCHEDULED, PENDING or RUNNING`: in declaration order."""
+    names = [t.value for t in StateType if t in types]
+    return ", ".join(names[:-1]) + " or " + names[-1]

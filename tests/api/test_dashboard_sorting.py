@@ -40,12 +40,13 @@ def make_runs(sql: Any) -> None:
             FROM runs
         )
         INSERT INTO flow_run (name, flow_id, state_type, state_name, created, start_time,
-                              end_time)
+                              end_time, next_scheduled_start_time)
         SELECT name, f.id,
                CAST(CASE WHEN end_time IS NOT NULL THEN 'COMPLETED'
                          WHEN start_time IS NOT NULL THEN 'RUNNING'
                          ELSE 'SCHEDULED' END AS state_type),
-               'x', created, start_time, end_time
+               'x', created, start_time, end_time,
+               CASE WHEN start_time IS NULL THEN created END
         FROM timed, f
         """,
         n=RUNS,

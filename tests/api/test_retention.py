@@ -53,8 +53,10 @@ def add_run(sql: Connection, *, state: str, created: datetime, end: datetime | N
     params = {"run": run_id, "task": task_id, "flow": flow_id, "state": state}
     params |= {"created": created, "end": end}
     for statement in (
-        "INSERT INTO flow_run (id, name, flow_id, state_type, state_name, created, end_time) "
-        "VALUES (:run, 'r', :flow, :state, 'x', :created, :end)",
+        "INSERT INTO flow_run (id, name, flow_id, state_type, state_name, created, end_time, "
+        "next_scheduled_start_time) VALUES (:run, 'r', :flow, :state, 'x', :created, :end, "
+        "CASE WHEN CAST(:state AS state_type) = 'SCHEDULED' "
+        "THEN CAST(:created AS timestamptz) END)",
         "INSERT INTO flow_run_state (flow_run_id, type, name, timestamp) "
         "VALUES (:run, :state, 'x', :created)",
         "INSERT INTO task_run (id, flow_run_id, name, task_key, dynamic_key, state_type, "

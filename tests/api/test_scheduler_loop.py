@@ -202,8 +202,8 @@ def test_pausing_a_schedule_removes_its_upcoming_runs_and_creates_nothing(
             claimed = (await waiting_runs(db, schedule_id))[0]["id"]
             await conn.execute(
                 text(
-                    "UPDATE flow_run SET state_type = 'PENDING', state_name = 'Pending' "
-                    "WHERE id = :id"
+                    "UPDATE flow_run SET state_type = 'PENDING', state_name = 'Pending', "
+                    "next_scheduled_start_time = NULL WHERE id = :id"
                 ),
                 {"id": claimed},
             )

@@ -1,4 +1,5 @@
-"""The pages generated from the code (settings, CLI and REST references) must be up to date.
+"""The pages generated from the code (settings, CLI and REST references, the state machine) must
+be up to date.
 
 Each generator runs in a subprocess with no HEADRACE_* variables (the page shows defaults, never
 this machine's) and, for the CLI, at two terminal widths (the page must not depend on it)."""
@@ -18,6 +19,7 @@ PAGES = {
     "settings.md": "generate_settings.py",
     "cli.md": "generate_cli_reference.py",
     "rest-api.md": "generate_rest_reference.py",
+    "state-machine.md": "generate_state_machine.py",
 }
 
 

@@ -27,6 +27,7 @@ from headrace_service.errors import ConflictError, InvalidInput, NotFoundError
 from headrace_service.names import friendly_name
 from headrace_service.store import flow_runs as store
 from headrace_service.store.flows import flow_get, flow_get_or_create
+from headrace_service.transitions import INITIAL_TYPES, one_of
 from headrace_service.validation import parse_uuid
 
 router = Router("flow_runs")
@@ -46,8 +47,8 @@ async def create_flow_run(request: Request, body: FlowRunCreate) -> FlowRun:
     """Create a flow run (of a flow named or identified) in its first state."""
     state = body.state
     state_type = state.type if state else StateType.PENDING
-    if state_type not in (StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING):
-        raise InvalidInput("body.state.type: a new run starts as SCHEDULED, PENDING or RUNNING")
+    if state_type not in INITIAL_TYPES:
+        raise InvalidInput(f"body.state.type: a new run starts as {one_of(INITIAL_TYPES)}")
     async with db(request).begin() as conn:
         flow = await _flow_of(conn, body)
         row = await queue.flow_run_create(

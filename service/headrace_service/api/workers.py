@@ -20,7 +20,6 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 
-from headrace._state_types import TERMINAL_TYPES, StateType
 from headrace.schemas.flow_runs import FlowRun
 from headrace.schemas.work_pools import (
     CancellationWait,
@@ -39,8 +38,8 @@ from headrace_service.store import work_pools as store
 router = Router("workers")
 
 # Events that may make a claim succeed: a run became due, or one finished (a slot freed).
-WAKING_TYPES = frozenset({StateType.SCHEDULED.value} | {t.value for t in TERMINAL_TYPES})
-CANCELLING_TYPES = frozenset({StateType.CANCELLING.value})
+WAKING_TYPES = frozenset(t.value for t in queue.CLAIM_WAKING_TYPES)
+CANCELLING_TYPES = frozenset(t.value for t in queue.CANCEL_WAKING_TYPES)
 
 
 @router.route(
@@ -99,7 +98,7 @@ async def claim(request: Request, name: str, body: ClaimRequest) -> list[Claimed
     if claimed or wait <= 0:
         return claimed
     # Subscribed before the next try, so a run made due in between still wakes us.
-    async with notifier(request).subscribe() as subscription:
+    async with notifier(request).subscribe([queue.WORK_POOL_CHANNEL]) as subscription:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
@@ -134,7 +133,7 @@ async def wait_for_cancellations(
     config = settings(request)
     wait = min(body.wait_seconds, config.claim_max_wait_seconds)
     # Subscribed before the first read, so a cancellation in between still wakes us.
-    async with notifier(request).subscribe() as subscription:
+    async with notifier(request).subscribe([queue.WORK_POOL_CHANNEL]) as subscription:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:

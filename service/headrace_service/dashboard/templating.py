@@ -10,8 +10,10 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
+from headrace._state_types import TERMINAL_TYPES
+
 HERE = Path(__file__).parent
-TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+TERMINAL = {t.value for t in TERMINAL_TYPES}
 
 
 def timestamp(value: datetime | None) -> str:

@@ -5,9 +5,11 @@ together. Each takes `now` as a parameter so tests can pin the clock. Callers ow
 transaction; every statement here is short and never waits on anything but row locks.
 
 One package is their one home, a module per concern: `states` (create a run, move it between
-states, history, NOTIFY), `claim`, `leases` (heartbeats, the reaper's rescue), `cancel`,
-`scheduling` (the scheduler's statements). Callers import `headrace_service.queue` and call
-`queue.<statement>`; nothing else in the service writes a flow run's state.
+states), `claim`, `leases` (heartbeats, the reaper's rescue), `cancel`, `scheduling` (the
+scheduler's statements). Each statement that changes a state derives the run's other columns
+from its new state with `state_columns` and ends in the one tail of `state_tail` (history row,
+outbox row, NOTIFY). Callers import `headrace_service.queue` and call `queue.<statement>`;
+nothing else in the service writes a flow run's state.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from headrace_service.queue.cancel import (
     flow_run_reprioritise,
 )
 from headrace_service.queue.claim import (
-    ACTIVE_SQL,
     CLAIM_SCAN_FACTOR,
     CLAIM_SCAN_MAX,
     flow_run_claim,
@@ -42,20 +43,23 @@ from headrace_service.queue.scheduling import (
     flow_run_mark_late,
     flow_run_skip_missed,
 )
-from headrace_service.queue.states import (
+from headrace_service.queue.state_tail import (
+    CANCEL_WAKING_TYPES,
+    CLAIM_WAKING_TYPES,
     FLOW_RUN_CHANNEL,
-    StateChange,
-    flow_run_create,
-    flow_run_set_state,
+    WORK_POOL_CHANNEL,
 )
+from headrace_service.queue.states import StateChange, flow_run_create, flow_run_set_state
 
 __all__ = [
-    "ACTIVE_SQL",
+    "CANCEL_WAKING_TYPES",
     "CLAIM_SCAN_FACTOR",
     "CLAIM_SCAN_MAX",
+    "CLAIM_WAKING_TYPES",
     "FLOW_RUN_CHANNEL",
     "LATE_BATCH",
     "RESCUE_BATCH",
+    "WORK_POOL_CHANNEL",
     "LeaseRenewal",
     "Rescued",
     "ScheduledRun",

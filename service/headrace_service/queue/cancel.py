@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headrace._state_types import StateType
 from headrace_service.errors import NotFoundError
+from headrace_service.queue.state_columns import state_set
+from headrace_service.queue.state_tail import changes_from, state_tail
 from headrace_service.queue.states import StateChange, flow_run_set_state
 
 
@@ -61,6 +63,23 @@ async def flow_run_reprioritise(conn: AsyncConnection, queue_id: uuid.UUID, prio
     )
 
 
+_CANCEL_WAITING = f"""
+WITH waiting AS (
+    SELECT id, state_type AS old_type, state_name AS old_name FROM flow_run
+    WHERE state_type = 'SCHEDULED'
+      AND (work_pool_id = :pool_id OR deployment_id = :deployment_id)
+    ORDER BY id
+    FOR UPDATE
+), cancelled AS (
+    UPDATE flow_run fr SET {state_set("CAST('CANCELLED' AS state_type)", "'Cancelled'", ":message")}
+    FROM waiting WHERE fr.id = waiting.id
+    RETURNING fr.*, waiting.old_type, waiting.old_name
+), state_changes AS ({changes_from("cancelled")})
+{state_tail()}
+SELECT count(*) FROM cancelled
+"""
+
+
 async def flow_run_cancel_waiting(
     conn: AsyncConnection,
     *,
@@ -72,29 +91,7 @@ async def flow_run_cancel_waiting(
     """Cancel the SCHEDULED runs of a pool or deployment about to be deleted; how many."""
     rows = (
         await conn.execute(
-            text(
-                """
-                WITH waiting AS (
-                    SELECT id FROM flow_run
-                    WHERE state_type = 'SCHEDULED'
-                      AND (work_pool_id = :pool_id OR deployment_id = :deployment_id)
-                    ORDER BY id
-                    FOR UPDATE
-                ), cancelled AS (
-                    UPDATE flow_run fr SET state_type = 'CANCELLED', state_name = 'Cancelled',
-                        state_message = :message, state_timestamp = coalesce(:now, now()),
-                        end_time = coalesce(:now, now()), next_scheduled_start_time = NULL,
-                        worker_id = NULL, lease_expires_at = NULL, updated = coalesce(:now, now())
-                    FROM waiting WHERE fr.id = waiting.id
-                    RETURNING fr.id
-                ), history AS (
-                    INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp)
-                    SELECT id, 'CANCELLED', 'Cancelled', :message, coalesce(:now, now())
-                    FROM cancelled
-                )
-                SELECT count(*) FROM cancelled
-                """
-            ),
+            text(_CANCEL_WAITING),
             {"pool_id": pool_id, "deployment_id": deployment_id, "message": message, "now": now},
         )
     ).scalar_one()

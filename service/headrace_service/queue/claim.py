@@ -8,9 +8,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-# --- The pull queue: claims, leases, heartbeats, rescue, cancellation --------------------------
-
-ACTIVE_SQL = "('PENDING', 'RUNNING', 'CANCELLING')"
+from headrace_service.models import ACTIVE_SQL
+from headrace_service.queue.state_columns import NOW, state_set
+from headrace_service.queue.state_tail import changes_from, state_tail
 
 # What the claim filters on: exactly the partial index ix_flow_run_claim (pool equality, then
 # the ORDER BY). Runs still held by a worker (an in-process retry waiting) and runs of a paused
@@ -27,24 +27,25 @@ _CLAIM_DUE = """
 """
 _CLAIM_ORDER = "fr.priority, fr.next_scheduled_start_time, fr.id"
 
-# Shared tail of both claim statements: take the `chosen` rows to PENDING for the worker with a
-# lease, write their history rows, and return them with what the worker needs to run them.
-_CLAIM_TAIL = """
+# Shared end of both claim statements: take the `chosen` rows (with the state they leave,
+# `old_type` and `old_name`) to PENDING for the worker with a lease, record and announce the
+# changes, and return the runs with what the worker needs to run them.
+_CLAIM_TAIL = f"""
 , claimed AS (
-    UPDATE flow_run fr SET
-        state_type = 'PENDING', state_name = 'Pending', state_message = NULL,
-        state_timestamp = coalesce(:now, now()),
-        next_scheduled_start_time = NULL,
-        worker_id = :worker_id,
-        lease_expires_at = coalesce(:now, now()) + make_interval(secs => :lease_seconds),
-        updated = coalesce(:now, now())
+    UPDATE flow_run fr SET {
+    state_set(
+        "CAST('PENDING' AS state_type)",
+        "'Pending'",
+        "NULL",
+        holder="CAST(:worker_id AS uuid)",
+        lease=f"{NOW} + make_interval(secs => :lease_seconds)",
+    )
+}
     FROM chosen
     WHERE fr.id = chosen.id
-    RETURNING fr.*
-), history AS (
-    INSERT INTO flow_run_state (flow_run_id, type, name, timestamp)
-    SELECT id, 'PENDING', 'Pending', coalesce(:now, now()) FROM claimed
-)
+    RETURNING fr.*, chosen.old_type, chosen.old_name
+), state_changes AS ({changes_from("claimed")})
+{state_tail()}
 SELECT c.*, f.name AS flow_name, d.name AS deployment_name, wp.name AS work_pool_name,
        wq.name AS work_queue_name, d.entrypoint, d.source, d.job_variables
 FROM claimed c
@@ -57,7 +58,7 @@ ORDER BY c.priority, c.expected_start_time, c.id
 
 _CLAIM_UNLIMITED = f"""
 WITH chosen AS (
-    SELECT fr.id FROM flow_run fr
+    SELECT fr.id, fr.state_type AS old_type, fr.state_name AS old_name FROM flow_run fr
     WHERE {_CLAIM_DUE}
       AND NOT EXISTS (SELECT 1 FROM work_pool p WHERE p.id = :pool_id AND p.paused)
     ORDER BY {_CLAIM_ORDER}
@@ -87,7 +88,8 @@ WITH active AS (
                  - (SELECT count(*) FROM active a WHERE a.deployment_id = d.id) AS room
     FROM deployment d WHERE d.work_pool_id = :pool_id AND d.concurrency_limit IS NOT NULL
 ), candidates AS (
-    SELECT fr.id, fr.work_queue_id, fr.deployment_id, fr.priority, fr.next_scheduled_start_time
+    SELECT fr.id, fr.work_queue_id, fr.deployment_id, fr.priority, fr.next_scheduled_start_time,
+           fr.state_type AS old_type, fr.state_name AS old_name
     FROM flow_run fr
     WHERE {_CLAIM_DUE}
       AND NOT EXISTS (SELECT 1 FROM queue_room r WHERE r.id = fr.work_queue_id AND r.room <= 0)
@@ -104,14 +106,16 @@ WITH active AS (
         ) AS in_deployment
     FROM candidates c
 ), fitting AS (
-    SELECT r.id, row_number() OVER (ORDER BY {_CLAIM_ORDER.replace("fr.", "r.")}) AS in_pool
+    SELECT r.id, r.old_type, r.old_name,
+           row_number() OVER (ORDER BY {_CLAIM_ORDER.replace("fr.", "r.")}) AS in_pool
     FROM ranked r
     LEFT JOIN queue_room qr ON qr.id = r.work_queue_id
     LEFT JOIN deployment_room dr ON dr.id = r.deployment_id
     WHERE (qr.room IS NULL OR r.in_queue <= qr.room)
       AND (dr.room IS NULL OR r.in_deployment <= dr.room)
 ), chosen AS (
-    SELECT f.id FROM fitting f, pool_room p WHERE f.in_pool <= least(:limit, p.room)
+    SELECT f.id, f.old_type, f.old_name
+    FROM fitting f, pool_room p WHERE f.in_pool <= least(:limit, p.room)
 )
 {_CLAIM_TAIL}
 """

@@ -8,7 +8,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headrace_service.queue.states import FLOW_RUN_CHANNEL
+from headrace_service.models import TERMINAL_SQL
+from headrace_service.queue.state_columns import NOW, state_set
+from headrace_service.queue.state_tail import changes_from, state_tail
 
 
 async def worker_heartbeat(
@@ -120,10 +122,10 @@ async def _ended_by_worker(
     being written, and then skipped the row; only a new snapshot sees that state committed."""
     rows = await conn.execute(
         text(
-            """
+            f"""
             SELECT fr.id FROM flow_run fr
             WHERE fr.id = ANY(:run_ids) AND fr.worker_id IS NULL
-              AND fr.state_type IN ('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED')
+              AND fr.state_type IN {TERMINAL_SQL}
               AND (SELECT s.reported_by_worker_id FROM flow_run_state s
                    WHERE s.flow_run_id = fr.id
                    ORDER BY s.timestamp DESC, s.id DESC LIMIT 1) = :worker_id
@@ -156,64 +158,64 @@ class Rescued:
 
 
 # Outcomes of a lease that expired: CANCELLING -> Cancelled (nobody is left to stop it); a run
-# waiting for an in-process retry -> released to any worker; otherwise Crashed, then
-# AwaitingRetry when retries are left. A run that crashed before RUNNING counts as one attempt,
-# so a run whose process always dies early cannot loop forever.
-_RESCUE_EXPIRED = """
+# waiting for an in-process retry -> released to any worker (same state, no holder: announced,
+# not recorded); otherwise Crashed, then AwaitingRetry when retries are left. A run that crashed
+# before RUNNING counts as one attempt, so a run whose process always dies early cannot loop
+# forever.
+_RESCUE_EXPIRED = f"""
 WITH expired AS (
-    SELECT id, CASE
+    SELECT id, state_type AS old_type, state_name AS old_name, state_message AS old_message,
+        state_timestamp AS old_timestamp, CASE
         WHEN state_type = 'CANCELLING' THEN 'cancel'
         WHEN state_type = 'SCHEDULED' THEN 'release'
         WHEN greatest(run_count, 1) <= max_retries THEN 'retry'
         ELSE 'crash' END AS outcome
     FROM flow_run
-    WHERE lease_expires_at < coalesce(:now, now())
-      AND state_type IN ('SCHEDULED', 'PAUSED', 'CANCELLING', 'PENDING', 'RUNNING')
+    WHERE lease_expires_at < {NOW} AND state_type NOT IN {TERMINAL_SQL}
     ORDER BY lease_expires_at
     LIMIT :batch
     FOR UPDATE SKIP LOCKED
-), rescued AS (
-    UPDATE flow_run fr SET
-        state_type = CAST(CASE e.outcome
-            WHEN 'cancel' THEN 'CANCELLED' WHEN 'crash' THEN 'CRASHED'
-            ELSE 'SCHEDULED' END AS state_type),
-        state_name = CASE e.outcome
-            WHEN 'cancel' THEN 'Cancelled' WHEN 'crash' THEN 'Crashed'
-            WHEN 'retry' THEN 'AwaitingRetry' ELSE fr.state_name END,
-        state_message = CASE e.outcome
-            WHEN 'cancel' THEN :cancel_message WHEN 'crash' THEN :crash_message
-            WHEN 'retry' THEN :retry_message ELSE fr.state_message END,
-        state_timestamp = CASE WHEN e.outcome = 'release' THEN fr.state_timestamp
-            ELSE coalesce(:now, now()) END,
-        end_time = CASE WHEN e.outcome IN ('cancel', 'crash') THEN coalesce(:now, now()) END,
-        next_scheduled_start_time = CASE e.outcome
-            WHEN 'retry' THEN coalesce(:now, now()) + make_interval(secs => fr.retry_delay_seconds)
-            WHEN 'release' THEN fr.next_scheduled_start_time END,
-        worker_id = NULL,
-        lease_expires_at = NULL,
-        updated = coalesce(:now, now())
+), settled AS (
+    SELECT e.*,
+        CAST(CASE e.outcome WHEN 'cancel' THEN 'CANCELLED' WHEN 'crash' THEN 'CRASHED'
+            ELSE 'SCHEDULED' END AS state_type) AS new_type,
+        CASE e.outcome WHEN 'cancel' THEN 'Cancelled' WHEN 'crash' THEN 'Crashed'
+            WHEN 'retry' THEN 'AwaitingRetry' ELSE e.old_name END AS new_name,
+        CASE e.outcome WHEN 'cancel' THEN :cancel_message WHEN 'crash' THEN :crash_message
+            WHEN 'retry' THEN :retry_message ELSE e.old_message END AS new_message,
+        -- A microsecond after the crash, so the history reads Crashed then AwaitingRetry.
+        CASE e.outcome WHEN 'release' THEN e.old_timestamp
+            WHEN 'retry' THEN {NOW} + interval '1 microsecond' ELSE {NOW} END AS new_timestamp
     FROM expired e
-    WHERE fr.id = e.id
-    RETURNING fr.id, fr.state_type, fr.state_name, fr.work_pool_id, e.outcome
-), history AS (
-    INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp)
-    SELECT id, CAST('CRASHED' AS state_type), 'Crashed', :crash_message, coalesce(:now, now())
-    FROM rescued WHERE outcome IN ('crash', 'retry')
-    UNION ALL
-    SELECT id, CAST('CANCELLED' AS state_type), 'Cancelled', :cancel_message, coalesce(:now, now())
-    FROM rescued WHERE outcome = 'cancel'
-    UNION ALL
-    -- A microsecond later, so the history reads Crashed then AwaitingRetry.
-    SELECT id, CAST('SCHEDULED' AS state_type), 'AwaitingRetry', :retry_message,
-           coalesce(:now, now()) + interval '1 microsecond'
+), rescued AS (
+    UPDATE flow_run fr SET {
+    state_set(
+        "s.new_type",
+        "s.new_name",
+        "s.new_message",
+        timestamp="s.new_timestamp",
+        next_start=f"CASE s.outcome WHEN 'retry' "
+        f"THEN {NOW} + make_interval(secs => fr.retry_delay_seconds) "
+        "ELSE fr.next_scheduled_start_time END",
+    )
+}
+    FROM settled s
+    WHERE fr.id = s.id
+    RETURNING fr.*, s.outcome,
+        -- A retry passes through Crashed: two changes, each recorded.
+        CASE WHEN s.outcome = 'retry' THEN CAST('CRASHED' AS state_type)
+            ELSE s.old_type END AS old_type,
+        CASE WHEN s.outcome = 'retry' THEN 'Crashed' ELSE s.old_name END AS old_name,
+        s.old_type AS left_type, s.old_name AS left_name
+), state_changes AS (
+    SELECT id AS flow_run_id, work_pool_id, left_type AS old_type, left_name AS old_name,
+           CAST('CRASHED' AS state_type) AS new_type, 'Crashed' AS new_name,
+           :crash_message AS message, {NOW} AS occurred
     FROM rescued WHERE outcome = 'retry'
-), announced AS (
-    SELECT pg_notify(:channel, json_build_object(
-        'id', id, 'state_type', state_type, 'work_pool_id', work_pool_id)::text)
-    FROM rescued
+    UNION ALL {changes_from("rescued")}
 )
-SELECT r.id, r.outcome, r.state_name, (SELECT count(*) FROM announced) AS announced
-FROM rescued r
+{state_tail()}
+SELECT id, outcome, state_name FROM rescued
 """
 
 RESCUE_BATCH = 1000
@@ -229,7 +231,6 @@ async def flow_run_rescue_expired(
             {
                 "now": now,
                 "batch": batch,
-                "channel": FLOW_RUN_CHANNEL,
                 "crash_message": "the worker running it stopped renewing its lease "
                 "(worker killed, host down or network lost)",
                 "retry_message": "rescheduled after a crash (lease expired); retries left",

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headrace_service.queue.states import FLOW_RUN_CHANNEL
+from headrace_service.queue.state_columns import NOW, new_run_columns, state_set
+from headrace_service.queue.state_tail import changes_from, state_tail
 
 # --- Scheduled runs: the scheduler's batch insert, unscheduling, late marking, missed runs ---
 
@@ -50,6 +51,36 @@ class ScheduledRun:
         }
 
 
+_NEW_RUN = new_run_columns("CAST('SCHEDULED' AS state_type)", "r.start")
+
+_CREATE_SCHEDULED = f"""
+WITH inserted AS (
+    INSERT INTO flow_run (
+        name, flow_id, deployment_id, work_pool_id, work_queue_id, schedule_id,
+        parameters, tags, state_type, state_name, state_timestamp, run_count,
+        max_retries, retry_delay_seconds, priority, expected_start_time,
+        {", ".join(_NEW_RUN)}, idempotency_key, auto_scheduled, created, updated)
+    SELECT r.name, r.flow_id, r.deployment_id, r.work_pool_id, r.work_queue_id,
+        r.schedule_id, r.parameters, r.tags, 'SCHEDULED', 'Scheduled',
+        {NOW}, 0, r.max_retries, r.retry_delay_seconds,
+        r.priority, r.start, {", ".join(_NEW_RUN.values())}, r.idempotency_key, true,
+        {NOW}, {NOW}
+    FROM jsonb_to_recordset(CAST(:runs AS jsonb)) AS r(
+        name text, flow_id uuid, deployment_id uuid, work_pool_id uuid,
+        work_queue_id uuid, schedule_id uuid, parameters jsonb, tags text[],
+        max_retries int, retry_delay_seconds float8, priority int,
+        start timestamptz, idempotency_key text)
+    ORDER BY r.start
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING *
+), state_changes AS ({
+    changes_from("inserted", old_type="CAST(NULL AS state_type)", old_name="CAST(NULL AS text)")
+})
+{state_tail()}
+SELECT count(*) AS created FROM inserted
+"""
+
+
 async def flow_run_create_scheduled_many(
     conn: AsyncConnection, runs: list[ScheduledRun], now: datetime | None = None
 ) -> int:
@@ -59,48 +90,8 @@ async def flow_run_create_scheduled_many(
         return 0
     rows = (
         await conn.execute(
-            text(
-                """
-                WITH inserted AS (
-                    INSERT INTO flow_run (
-                        name, flow_id, deployment_id, work_pool_id, work_queue_id, schedule_id,
-                        parameters, tags, state_type, state_name, state_timestamp, run_count,
-                        max_retries, retry_delay_seconds, priority, expected_start_time,
-                        next_scheduled_start_time, idempotency_key, auto_scheduled,
-                        created, updated)
-                    SELECT r.name, r.flow_id, r.deployment_id, r.work_pool_id, r.work_queue_id,
-                        r.schedule_id, r.parameters, r.tags, 'SCHEDULED', 'Scheduled',
-                        coalesce(:now, now()), 0, r.max_retries, r.retry_delay_seconds,
-                        r.priority, r.start, r.start, r.idempotency_key, true,
-                        coalesce(:now, now()), coalesce(:now, now())
-                    FROM jsonb_to_recordset(CAST(:runs AS jsonb)) AS r(
-                        name text, flow_id uuid, deployment_id uuid, work_pool_id uuid,
-                        work_queue_id uuid, schedule_id uuid, parameters jsonb, tags text[],
-                        max_retries int, retry_delay_seconds float8, priority int,
-                        start timestamptz, idempotency_key text)
-                    ORDER BY r.start
-                    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-                    RETURNING id, work_pool_id, next_scheduled_start_time
-                ), history AS (
-                    INSERT INTO flow_run_state (flow_run_id, type, name, timestamp)
-                    SELECT id, 'SCHEDULED', 'Scheduled', coalesce(:now, now()) FROM inserted
-                ), first_per_pool AS (
-                    SELECT DISTINCT ON (work_pool_id) id, work_pool_id
-                    FROM inserted ORDER BY work_pool_id, next_scheduled_start_time
-                )
-                -- One NOTIFY per pool, not per run: a waiting claim only needs to re-look.
-                SELECT (SELECT count(*) FROM inserted) AS created,
-                       (SELECT count(*) FROM first_per_pool, LATERAL pg_notify(
-                            :channel,
-                            json_build_object('id', id, 'state_type', 'SCHEDULED',
-                                              'work_pool_id', work_pool_id)::text)) AS notified
-                """
-            ),
-            {
-                "runs": json.dumps([run.as_json() for run in runs]),
-                "now": now,
-                "channel": FLOW_RUN_CHANNEL,
-            },
+            text(_CREATE_SCHEDULED),
+            {"runs": json.dumps([run.as_json() for run in runs]), "now": now},
         )
     ).one()
     created: int = rows.created
@@ -135,37 +126,31 @@ async def flow_run_delete_future_auto_scheduled(
 
 LATE_BATCH = 1000
 
+_MARK_LATE = f"""
+WITH late AS (
+    SELECT id, state_type AS old_type, state_name AS old_name FROM flow_run
+    WHERE state_type = 'SCHEDULED' AND state_name = 'Scheduled'
+      AND next_scheduled_start_time < {NOW} - make_interval(secs => :late_after)
+    ORDER BY next_scheduled_start_time
+    LIMIT :batch
+    FOR UPDATE SKIP LOCKED
+), marked AS (
+    UPDATE flow_run fr SET {state_set("fr.state_type", "'Late'", ":message", keeps_holder="true")}
+    FROM late WHERE fr.id = late.id
+    RETURNING fr.*, late.old_type, late.old_name
+), state_changes AS ({changes_from("marked")})
+{state_tail()}
+SELECT id FROM marked
+"""
+
 
 async def flow_run_mark_late(
     conn: AsyncConnection, *, late_after_seconds: float, now: datetime | None = None
 ) -> list[uuid.UUID]:
     """Rename waiting runs more than `late_after_seconds` past their start time from
-    Scheduled to Late (type stays SCHEDULED: still claimable), with a history row each.
-
-    No NOTIFY: nothing became claimable that was not already, so claims need not wake."""
+    Scheduled to Late (type stays SCHEDULED: still claimable), with a history row each."""
     rows = await conn.execute(
-        text(
-            """
-            WITH late AS (
-                SELECT id FROM flow_run
-                WHERE state_type = 'SCHEDULED' AND state_name = 'Scheduled'
-                  AND next_scheduled_start_time
-                      < coalesce(:now, now()) - make_interval(secs => :late_after)
-                ORDER BY next_scheduled_start_time
-                LIMIT :batch
-                FOR UPDATE SKIP LOCKED
-            ), marked AS (
-                UPDATE flow_run fr SET state_name = 'Late', state_message = :message,
-                    state_timestamp = coalesce(:now, now()), updated = coalesce(:now, now())
-                FROM late WHERE fr.id = late.id
-                RETURNING fr.id
-            ), history AS (
-                INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp)
-                SELECT id, 'SCHEDULED', 'Late', :message, coalesce(:now, now()) FROM marked
-            )
-            SELECT id FROM marked
-            """
-        ),
+        text(_MARK_LATE),
         {
             "now": now,
             "late_after": late_after_seconds,
@@ -174,6 +159,31 @@ async def flow_run_mark_late(
         },
     )
     return list(rows.scalars())
+
+
+_SKIP_MISSED = f"""
+WITH overdue AS (
+    SELECT fr.id, row_number() OVER (
+        PARTITION BY fr.schedule_id
+        ORDER BY fr.next_scheduled_start_time DESC, fr.id DESC) AS rank
+    FROM flow_run fr JOIN deployment d ON d.id = fr.deployment_id
+    WHERE fr.state_type = 'SCHEDULED'
+      AND fr.next_scheduled_start_time <= {NOW}
+      AND fr.auto_scheduled AND fr.run_count = 0
+      AND fr.schedule_id IS NOT NULL AND NOT d.catchup
+), doomed AS (
+    SELECT fr.id, fr.state_type AS old_type, fr.state_name AS old_name
+    FROM flow_run fr JOIN overdue o ON o.id = fr.id
+    WHERE o.rank > 1 AND fr.state_type = 'SCHEDULED'
+    FOR UPDATE OF fr SKIP LOCKED
+), cancelled AS (
+    UPDATE flow_run fr SET {state_set("CAST('CANCELLED' AS state_type)", "'Skipped'", ":message")}
+    FROM doomed WHERE fr.id = doomed.id
+    RETURNING fr.*, doomed.old_type, doomed.old_name
+), state_changes AS ({changes_from("cancelled")})
+{state_tail()}
+SELECT count(*) FROM cancelled
+"""
 
 
 async def flow_run_skip_missed(conn: AsyncConnection, now: datetime | None = None) -> int:
@@ -188,36 +198,7 @@ async def flow_run_skip_missed(conn: AsyncConnection, now: datetime | None = Non
     )
     skipped: int = (
         await conn.execute(
-            text(
-                """
-                WITH overdue AS (
-                    SELECT fr.id, row_number() OVER (
-                        PARTITION BY fr.schedule_id
-                        ORDER BY fr.next_scheduled_start_time DESC, fr.id DESC) AS rank
-                    FROM flow_run fr JOIN deployment d ON d.id = fr.deployment_id
-                    WHERE fr.state_type = 'SCHEDULED'
-                      AND fr.next_scheduled_start_time <= coalesce(:now, now())
-                      AND fr.auto_scheduled AND fr.run_count = 0
-                      AND fr.schedule_id IS NOT NULL AND NOT d.catchup
-                ), doomed AS (
-                    SELECT fr.id FROM flow_run fr JOIN overdue o ON o.id = fr.id
-                    WHERE o.rank > 1 AND fr.state_type = 'SCHEDULED'
-                    FOR UPDATE OF fr SKIP LOCKED
-                ), cancelled AS (
-                    UPDATE flow_run fr SET state_type = 'CANCELLED', state_name = 'Skipped',
-                        state_message = :message, state_timestamp = coalesce(:now, now()),
-                        end_time = coalesce(:now, now()), next_scheduled_start_time = NULL,
-                        updated = coalesce(:now, now())
-                    FROM doomed WHERE fr.id = doomed.id
-                    RETURNING fr.id
-                ), history AS (
-                    INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp)
-                    SELECT id, 'CANCELLED', 'Skipped', :message, coalesce(:now, now())
-                    FROM cancelled
-                )
-                SELECT count(*) FROM cancelled
-                """
-            ),
+            text(_SKIP_MISSED),
             {"now": now, "message": message},
         )
     ).scalar_one()

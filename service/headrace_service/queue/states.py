@@ -1,5 +1,6 @@
-"""A run's own state: creating a run and moving it from state to state, with history and
-NOTIFY. Every other queue statement that writes a state row goes through the helpers here."""
+"""A run's own state: creating a run and moving it from state to state. Like every statement
+of this package that changes a state, each ends in the shared tail (state_tail.py) that writes
+the history row, the outbox row and the NOTIFY."""
 
 import json
 import uuid
@@ -11,19 +12,76 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headrace._state_types import TERMINAL_TYPES, StateType
+from headrace._state_types import StateType
 from headrace_service.errors import NotFoundError
+from headrace_service.queue.state_columns import NOW, new_run_columns, state_set
+from headrace_service.queue.state_tail import changes_from, state_tail
 from headrace_service.transitions import Decision, decide
 
-# Channel every state change is announced on (payload: run id, state type, pool id); the
-# dashboard's SSE and the wait endpoint listen to it, and waiting claims are woken by it.
-FLOW_RUN_CHANNEL = "headrace_flow_run"
+_NEW_RUN = new_run_columns(
+    "CAST(:state_type AS state_type)", "coalesce(:scheduled_time, :now, now())"
+)
+
+_CREATE = f"""
+WITH inserted AS (
+    INSERT INTO flow_run (
+        name, flow_id, deployment_id, work_pool_id, work_queue_id, schedule_id,
+        parameters, tags, state_type, state_name, state_message, state_timestamp,
+        run_count, max_retries, retry_delay_seconds, priority,
+        expected_start_time, {", ".join(_NEW_RUN)}, start_time,
+        parent_task_run_id, idempotency_key, auto_scheduled, created, updated)
+    VALUES (
+        :name, :flow_id, :deployment_id, :work_pool_id, :work_queue_id, :schedule_id,
+        CAST(:parameters AS jsonb), :tags, CAST(:state_type AS state_type),
+        :state_name, :state_message,
+        {NOW}, :run_count, :max_retries, :retry_delay_seconds,
+        :priority, coalesce(:scheduled_time, :now, now()),
+        {", ".join(_NEW_RUN.values())},
+        CASE WHEN :running THEN {NOW} END,
+        :parent_task_run_id, :idempotency_key, :auto_scheduled, {NOW}, {NOW})
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING *
+), state_changes AS ({
+    changes_from("inserted", old_type="CAST(NULL AS state_type)", old_name="CAST(NULL AS text)")
+})
+{state_tail()}
+SELECT * FROM inserted
+"""
+
+# Only an in-process flow retry (the holder itself proposing AwaitingRetry) keeps the run and
+# its lease, and the claim skips runs that still have a worker; a holder giving a run back (a
+# stopping worker) frees it. A run still held gets its lease renewed.
+_SET_STATE_COLUMNS = state_set(
+    "CAST(:state_type AS state_type)",
+    ":state_name",
+    ":message",
+    next_start="coalesce(CAST(:scheduled_time AS timestamptz), :now, now())",
+    keeps_holder=":holder_retries",
+    lease=f"CASE WHEN worker_id IS NOT NULL THEN {NOW} + make_interval(secs => :lease_seconds) "
+    "ELSE lease_expires_at END",
+)
+
+# The row is locked (SELECT ... FOR UPDATE) and the transition decided before this runs; the
+# state it leaves comes in as :old_type and :old_name.
+_SET_STATE = f"""
+WITH updated AS (
+    UPDATE flow_run SET
+        {_SET_STATE_COLUMNS},
+        run_count = run_count + CASE
+            WHEN :running AND state_type <> 'RUNNING' AND state_type <> 'PAUSED' THEN 1 ELSE 0 END,
+        start_time = CASE WHEN :running THEN coalesce(start_time, {NOW}) ELSE start_time END
+    WHERE id = :id
+    RETURNING *, CAST(:old_type AS state_type) AS old_type, CAST(:old_name AS text) AS old_name
+), state_changes AS ({changes_from("updated")})
+{state_tail(data="CAST(:data AS jsonb)", reported_by="CAST(:reporter AS uuid)")}
+SELECT * FROM state_history
+"""
 
 
 @dataclass(frozen=True)
 class StateChange:
     decision: Decision
-    run: RowMapping
+    # The run's newest state row: the one written, or (refused, unchanged) the current one.
     state: RowMapping
 
 
@@ -50,67 +108,32 @@ async def flow_run_create(
     auto_scheduled: bool = False,
     now: datetime | None = None,
 ) -> RowMapping | None:
-    """Insert a run and its first state; None if `idempotency_key` already names a run."""
+    """Insert a run in its first state; None if `idempotency_key` already names a run."""
     running = state_type is StateType.RUNNING
-    row = (
-        (
-            await conn.execute(
-                text(
-                    """
-                INSERT INTO flow_run (
-                    name, flow_id, deployment_id, work_pool_id, work_queue_id, schedule_id,
-                    parameters, tags, state_type, state_name, state_message, state_timestamp,
-                    run_count, max_retries, retry_delay_seconds, priority,
-                    expected_start_time, next_scheduled_start_time, start_time,
-                    parent_task_run_id, idempotency_key, auto_scheduled, created, updated)
-                VALUES (
-                    :name, :flow_id, :deployment_id, :work_pool_id, :work_queue_id, :schedule_id,
-                    CAST(:parameters AS jsonb), :tags, CAST(:state_type AS state_type),
-                    :state_name, :state_message,
-                    coalesce(:now, now()), :run_count, :max_retries, :retry_delay_seconds,
-                    :priority, coalesce(:scheduled_time, :now, now()),
-                    CASE WHEN :scheduled THEN coalesce(:scheduled_time, :now, now()) END,
-                    CASE WHEN :running THEN coalesce(:now, now()) END,
-                    :parent_task_run_id, :idempotency_key, :auto_scheduled,
-                    coalesce(:now, now()), coalesce(:now, now()))
-                ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-                RETURNING *
-                """
-                ),
-                {
-                    "name": name,
-                    "flow_id": flow_id,
-                    "deployment_id": deployment_id,
-                    "work_pool_id": work_pool_id,
-                    "work_queue_id": work_queue_id,
-                    "schedule_id": schedule_id,
-                    "parameters": json.dumps(parameters),
-                    "tags": tags,
-                    "state_type": state_type.value,
-                    "state_name": state_name,
-                    "state_message": state_message,
-                    "run_count": 1 if running else 0,
-                    "max_retries": max_retries,
-                    "retry_delay_seconds": retry_delay_seconds,
-                    "priority": priority,
-                    "scheduled_time": scheduled_time,
-                    "running": running,
-                    "scheduled": state_type is StateType.SCHEDULED,
-                    "parent_task_run_id": parent_task_run_id,
-                    "idempotency_key": idempotency_key,
-                    "auto_scheduled": auto_scheduled,
-                    "now": now,
-                },
-            )
-        )
-        .mappings()
-        .first()
-    )
-    if row is None:
-        return None
-    await _state_insert(conn, row["id"], state_type, state_name, state_message, None, now)
-    await _announce(conn, row)
-    return row
+    params = {
+        "name": name,
+        "flow_id": flow_id,
+        "deployment_id": deployment_id,
+        "work_pool_id": work_pool_id,
+        "work_queue_id": work_queue_id,
+        "schedule_id": schedule_id,
+        "parameters": json.dumps(parameters),
+        "tags": tags,
+        "state_type": state_type.value,
+        "state_name": state_name,
+        "state_message": state_message,
+        "run_count": 1 if running else 0,
+        "max_retries": max_retries,
+        "retry_delay_seconds": retry_delay_seconds,
+        "priority": priority,
+        "scheduled_time": scheduled_time,
+        "running": running,
+        "parent_task_run_id": parent_task_run_id,
+        "idempotency_key": idempotency_key,
+        "auto_scheduled": auto_scheduled,
+        "now": now,
+    }
+    return (await conn.execute(text(_CREATE), params)).mappings().first()
 
 
 async def flow_run_set_state(
@@ -126,7 +149,8 @@ async def flow_run_set_state(
     lease_seconds: float = 30.0,
     now: datetime | None = None,
 ) -> StateChange:
-    """Move a run to a new state if the transition rules allow it; lock, decide, write."""
+    """Move a run to a new state if the transition rules allow it: lock the row, decide, write
+    (one statement: the run, its history row, its outbox row, its NOTIFY)."""
     current = (
         (
             await conn.execute(
@@ -148,113 +172,25 @@ async def flow_run_set_state(
         force=force,
     )
     if not decision.accept or decision.unchanged:
-        last = await _state_latest(conn, run_id)
-        return StateChange(decision, current, last)
-    scheduled_time = (data or {}).get("scheduled_time")
-    run = (
-        (
-            await conn.execute(
-                text(
-                    """
-                UPDATE flow_run SET
-                    state_type = CAST(:state_type AS state_type),
-                    state_name = :state_name,
-                    state_message = :message,
-                    state_timestamp = coalesce(:now, now()),
-                    run_count = run_count + CASE
-                        WHEN :running AND state_type <> 'RUNNING'
-                             AND state_type <> 'PAUSED' THEN 1 ELSE 0 END,
-                    start_time = CASE WHEN :running
-                        THEN coalesce(start_time, :now, now()) ELSE start_time END,
-                    end_time = CASE WHEN :terminal THEN coalesce(:now, now()) END,
-                    next_scheduled_start_time = CASE WHEN :scheduled
-                        THEN coalesce(CAST(:scheduled_time AS timestamptz), :now, now()) END,
-                    -- A finished run holds no worker and no lease; a run sent back to
-                    -- SCHEDULED is free for any worker. Only an in-process flow retry (the
-                    -- holder itself proposing AwaitingRetry) keeps the lease, and the claim
-                    -- skips runs that still have a worker; a holder giving a run back (a
-                    -- stopping worker) frees it.
-                    worker_id = CASE WHEN :terminal OR (:scheduled AND NOT :holder_retries)
-                        THEN NULL ELSE worker_id END,
-                    lease_expires_at = CASE
-                        WHEN :terminal OR (:scheduled AND NOT :holder_retries) THEN NULL
-                        WHEN worker_id IS NOT NULL
-                        THEN coalesce(:now, now()) + make_interval(secs => :lease_seconds)
-                        ELSE lease_expires_at END,
-                    updated = coalesce(:now, now())
-                WHERE id = :id
-                RETURNING *
-                """
-                ),
-                {
-                    "id": run_id,
-                    "state_type": state_type.value,
-                    "state_name": state_name,
-                    "message": message,
-                    "holder_retries": requester is not None
-                    and requester == current["worker_id"]
-                    and state_name == "AwaitingRetry",
-                    "terminal": state_type in TERMINAL_TYPES,
-                    "running": state_type is StateType.RUNNING,
-                    "scheduled": state_type is StateType.SCHEDULED,
-                    "scheduled_time": scheduled_time,
-                    "lease_seconds": lease_seconds,
-                    "now": now,
-                },
-            )
-        )
-        .mappings()
-        .one()
-    )
-    reporter = (
-        current["worker_id"]
-        if requester is not None and requester == current["worker_id"]
-        else None
-    )
-    state = await _state_insert(
-        conn, run_id, state_type, state_name, message, data, now, reported_by_worker_id=reporter
-    )
-    await _announce(conn, run)
-    return StateChange(decision, run, state)
-
-
-async def _state_insert(
-    conn: AsyncConnection,
-    run_id: uuid.UUID,
-    state_type: StateType,
-    name: str,
-    message: str | None,
-    data: dict[str, Any] | None,
-    now: datetime | None,
-    *,
-    reported_by_worker_id: uuid.UUID | None = None,
-) -> RowMapping:
-    return (
-        (
-            await conn.execute(
-                text(
-                    """
-                INSERT INTO flow_run_state (flow_run_id, type, name, message, timestamp, data,
-                                            reported_by_worker_id)
-                VALUES (:run_id, CAST(:type AS state_type), :name, :message, coalesce(:now, now()),
-                        CAST(:data AS jsonb), :reporter)
-                RETURNING *
-                """
-                ),
-                {
-                    "reporter": reported_by_worker_id,
-                    "run_id": run_id,
-                    "type": state_type.value,
-                    "name": name,
-                    "message": message,
-                    "data": json.dumps(data) if data is not None else None,
-                    "now": now,
-                },
-            )
-        )
-        .mappings()
-        .one()
-    )
+        return StateChange(decision, await _state_latest(conn, run_id))
+    holds = requester is not None and requester == current["worker_id"]
+    params = {
+        "id": run_id,
+        "old_type": current["state_type"],
+        "old_name": current["state_name"],
+        "state_type": state_type.value,
+        "state_name": state_name,
+        "message": message,
+        "data": json.dumps(data) if data is not None else None,
+        "reporter": current["worker_id"] if holds else None,
+        "holder_retries": holds and state_name == "AwaitingRetry",
+        "running": state_type is StateType.RUNNING,
+        "scheduled_time": (data or {}).get("scheduled_time"),
+        "lease_seconds": lease_seconds,
+        "now": now,
+    }
+    state = (await conn.execute(text(_SET_STATE), params)).mappings().one()
+    return StateChange(decision, state)
 
 
 async def _state_latest(conn: AsyncConnection, run_id: uuid.UUID) -> RowMapping:
@@ -270,19 +206,4 @@ async def _state_latest(conn: AsyncConnection, run_id: uuid.UUID) -> RowMapping:
         )
         .mappings()
         .one()
-    )
-
-
-async def _announce(conn: AsyncConnection, run: RowMapping) -> None:
-    """NOTIFY (delivered at commit): only ids travel, so the payload stays tiny."""
-    payload = json.dumps(
-        {
-            "id": str(run["id"]),
-            "state_type": run["state_type"],
-            "work_pool_id": str(run["work_pool_id"]) if run["work_pool_id"] else None,
-        }
-    )
-    await conn.execute(
-        text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": FLOW_RUN_CHANNEL, "payload": payload},
     )

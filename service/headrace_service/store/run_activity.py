@@ -5,10 +5,10 @@ never makes a flow run claimable, finished or late); they only tell live run pag
 is something new to read. They sit beside the store code that inserts the rows so that every
 ingest statement and its announcement change together.
 
-Why a channel of its own: claim long-polls and `GET /flow_runs/{id}/wait` listen to
-`headrace_flow_run` and would wake (and re-query) on every log batch otherwise. The notifier
-LISTENs on both channels over its one connection and hands this one only to the SSE streams of
-run pages.
+Why a channel of its own: `GET /flow_runs/{id}/wait` listens to `headrace_flow_run` (claim
+long-polls to `headrace_work_pool`) and would wake (and re-query) on every log batch otherwise.
+The notifier LISTENs on every channel over its one connection and hands this one only to the SSE
+streams of run pages.
 
 One NOTIFY per ingest statement, not per row, and only ids travel: the distinct flow runs the
 batch touched. A batch touching more runs than fit comfortably in a payload (8000 bytes at most)
