@@ -29,7 +29,6 @@ from pydantic import TypeAdapter
 from headrace._state_types import StateType
 from headrace.client import HeadraceClient
 from headrace.errors import ApiError, ApiUnreachable, Conflict, HeadraceError, NotFound
-from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
 from headrace.reporter import Reporter
 from headrace.schemas.work_pools import (
     MAX_CLAIM,
@@ -42,7 +41,7 @@ from headrace.schemas.work_pools import (
 )
 from headrace.settings import client_settings
 from headrace_worker.outcome import propose_state
-from headrace_worker.pool_types import PoolType, RunContext, RunHandle, pool_type
+from headrace_worker.pool_types import PoolType, RunContext, RunHandle, pool_type_factory
 from headrace_worker.settings import WorkerSettings
 
 _logger = logging.getLogger("headrace.worker")
@@ -186,10 +185,13 @@ class Worker:
         return work_pool
 
     def _register(self, work_pool: WorkPool) -> None:
-        if work_pool.type not in KNOWN_POOL_TYPES:
-            raise WorkerError(unknown_pool_type_message(work_pool.type))
+        try:
+            # Resolved first: a worker without the pool's plug-in must not register.
+            factory = pool_type_factory(work_pool.type)
+        except ValueError as error:
+            raise WorkerError(str(error)) from None
         self.worker_id = self._heartbeat().worker_id
-        self._runner = pool_type(work_pool.type, self._context())
+        self._runner = factory(self._context())
 
     def _context(self) -> RunContext:
         assert self.worker_id is not None, "registered first"
