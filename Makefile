@@ -42,7 +42,7 @@ lint: $(STAMP) ## ruff format --check, ruff check, mypy, import-linter (layers)
 	$(BIN)/ruff format --check sdk service worker tests bench
 	$(BIN)/ruff check sdk service worker tests bench
 	$(BIN)/mypy
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-cache
 
 fmt: $(STAMP) ## Format and fix what ruff can
 	$(BIN)/ruff format sdk service worker tests bench

@@ -67,6 +67,20 @@ def test_heartbeat_registers_a_worker_that_shows_online(http: httpx.Client, queu
     assert http.get("/work_pools/p").json()["workers_online"] == 1
 
 
+def test_a_worker_announces_its_pool_type_when_it_registers(http: httpx.Client) -> None:
+    http.post("/work_pools", json={"name": "p", "type": "second"})
+    schema = {"type": "object", "properties": {"image": {"type": "string"}}}
+    registered = http.post(
+        "/work_pools/p/workers/heartbeat",
+        json={"name": "w", "announcement": {"type": "second", "job_variables_schema": schema}},
+    )
+    assert registered.status_code == 200, registered.text
+    # Later heartbeats need not repeat it.
+    assert http.post("/work_pools/p/workers/heartbeat", json={"name": "w"}).status_code == 200
+    [worker] = http.get("/work_pools/p/workers").json()
+    assert (worker["pool_type"], worker["job_variables_schema"]) == ("second", schema)
+
+
 def test_worker_goes_offline_after_missed_heartbeats(
     http: httpx.Client, queue_api: Any, sql: Any
 ) -> None:

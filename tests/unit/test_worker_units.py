@@ -16,6 +16,7 @@ from headrace.cli.params import parse_params
 from headrace.pool_types import installed_pool_types, unknown_pool_type_message
 from headrace.schemas.work_pools import ClaimedRun
 from headrace_worker.process_runner import exit_description, missing_code
+from tests.second_pool_type import install_second_pool_type
 
 
 def claimed(path: str | None, entrypoint: str = "flows/etl.py:etl") -> ClaimedRun:
@@ -82,25 +83,6 @@ def test_a_param_without_equals_is_a_one_line_error(capsys: pytest.CaptureFixtur
         parse_params(["day"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.startswith("error: --param 'day': expected key=value")
-
-
-SECOND_TYPE = """
-from headrace_worker.process_runner import ProcessPoolType
-
-class SecondPoolType(ProcessPoolType):
-    name = "second"
-"""
-
-
-def install_second_pool_type(folder: Path) -> None:
-    """A tiny distribution that registers a pool type by entry point, as a plug-in package would."""
-    (folder / "second_pool_type.py").write_text(SECOND_TYPE)
-    info = folder / "second_pool_type-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: second-pool-type\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        "[headrace.pool_types]\nsecond = second_pool_type:SecondPoolType\n"
-    )
 
 
 def test_pool_types_are_found_by_entry_point(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 from headrace.client import HeadraceClient
 from headrace.pool_types import installed_pool_types, unknown_pool_type_message
@@ -58,6 +58,9 @@ class RunHandle(Protocol):
 
 class PoolType(Protocol):
     name: str
+    # The JSON schema of the deployment job variables this type reads; the worker announces it
+    # when it registers. A plug-in class declares it as a class attribute.
+    job_variables_schema: ClassVar[dict[str, Any]]
 
     def start(self, run: ClaimedRun, on_exit: Callable[[RunHandle], None]) -> RunHandle:
         """Start executing `run`; `on_exit(handle)` is called once, when it is done."""
@@ -75,6 +78,12 @@ def pool_type_factory(name: str) -> PoolTypeFactory:
     # Loaded only now: each plug-in may pull in what only it needs.
     factory: PoolTypeFactory = point.load()
     return factory
+
+
+def job_variables_schema(factory: PoolTypeFactory) -> dict[str, Any]:
+    """The schema the plug-in declares (see `PoolType`); any object when it declares none."""
+    declared: dict[str, Any] | None = getattr(factory, "job_variables_schema", None)
+    return dict(declared) if declared is not None else {"type": "object"}
 
 
 def pool_type(name: str, context: RunContext) -> PoolType:

@@ -35,13 +35,20 @@ from headrace.schemas.work_pools import (
     CancellationWait,
     ClaimedRun,
     HeartbeatResponse,
+    PoolTypeAnnouncement,
     WorkerHeartbeat,
     WorkPool,
     WorkPoolCreate,
 )
 from headrace.settings import client_settings
 from headrace_worker.outcome import propose_state
-from headrace_worker.pool_types import PoolType, RunContext, RunHandle, pool_type_factory
+from headrace_worker.pool_types import (
+    PoolType,
+    RunContext,
+    RunHandle,
+    job_variables_schema,
+    pool_type_factory,
+)
 from headrace_worker.settings import WorkerSettings
 
 _logger = logging.getLogger("headrace.worker")
@@ -190,7 +197,11 @@ class Worker:
             factory = pool_type_factory(work_pool.type)
         except ValueError as error:
             raise WorkerError(str(error)) from None
-        self.worker_id = self._heartbeat().worker_id
+        announcement = PoolTypeAnnouncement(
+            type=work_pool.type, job_variables_schema=job_variables_schema(factory)
+        )
+        with self._beat_lock:
+            self.worker_id = self._send_heartbeat(announcement=announcement).worker_id
         self._runner = factory(self._context())
 
     def _context(self) -> RunContext:
@@ -212,8 +223,10 @@ class Worker:
         with self._beat_lock:
             return self._send_heartbeat()
 
-    def _send_heartbeat(self, **request_options: Any) -> HeartbeatResponse:
-        """Call with `_beat_lock` held."""
+    def _send_heartbeat(
+        self, announcement: PoolTypeAnnouncement | None = None, **request_options: Any
+    ) -> HeartbeatResponse:
+        """Call with `_beat_lock` held; `announcement` on registering."""
         with self._slots:
             held = list(self._handles)
         answer = self.client.post(
@@ -224,6 +237,7 @@ class Worker:
                 heartbeat_interval_seconds=self.heartbeat_seconds,
                 run_ids=held,
                 stopping=self._stopping.is_set(),
+                announcement=announcement,
             ),
             **request_options,
         )
