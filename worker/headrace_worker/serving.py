@@ -11,6 +11,10 @@ import logging
 import sys
 
 from headrace.client import HeadraceClient
+from headrace.deployments import deploy_flow
+from headrace.errors import NotFound
+from headrace.pool_types import PROCESS
+from headrace.schemas.work_pools import WorkPool, WorkPoolCreate
 from headrace.serving import DEFAULT_LIMIT, DeploymentSpec, ServeError
 from headrace_worker.worker import Worker
 
@@ -50,10 +54,7 @@ def serve(
 
 
 def ensure_process_pool(client: HeadraceClient, pool: str) -> None:
-    from headrace.errors import NotFound
-    from headrace.pool_types import PROCESS
-    from headrace.schemas.work_pools import WorkPool, WorkPoolCreate
-
+    """Create the process pool `pool` if missing; ServeError if it exists with another type."""
     try:
         existing = client.get(f"/work_pools/{pool}", WorkPool)
     except NotFound:
@@ -64,8 +65,7 @@ def ensure_process_pool(client: HeadraceClient, pool: str) -> None:
 
 
 def deploy(spec: DeploymentSpec, pool: str, client: HeadraceClient) -> None:
-    from headrace.deployments import deploy_flow
-
+    """Create or update the deployment `spec` in `pool`, its code folder the flow file's."""
     deployment = deploy_flow(
         spec.flow, spec.name, pool, path=spec.folder, client=client, **spec.options
     )
