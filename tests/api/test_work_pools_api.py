@@ -23,10 +23,11 @@ def test_create_pool_makes_a_default_queue_and_refuses_a_duplicate(
     assert replaced.json()["id"] == pool["id"]
 
 
-def test_unknown_pool_type_is_422_listing_known_types(http: httpx.Client) -> None:
-    response = http.post("/work_pools", json={"name": "p", "type": "kubernetes"})
-    assert response.status_code == 422
-    assert "kubernetes" in response.json()["detail"] and "process" in response.json()["detail"]
+def test_any_well_formed_pool_type_is_accepted(http: httpx.Client) -> None:
+    # Pool types are worker plug-ins: the pool may be made before any worker of its type exists.
+    created = http.post("/work_pools", json={"name": "p", "type": "kubernetes"})
+    assert created.status_code == 201 and created.json()["type"] == "kubernetes"
+    assert http.post("/work_pools", json={"name": "q", "type": ""}).status_code == 422
 
 
 def test_list_read_pause_limit_and_delete(http: httpx.Client, queue_api: Any) -> None:
@@ -64,6 +65,20 @@ def test_heartbeat_registers_a_worker_that_shows_online(http: httpx.Client, queu
     workers = http.get("/work_pools/p/workers").json()
     assert [(w["name"], w["status"]) for w in workers] == [("host-1", "ONLINE")]
     assert http.get("/work_pools/p").json()["workers_online"] == 1
+
+
+def test_a_worker_announces_its_pool_type_when_it_registers(http: httpx.Client) -> None:
+    http.post("/work_pools", json={"name": "p", "type": "second"})
+    schema = {"type": "object", "properties": {"image": {"type": "string"}}}
+    registered = http.post(
+        "/work_pools/p/workers/heartbeat",
+        json={"name": "w", "announcement": {"type": "second", "job_variables_schema": schema}},
+    )
+    assert registered.status_code == 200, registered.text
+    # Later heartbeats need not repeat it.
+    assert http.post("/work_pools/p/workers/heartbeat", json={"name": "w"}).status_code == 200
+    [worker] = http.get("/work_pools/p/workers").json()
+    assert (worker["pool_type"], worker["job_variables_schema"]) == ("second", schema)
 
 
 def test_worker_goes_offline_after_missed_heartbeats(

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from headrace.cli.params import parse_params
-from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
+from headrace.pool_types import installed_pool_types, unknown_pool_type_message
 from headrace.schemas.work_pools import ClaimedRun
 from headrace_worker.process_runner import exit_description, missing_code
+from tests.second_pool_type import install_second_pool_type
 
 
 def claimed(path: str | None, entrypoint: str = "flows/etl.py:etl") -> ClaimedRun:
@@ -84,15 +85,22 @@ def test_a_param_without_equals_is_a_one_line_error(capsys: pytest.CaptureFixtur
     assert capsys.readouterr().err.startswith("error: --param 'day': expected key=value")
 
 
-def test_every_known_pool_type_has_a_runner() -> None:
+def test_pool_types_are_found_by_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from headrace_worker.pool_types import RunContext, pool_type
 
     # A pool type only keeps its context until a run starts.
     context: Any = RunContext(
         client=None, worker_id=uuid.uuid4(), api_key=None, logs=None, settings=None
     )  # type: ignore[arg-type]
-    for name in KNOWN_POOL_TYPES:
-        assert pool_type(name, context).name == name
-    with pytest.raises(ValueError, match="known types: process"):
-        pool_type("kubernetes", context)
-    assert unknown_pool_type_message("x") == "unknown work pool type 'x'; known types: process"
+    assert pool_type("process", context).name == "process"
+    with pytest.raises(ValueError, match=r"installed types: process$"):
+        pool_type("second", context)
+    install_second_pool_type(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert set(installed_pool_types()) == {"process", "second"}
+    assert pool_type("second", context).name == "second"
+    assert unknown_pool_type_message("x") == (
+        "unknown work pool type 'x'; installed types: process, second"
+    )

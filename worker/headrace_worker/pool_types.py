@@ -1,8 +1,9 @@
 """Pool types: what a worker does with a claimed run. A small plug-in interface.
 
 A pool type starts a claimed run and returns a `RunHandle`; the worker only ever waits on,
-cancels or abandons handles, so a new type (a container, a Kubernetes job) adds one class here and
-its name in `headrace.pool_types.KNOWN_POOL_TYPES`, and nothing else changes.
+cancels or abandons handles. A type is a plug-in: a class taking a `RunContext`, registered under
+the entry-point group `headrace.pool_types` by its distribution (docs/work-pools.md), so a new type
+(a container, a Kubernetes job) is a package of its own and nothing here changes.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 from headrace.client import HeadraceClient
-from headrace.pool_types import KNOWN_POOL_TYPES, PROCESS, unknown_pool_type_message
+from headrace.pool_types import installed_pool_types, unknown_pool_type_message
 from headrace.reporter import Reporter
 from headrace.schemas.work_pools import ClaimedRun
 from headrace_worker.settings import WorkerSettings
@@ -57,20 +58,34 @@ class RunHandle(Protocol):
 
 class PoolType(Protocol):
     name: str
+    # The JSON schema of the deployment job variables this type reads; the worker announces it
+    # when it registers. A plug-in class declares it as a class attribute.
+    job_variables_schema: ClassVar[dict[str, Any]]
 
     def start(self, run: ClaimedRun, on_exit: Callable[[RunHandle], None]) -> RunHandle:
         """Start executing `run`; `on_exit(handle)` is called once, when it is done."""
         ...
 
 
-def pool_type(name: str, context: RunContext) -> PoolType:
-    """The pool type called `name`; ValueError listing the known types otherwise."""
-    # Imported here: each implementation may pull in what only it needs.
-    from headrace_worker.process_runner import ProcessPoolType
+PoolTypeFactory = Callable[[RunContext], PoolType]
 
-    factories: dict[str, Callable[[RunContext], PoolType]] = {PROCESS: ProcessPoolType}
-    assert set(factories) == set(KNOWN_POOL_TYPES), "every known pool type needs a runner"
-    factory = factories.get(name)
-    if factory is None:
+
+def pool_type_factory(name: str) -> PoolTypeFactory:
+    """The installed pool type called `name`; ValueError listing the installed types otherwise."""
+    point = installed_pool_types().get(name)
+    if point is None:
         raise ValueError(unknown_pool_type_message(name))
-    return factory(context)
+    # Loaded only now: each plug-in may pull in what only it needs.
+    factory: PoolTypeFactory = point.load()
+    return factory
+
+
+def job_variables_schema(factory: PoolTypeFactory) -> dict[str, Any]:
+    """The schema the plug-in declares (see `PoolType`); any object when it declares none."""
+    declared: dict[str, Any] | None = getattr(factory, "job_variables_schema", None)
+    return dict(declared) if declared is not None else {"type": "object"}
+
+
+def pool_type(name: str, context: RunContext) -> PoolType:
+    """The installed pool type called `name`, built for this worker."""
+    return pool_type_factory(name)(context)

@@ -21,7 +21,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, ClassVar
 
 from headrace._state_types import StateType
 from headrace.logging import OUTPUT_FORWARDED_ENV
@@ -41,6 +41,8 @@ _logger = logging.getLogger("headrace.worker")
 
 class ProcessPoolType:
     name = PROCESS
+    # A process run reads no job variables (any a deployment sets are ignored).
+    job_variables_schema: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}}
 
     def __init__(self, context: RunContext) -> None:
         self.context = context

@@ -28,7 +28,6 @@ from headrace._state_types import StateType
 from headrace.client import HeadraceClient, work_pools, workers
 from headrace.engine.api_ports import log_sender
 from headrace.errors import ApiError, ApiUnreachable, Conflict, HeadraceError, NotFound
-from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
 from headrace.reporter import Reporter, TaskRunRecord
 from headrace.schemas.work_pools import (
     MAX_CLAIM,
@@ -36,6 +35,7 @@ from headrace.schemas.work_pools import (
     ClaimedRun,
     ClaimRequest,
     HeartbeatResponse,
+    PoolTypeAnnouncement,
     WorkerHeartbeat,
     WorkPool,
     WorkPoolCreate,
@@ -43,7 +43,13 @@ from headrace.schemas.work_pools import (
 from headrace.settings import client_settings
 from headrace.states import State
 from headrace_worker.outcome import propose_state
-from headrace_worker.pool_types import PoolType, RunContext, RunHandle, pool_type
+from headrace_worker.pool_types import (
+    PoolType,
+    RunContext,
+    RunHandle,
+    job_variables_schema,
+    pool_type_factory,
+)
 from headrace_worker.settings import WorkerSettings
 
 _logger = logging.getLogger("headrace.worker")
@@ -185,10 +191,17 @@ class Worker:
         return work_pool
 
     def _register(self, work_pool: WorkPool) -> None:
-        if work_pool.type not in KNOWN_POOL_TYPES:
-            raise WorkerError(unknown_pool_type_message(work_pool.type))
-        self.worker_id = self._heartbeat().worker_id
-        self._runner = pool_type(work_pool.type, self._context())
+        try:
+            # Resolved first: a worker without the pool's plug-in must not register.
+            factory = pool_type_factory(work_pool.type)
+        except ValueError as error:
+            raise WorkerError(str(error)) from None
+        announcement = PoolTypeAnnouncement(
+            type=work_pool.type, job_variables_schema=job_variables_schema(factory)
+        )
+        with self._beat_lock:
+            self.worker_id = self._send_heartbeat(announcement=announcement).worker_id
+        self._runner = factory(self._context())
 
     def _context(self) -> RunContext:
         assert self.worker_id is not None, "registered first"
@@ -206,8 +219,10 @@ class Worker:
         with self._beat_lock:
             return self._send_heartbeat()
 
-    def _send_heartbeat(self, **request_options: Any) -> HeartbeatResponse:
-        """Call with `_beat_lock` held."""
+    def _send_heartbeat(
+        self, announcement: PoolTypeAnnouncement | None = None, **request_options: Any
+    ) -> HeartbeatResponse:
+        """Call with `_beat_lock` held; `announcement` on registering."""
         with self._slots:
             held = list(self._handles)
         answer = workers.heartbeat(
@@ -218,6 +233,7 @@ class Worker:
                 heartbeat_interval_seconds=self.heartbeat_seconds,
                 run_ids=held,
                 stopping=self._stopping.is_set(),
+                announcement=announcement,
             ),
             **request_options,
         )

@@ -9,7 +9,7 @@ import typer
 from headrace.cli.common import api
 from headrace.cli.output import console, fail, print_json, table
 from headrace.client import work_pools, work_queues, workers
-from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
+from headrace.pool_types import installed_pool_types, unknown_pool_type_message
 from headrace.schemas.work_pools import WorkPool, WorkPoolCreate, WorkPoolUpdate
 
 app = typer.Typer(help="Manage work pools: where deployments' runs wait for workers.")
@@ -25,7 +25,7 @@ def _limit_text(limit: int | None) -> str:
 def create(
     name: str,
     pool_type: Annotated[
-        str, typer.Option("--type", help=f"What its workers do: {', '.join(KNOWN_POOL_TYPES)}.")
+        str, typer.Option("--type", help="An installed pool type (e.g. process).")
     ] = "process",
     concurrency_limit: Annotated[
         int | None, typer.Option(min=0, help="Most runs of the pool at once.")
@@ -36,7 +36,7 @@ def create(
     ] = False,
 ) -> None:
     """Create a work pool (with a "default" queue)."""
-    if pool_type not in KNOWN_POOL_TYPES:
+    if pool_type not in installed_pool_types():
         fail(unknown_pool_type_message(pool_type))
     body = WorkPoolCreate(
         name=name, type=pool_type, concurrency_limit=concurrency_limit, description=description

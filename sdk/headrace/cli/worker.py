@@ -10,7 +10,7 @@ import typer
 
 from headrace.cli.output import fail
 from headrace.errors import ApiError, ApiUnreachable
-from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
+from headrace.pool_types import installed_pool_types, unknown_pool_type_message
 
 app = typer.Typer(help="Run a worker that executes the runs of a work pool.", no_args_is_help=True)
 
@@ -34,7 +34,7 @@ def start(
     ] = None,
 ) -> None:
     """Claim and run the pool's runs until SIGINT/SIGTERM (a second signal exits at once)."""
-    if pool_type is not None and pool_type not in KNOWN_POOL_TYPES:
+    if pool_type is not None and pool_type not in installed_pool_types():
         fail(unknown_pool_type_message(pool_type))
     try:
         # Lazily: the worker package is only needed by this command.

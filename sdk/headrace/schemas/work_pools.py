@@ -93,6 +93,14 @@ class WorkerStatus(StrEnum):
     OFFLINE = "OFFLINE"
 
 
+class PoolTypeAnnouncement(Model):
+    """What a worker runs: its pool type plug-in and the JSON schema of the job variables that
+    plug-in reads (a deployment's `job_variables`)."""
+
+    type: Name
+    job_variables_schema: dict[str, Any] = Field(default_factory=dict)
+
+
 class WorkerHeartbeat(Model):
     """Sent every `heartbeat_seconds`; registers the worker on first use (by pool + name)."""
 
@@ -103,6 +111,8 @@ class WorkerHeartbeat(Model):
     # The worker is shutting down: from this heartbeat on, its claims (even one already waiting
     # on the server) hand it nothing. A later heartbeat without it serves the worker again.
     stopping: bool = False
+    # Sent when the worker registers (its first heartbeat); kept until it announces another.
+    announcement: PoolTypeAnnouncement | None = None
 
 
 class Worker(ReadModel):
@@ -114,6 +124,9 @@ class Worker(ReadModel):
     heartbeat_interval_seconds: float | None = None
     # OFFLINE when no heartbeat came for a few heartbeat intervals.
     status: WorkerStatus
+    # What it announced when it registered (null if it did not).
+    pool_type: str | None = None
+    job_variables_schema: dict[str, Any] | None = None
     created: datetime
 
 

@@ -6,7 +6,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
 from headrace.schemas.work_pools import (
     WorkPool,
     WorkPoolCreate,
@@ -20,7 +19,6 @@ from headrace_service import queue
 from headrace_service.api.deps import db, settings, to_model
 from headrace_service.api.patching import changes_of
 from headrace_service.api.routing import Router
-from headrace_service.errors import InvalidInput
 from headrace_service.store import work_pools as store
 
 router = Router("work_pools")
@@ -46,8 +44,6 @@ async def create_work_pool(
     request: Request, body: WorkPoolCreate, query: WorkPoolCreateQuery
 ) -> WorkPool:
     """Create a work pool (and its "default" queue); 409 if it exists unless overwrite."""
-    if body.type not in KNOWN_POOL_TYPES:
-        raise InvalidInput("body.type: " + unknown_pool_type_message(body.type))
     async with db(request).begin() as conn:
         await store.work_pool_create(conn, body, overwrite=query.overwrite)
         return await read_pool(request, conn, body.name)

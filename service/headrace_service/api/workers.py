@@ -57,7 +57,12 @@ async def heartbeat(request: Request, name: str, body: WorkerHeartbeat) -> Heart
     async with db(request).begin() as conn:
         pool_id = await store.work_pool_id_require(conn, name)
         worker = await queue.worker_heartbeat(
-            conn, pool_id, body.name, body.heartbeat_interval_seconds, stopping=body.stopping
+            conn,
+            pool_id,
+            body.name,
+            body.heartbeat_interval_seconds,
+            stopping=body.stopping,
+            announcement=body.announcement,
         )
         renewal = await queue.flow_run_renew_leases(
             conn, worker["id"], body.run_ids, config.lease_seconds

@@ -1,5 +1,6 @@
 """Leases: worker heartbeats renew them; the reaper rescues runs whose lease expired."""
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -8,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from headrace.schemas.work_pools import PoolTypeAnnouncement
 from headrace_service.models import TERMINAL_SQL
 from headrace_service.queue.state_columns import NOW, state_set
 from headrace_service.queue.state_tail import changes_from, state_tail
@@ -21,22 +23,28 @@ async def worker_heartbeat(
     now: datetime | None = None,
     *,
     stopping: bool = False,
+    announcement: PoolTypeAnnouncement | None = None,
 ) -> RowMapping:
     """Register the worker `name` of the pool, or record that it is alive. A `stopping` worker
-    is STOPPING: claims hand it nothing (see claim.py) until it heartbeats ONLINE again."""
+    is STOPPING: claims hand it nothing (see claim.py) until it heartbeats ONLINE again. The
+    pool type it announces (on registering) is kept until it announces another."""
     return (
         (
             await conn.execute(
                 text(
                     """
                     INSERT INTO worker (work_pool_id, name, last_heartbeat,
-                                        heartbeat_interval_seconds, status, created)
+                                        heartbeat_interval_seconds, status, pool_type,
+                                        job_variables_schema, created)
                     VALUES (:pool_id, :name, coalesce(:now, now()), :interval, :status,
-                            coalesce(:now, now()))
+                            :pool_type, CAST(:schema AS jsonb), coalesce(:now, now()))
                     ON CONFLICT (work_pool_id, name) DO UPDATE SET
                         last_heartbeat = excluded.last_heartbeat,
                         heartbeat_interval_seconds = excluded.heartbeat_interval_seconds,
-                        status = excluded.status
+                        status = excluded.status,
+                        pool_type = coalesce(excluded.pool_type, worker.pool_type),
+                        job_variables_schema = coalesce(excluded.job_variables_schema,
+                                                        worker.job_variables_schema)
                     RETURNING *
                     """
                 ),
@@ -45,6 +53,10 @@ async def worker_heartbeat(
                     "name": name,
                     "interval": heartbeat_interval_seconds,
                     "status": "STOPPING" if stopping else "ONLINE",
+                    "pool_type": announcement.type if announcement else None,
+                    "schema": (
+                        json.dumps(announcement.job_variables_schema) if announcement else None
+                    ),
                     "now": now,
                 },
             )

@@ -43,7 +43,7 @@ QUEUE_SELECT = """
 
 WORKER_SELECT = f"""
     SELECT w.id, w.name, w.work_pool_id, wp.name AS work_pool_name, w.last_heartbeat,
-           w.heartbeat_interval_seconds, w.created,
+           w.heartbeat_interval_seconds, w.pool_type, w.job_variables_schema, w.created,
            CASE WHEN {_ONLINE} THEN 'ONLINE' ELSE 'OFFLINE' END AS status
     FROM worker w JOIN work_pool wp ON wp.id = w.work_pool_id
 """
