@@ -14,7 +14,7 @@ import contextvars
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from headrace.engine.task_call import TaskCall
+    from headrace.calls import TaskCall
     from headrace.states import State
 
 

@@ -28,7 +28,7 @@ from headrace.states import State
 from headrace.tagging import merge_tags, tags
 
 if TYPE_CHECKING:
-    from headrace.flows import Flow
+    from headrace.calls import FlowLike
     from headrace.logging import RunLogger
 
 ReturnType = Literal["result", "state"]
@@ -46,7 +46,7 @@ class FlowRunEngine:
 
     def __init__(
         self,
-        flow: Flow[..., Any],
+        flow: FlowLike,
         parameters: dict[str, Any],
         *,
         flow_run_id: uuid.UUID | None = None,
@@ -300,7 +300,7 @@ def _small(state: State[Any]) -> bool:
 
 
 def run_flow(
-    flow: Flow[..., Any],
+    flow: FlowLike,
     parameters: dict[str, Any],
     *,
     return_type: ReturnType = "result",
@@ -341,7 +341,7 @@ def run_flow(
 
 
 async def arun_flow(
-    flow: Flow[..., Any],
+    flow: FlowLike,
     parameters: dict[str, Any],
     *,
     return_type: ReturnType = "result",

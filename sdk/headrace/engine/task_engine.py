@@ -22,8 +22,8 @@ from headrace.exceptions import ResultError, RunTimeout
 from headrace.states import State
 
 if TYPE_CHECKING:
+    from headrace.calls import TaskCall
     from headrace.engine.backend import Backend
-    from headrace.engine.task_call import TaskCall
     from headrace.logging import RunLogger
     from headrace.reporter import TaskRunRecord
 
