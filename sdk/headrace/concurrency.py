@@ -19,7 +19,7 @@ from headrace.errors import HeadraceError
 from headrace.states import State
 
 if TYPE_CHECKING:
-    from headrace.engine.ports import Slots
+    from headrace.ports import Slots
 
 LEASE_SECONDS = 30.0
 # Waiting holders poll with a backoff between these bounds (with jitter, so they do not stampede).

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from headrace.calls import CallContext, FlowLike, TaskLike, TaskRunnerLike
-    from headrace.engine.backend import Backend
+    from headrace.ports.backend import Backend
     from headrace.reporter import TaskRunRecord
     from headrace.states import State
 

@@ -9,6 +9,8 @@ import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
+from headrace.deployments import FlowSource, deploy_flow, entrypoint_path, source_folder
+from headrace.entrypoints import load_entrypoint
 from headrace.hooks import Hook, as_list
 from headrace.retries import RetryDelay, validate_retry_options
 from headrace.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -16,7 +18,6 @@ from headrace.task_runners import TaskRunner, ThreadPoolTaskRunner
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from headrace.deployments import FlowSource
     from headrace.engine.flow_engine import ReturnType
     from headrace.parameters import ParameterModel
     from headrace.schemas.deployments import Deployment
@@ -122,8 +123,6 @@ class Flow(Generic[P, R]):
 
     def deploy(self, name: str, work_pool_name: str, **options: Any) -> Deployment:
         """Create or update a deployment run by the pool's workers (see `deploy_flow`)."""
-        from headrace.deployments import deploy_flow
-
         return deploy_flow(self, name, work_pool_name, **options)
 
     def to_deployment(self, name: str, **options: Any) -> DeploymentSpec:
@@ -140,10 +139,21 @@ class Flow(Generic[P, R]):
 
     @staticmethod
     def from_source(source: str | Path, entrypoint: str) -> FlowSource:
-        """The flow at `entrypoint` (`flows/etl.py:etl`) in the folder `source`, to `.deploy()`."""
-        from headrace.deployments import from_source
+        """The flow at `entrypoint` (`flows/etl.py:etl`) in the folder `source`, or in a git
+        repository (`https://host/repo.git`, `git+file:///srv/repo.git@v1`), to `.deploy()`."""
+        folder, code_source = source_folder(source)
+        return FlowSource(folder, entrypoint, load_flow(folder, entrypoint), code_source)
 
-        return from_source(source, entrypoint)
+
+def as_flow(found: Callable[..., Any]) -> Flow[..., Any]:
+    """What an entrypoint names, as a flow: a plain function is made one."""
+    return found if isinstance(found, Flow) else Flow(found)
+
+
+def load_flow(folder: str | Path, entrypoint: str) -> Flow[..., Any]:
+    """The flow at `entrypoint`, a file relative to `folder` (or a module), loaded as a
+    worker's engine will."""
+    return as_flow(load_entrypoint(entrypoint_path(folder, entrypoint)))
 
 
 @overload

@@ -80,7 +80,7 @@ class ApiLogHandler(logging.Handler):
         flow_run_id = getattr(record, "headrace_flow_run_id", None)
         if flow_run_id is None:
             return
-        from headrace.engine.backend import get_current_backend
+        from headrace.ports.backend import get_current_backend
         from headrace.reporter import LogLine
 
         backend = get_current_backend()

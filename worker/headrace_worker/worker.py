@@ -26,9 +26,9 @@ from typing import Any
 
 from headrace._state_types import StateType
 from headrace.client import HeadraceClient, work_pools, workers
-from headrace.engine.api_ports import log_sender
 from headrace.errors import ApiError, ApiUnreachable, Conflict, HeadraceError, NotFound
 from headrace.pool_types import KNOWN_POOL_TYPES, unknown_pool_type_message
+from headrace.ports.api import log_sender
 from headrace.reporter import Reporter, TaskRunRecord
 from headrace.schemas.work_pools import (
     MAX_CLAIM,

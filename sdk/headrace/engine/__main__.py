@@ -32,10 +32,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
-    from headrace.engine.backend import get_backend
     from headrace.engine.flow_engine import Terminated, run_flow
-    from headrace.engine.loader import load_flow
+    from headrace.entrypoints import load_entrypoint
     from headrace.errors import HeadraceError
+    from headrace.flows import as_flow
+    from headrace.ports.backend import get_backend
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         raise Terminated()
@@ -47,7 +48,7 @@ def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
         if run.deployment_id is None:
             raise HeadraceError(f"flow run {flow_run_id} has no deployment to load its code from")
         deployment = backend.runs.read_deployment(run.deployment_id)
-        flow = load_flow(deployment.entrypoint)
+        flow = as_flow(load_entrypoint(deployment.entrypoint))
         parameters: dict[str, Any] = {**deployment.parameters, **run.parameters}
     except HeadraceError as exc:
         print(f"headrace: cannot start flow run {flow_run_id}: {exc}", file=sys.stderr)

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from headrace import states as st
 from headrace._state_types import StateType
 from headrace.context import FlowRunContext, flow_run_context
-from headrace.engine.backend import Backend, FlowRunInfo, get_backend
-from headrace.engine.ports import NewFlowRun
 from headrace.engine.task_dispatch import await_submitted, new_task_run, wait_submitted
 from headrace.exceptions import Abort, ParameterError, RunTimeout
+from headrace.ports import NewFlowRun
+from headrace.ports.backend import Backend, FlowRunInfo, get_backend
 from headrace.reporter import TaskRunRecord
 from headrace.states import State
 from headrace.tagging import merge_tags, tags

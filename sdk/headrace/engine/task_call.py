@@ -17,8 +17,8 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from headrace.calls import CallContext, TaskCall
-from headrace.engine.backend import Backend, get_current_backend, set_backend
 from headrace.engine.task_engine import TaskRunEngine, arun_attempts, run_attempts
+from headrace.ports.backend import Backend, get_current_backend, set_backend
 
 if TYPE_CHECKING:
     from headrace.states import State
@@ -91,7 +91,7 @@ def backend_for(context: CallContext) -> Backend:
 
 
 def _new_backend(context: CallContext) -> Backend:
-    from headrace.engine.backend import api_backend, offline_backend
+    from headrace.ports.backend import api_backend, offline_backend
 
     if not context.online or context.api_url is None:
         return offline_backend(context.api_url)

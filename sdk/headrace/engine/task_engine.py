@@ -23,8 +23,8 @@ from headrace.states import State
 
 if TYPE_CHECKING:
     from headrace.calls import TaskCall
-    from headrace.engine.backend import Backend
     from headrace.logging import RunLogger
+    from headrace.ports.backend import Backend
     from headrace.reporter import TaskRunRecord
 
 
