@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from headrace.entrypoints import EntrypointError
+from headrace.retries import first_delay
 
 if TYPE_CHECKING:
     from headrace.calls import FlowLike
@@ -86,7 +87,8 @@ def deployment_create(
     source: CodeSource | None = None,
 ) -> DeploymentCreate:
     """The API request deploying `flow`: its name, parameter schema and retries travel along."""
-    from headrace.retries import first_delay
+    # Here and below: the schemas, schedules and the client load pydantic and httpx, kept out of
+    # `from headrace import flow` until something is deployed.
     from headrace.schemas.deployments import DeploymentCreate
 
     return DeploymentCreate(
@@ -247,6 +249,7 @@ def source_folder(source: str | Path) -> tuple[Path, CodeSource | None]:
     """The code folder of `flow.from_source(source, ...)`: the folder `source`, or this host's
     checkout of a git repository (`https://host/repo.git`, `git+file:///srv/repo.git@v1`: a ref
     after `@`) with the code source workers fetch it from."""
+    # Here: the git code loads subprocess (~5 ms), needed only for a git source.
     from headrace.git_source import GitSourceError, is_git_url, local_checkout, parse_git_source
 
     if isinstance(source, str) and is_git_url(source):

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from headrace.calls import CallContext, TaskCall
 from headrace.engine.task_engine import TaskRunEngine, arun_attempts, run_attempts
-from headrace.ports.backend import Backend, get_current_backend, set_backend
+from headrace.ports.backend import (
+    Backend,
+    api_backend,
+    get_current_backend,
+    offline_backend,
+    set_backend,
+)
 
 if TYPE_CHECKING:
     from headrace.states import State
@@ -42,6 +48,7 @@ def task_run_id(flow_run_id: uuid.UUID, task_key: str, dynamic_key: str) -> uuid
 
 def call_context(backend: Backend, log_prints: bool) -> CallContext:
     """The snapshot of a flow run attempt's context for its task calls."""
+    # Here: settings load pydantic-settings, which `import headrace` must not.
     from headrace.settings import client_settings
 
     return CallContext(
@@ -91,10 +98,9 @@ def backend_for(context: CallContext) -> Backend:
 
 
 def _new_backend(context: CallContext) -> Backend:
-    from headrace.ports.backend import api_backend, offline_backend
-
     if not context.online or context.api_url is None:
         return offline_backend(context.api_url)
+    # Here: the client loads httpx and pydantic; an offline call never needs them.
     from headrace.client import HeadraceClient
 
     api_key = context.api_key if context.api_key is not None else os.environ.get("HEADRACE_API_KEY")

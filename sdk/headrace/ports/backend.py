@@ -24,6 +24,7 @@ from headrace.ports.offline import (
     OfflineRunStates,
     OfflineTaskRuns,
 )
+from headrace.reporter import Reporter
 
 if TYPE_CHECKING:
     from headrace.client import HeadraceClient
@@ -72,7 +73,6 @@ def api_backend(client: HeadraceClient) -> Backend:
         log_sender,
         task_run_sender,
     )
-    from headrace.reporter import Reporter
 
     reporter = Reporter(task_run_sender(client), log_sender(client))
     # A script that ends (or is interrupted) outside a flow still sends what is buffered.
@@ -98,6 +98,7 @@ _backend_lock = threading.Lock()
 def current_api_url() -> str:
     """HEADRACE_API_URL, else the active profile's (or the default), trimmed as the client
     trims it (it may list several replicas)."""
+    # Here and below: api_urls, settings and the client load pydantic and httpx.
     from headrace.api_urls import split_api_urls
 
     raw = os.environ.get("HEADRACE_API_URL")
