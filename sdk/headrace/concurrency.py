@@ -19,7 +19,7 @@ from headrace.errors import HeadraceError
 from headrace.states import State
 
 if TYPE_CHECKING:
-    from headrace.engine.ports import Slots
+    from headrace.ports import Slots
 
 LEASE_SECONDS = 30.0
 # Waiting holders poll with a backoff between these bounds (with jitter, so they do not stampede).
@@ -55,6 +55,7 @@ def acquire_slots(
     """Block until a slot of every limited tag in `tags` is held (all at once, never a part:
     two runs each holding half would wait for each other forever)."""
     if lease_seconds is None:
+        # Here: settings load pydantic-settings, which `import headrace` must not.
         from headrace.settings import client_settings
 
         lease_seconds = client_settings().concurrency_slot_lease_seconds

@@ -15,39 +15,24 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from headrace.engine.backend import Backend
-    from headrace.flows import Flow
+    from headrace.calls import CallContext, FlowLike, TaskLike, TaskRunnerLike
+    from headrace.ports.backend import Backend
     from headrace.reporter import TaskRunRecord
     from headrace.states import State
-    from headrace.task_runners import TaskRunner
-    from headrace.tasks import Task
-
-
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    """What a task run needs from its flow run's context; one per flow run attempt;
-    it travels with each `TaskCall` (engine/task_call.py)."""
-
-    api_url: str | None
-    api_key: str | None
-    # False when the flow records nowhere (no API): the call must not try to reach one.
-    online: bool
-    log_prints: bool
-    result_max_bytes: int
 
 
 @dataclass(eq=False)
 class FlowRunContext:
     """One attempt of a flow run in progress."""
 
-    flow: Flow[..., Any]
+    flow: FlowLike
     flow_run_id: uuid.UUID
     flow_run_name: str
     parameters: dict[str, Any]
     backend: Backend
-    task_runner: TaskRunner
+    task_runner: TaskRunnerLike
     log_prints: bool
-    # What the attempt's task calls carry of this context (see engine.task_call).
+    # What the attempt's task calls carry of this context (see headrace.calls).
     call_context: CallContext
     run_count: int = 1
     # Task runs of this flow run, to name the failed ones the flow did not handle.
@@ -81,7 +66,7 @@ class FlowRunContext:
 class TaskRunContext:
     """One task run in progress."""
 
-    task: Task[..., Any]
+    task: TaskLike
     record: TaskRunRecord
     log_prints: bool
     parameters: dict[str, Any]

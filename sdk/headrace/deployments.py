@@ -1,5 +1,5 @@
 """Making a flow a deployment that workers run: `flow.deploy(...)`, `flow.from_source(...)`,
-and what `headrace deploy` shares with them (loading a flow from `file.py:function`).
+and what `headrace deploy` shares with them (finding `file.py:function` in a code folder).
 
 A deployment names its code by a folder on the worker's host (`path`) and an entrypoint relative
 to it (`flows/etl.py:etl`); the worker starts `python -m headrace.engine <run id>` in that folder.
@@ -14,11 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
-from headrace.engine.loader import EntrypointError
+from headrace.entrypoints import EntrypointError
+from headrace.retries import first_delay
 
 if TYPE_CHECKING:
+    from headrace.calls import FlowLike
     from headrace.client import HeadraceClient
-    from headrace.flows import Flow
     from headrace.schemas.code_sources import CodeSource
     from headrace.schemas.deployments import Deployment, DeploymentCreate
     from headrace.schemas.schedules import (
@@ -41,20 +42,19 @@ def split_entrypoint(entrypoint: str) -> tuple[str, str]:
     return file_part, function
 
 
-def load_flow(folder: str | Path, entrypoint: str) -> Flow[..., Any]:
-    """The flow at `entrypoint`, a file relative to `folder`, loaded as a worker's engine will."""
-    from headrace.engine.loader import load_flow as load_entrypoint
-
+def entrypoint_path(folder: str | Path, entrypoint: str) -> str:
+    """`entrypoint` with its file made absolute (relative to `folder`), as a worker's engine
+    will find it; `package.module:function` unchanged."""
     file_part, function = split_entrypoint(entrypoint)
     if file_part.endswith(".py"):
         file = (Path(folder) / file_part).resolve()
         if not file.is_file():
             raise EntrypointError(f"file {file} not found")
-        return load_entrypoint(f"{file}:{function}")
-    return load_entrypoint(entrypoint)
+        return f"{file}:{function}"
+    return entrypoint
 
 
-def entrypoint_of(flow: Flow[..., Any], folder: Path) -> str:
+def entrypoint_of(flow: FlowLike, folder: Path) -> str:
     """The entrypoint naming `flow` relative to `folder` (its file must lie inside `folder`)."""
     source = inspect.getsourcefile(flow.fn)
     if source is None:
@@ -70,7 +70,7 @@ def entrypoint_of(flow: Flow[..., Any], folder: Path) -> str:
 
 
 def deployment_create(
-    flow: Flow[..., Any],
+    flow: FlowLike,
     *,
     name: str,
     work_pool_name: str,
@@ -87,7 +87,8 @@ def deployment_create(
     source: CodeSource | None = None,
 ) -> DeploymentCreate:
     """The API request deploying `flow`: its name, parameter schema and retries travel along."""
-    from headrace.retries import first_delay
+    # Here and below: the schemas, schedules and the client load pydantic and httpx, kept out of
+    # `from headrace import flow` until something is deployed.
     from headrace.schemas.deployments import DeploymentCreate
 
     return DeploymentCreate(
@@ -177,7 +178,7 @@ class DeployOptions(TypedDict, total=False):
 
 
 def deploy_flow(
-    flow: Flow[..., Any],
+    flow: FlowLike,
     name: str,
     work_pool_name: str,
     *,
@@ -226,7 +227,7 @@ class FlowSource:
 
     folder: Path
     entrypoint: str
-    flow: Flow[..., Any]
+    flow: FlowLike
     # Set for a git repository: workers fetch it themselves (`folder` is this host's checkout).
     source: CodeSource | None = None
 
@@ -244,9 +245,11 @@ class FlowSource:
         )
 
 
-def from_source(source: str | Path, entrypoint: str) -> FlowSource:
-    """The flow at `entrypoint` (`flows/etl.py:etl`) inside the folder `source`, or inside a
-    git repository (`https://host/repo.git`, `git+file:///srv/repo.git@v1`: a ref after `@`)."""
+def source_folder(source: str | Path) -> tuple[Path, CodeSource | None]:
+    """The code folder of `flow.from_source(source, ...)`: the folder `source`, or this host's
+    checkout of a git repository (`https://host/repo.git`, `git+file:///srv/repo.git@v1`: a ref
+    after `@`) with the code source workers fetch it from."""
+    # Here: the git code loads subprocess (~5 ms), needed only for a git source.
     from headrace.git_source import GitSourceError, is_git_url, local_checkout, parse_git_source
 
     if isinstance(source, str) and is_git_url(source):
@@ -254,9 +257,8 @@ def from_source(source: str | Path, entrypoint: str) -> FlowSource:
             git_source, checkout_folder = local_checkout(*parse_git_source(source))
         except GitSourceError as error:
             raise EntrypointError(str(error)) from None
-        flow = load_flow(checkout_folder, entrypoint)
-        return FlowSource(checkout_folder, entrypoint, flow, git_source)
+        return checkout_folder, git_source
     folder = Path(source).expanduser().resolve()
     if not folder.is_dir():
         raise EntrypointError(f"source folder {folder} does not exist")
-    return FlowSource(folder, entrypoint, load_flow(folder, entrypoint))
+    return folder, None

@@ -1,6 +1,6 @@
 """`@flow`: a function whose every call is a flow run recorded by the API.
 
-This module stays light (no httpx, no pydantic): the engine is imported when a flow first runs.
+Neither httpx nor pydantic is loaded by this module: they load when a flow first runs.
 """
 
 from __future__ import annotations
@@ -9,16 +9,17 @@ import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
+from headrace.deployments import FlowSource, deploy_flow, entrypoint_path, source_folder
+from headrace.engine.flow_engine import ReturnType, arun_flow, run_flow
+from headrace.entrypoints import load_entrypoint
 from headrace.hooks import Hook, as_list
+from headrace.parameters import ParameterModel, bind, call_args
 from headrace.retries import RetryDelay, validate_retry_options
 from headrace.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from headrace.deployments import FlowSource
-    from headrace.engine.flow_engine import ReturnType
-    from headrace.parameters import ParameterModel
     from headrace.schemas.deployments import Deployment
     from headrace.serving import DeploymentSpec
 
@@ -87,8 +88,6 @@ class Flow(Generic[P, R]):
     @property
     def parameter_model(self) -> ParameterModel:
         if self._parameter_model is None:
-            from headrace.parameters import ParameterModel
-
             self._parameter_model = ParameterModel(self.fn)
         return self._parameter_model
 
@@ -98,13 +97,9 @@ class Flow(Generic[P, R]):
         return self.parameter_model.json_schema()
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        from headrace.parameters import bind
-
         return bind(self._signature, args, kwargs, f"flow {self.name!r}")
 
     def call_args(self, parameters: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        from headrace.parameters import call_args
-
         return call_args(self._signature, parameters)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -113,37 +108,44 @@ class Flow(Generic[P, R]):
         return_type: ReturnType = "state" if kwargs.pop("return_state", False) else "result"
         parameters = self.bind(args, kwargs)
         if self.isasync:
-            from headrace.engine.flow_engine import arun_flow
-
             return arun_flow(self, parameters, return_type=return_type)  # type: ignore[return-value]
-        from headrace.engine.flow_engine import run_flow
-
         return run_flow(self, parameters, return_type=return_type)  # type: ignore[no-any-return]
 
     def deploy(self, name: str, work_pool_name: str, **options: Any) -> Deployment:
         """Create or update a deployment run by the pool's workers (see `deploy_flow`)."""
-        from headrace.deployments import deploy_flow
-
         return deploy_flow(self, name, work_pool_name, **options)
 
     def to_deployment(self, name: str, **options: Any) -> DeploymentSpec:
         """A deployment for `headrace.serve(...)`; options as for `deploy` (no pool)."""
+        # Here: serving runs a worker (headrace_worker), needed only by `serve`.
         from headrace.serving import to_deployment
 
         return to_deployment(self, name, **options)
 
     def serve(self, name: str, *, limit: int = 10, **options: Any) -> None:
         """Deploy this flow and run its runs in this process until Ctrl-C (see headrace.serve)."""
+        # Here: serving runs a worker (headrace_worker), needed only by `serve`.
         from headrace.serving import serve
 
         serve(self.to_deployment(name, **options), limit=limit)
 
     @staticmethod
     def from_source(source: str | Path, entrypoint: str) -> FlowSource:
-        """The flow at `entrypoint` (`flows/etl.py:etl`) in the folder `source`, to `.deploy()`."""
-        from headrace.deployments import from_source
+        """The flow at `entrypoint` (`flows/etl.py:etl`) in the folder `source`, or in a git
+        repository (`https://host/repo.git`, `git+file:///srv/repo.git@v1`), to `.deploy()`."""
+        folder, code_source = source_folder(source)
+        return FlowSource(folder, entrypoint, load_flow(folder, entrypoint), code_source)
 
-        return from_source(source, entrypoint)
+
+def as_flow(found: Callable[..., Any]) -> Flow[..., Any]:
+    """What an entrypoint names, as a flow: a plain function is made one."""
+    return found if isinstance(found, Flow) else Flow(found)
+
+
+def load_flow(folder: str | Path, entrypoint: str) -> Flow[..., Any]:
+    """The flow at `entrypoint`, a file relative to `folder` (or a module), loaded as a
+    worker's engine will."""
+    return as_flow(load_entrypoint(entrypoint_path(folder, entrypoint)))
 
 
 @overload

@@ -14,6 +14,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from headrace.context import flow_run_context, task_run_context
+from headrace.ports.backend import get_current_backend
+from headrace.reporter import LogLine
+
 RUN_LOGGER = "headrace.run"
 PRINT_LOGGER = "headrace.print"
 
@@ -42,8 +46,6 @@ class RunLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 def get_run_logger() -> RunLogger:
     """The logger of the flow or task run in progress; its lines reach the run's logs."""
-    from headrace.context import flow_run_context, task_run_context
-
     task_ctx = task_run_context.get()
     flow_ctx = flow_run_context.get()
     if task_ctx is not None:
@@ -80,9 +82,6 @@ class ApiLogHandler(logging.Handler):
         flow_run_id = getattr(record, "headrace_flow_run_id", None)
         if flow_run_id is None:
             return
-        from headrace.engine.backend import get_current_backend
-        from headrace.reporter import LogLine
-
         backend = get_current_backend()
         if backend is None or not backend.online:
             return

@@ -59,6 +59,7 @@ class ParameterModel:
     """A pydantic model made from a function's signature, built once per flow."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
+        # Here: pydantic loads when parameters are first validated, not at `import headrace`.
         from pydantic import ConfigDict, Field, create_model
 
         self.fn = fn
@@ -81,6 +82,7 @@ class ParameterModel:
 
     def validate(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """Coerce values to their type hints; a `ParameterError` names each bad parameter."""
+        # Here: pydantic loads when parameters are first validated, not at `import headrace`.
         from pydantic import ValidationError
 
         known = {k: v for k, v in parameters.items() if k in self.model.model_fields}

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 from headrace.errors import HeadraceError
 
 if TYPE_CHECKING:
+    from headrace.calls import FlowLike
     from headrace.client import HeadraceClient
-    from headrace.flows import Flow
 
 DEFAULT_LIMIT = 10
 # deploy_flow's options that serve decides itself.
@@ -52,7 +52,7 @@ class ServeError(HeadraceError):
 class DeploymentSpec:
     """A deployment to serve: `flow.to_deployment(name, **options)`, options as `flow.deploy`."""
 
-    flow: Flow[..., Any]
+    flow: FlowLike
     name: str
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -69,7 +69,7 @@ class DeploymentSpec:
         return Path(source).resolve().parent
 
 
-def to_deployment(flow: Flow[..., Any], name: str, **options: Any) -> DeploymentSpec:
+def to_deployment(flow: FlowLike, name: str, **options: Any) -> DeploymentSpec:
     """Check the options now (a typo or a bad cron fails before anything is deployed)."""
     from headrace.deployments import DeployOptions, deployment_schedules
     from headrace.schedules import InvalidScheduleOptions

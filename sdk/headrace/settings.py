@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from headrace.api_urls import ApiUrls
 from headrace.errors import SettingsError
+from headrace.profiles import load
 
 DEFAULT_API_URL = "http://127.0.0.1:4200/api"
 
@@ -82,8 +83,6 @@ class ProfileSettingsSource(PydanticBaseSettingsSource):
         return None, field_name, False  # unused: __call__ reads the whole profile at once
 
     def __call__(self) -> dict[str, Any]:
-        from headrace.profiles import load
-
         home = self.current_state.get("home") or self.settings_cls.model_fields["home"].default
         profiles = load(Path(home))
         # An empty HEADRACE_PROFILE (`${HEADRACE_PROFILE}` of an unset variable) selects none.

@@ -13,8 +13,10 @@ import concurrent.futures
 import contextvars
 from typing import TYPE_CHECKING, Any
 
+from headrace.engine.task_call import run_call, run_call_elsewhere
+
 if TYPE_CHECKING:
-    from headrace.engine.task_call import TaskCall
+    from headrace.calls import TaskCall
     from headrace.states import State
 
 
@@ -84,8 +86,6 @@ class ThreadPoolTaskRunner(_PoolTaskRunner):
     def _submit(
         self, pool: concurrent.futures.Executor, call: TaskCall
     ) -> concurrent.futures.Future[State[Any]]:
-        from headrace.engine.task_call import run_call
-
         # In-process, the flow's context (print capture, the flow run for tasks the task calls)
         # follows the call into the thread.
         context = contextvars.copy_context()
@@ -99,6 +99,7 @@ class ProcessPoolTaskRunner(_PoolTaskRunner):
     function calls (no flow run is in progress in the worker process)."""
 
     def _new_pool(self) -> concurrent.futures.Executor:
+        # Here: multiprocessing costs ~6 ms at import; only process pools need it.
         import multiprocessing
 
         # "spawn": forking a process with threads (the reporter, the pool) may deadlock.
@@ -109,6 +110,4 @@ class ProcessPoolTaskRunner(_PoolTaskRunner):
     def _submit(
         self, pool: concurrent.futures.Executor, call: TaskCall
     ) -> concurrent.futures.Future[State[Any]]:
-        from headrace.engine.task_call import run_call_elsewhere
-
         return pool.submit(run_call_elsewhere, call)

@@ -2,26 +2,27 @@
 
 Outside a flow a task is just its function. Inside a flow, a call runs it through the task
 engine (retries, timeouts, caching, hooks) and `submit`/`map` run it in the flow's task runner.
-This module stays light: the engine is imported when a task first runs in a flow.
+Neither httpx nor pydantic is loaded by this module: they load when a flow first runs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib
 import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
+from headrace.caching import CacheContext, CacheKeyFnPolicy, CachePolicy
 from headrace.context import FlowRunContext, flow_run_context
+from headrace.engine.task_dispatch import ReturnType, arun_task, run_task, submit_task
+from headrace.futures import FutureList, HeadraceFuture, unmapped
 from headrace.hooks import Hook, as_list
 from headrace.parameters import bind, call_args
 from headrace.retries import RetryDelay, validate_retry_options
 
 if TYPE_CHECKING:
-    from headrace.caching import CacheContext, CachePolicy
-    from headrace.engine.task_dispatch import ReturnType
-    from headrace.futures import FutureList, HeadraceFuture
     from headrace.reporter import TaskRunRecord
     from headrace.states import State
 
@@ -118,8 +119,6 @@ class Task(Generic[P, R]):
 
     def cache_policy_in_effect(self) -> CachePolicy | None:
         if self.cache_key_fn is not None:
-            from headrace.caching import CacheKeyFnPolicy
-
             return CacheKeyFnPolicy(self.cache_key_fn)
         return self.cache_policy
 
@@ -143,13 +142,9 @@ class Task(Generic[P, R]):
         wait_for: Iterable[Any] | None = kwargs.pop("wait_for", None)  # type: ignore[assignment]
         parameters = self.bind(args, kwargs)
         if self.isasync:
-            from headrace.engine.task_dispatch import arun_task
-
             return arun_task(  # type: ignore[return-value]
                 self, parameters, flow_ctx, return_type=return_type, wait_for=wait_for
             )
-        from headrace.engine.task_dispatch import run_task
-
         return run_task(  # type: ignore[no-any-return]
             self, parameters, flow_ctx, return_type=return_type, wait_for=wait_for
         )
@@ -158,8 +153,6 @@ class Task(Generic[P, R]):
         self, *args: Any, wait_for: Iterable[Any] | None = None, **kwargs: Any
     ) -> HeadraceFuture[R]:
         """Run in the flow's task runner; returns a future at once."""
-        from headrace.engine.task_dispatch import submit_task
-
         return submit_task(self, self.bind(args, kwargs), _require_flow(self, "submit"), wait_for)
 
     def map(
@@ -167,9 +160,6 @@ class Task(Generic[P, R]):
     ) -> FutureList[R]:
         """One submitted run per item of the iterable arguments (zipped; `unmapped(x)` is passed
         whole to every run)."""
-        from headrace.engine.task_dispatch import submit_task
-        from headrace.futures import FutureList
-
         flow_ctx = _require_flow(self, "map")
         calls = _mapped_calls(self.bind(args, kwargs))
         return FutureList(submit_task(self, params, flow_ctx, wait_for) for params in calls)
@@ -177,8 +167,6 @@ class Task(Generic[P, R]):
 
 def _lookup(module: str, qualname: str) -> Callable[..., Any] | None:
     """The function `module.qualname` names (a task there stands for its function)."""
-    import importlib
-
     try:
         found: Any = importlib.import_module(module)
         for part in qualname.split("."):
@@ -209,8 +197,6 @@ def _require_flow(task: Task[..., Any], what: str) -> FlowRunContext:
 
 
 def _mapped_calls(parameters: dict[str, Any]) -> list[dict[str, Any]]:
-    from headrace.futures import unmapped
-
     iterated: dict[str, list[Any]] = {}
     fixed: dict[str, Any] = {}
     for name, value in parameters.items():

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from headrace.engine.backend import Backend, set_backend
-from headrace.engine.backend import offline_backend as new_offline_backend
-from headrace.engine.offline_ports import OfflineRunStates
+from headrace.ports.backend import Backend, set_backend
+from headrace.ports.backend import offline_backend as new_offline_backend
+from headrace.ports.offline import OfflineRunStates
 from headrace.reporter import LogLine, TaskRunRecord
 from headrace.states import State
 

@@ -9,7 +9,7 @@ import pytest
 
 from headrace import flow, get_run_logger, task
 from headrace.client import HeadraceClient, flow_runs, logs, task_runs
-from headrace.engine.backend import api_backend, set_backend
+from headrace.ports.backend import api_backend, set_backend
 from headrace.schemas.flow_runs import FlowRunQuery
 from headrace.schemas.logs import LogQuery
 from headrace.settings import client_settings

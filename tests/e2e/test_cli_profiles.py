@@ -139,7 +139,7 @@ def test_an_empty_headrace_profile_selects_none_and_scripts_follow_the_profile(
     view = settings_view(tmp_path, HEADRACE_PROFILE="")
     assert view["HEADRACE_API_URL"] == ("http://127.0.0.1:4200/api", "default"), view
     # A flow script run under a profile records to that profile's server (with its key).
-    script = "from headrace.engine.backend import current_api_url; print(current_api_url())"
+    script = "from headrace.ports.backend import current_api_url; print(current_api_url())"
     environ = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
     environ |= {"HEADRACE_HOME": str(tmp_path), "HEADRACE_PROFILE": "staging"}
     done = subprocess.run(

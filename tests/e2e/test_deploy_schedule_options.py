@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from headrace.client import HeadraceClient
-from headrace.deployments import from_source
+from headrace.flows import Flow
 from headrace.schedules import InvalidScheduleOptions
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def test_flow_deploy_takes_cron_and_schedules(deployment_stack: Callable[..., An
     from headrace.schemas.schedules import DeploymentScheduleCreate, IntervalSchedule
 
     stack = deployment_stack()
-    source = from_source(stack.folder, "flows/jobs.py:greet")
+    source = Flow.from_source(stack.folder, "flows/jobs.py:greet")
     with HeadraceClient(stack.url) as client:
         deployed = source.flow.deploy(
             "py",

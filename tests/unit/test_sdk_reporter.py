@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from headrace.engine.api_ports import one_report_per_run
+from headrace.ports.api import one_report_per_run
 from headrace.reporter import LogLine, Reporter, TaskRunRecord
 from headrace.states import Completed, Pending, Running, State
 

@@ -26,8 +26,8 @@ from typing import Any
 
 from headrace._state_types import StateType
 from headrace.client import HeadraceClient, work_pools, workers
-from headrace.engine.api_ports import log_sender
 from headrace.errors import ApiError, ApiUnreachable, Conflict, HeadraceError, NotFound
+from headrace.ports.api import log_sender
 from headrace.reporter import Reporter, TaskRunRecord
 from headrace.schemas.work_pools import (
     MAX_CLAIM,

@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from pydantic import ValidationError
 
 from headrace.cli.output import fail
-from headrace.client import HeadraceClient
+from headrace.client import HeadraceClient, deployments
 from headrace.client.transport import detail_text
 from headrace.errors import ApiError, ApiUnreachable
 from headrace.profiles import ProfileError
+from headrace.schemas.deployments import Deployment
 
 
 @contextmanager
@@ -29,3 +30,16 @@ def api() -> Iterator[HeadraceClient]:
     except ValidationError as error:
         # A request the client checks before sending: the same one line as the server's 422.
         fail(detail_text(error.errors(include_url=False)))
+
+
+def split_name(full_name: str) -> tuple[str, str]:
+    """`etl/daily` -> (`etl`, `daily`); a one-line error without a slash."""
+    flow_name, sep, name = full_name.partition("/")
+    if not sep or not flow_name or not name:
+        fail(f"deployment {full_name!r}: expected FLOW/NAME, e.g. etl/daily")
+    return flow_name, name
+
+
+def read_by_full_name(client: HeadraceClient, full_name: str) -> Deployment:
+    """The deployment named `FLOW/NAME`."""
+    return deployments.read_by_name(client, *split_name(full_name))

@@ -16,13 +16,9 @@ import typer
 from headrace.cli.common import api
 from headrace.cli.output import console, fail
 from headrace.cli.params import parse_params
-from headrace.deployments import (
-    deployment_create,
-    deployment_schedules,
-    load_flow,
-    split_entrypoint,
-)
-from headrace.engine.loader import EntrypointError
+from headrace.deployments import deployment_create, deployment_schedules, split_entrypoint
+from headrace.entrypoints import EntrypointError
+from headrace.flows import load_flow
 from headrace.schedules import InvalidScheduleOptions
 from headrace.schemas.schedules import CRON_EXAMPLE, RRULE_EXAMPLE, describe
 

@@ -10,13 +10,12 @@ from typing import Annotated
 import typer
 
 from headrace.cli import schedule
-from headrace.cli.common import api
+from headrace.cli.common import api, read_by_full_name, split_name
 from headrace.cli.output import console, fail, print_json, table
 from headrace.cli.params import parse_params
 from headrace.cli.watch import watch as follow
-from headrace.client import HeadraceClient, deployments
+from headrace.client import deployments
 from headrace.schemas.deployments import (
-    Deployment,
     DeploymentQuery,
     DeploymentRunCreate,
     DeploymentUpdate,
@@ -27,18 +26,6 @@ app.add_typer(schedule.app, name="schedule")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 NameArgument = Annotated[str, typer.Argument(help="The deployment as FLOW/NAME, e.g. etl/daily.")]
-
-
-def split_name(full_name: str) -> tuple[str, str]:
-    """`etl/daily` -> (`etl`, `daily`); a one-line error without a slash."""
-    flow_name, sep, name = full_name.partition("/")
-    if not sep or not flow_name or not name:
-        fail(f"deployment {full_name!r}: expected FLOW/NAME, e.g. etl/daily")
-    return flow_name, name
-
-
-def read_by_full_name(client: HeadraceClient, full_name: str) -> Deployment:
-    return deployments.read_by_name(client, *split_name(full_name))
 
 
 @app.command("ls")

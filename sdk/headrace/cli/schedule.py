@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from headrace.cli.common import api
+from headrace.cli.common import api, read_by_full_name
 from headrace.cli.output import console, fail, print_json, table
 from headrace.cli.params import parse_params
 from headrace.client import HeadraceClient
@@ -35,19 +35,13 @@ IdArgument = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _deployment(client: HeadraceClient, full_name: str) -> Deployment:
-    from headrace.cli.deployment import read_by_full_name  # that module mounts this one
-
-    return read_by_full_name(client, full_name)
-
-
 def _schedules(client: HeadraceClient, deployment: Deployment) -> list[DeploymentSchedule]:
     return deployment_schedules.of_deployment(client, deployment.id)
 
 
 def _pick(client: HeadraceClient, full_name: str, schedule_id: str | None) -> DeploymentSchedule:
     """The schedule named by id, or the deployment's only one."""
-    schedules = _schedules(client, _deployment(client, full_name))
+    schedules = _schedules(client, read_by_full_name(client, full_name))
     if schedule_id is None:
         if len(schedules) == 1:
             return schedules[0]
@@ -66,7 +60,7 @@ def _pick(client: HeadraceClient, full_name: str, schedule_id: str | None) -> De
 def ls(full_name: NameArgument, as_json: JsonOption = False) -> None:
     """List the schedules of a deployment."""
     with api() as client:
-        schedules = _schedules(client, _deployment(client, full_name))
+        schedules = _schedules(client, read_by_full_name(client, full_name))
     if as_json:
         print_json(schedules)
         return
@@ -116,7 +110,7 @@ def create(
         schedule=schedule, parameters=parse_params(param), active=not paused
     )
     with api() as client:
-        deployment = _deployment(client, full_name)
+        deployment = read_by_full_name(client, full_name)
         created = deployment_schedules.create(client, deployment.id, body)
     if as_json:
         print_json(created)

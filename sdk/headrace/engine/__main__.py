@@ -6,12 +6,19 @@ it could not start (the API refused the run to start, the entrypoint cannot be l
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
 import uuid
 from types import FrameType
 from typing import Any
+
+from headrace.engine.flow_engine import Terminated, arun_flow, run_flow
+from headrace.entrypoints import load_entrypoint
+from headrace.errors import HeadraceError
+from headrace.flows import as_flow
+from headrace.ports.backend import get_backend
 
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
@@ -32,11 +39,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
-    from headrace.engine.backend import get_backend
-    from headrace.engine.flow_engine import Terminated, run_flow
-    from headrace.engine.loader import load_flow
-    from headrace.errors import HeadraceError
-
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         raise Terminated()
 
@@ -47,7 +49,7 @@ def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
         if run.deployment_id is None:
             raise HeadraceError(f"flow run {flow_run_id} has no deployment to load its code from")
         deployment = backend.runs.read_deployment(run.deployment_id)
-        flow = load_flow(deployment.entrypoint)
+        flow = as_flow(load_entrypoint(deployment.entrypoint))
         parameters: dict[str, Any] = {**deployment.parameters, **run.parameters}
     except HeadraceError as exc:
         print(f"headrace: cannot start flow run {flow_run_id}: {exc}", file=sys.stderr)
@@ -71,10 +73,6 @@ def _run(
     run_flow: Any,
 ) -> Any:
     if flow.isasync:
-        import asyncio
-
-        from headrace.engine.flow_engine import arun_flow
-
         return asyncio.run(
             arun_flow(
                 flow, parameters, return_type="state", flow_run_id=flow_run_id, worker_id=worker_id

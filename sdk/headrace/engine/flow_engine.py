@@ -16,20 +16,26 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from headrace import log_prints
 from headrace import states as st
 from headrace._state_types import StateType
 from headrace.context import FlowRunContext, flow_run_context
-from headrace.engine.backend import Backend, FlowRunInfo, get_backend
-from headrace.engine.ports import NewFlowRun
+from headrace.engine.task_call import call_context
 from headrace.engine.task_dispatch import await_submitted, new_task_run, wait_submitted
 from headrace.exceptions import Abort, ParameterError, RunTimeout
+from headrace.hooks import run_hooks
+from headrace.logging import PRINT_LOGGER, RunLogger, run_logger
+from headrace.parameters import json_safe
+from headrace.ports import NewFlowRun
+from headrace.ports.backend import Backend, FlowRunInfo, get_backend
 from headrace.reporter import TaskRunRecord
+from headrace.retries import first_delay, retry_delay
 from headrace.states import State
 from headrace.tagging import merge_tags, tags
+from headrace.timeouts import async_timeout, timeout
 
 if TYPE_CHECKING:
-    from headrace.flows import Flow
-    from headrace.logging import RunLogger
+    from headrace.calls import FlowLike
 
 ReturnType = Literal["result", "state"]
 
@@ -46,7 +52,7 @@ class FlowRunEngine:
 
     def __init__(
         self,
-        flow: Flow[..., Any],
+        flow: FlowLike,
         parameters: dict[str, Any],
         *,
         flow_run_id: uuid.UUID | None = None,
@@ -70,8 +76,6 @@ class FlowRunEngine:
     def start(self) -> None:
         """Create the run in state Running, or move an existing one to Running (`Abort` if
         the server refuses: then nothing of the flow runs)."""
-        from headrace.parameters import json_safe
-
         flow = self.flow
         parent = self.parent_ctx
         self.backend = parent.backend if parent else get_backend(require_api=bool(self.existing_id))
@@ -90,8 +94,6 @@ class FlowRunEngine:
                 self.parent_record.start_time = running.timestamp
                 parent.backend.task_runs.set_state(self.parent_record, st.Running())
                 parent_task_run_id = self.parent_record.id
-            from headrace.retries import first_delay
-
             self.info = self.backend.runs.create(
                 NewFlowRun(
                     flow_name=flow.name,
@@ -123,10 +125,6 @@ class FlowRunEngine:
     def enter_attempt(self, stack: ExitStack) -> FlowRunContext:
         """The context of the flow's code: run ids, tags, task runner, print capture. Dynamic
         keys start again at 0: a task run reached again has the same identity."""
-        from headrace import log_prints
-        from headrace.engine.task_call import call_context
-        from headrace.logging import PRINT_LOGGER, run_logger
-
         flow = self.flow
         inherited = self.parent_ctx.log_prints if self.parent_ctx else False
         capture = inherited if flow.log_prints is None else flow.log_prints
@@ -189,8 +187,6 @@ class FlowRunEngine:
         if self.attempt > flow.retries:
             self.state = failed
             return None
-        from headrace.retries import retry_delay
-
         delay = retry_delay(
             flow.retry_delay_seconds, flow.retries, self.attempt - 1, flow.retry_jitter_factor
         )
@@ -227,8 +223,6 @@ class FlowRunEngine:
         self._hooks()
 
     def finish(self) -> State[Any]:
-        from headrace.parameters import json_safe
-
         # Task runs first, so the run never looks finished with task runs missing.
         self.backend.flush()
         state = self.state
@@ -258,8 +252,6 @@ class FlowRunEngine:
         return self.state
 
     def _hooks(self) -> None:
-        from headrace.hooks import run_hooks
-
         flow, state = self.flow, self.state
         hooks = {
             StateType.COMPLETED: flow.on_completion,
@@ -288,8 +280,6 @@ class FlowRunEngine:
 
     def logger(self) -> RunLogger:
         if self._logger is None:
-            from headrace.logging import run_logger
-
             self._logger = run_logger(self.info.id, None, self.label)
         return self._logger
 
@@ -300,7 +290,7 @@ def _small(state: State[Any]) -> bool:
 
 
 def run_flow(
-    flow: Flow[..., Any],
+    flow: FlowLike,
     parameters: dict[str, Any],
     *,
     return_type: ReturnType = "result",
@@ -308,8 +298,6 @@ def run_flow(
     worker_id: str | None = None,
 ) -> Any:
     """Run a sync flow: a new run, or the existing run `flow_run_id`."""
-    from headrace.timeouts import timeout
-
     engine = FlowRunEngine(flow, parameters, flow_run_id=flow_run_id, worker_id=worker_id)
     engine.start()
     try:
@@ -341,7 +329,7 @@ def run_flow(
 
 
 async def arun_flow(
-    flow: Flow[..., Any],
+    flow: FlowLike,
     parameters: dict[str, Any],
     *,
     return_type: ReturnType = "result",
@@ -349,8 +337,6 @@ async def arun_flow(
     worker_id: str | None = None,
 ) -> Any:
     """Run an async flow (the same steps as `run_flow`, awaited)."""
-    from headrace.timeouts import async_timeout
-
     engine = FlowRunEngine(flow, parameters, flow_run_id=flow_run_id, worker_id=worker_id)
     engine.start()
     try:

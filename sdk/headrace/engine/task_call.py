@@ -1,6 +1,6 @@
-"""A task call: everything a task runner needs to run one task run, in this process or another.
+"""Running a task call (`headrace.calls.TaskCall`), in this process or another.
 
-It holds no live object of the flow run (no lock, reporter, HTTP client or shared record): the
+A call holds no live object of the flow run (no lock, reporter, HTTP client or shared record): the
 task (pickled by reference to its module-level function, with its options), its resolved
 parameters, the task run's stable identity, and a snapshot of the flow's context. Wherever it
 runs, `run_call` rebuilds what it needs from that snapshot, runs the task run through its states
@@ -14,17 +14,29 @@ import asyncio
 import os
 import threading
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from headrace.context import CallContext
-from headrace.engine.backend import Backend, get_current_backend, set_backend
+from headrace.calls import CallContext, TaskCall
 from headrace.engine.task_engine import TaskRunEngine, arun_attempts, run_attempts
-from headrace.reporter import TaskRunRecord
+from headrace.ports.backend import (
+    Backend,
+    api_backend,
+    get_current_backend,
+    offline_backend,
+    set_backend,
+)
 
 if TYPE_CHECKING:
     from headrace.states import State
-    from headrace.tasks import Task
+
+__all__ = [
+    "TaskCall",
+    "backend_for",
+    "call_context",
+    "run_call",
+    "run_call_elsewhere",
+    "task_run_id",
+]
 
 
 def task_run_id(flow_run_id: uuid.UUID, task_key: str, dynamic_key: str) -> uuid.UUID:
@@ -34,60 +46,9 @@ def task_run_id(flow_run_id: uuid.UUID, task_key: str, dynamic_key: str) -> uuid
     return uuid.uuid5(flow_run_id, f"{task_key}|{dynamic_key}")
 
 
-@dataclass(frozen=True, slots=True)
-class TaskCall:
-    """One task run to execute; pickles as long as the task's function is importable by name
-    and its parameters pickle."""
-
-    task: Task[..., Any]
-    parameters: dict[str, Any]
-    task_run_id: uuid.UUID
-    flow_run_id: uuid.UUID
-    task_run_name: str
-    task_key: str
-    dynamic_key: str
-    tags: tuple[str, ...]
-    # Upstream task run ids per parameter (edges of the run graph), resolved on the flow side.
-    task_inputs: dict[str, list[uuid.UUID]]
-    context: CallContext
-
-    @classmethod
-    def of(
-        cls,
-        task: Task[..., Any],
-        parameters: dict[str, Any],
-        record: TaskRunRecord,
-        context: CallContext,
-    ) -> TaskCall:
-        """The call of the flow side's task run `record`."""
-        return cls(
-            task=task,
-            parameters=parameters,
-            task_run_id=record.id,
-            flow_run_id=record.flow_run_id,
-            task_run_name=record.name,
-            task_key=record.task_key,
-            dynamic_key=record.dynamic_key,
-            tags=tuple(record.tags),
-            task_inputs=record.task_inputs,
-            context=context,
-        )
-
-    def new_record(self) -> TaskRunRecord:
-        """A record of this task run owned by whoever executes the call."""
-        return TaskRunRecord(
-            id=self.task_run_id,
-            flow_run_id=self.flow_run_id,
-            name=self.task_run_name,
-            task_key=self.task_key,
-            dynamic_key=self.dynamic_key,
-            tags=list(self.tags),
-            task_inputs=dict(self.task_inputs),
-        )
-
-
 def call_context(backend: Backend, log_prints: bool) -> CallContext:
     """The snapshot of a flow run attempt's context for its task calls."""
+    # Here: settings load pydantic-settings, which `import headrace` must not.
     from headrace.settings import client_settings
 
     return CallContext(
@@ -137,10 +98,9 @@ def backend_for(context: CallContext) -> Backend:
 
 
 def _new_backend(context: CallContext) -> Backend:
-    from headrace.engine.backend import api_backend, offline_backend
-
     if not context.online or context.api_url is None:
         return offline_backend(context.api_url)
+    # Here: the client loads httpx and pydantic; an offline call never needs them.
     from headrace.client import HeadraceClient
 
     api_key = context.api_key if context.api_key is not None else os.environ.get("HEADRACE_API_KEY")

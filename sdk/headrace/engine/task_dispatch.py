@@ -18,11 +18,12 @@ import contextvars
 import functools
 import itertools
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from headrace import states as st
+from headrace.calls import TaskCall, TaskLike
 from headrace.context import FlowRunContext
-from headrace.engine.task_call import TaskCall, task_run_id
+from headrace.engine.task_call import task_run_id
 from headrace.engine.task_engine import TaskRunEngine, arun_attempts, run_attempts
 from headrace.exceptions import UpstreamFailed
 from headrace.futures import (
@@ -35,9 +36,6 @@ from headrace.futures import (
 from headrace.reporter import TaskRunRecord
 from headrace.states import State
 from headrace.tagging import merge_tags
-
-if TYPE_CHECKING:
-    from headrace.tasks import Task
 
 ReturnType = Literal["result", "state"]
 
@@ -64,7 +62,7 @@ def new_task_run(
 
 
 def resolve_call(
-    task: Task[..., Any],
+    task: TaskLike,
     parameters: dict[str, Any],
     wait_for: Iterable[Any] | None,
     flow_ctx: FlowRunContext,
@@ -96,7 +94,7 @@ def _report(flow_ctx: FlowRunContext, record: TaskRunRecord, state: State[Any]) 
 
 
 def run_task(
-    task: Task[..., Any],
+    task: TaskLike,
     parameters: dict[str, Any],
     flow_ctx: FlowRunContext,
     *,
@@ -113,7 +111,7 @@ def run_task(
 
 
 async def arun_task(
-    task: Task[..., Any],
+    task: TaskLike,
     parameters: dict[str, Any],
     flow_ctx: FlowRunContext,
     *,
@@ -143,7 +141,7 @@ def _outcome(flow_ctx: FlowRunContext, record: TaskRunRecord, return_type: Retur
 
 
 def submit_task(
-    task: Task[..., Any],
+    task: TaskLike,
     parameters: dict[str, Any],
     flow_ctx: FlowRunContext,
     wait_for: Iterable[Any] | None = None,
@@ -158,7 +156,7 @@ def submit_task(
 
 
 def _launch(
-    task: Task[..., Any],
+    task: TaskLike,
     parameters: dict[str, Any],
     wait_for: Iterable[Any] | None,
     flow_ctx: FlowRunContext,

@@ -16,15 +16,23 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from headrace import log_prints
 from headrace import states as st
+from headrace.caching import CacheContext
+from headrace.concurrency import acquire_slots
 from headrace.context import TaskRunContext, task_run_context
 from headrace.exceptions import ResultError, RunTimeout
+from headrace.hooks import run_hooks
+from headrace.log_prints import capturing, no_capture
+from headrace.logging import PRINT_LOGGER, RunLogger, run_logger
+from headrace.results import deserialize, serialize, storage_key
+from headrace.retries import retry_delay
 from headrace.states import State
+from headrace.timeouts import async_timeout, timeout
 
 if TYPE_CHECKING:
-    from headrace.engine.backend import Backend
-    from headrace.engine.task_call import TaskCall
-    from headrace.logging import RunLogger
+    from headrace.calls import TaskCall
+    from headrace.ports.backend import Backend
     from headrace.reporter import TaskRunRecord
 
 
@@ -32,8 +40,6 @@ _NOT_STARTED: State[Any] = st.Pending()
 
 
 def _capturing() -> bool:
-    from headrace.log_prints import capturing
-
     return capturing()
 
 
@@ -68,8 +74,6 @@ class TaskRunEngine:
             return
         limited = self.backend.slots.limited_tags().intersection(self.record.tags)
         if limited:
-            from headrace.concurrency import acquire_slots
-
             self._slots = acquire_slots(
                 self.backend.slots, sorted(limited), self.record.id, on_wait=self._set
             )
@@ -83,9 +87,6 @@ class TaskRunEngine:
         policy = self.task.cache_policy_in_effect()
         if policy is None:
             return None
-        from headrace.caching import CacheContext
-        from headrace.results import deserialize, storage_key
-
         context = CacheContext(
             self.task.task_key, self.task.name, self.task.fn, self.call.flow_run_id
         )
@@ -144,8 +145,6 @@ class TaskRunEngine:
             failed = st.Failed(st.exception_message(exc), exception=exc)
         task = self.task
         if self.record.run_count <= task.retries and self._should_retry(failed):
-            from headrace.retries import retry_delay
-
             delay = retry_delay(
                 task.retry_delay_seconds,
                 task.retries,
@@ -186,8 +185,6 @@ class TaskRunEngine:
         )
         if not persist:
             return None
-        from headrace.results import serialize, storage_key
-
         key = self._storage_key or storage_key(f"task_run:{self.record.id}")
         data = serialize(
             result, task.result_serializer, self.label, self.call.context.result_max_bytes
@@ -205,8 +202,6 @@ class TaskRunEngine:
     # -- the end ------------------------------------------------------------------------------
 
     def finish(self) -> State[Any]:
-        from headrace.hooks import run_hooks
-
         state = self.state
         hooks = self.task.on_completion if state.is_completed() else self.task.on_failure
         if hooks and (state.is_completed() or state.is_failed()):
@@ -230,22 +225,15 @@ class TaskRunEngine:
         elif own:
             self._capture_prints(stack, record.id)
         else:
-            from headrace.log_prints import no_capture
-
             stack.enter_context(no_capture())
 
     def _capture_prints(self, stack: ExitStack, task_run_id: Any) -> None:
-        from headrace import log_prints
-        from headrace.logging import PRINT_LOGGER, run_logger
-
         label = self.label if task_run_id is not None else f"Flow run of {self.task.name!r}"
         printer = run_logger(self.record.flow_run_id, task_run_id, label, logger_name=PRINT_LOGGER)
         stack.enter_context(log_prints.capture_prints(printer))
 
     def logger(self) -> RunLogger:
         if self._logger is None:
-            from headrace.logging import run_logger
-
             self._logger = run_logger(self.record.flow_run_id, self.record.id, self.label)
         return self._logger
 
@@ -260,8 +248,6 @@ class TaskRunEngine:
 
 def run_attempts(engine: TaskRunEngine) -> State[Any]:
     """Run a sync task call to its final state."""
-    from headrace.timeouts import timeout
-
     task = engine.task
     try:
         if engine.prepare() is None:
@@ -291,8 +277,6 @@ def run_attempts(engine: TaskRunEngine) -> State[Any]:
 
 async def arun_attempts(engine: TaskRunEngine) -> State[Any]:
     """Run an async task call to its final state (the same steps as `run_attempts`, awaited)."""
-    from headrace.timeouts import async_timeout
-
     task = engine.task
     try:
         # Waiting for a concurrency slot blocks: keep it off the event loop.

@@ -1,24 +1,25 @@
-"""Loading a flow from a deployment's entrypoint: `path/to/file.py:function` (relative to the
-current directory) or `package.module:function`."""
+"""Loading the function (or flow) a deployment's entrypoint names: `path/to/file.py:function`
+(relative to the current directory) or `package.module:function`. `headrace.flows.load_flow`
+makes a flow of it: the engine does not import the decorators."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from headrace.errors import HeadraceError
-from headrace.flows import Flow
 
 
 class EntrypointError(HeadraceError):
     """The entrypoint cannot be loaded."""
 
 
-def load_flow(entrypoint: str) -> Flow[..., Any]:
-    """The flow object named by `entrypoint`; a plain function is wrapped as a flow."""
+def load_entrypoint(entrypoint: str) -> Callable[..., Any]:
+    """The flow object or plain function named by `entrypoint`."""
     location, sep, attribute = entrypoint.rpartition(":")
     if not sep or not location or not attribute:
         raise EntrypointError(f"entrypoint {entrypoint!r} must look like path/to/file.py:function")
@@ -27,10 +28,8 @@ def load_flow(entrypoint: str) -> Flow[..., Any]:
         obj = getattr(module, attribute)
     except AttributeError:
         raise EntrypointError(f"{location} has no attribute {attribute!r}") from None
-    if isinstance(obj, Flow):
-        return obj
     if callable(obj):
-        return Flow(obj)
+        return obj  # type: ignore[no-any-return]
     raise EntrypointError(f"{entrypoint} is not a flow (a {type(obj).__name__})")
 
 

@@ -1,8 +1,8 @@
 """What the engine needs from wherever runs are recorded, as small ports by concern.
 
-Each port has three implementations: the API's (`headrace.engine.api_ports`, on the typed
-client), an offline one (`headrace.engine.offline_ports`: nothing leaves the process) and the
-recording one of `headrace.testing`. `Backend` (headrace.engine.backend) bundles one of each.
+Each port has three implementations: the API's (`headrace.ports.api`, on the typed
+client), an offline one (`headrace.ports.offline`: nothing leaves the process) and the
+recording one of `headrace.testing`. `Backend` (headrace.ports.backend) bundles one of each.
 """
 
 from __future__ import annotations

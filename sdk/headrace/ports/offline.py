@@ -8,8 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from headrace.engine.ports import FlowRunInfo, NewFlowRun
 from headrace.exceptions import Abort
+from headrace.ports import FlowRunInfo, NewFlowRun
 
 if TYPE_CHECKING:
     from headrace.reporter import LogLine, TaskRunRecord

@@ -1,4 +1,4 @@
-"""Where the engine records runs: a small bundle of ports (see `headrace.engine.ports`), on the
+"""Where the engine records runs: a small bundle of ports (see `headrace.ports`), on the
 API (`api_backend`) or nowhere (`offline_backend`).
 
 With no API reachable a script still runs, says so once in one line on stderr, and keeps what
@@ -15,15 +15,16 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from headrace.engine.offline_ports import (
+from headrace.exceptions import Abort
+from headrace.ports import FlowRunInfo, Logs, Results, RunStates, Slots, TaskRuns
+from headrace.ports.offline import (
     MemoryResults,
     NoSlots,
     OfflineLogs,
     OfflineRunStates,
     OfflineTaskRuns,
 )
-from headrace.engine.ports import FlowRunInfo, Logs, Results, RunStates, Slots, TaskRuns
-from headrace.exceptions import Abort
+from headrace.reporter import Reporter
 
 if TYPE_CHECKING:
     from headrace.client import HeadraceClient
@@ -63,7 +64,7 @@ def offline_backend(api_url: str | None = None) -> Backend:
 def api_backend(client: HeadraceClient) -> Backend:
     """Records everything through the headrace API."""
     # Imported here: the API ports load httpx and pydantic, which an offline run never needs.
-    from headrace.engine.api_ports import (
+    from headrace.ports.api import (
         ApiLogs,
         ApiResults,
         ApiRunStates,
@@ -72,7 +73,6 @@ def api_backend(client: HeadraceClient) -> Backend:
         log_sender,
         task_run_sender,
     )
-    from headrace.reporter import Reporter
 
     reporter = Reporter(task_run_sender(client), log_sender(client))
     # A script that ends (or is interrupted) outside a flow still sends what is buffered.
@@ -98,6 +98,7 @@ _backend_lock = threading.Lock()
 def current_api_url() -> str:
     """HEADRACE_API_URL, else the active profile's (or the default), trimmed as the client
     trims it (it may list several replicas)."""
+    # Here and below: api_urls, settings and the client load pydantic and httpx.
     from headrace.api_urls import split_api_urls
 
     raw = os.environ.get("HEADRACE_API_URL")

@@ -19,9 +19,9 @@ from pydantic import ValidationError
 
 from headrace.client import concurrency, deployments, flow_runs, logs, results, task_runs
 from headrace.client.transport import HeadraceClient, detail_text
-from headrace.engine.ports import FlowRunInfo, NewFlowRun
 from headrace.errors import ApiError, ApiUnreachable, Conflict, HeadraceError, NotFound
 from headrace.exceptions import Abort
+from headrace.ports import FlowRunInfo, NewFlowRun
 from headrace.reporter import LogLine, Reporter, TaskRunRecord
 from headrace.schemas.common import StateCreate
 from headrace.schemas.concurrency import SlotAcquire, SlotHolder
