@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from headrace import states as st
 from headrace.errors import HeadraceError
+from headrace.signal_mask import leave_signals_to_main_thread
 from headrace.states import State
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ class _LeaseRenewer:
             self._held.pop(holder_id, None)
 
     def _run(self) -> None:
+        leave_signals_to_main_thread()
         while True:
             with self._lock:
                 shortest = min((lease for _, lease in self._held.values()), default=LEASE_SECONDS)

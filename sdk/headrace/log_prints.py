@@ -38,9 +38,12 @@ class _Tee(io.TextIOBase):
             # A worker forwards stdout to the run's logs too: the captured line goes once.
             self._route(sink, text)
             return len(text)
-        written: int = self.stream.write(text)
+        # Route first, then show: once the line is on the console (a reader may act on it at
+        # once, e.g. send Ctrl-C), the main thread must be past headrace's logging path, where
+        # a signal arriving was seen lost (issue 22, with an unbuffered stdout).
         if sink is not None and text:
             self._route(sink, text)
+        written: int = self.stream.write(text)
         return written
 
     def _route(self, sink: LineSink, text: str) -> None:

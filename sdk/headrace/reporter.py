@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from headrace.signal_mask import leave_signals_to_main_thread
 from headrace.states import State
 
 # Called from the reporter's thread with a batch; raising keeps the batch for the next try.
@@ -152,6 +153,8 @@ class Reporter:
     # -- the thread ---------------------------------------------------------------------------
 
     def _run(self) -> None:
+        # Else a Ctrl-C delivered to this thread would not wake a main thread that sleeps.
+        leave_signals_to_main_thread()
         while True:
             with self._lock:
                 if not self._records and not self._logs:
