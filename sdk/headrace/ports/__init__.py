@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from headrace.reporter import LogLine, TaskRunRecord
-    from headrace.schemas.deployments import Deployment
+    from headrace.schemas.deployment_code import DeploymentCode
     from headrace.states import State
 
 
@@ -60,7 +60,7 @@ class RunStates(Protocol):
         """Record a run's new state; `Abort` if the server refuses it."""
         ...
 
-    def read_deployment(self, deployment_id: uuid.UUID) -> Deployment:
+    def read_deployment(self, deployment_id: uuid.UUID) -> DeploymentCode:
         """The deployment an existing run loads its code from; `Abort` when unreadable."""
         ...
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from headrace.client import concurrency, deployments, flow_runs, logs, results, task_runs
+from headrace.client import concurrency, deployment_code, flow_runs, logs, results, task_runs
 from headrace.client.transport import HeadraceClient, detail_text
 from headrace.errors import ApiError, ApiUnreachable, Conflict, HeadraceError, NotFound
 from headrace.exceptions import Abort
@@ -25,7 +25,7 @@ from headrace.ports import FlowRunInfo, NewFlowRun
 from headrace.reporter import LogLine, Reporter, TaskRunRecord
 from headrace.schemas.common import StateCreate
 from headrace.schemas.concurrency import SlotAcquire, SlotHolder
-from headrace.schemas.deployments import Deployment
+from headrace.schemas.deployment_code import DeploymentCode
 from headrace.schemas.flow_runs import FlowRun, FlowRunCreate, SetStateRequest
 from headrace.schemas.logs import LogBatch, LogCreate
 from headrace.schemas.results import ResultWrite
@@ -123,8 +123,8 @@ class ApiRunStates:
         except ApiUnreachable as exc:
             self._warn_lost(exc)
 
-    def read_deployment(self, deployment_id: uuid.UUID) -> Deployment:
-        return deployments.read(self.client, deployment_id)
+    def read_deployment(self, deployment_id: uuid.UUID) -> DeploymentCode:
+        return deployment_code.read(self.client, deployment_id)
 
     def _warn_lost(self, exc: Exception) -> None:
         if not self._lost_api:

@@ -13,7 +13,7 @@ from headrace.ports import FlowRunInfo, NewFlowRun
 
 if TYPE_CHECKING:
     from headrace.reporter import LogLine, TaskRunRecord
-    from headrace.schemas.deployments import Deployment
+    from headrace.schemas.deployment_code import DeploymentCode
     from headrace.states import State
 
 
@@ -31,7 +31,7 @@ class OfflineRunStates:
     ) -> None:
         pass
 
-    def read_deployment(self, deployment_id: uuid.UUID) -> Deployment:
+    def read_deployment(self, deployment_id: uuid.UUID) -> DeploymentCode:
         raise Abort("the headrace API is not reachable: cannot read a deployment")
 
 
