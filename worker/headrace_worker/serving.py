@@ -16,7 +16,7 @@ from headrace.errors import NotFound
 from headrace.pool_types import PROCESS
 from headrace.schemas.work_pools import WorkPoolCreate
 from headrace.serving import DEFAULT_LIMIT, DeploymentSpec, ServeError
-from headrace_worker.worker import Worker
+from headrace_worker.worker import Worker, configure_logging
 
 _logger = logging.getLogger("headrace.serve")
 
@@ -40,7 +40,7 @@ def serve(
         raise ServeError("nothing to serve: pass flow.to_deployment(name=...) for each flow")
     pool = pool or serve_pool_name(specs)
     own_client = client or HeadraceClient()
-    _configure_logging()
+    configure_logging()
     ensure_process_pool(own_client, pool)
     for spec in specs:
         deploy(spec, pool, own_client)
@@ -70,15 +70,3 @@ def deploy(spec: DeploymentSpec, pool: str, client: HeadraceClient) -> None:
         spec.flow, spec.name, pool, path=spec.folder, client=client, **spec.options
     )
     _logger.info("deployed %s from %s", deployment.full_name, spec.folder)
-
-
-def _configure_logging() -> None:
-    # The worker reports through logging; a script that set nothing up still sees it.
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO,
-            format="%(asctime)s %(levelname)-7s %(message)s",
-            datefmt="%H:%M:%S",
-            stream=sys.stderr,
-        )
-        logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -53,6 +54,21 @@ from headrace_worker.pool_types import (
 from headrace_worker.settings import WorkerSettings
 
 _logger = logging.getLogger("headrace.worker")
+
+
+def configure_logging() -> None:
+    """The worker reports through logging: show it on stderr in a process that set up no
+    logging of its own (the CLI, a script that serves), without one line per HTTP request."""
+    if logging.getLogger().handlers:
+        return
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
 
 # Until the server answers the first heartbeat with its own interval.
 DEFAULT_HEARTBEAT_SECONDS = 10.0

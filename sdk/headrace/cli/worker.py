@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from typing import Annotated
 
 import typer
@@ -38,17 +36,10 @@ def start(
         fail(unknown_pool_type_message(pool_type))
     try:
         # Lazily: the worker package is only needed by this command.
-        from headrace_worker.worker import Worker, WorkerError
+        from headrace_worker.worker import Worker, WorkerError, configure_logging
     except ImportError:
         fail("the worker is not installed: pip install headrace")
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-    # One line per request would drown what the worker has to say.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging()
     worker = Worker(pool, name, limit, create_type=pool_type)
     try:
         code = worker.run()
