@@ -24,6 +24,7 @@ from headrace.engine.task_call import call_context
 from headrace.engine.task_dispatch import await_submitted, new_task_run, wait_submitted
 from headrace.exceptions import Abort, ParameterError, RunTimeout
 from headrace.hooks import run_hooks
+from headrace.interrupts import signals_interrupt_main_thread
 from headrace.logging import PRINT_LOGGER, RunLogger, run_logger
 from headrace.parameters import json_safe
 from headrace.ports import NewFlowRun
@@ -298,6 +299,17 @@ def run_flow(
     worker_id: str | None = None,
 ) -> Any:
     """Run a sync flow: a new run, or the existing run `flow_run_id`."""
+    with signals_interrupt_main_thread():
+        return _run_flow(flow, parameters, return_type, flow_run_id, worker_id)
+
+
+def _run_flow(
+    flow: FlowLike,
+    parameters: dict[str, Any],
+    return_type: ReturnType,
+    flow_run_id: uuid.UUID | None,
+    worker_id: str | None,
+) -> Any:
     engine = FlowRunEngine(flow, parameters, flow_run_id=flow_run_id, worker_id=worker_id)
     engine.start()
     try:
