@@ -16,14 +16,13 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from headrace import log_prints
 from headrace import states as st
 from headrace.caching import CacheContext
 from headrace.concurrency import acquire_slots
 from headrace.context import TaskRunContext, task_run_context
 from headrace.exceptions import ResultError, RunTimeout
 from headrace.hooks import run_hooks
-from headrace.log_prints import capturing, no_capture
+from headrace.log_prints import capture_prints, capturing, no_capture
 from headrace.logging import PRINT_LOGGER, RunLogger, run_logger
 from headrace.results import deserialize, serialize, storage_key
 from headrace.retries import retry_delay
@@ -37,10 +36,6 @@ if TYPE_CHECKING:
 
 
 _NOT_STARTED: State[Any] = st.Pending()
-
-
-def _capturing() -> bool:
-    return capturing()
 
 
 class TaskRunEngine:
@@ -220,7 +215,7 @@ class TaskRunEngine:
         if own is None:
             # Prints follow the flow's setting, attributed to the flow run: in the flow's
             # process its capture is already in effect; elsewhere it is set up here.
-            if capture and not _capturing():
+            if capture and not capturing():
                 self._capture_prints(stack, None)
         elif own:
             self._capture_prints(stack, record.id)
@@ -230,7 +225,7 @@ class TaskRunEngine:
     def _capture_prints(self, stack: ExitStack, task_run_id: Any) -> None:
         label = self.label if task_run_id is not None else f"Flow run of {self.task.name!r}"
         printer = run_logger(self.record.flow_run_id, task_run_id, label, logger_name=PRINT_LOGGER)
-        stack.enter_context(log_prints.capture_prints(printer))
+        stack.enter_context(capture_prints(printer))
 
     def logger(self) -> RunLogger:
         if self._logger is None:
