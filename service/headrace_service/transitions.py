@@ -98,6 +98,18 @@ def fence_refusal(holder: uuid.UUID | None, requester: uuid.UUID | None) -> str 
     return f"the run is held by another worker ({holder}), not {requester}"
 
 
+def lease_refusal(
+    holder: uuid.UUID | None, requester: uuid.UUID, current_type: StateType
+) -> str | None:
+    """Why the running attempt of `requester`, a worker, no longer owns the run; None if it
+    does. An attempt that runs has taken its run to RUNNING: a run PENDING again was claimed
+    again since (by this same worker, after its lease expired and the run was rescued)."""
+    fenced = fence_refusal(holder, requester)
+    if fenced is None and current_type is S.PENDING:
+        return "the run was claimed again since this attempt started (its lease had expired)"
+    return fenced
+
+
 def one_of(types: frozenset[StateType]) -> str:
     """`SCHEDULED, PENDING or RUNNING`: in declaration order."""
     names = [t.value for t in StateType if t in types]

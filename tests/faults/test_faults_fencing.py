@@ -78,9 +78,9 @@ def test_20_a_frozen_workers_flow_process_stops_when_its_lease_is_taken_over(
     rescue = next(s for s in stack.read(run_id)["states"] if s["type"] == "CRASHED")
     stopped_after = last_of_1 - datetime.fromisoformat(rescue["timestamp"]).timestamp()
     print(
-        f"\n20: frozen worker's run rescued {rescued_after:.2f} s after the freeze (lease {LEASE} s)"
-        f"; attempt 1's last tick {stopped_after:.2f} s after the rescue and {overlap:+.2f} s "
-        "after attempt 2's first"
+        f"\n20: frozen worker's run rescued {rescued_after:.2f} s after the freeze "
+        f"(lease {LEASE} s); attempt 1's last tick {stopped_after:.2f} s after the rescue "
+        f"and {overlap:+.2f} s after attempt 2's first"
     )
     # The user sees why attempt 1 stopped in the run's logs.
     logs = stack.http.get(f"/flow_runs/{run_id}/logs", params={"limit": 1000}).json()["items"]

@@ -29,7 +29,7 @@ from headrace_service.errors import ConflictError, InvalidInput, NotFoundError
 from headrace_service.names import friendly_name
 from headrace_service.store import flow_runs as store
 from headrace_service.store.flows import flow_get, flow_get_or_create
-from headrace_service.transitions import INITIAL_TYPES, fence_refusal, one_of
+from headrace_service.transitions import INITIAL_TYPES, lease_refusal, one_of
 from headrace_service.validation import parse_uuid
 
 router = Router("flow_runs")
@@ -161,7 +161,11 @@ async def set_flow_run_state(
 
 
 @router.route(
-    "GET", "/flow_runs/{run_id}/lease", scope="worker", query=FlowRunLeaseQuery, response=FlowRunLease
+    "GET",
+    "/flow_runs/{run_id}/lease",
+    scope="worker",
+    query=FlowRunLeaseQuery,
+    response=FlowRunLease,
 )
 async def read_flow_run_lease(
     request: Request, run_id: str, query: FlowRunLeaseQuery
@@ -172,7 +176,7 @@ async def read_flow_run_lease(
         lease = await queue.flow_run_lease_get(conn, rid)
     if lease is None:
         raise NotFoundError(f"flow run {run_id} not found")
-    refused = fence_refusal(lease["worker_id"], query.worker_id)
+    refused = lease_refusal(lease["worker_id"], query.worker_id, StateType(lease["state_type"]))
     if refused is not None:
         raise ConflictError(refused)
     return FlowRunLease(
