@@ -15,8 +15,8 @@ import uuid
 from types import FrameType
 from typing import Any
 
-from headrace.engine.flow_engine import LeaseLost, Terminated, arun_flow, run_flow
-from headrace.engine.lease_watch import EXIT_LEASE_LOST
+from headrace.engine.flow_engine import Terminated, arun_flow, run_flow
+from headrace.engine.lease_watch import EXIT_LEASE_LOST, lease_lost
 from headrace.entrypoints import load_entrypoint
 from headrace.errors import HeadraceError
 from headrace.flows import as_flow
@@ -62,10 +62,8 @@ def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
         # Refused before anything ran (e.g. the run is being cancelled, or another worker has it).
         print(f"headrace: flow run {flow_run_id} not started: {exc}", file=sys.stderr)
         return EXIT_NOT_STARTED
-    except LeaseLost:
-        return EXIT_LEASE_LOST
     except Terminated:
-        return EXIT_FAILED
+        return EXIT_LEASE_LOST if lease_lost() else EXIT_FAILED
     return EXIT_COMPLETED if state.is_completed() else EXIT_FAILED
 
 

@@ -49,11 +49,6 @@ class Terminated(BaseException):
     """The process was asked to stop (SIGTERM), e.g. by a worker cancelling the run."""
 
 
-class LeaseLost(Terminated):
-    """The run's worker no longer holds it (the lease expired): another attempt owns the run,
-    and this one stopped without recording anything (see headrace.engine.lease_watch)."""
-
-
 class FlowRunEngine:
     """The state machine of one flow run."""
 
@@ -223,10 +218,9 @@ class FlowRunEngine:
     def crash(self, exc: BaseException) -> None:
         """Interrupted (Ctrl-C, SIGTERM, SystemExit): Crashed, or Cancelled when the server
         says the run is being cancelled. Reported as well as possible; the caller re-raises.
-        When the worker lost the run, nothing is reported: `LeaseLost` is raised instead."""
-        lost = self._lease_watch.lost if self._lease_watch is not None else None
-        if lost is not None:
-            raise LeaseLost(lost) from exc
+        When the worker lost the run, nothing is reported: the run is another attempt's."""
+        if self._lease_watch is not None and self._lease_watch.lost is not None:
+            return
         self.state = st.Crashed(f"interrupted by {type(exc).__name__}", exception=exc)
         if isinstance(exc, Terminated) and self._server_state() == StateType.CANCELLING.value:
             self.state = st.Cancelled("cancelled while running")

@@ -6,10 +6,11 @@ the run, another worker starts attempt 2, and attempt 1 would run on beside it u
 
 So the flow process asks the API every `lease_seconds / 3` whether its worker still holds the
 run (`GET /api/flow_runs/{id}/lease?worker_id=...`, a primary-key read). On a definite no (a
-409: the lease expired, the run was released or claimed by another worker) it stops the
+409: the lease expired and the run was rescued, then maybe claimed again by another worker or
+by the same one; or a 404: the run was deleted) it stops the
 attempt at once: it says so in one line, sends itself SIGTERM (the engine's handler interrupts
 the main thread's blocking call, see headrace.interrupts), and the engine, seeing the lease
-lost, records nothing (the run's state belongs to the new attempt) and exits with
+lost, records nothing (the run's state belongs to the new attempt); the process exits with
 EXIT_LEASE_LOST. Code that swallows the interruption is ended `LEASE_LOST_GRACE_SECONDS`
 later by `os._exit`. An unreachable API is no answer: the attempt goes on (the worker's side
 decides, as in a network cut).
@@ -40,6 +41,14 @@ LEASE_LOST_GRACE_SECONDS = 2.0
 CHECKS_PER_LEASE = 3
 
 _logger = logging.getLogger("headrace.engine")
+
+# Why this process's attempt lost its run, once a watch found out (the exit status says so).
+_lost: str | None = None
+
+
+def lease_lost() -> str | None:
+    """Why the run of this flow process is no longer its attempt's; None while it is."""
+    return _lost
 
 
 class LeaseWatch:
@@ -89,10 +98,11 @@ class LeaseWatch:
                 interval = max(lease.lease_seconds / CHECKS_PER_LEASE, 0.1)
 
     def _on_lost(self, reason: str) -> None:
+        global _lost
         with self._lock:
             if self._stopped.is_set():
                 return
-            self.lost = reason
+            self.lost = _lost = reason
         message = (
             f"this attempt lost the run ({reason}): another attempt may be running it now; "
             "stopping without recording anything"
