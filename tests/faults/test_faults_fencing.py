@@ -24,10 +24,15 @@ TICKING_FLOW = """
 
 @flow(retries=1)
 def ticking(first: float, later: float = 0.0) -> int:
+    import subprocess
+
     run_id = os.environ["HEADRACE_FLOW_RUN_ID"]
     run = httpx.get(f"{os.environ['HEADRACE_API_URL']}/flow_runs/{run_id}").json()
     attempt = run["run_count"]
-    _ledger(run=run_id, attempt=attempt, pid=os.getpid(), event="start", t=time.time())
+    child = subprocess.Popen(["sleep", "60"])  # a process of the flow's own
+    _ledger(
+        run=run_id, attempt=attempt, pid=os.getpid(), child=child.pid, event="start", t=time.time()
+    )
     deadline = time.time() + (first if attempt == 1 else later)
     while time.time() < deadline:
         _ledger(run=run_id, attempt=attempt, pid=os.getpid(), event="tick", t=time.time())
@@ -77,8 +82,11 @@ def test_20_a_frozen_workers_flow_process_stops_when_its_lease_is_taken_over(
         stack.start_worker("--pool", stack.pool, "--name", "rescuer")
         run = stack.wait_state(run_id, timeout=40)
         assert run["state_type"] == "COMPLETED" and run["run_count"] == 2, run
-        # Attempt 1's process stopped by itself: its worker is still frozen.
+        # Attempt 1's process stopped by itself (and the processes it started, if any): its
+        # worker is still frozen.
         wait_for(lambda: not running(first["pid"]), 10, "attempt 1's process stopped")
+        if "child" in first:
+            wait_for(lambda: not running(first["child"]), 10, "attempt 1's own process stopped")
         # A state attempt 1 would still send is refused: the run is no longer its worker's.
         late = stack.http.post(
             f"/flow_runs/{run_id}/set_state",

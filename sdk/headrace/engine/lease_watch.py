@@ -8,8 +8,9 @@ So the flow process asks the API every `lease_seconds / 3` whether its worker st
 run (`GET /api/flow_runs/{id}/lease?worker_id=...`, a primary-key read). On a definite no (a
 409: the lease expired and the run was rescued, then maybe claimed again by another worker or
 by the same one; or a 404: the run was deleted) it stops the
-attempt at once: it says so in one line, sends itself SIGTERM (the engine's handler interrupts
-the main thread's blocking call, see headrace.interrupts), and the engine, seeing the lease
+attempt at once: it says so in one line, sends SIGTERM to itself and the processes it started
+(its process group; the engine's handler interrupts the main thread's blocking call, see
+headrace.interrupts), and the engine, seeing the lease
 lost, records nothing (the run's state belongs to the new attempt); the process exits with
 EXIT_LEASE_LOST. Code that swallows the interruption is ended `LEASE_LOST_GRACE_SECONDS`
 later by `os._exit`. An unreachable API is no answer: the attempt goes on (the worker's side
@@ -109,7 +110,7 @@ class LeaseWatch:
         )
         self.run_logger.warning(message)
         print(f"headrace: flow run {self.flow_run_id}: {message}", file=sys.stderr, flush=True)
-        os.kill(os.getpid(), signal.SIGTERM)
+        _terminate_attempt()
         # Whatever the main thread does meanwhile (code that caught the interruption, task
         # runs still running in the runner's threads), the attempt ends here.
         time.sleep(LEASE_LOST_GRACE_SECONDS)
@@ -120,3 +121,12 @@ class LeaseWatch:
             flush=True,
         )
         os._exit(EXIT_LEASE_LOST)
+
+
+def _terminate_attempt() -> None:
+    """SIGTERM to this process and, when a worker started it as the leader of its own process
+    group, to every process the flow started: the whole attempt stops, as on a cancel."""
+    if hasattr(os, "killpg") and os.getpgrp() == os.getpid():
+        os.killpg(os.getpgrp(), signal.SIGTERM)
+    else:
+        os.kill(os.getpid(), signal.SIGTERM)
