@@ -7,14 +7,13 @@ the run, another worker starts attempt 2, and attempt 1 would run on beside it u
 So the flow process asks the API every `lease_seconds / 3` whether its worker still holds the
 run (`GET /api/flow_runs/{id}/lease?worker_id=...`, a primary-key read). On a definite no (a
 409: the lease expired and the run was rescued, then maybe claimed again by another worker or
-by the same one; or a 404: the run was deleted) it stops the
-attempt at once: it says so in one line, sends SIGTERM to itself and the processes it started
-(its process group; the engine's handler interrupts the main thread's blocking call, see
-headrace.interrupts), and the engine, seeing the lease
-lost, records nothing (the run's state belongs to the new attempt); the process exits with
-EXIT_LEASE_LOST. Code that swallows the interruption is ended `LEASE_LOST_GRACE_SECONDS`
-later by `os._exit`. An unreachable API is no answer: the attempt goes on (the worker's side
-decides, as in a network cut).
+by the same one) it stops the attempt at once: it says so in one line, sends SIGTERM to itself
+and the processes it started (its process group; the engine's handler interrupts the main
+thread's blocking call, see headrace.interrupts), and the engine, seeing the lease lost,
+records nothing (the run's state belongs to the new attempt); the process exits with
+EXIT_LEASE_LOST. Code that swallows the interruption is ended `LEASE_LOST_GRACE_SECONDS` later
+by `os._exit`. An unreachable API is no answer: the attempt goes on (the worker's side decides,
+as in a network cut).
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ import time
 import uuid
 
 from headrace.client import HeadraceClient, flow_runs
-from headrace.errors import Conflict, HeadraceError, NotFound
+from headrace.errors import Conflict, HeadraceError
 from headrace.ports.backend import current_api_url
 from headrace.signal_mask import leave_signals_to_main_thread
 
@@ -90,10 +89,11 @@ class LeaseWatch:
                     lease = flow_runs.lease(
                         client, self.flow_run_id, self.worker_id, timeout=interval
                     )
-                except (Conflict, NotFound) as refused:
+                except Conflict as refused:
                     self._on_lost(refused.detail)
                     return
-                except HeadraceError as error:  # unreachable, 503: no answer, ask again later
+                # Unreachable, a 503, or a 404 from a server older than the check: no answer.
+                except HeadraceError as error:
                     _logger.debug("lease check of run %s failed: %s", self.flow_run_id, error)
                     continue
                 interval = max(lease.lease_seconds / CHECKS_PER_LEASE, 0.1)
