@@ -163,7 +163,6 @@ async def set_flow_run_state(
 @router.route(
     "GET",
     "/flow_runs/{run_id}/lease",
-    scope="worker",
     query=FlowRunLeaseQuery,
     response=FlowRunLease,
 )
