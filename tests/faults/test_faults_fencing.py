@@ -42,6 +42,24 @@ def ticking(first: float, later: float = 0.0) -> int:
 
 
 @flow(retries=1)
+def ticking_stubborn(first: float, later: float = 0.0) -> int:
+    # Swallows every interruption, SIGTERM's included: only the lease watch's exit stops it.
+    run_id = os.environ["HEADRACE_FLOW_RUN_ID"]
+    run = httpx.get(f"{os.environ['HEADRACE_API_URL']}/flow_runs/{run_id}").json()
+    attempt = run["run_count"]
+    _ledger(run=run_id, attempt=attempt, pid=os.getpid(), event="start", t=time.time())
+    deadline = time.time() + (first if attempt == 1 else later)
+    while time.time() < deadline:
+        try:
+            _ledger(run=run_id, attempt=attempt, pid=os.getpid(), event="tick", t=time.time())
+            time.sleep(0.5)
+        except BaseException:
+            pass
+    _ledger(run=run_id, attempt=attempt, pid=os.getpid(), event="end", t=time.time())
+    return attempt
+
+
+@flow(retries=1)
 async def ticking_async(first: float, later: float = 0.0) -> int:
     import asyncio
 
@@ -61,7 +79,7 @@ async def ticking_async(first: float, later: float = 0.0) -> int:
 MAX_OVERLAP_SECONDS = 5.0
 
 
-@pytest.mark.parametrize("function", ["ticking", "ticking_async"])
+@pytest.mark.parametrize("function", ["ticking", "ticking_async", "ticking_stubborn"])
 def test_20_a_frozen_workers_flow_process_stops_when_its_lease_is_taken_over(
     fault_stack: Any, ledger: Any, function: str
 ) -> None:
