@@ -108,15 +108,16 @@ class LeaseWatch:
             f"this attempt lost the run ({reason}): another attempt may be running it now; "
             "stopping without recording anything"
         )
+        # Sent with the run's logs as the process exits.
         self.run_logger.warning(message)
-        print(f"headrace: flow run {self.flow_run_id}: {message}", file=sys.stderr, flush=True)
         _terminate_attempt()
         # Whatever the main thread does meanwhile (code that caught the interruption, task
-        # runs still running in the runner's threads), the attempt ends here.
+        # runs still running in the runner's threads), the attempt ends here. os._exit skips
+        # sending the buffered logs: the line goes to stderr, which the worker forwards.
         time.sleep(LEASE_LOST_GRACE_SECONDS)
         print(
-            f"headrace: flow run {self.flow_run_id} still running "
-            f"{LEASE_LOST_GRACE_SECONDS:g} s after losing its lease: exiting",
+            f"headrace: flow run {self.flow_run_id}: {message}; still running "
+            f"{LEASE_LOST_GRACE_SECONDS:g} s later: exiting now",
             file=sys.stderr,
             flush=True,
         )
