@@ -26,7 +26,6 @@ import threading
 import time
 import uuid
 
-from headrace.client import HeadraceClient, flow_runs
 from headrace.errors import Conflict, HeadraceError
 from headrace.ports.backend import current_api_url
 from headrace.signal_mask import leave_signals_to_main_thread
@@ -78,6 +77,9 @@ class LeaseWatch:
             self._stopped.set()
 
     def _watch(self) -> None:
+        # Here, not at the top: `import headrace` must not load httpx and pydantic.
+        from headrace.client import HeadraceClient, flow_runs
+
         leave_signals_to_main_thread()
         interval = FIRST_INTERVAL_SECONDS
         client = HeadraceClient(
