@@ -62,15 +62,9 @@ def decide(
         return Decision(accept=True)
     if current_type == proposed_type and current_name == proposed_name:
         return Decision(accept=True, unchanged=True)
-    if requester is not None and holder is not None and requester != holder:
-        return Decision(
-            accept=False, reason=f"the run is held by another worker ({holder}), not {requester}"
-        )
-    if requester is not None and holder is None:
-        # The worker lost its lease (the reaper released the run): it is fenced off the run.
-        return Decision(
-            accept=False, reason=f"worker {requester} no longer holds the run (its lease expired)"
-        )
+    fenced = fence_refusal(holder, requester)
+    if fenced is not None:
+        return Decision(accept=False, reason=fenced)
     if (
         proposed_type is S.RUNNING
         and current_type is S.PENDING
@@ -91,6 +85,29 @@ def decide(
             why = f"a {current_type.value} run cannot become {proposed_type.value}"
         return Decision(accept=False, reason=f"{why}; refused {proposed_name}")
     return Decision(accept=True)
+
+
+def fence_refusal(holder: uuid.UUID | None, requester: uuid.UUID | None) -> str | None:
+    """Why `requester`, a worker, may no longer act for a run `holder` holds; None if it may
+    (or when no worker asks). The fence of a run's attempt is its worker's lease: once the lease
+    expired, the reaper released the run (holder None) and another worker may have claimed it."""
+    if requester is None or requester == holder:
+        return None
+    if holder is None:
+        return f"worker {requester} no longer holds the run (its lease expired)"
+    return f"the run is held by another worker ({holder}), not {requester}"
+
+
+def lease_refusal(
+    holder: uuid.UUID | None, requester: uuid.UUID, current_type: StateType
+) -> str | None:
+    """Why the running attempt of `requester`, a worker, no longer owns the run; None if it
+    does. An attempt that runs has taken its run to RUNNING: a run PENDING again was claimed
+    again since (by this same worker, after its lease expired and the run was rescued)."""
+    fenced = fence_refusal(holder, requester)
+    if fenced is None and current_type is S.PENDING:
+        return "the run was claimed again since this attempt started (its lease had expired)"
+    return fenced
 
 
 def one_of(types: frozenset[StateType]) -> str:

@@ -226,3 +226,50 @@ def test_a_cancelling_run_whose_worker_is_gone_ends_cancelled(
     assert [r.outcome for r in reap(database_url)] == ["cancel"]
     run = queue_api.run_state(run_id)
     assert run["state_type"] == "CANCELLED" and "gone" in run["state_message"]
+
+
+def lease_of(http: httpx.Client, run_id: str, worker_id: str) -> httpx.Response:
+    return http.get(f"/flow_runs/{run_id}/lease", params={"worker_id": worker_id})
+
+
+def test_a_flow_process_asking_for_its_lease_learns_when_its_attempt_was_superseded(
+    queue_api: Any, http: httpx.Client, sql: Any, database_url: str
+) -> None:
+    # What a worker's flow process asks every lease / 3 s (issue 20).
+    run_id, worker_id = claimed_run(queue_api, retries=2)
+    queue_api.set_state(run_id, "RUNNING", worker_id)
+    held = lease_of(http, run_id, worker_id)
+    assert held.status_code == 200, held.text
+    assert held.json()["worker_id"] == worker_id and held.json()["lease_seconds"] > 0
+    other = queue_api.heartbeat("p", "w2")["worker_id"]
+    refused = lease_of(http, run_id, other)
+    assert refused.status_code == 409
+    assert (
+        refused.json()["detail"] == f"the run is held by another worker ({worker_id}), not {other}"
+    )
+    # The lease expires (the worker froze): the run is rescued, its attempt is fenced.
+    expire_leases(sql)
+    assert [r.outcome for r in reap(database_url)] == ["retry"]
+    expired = lease_of(http, run_id, worker_id)
+    assert expired.status_code == 409
+    assert "no longer holds the run (its lease expired)" in expired.json()["detail"]
+    # Claimed again by the same worker: the old attempt is no longer the run's all the same.
+    [again] = queue_api.claim("p", worker_id)
+    assert again["flow_run"]["id"] == run_id
+    reclaimed = lease_of(http, run_id, worker_id)
+    assert reclaimed.status_code == 409
+    assert "claimed again since this attempt started" in reclaimed.json()["detail"]
+    queue_api.set_state(run_id, "RUNNING", worker_id)
+    assert lease_of(http, run_id, worker_id).status_code == 200
+
+
+def test_a_lease_question_with_a_bad_run_or_worker_id_says_what_to_fix(
+    queue_api: Any, http: httpx.Client
+) -> None:
+    run_id, worker_id = claimed_run(queue_api)
+    missing = lease_of(http, str(uuid.uuid4()), worker_id)
+    assert missing.status_code == 404 and "not found" in missing.json()["detail"]
+    bad = lease_of(http, run_id, "not-a-uuid")
+    assert bad.status_code == 422 and "worker_id" in bad.json()["detail"], bad.text
+    none = http.get(f"/flow_runs/{run_id}/lease")
+    assert none.status_code == 422 and "worker_id" in none.json()["detail"], none.text

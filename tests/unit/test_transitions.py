@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from headrace._state_types import StateType as S
-from headrace_service.transitions import decide
+from headrace_service.transitions import decide, lease_refusal
 
 
 @pytest.mark.parametrize(
@@ -65,3 +65,21 @@ def test_only_the_lease_holder_may_start_a_claimed_run() -> None:
 
 def test_force_overrides_the_rules() -> None:
     assert decide(S.COMPLETED, "Completed", S.RUNNING, "Running", force=True).accept
+
+
+def test_a_running_attempt_owns_its_run_only_while_its_worker_holds_it_and_it_is_not_pending() -> (
+    None
+):
+    # The question a worker's flow process asks every lease / 3 s (issue 20).
+    mine, other = uuid.uuid4(), uuid.uuid4()
+    assert lease_refusal(mine, mine, S.RUNNING) is None
+    assert lease_refusal(mine, mine, S.CANCELLING) is None
+    assert lease_refusal(mine, mine, S.SCHEDULED) is None  # waiting for its in-process retry
+    assert lease_refusal(None, mine, S.SCHEDULED) == (
+        f"worker {mine} no longer holds the run (its lease expired)"
+    )
+    assert lease_refusal(other, mine, S.RUNNING) == (
+        f"the run is held by another worker ({other}), not {mine}"
+    )
+    # Rescued, then claimed again by the same worker: the old attempt is not the run's.
+    assert "claimed again since this attempt started" in str(lease_refusal(mine, mine, S.PENDING))

@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from headrace._state_types import StateType
+from headrace.client import flow_runs
+from headrace.engine.lease_watch import EXIT_LEASE_LOST
+from headrace.errors import Conflict, HeadraceError
 from headrace.logging import OUTPUT_FORWARDED_ENV
 from headrace.pool_types import PROCESS
 from headrace.schemas.work_pools import ClaimedRun
@@ -165,7 +168,7 @@ class ProcessRun:
         if cancel_reason is not None:
             # The flow's own children die with it: the whole group was asked to stop.
             _signal_group(process, signal.SIGKILL)
-        if abandoned:
+        if abandoned or (code == EXIT_LEASE_LOST and self._lost_lease()):
             return
         self.context.logs.flush(LOG_FLUSH_SECONDS)
         report_exit(
@@ -174,6 +177,18 @@ class ProcessRun:
             exit_description=exit_description(code),
             cancel_reason=cancel_reason,
         )
+
+    def _lost_lease(self) -> bool:
+        """Did the flow process stop because this worker no longer holds the run? Then the run
+        belongs to another attempt: nothing of this one is reported into it."""
+        try:
+            flow_runs.lease(self.context.client, self.run_id, self.context.worker_id)
+        except Conflict as refused:
+            _logger.warning("run %s: its flow process stopped: %s", self.run_id, refused.detail)
+            return True
+        except HeadraceError:
+            return False  # report as usual: the server fences what it must
+        return False
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = dict(os.environ)

@@ -384,15 +384,24 @@ class Worker:
         assert self._runner is not None
         _logger.info("run %s of %s/%s claimed", run.flow_run.id, run.flow_name, run.deployment_name)
         with self._slots:
+            # Handed a run it still runs: this worker lost its lease (it was frozen or cut off)
+            # and the run was rescued, then claimed again here. The old attempt must go.
+            superseded = self._handles.get(run.flow_run.id)
+        if superseded is not None:
+            superseded.abandon()
+        with self._slots:
             handle = self._runner.start(run, self._on_exit)
             self._handles[handle.run_id] = handle
+            self._cancelled.discard(handle.run_id)
             self._slots.notify_all()  # the cancellation watch now has a run to watch
 
     def _on_exit(self, handle: RunHandle) -> None:
         _logger.info("run %s ended", handle.run_id)
         with self._slots:
-            self._handles.pop(handle.run_id, None)
-            self._cancelled.discard(handle.run_id)
+            # Only its own entry: a new attempt of the same run may have replaced it.
+            if self._handles.get(handle.run_id) is handle:
+                del self._handles[handle.run_id]
+                self._cancelled.discard(handle.run_id)
             self._slots.notify_all()
 
     def _release(self, run: ClaimedRun) -> None:

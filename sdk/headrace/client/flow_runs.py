@@ -12,6 +12,8 @@ from headrace.schemas.flow_runs import (
     FlowRun,
     FlowRunCreate,
     FlowRunDetail,
+    FlowRunLease,
+    FlowRunLeaseQuery,
     FlowRunList,
     FlowRunQuery,
     FlowRunReadQuery,
@@ -58,6 +60,14 @@ def set_state(
 ) -> SetStateResponse:
     """Propose a state; `Conflict` (409) when the server refuses it."""
     return client.call("POST", f"{path(flow_run_id)}/set_state", SetStateResponse, body, **options)
+
+
+def lease(
+    client: HeadraceClient, flow_run_id: uuid.UUID | str, worker_id: uuid.UUID, **options: Any
+) -> FlowRunLease:
+    """The run's lease, if `worker_id` still holds it; `Conflict` (409) saying why if not."""
+    query = FlowRunLeaseQuery(worker_id=worker_id)
+    return client.call("GET", f"{path(flow_run_id)}/lease", FlowRunLease, query=query, **options)
 
 
 def cancel(client: HeadraceClient, flow_run_id: uuid.UUID | str) -> FlowRun:

@@ -1,7 +1,8 @@
 """`python -m headrace.engine <flow_run_id>`: run an existing flow run (started by a worker).
 
 Exit status: 0 when the run completed, 1 when it failed (or crashed, or was cancelled), 2 when
-it could not start (the API refused the run to start, the entrypoint cannot be loaded, ...).
+it could not start (the API refused the run to start, the entrypoint cannot be loaded, ...), 3
+when its worker lost the run while it ran (the lease expired: another attempt owns the run).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from types import FrameType
 from typing import Any
 
 from headrace.engine.flow_engine import Terminated, arun_flow, run_flow
+from headrace.engine.lease_watch import EXIT_LEASE_LOST, lease_lost
 from headrace.entrypoints import load_entrypoint
 from headrace.errors import HeadraceError
 from headrace.flows import as_flow
@@ -61,7 +63,7 @@ def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
         print(f"headrace: flow run {flow_run_id} not started: {exc}", file=sys.stderr)
         return EXIT_NOT_STARTED
     except Terminated:
-        return EXIT_FAILED
+        return EXIT_LEASE_LOST if lease_lost() else EXIT_FAILED
     return EXIT_COMPLETED if state.is_completed() else EXIT_FAILED
 
 

@@ -20,6 +20,7 @@ from headrace import log_prints
 from headrace import states as st
 from headrace._state_types import StateType
 from headrace.context import FlowRunContext, flow_run_context
+from headrace.engine.lease_watch import LeaseWatch
 from headrace.engine.task_call import call_context
 from headrace.engine.task_dispatch import await_submitted, new_task_run, wait_submitted
 from headrace.exceptions import Abort, ParameterError, RunTimeout
@@ -69,6 +70,7 @@ class FlowRunEngine:
         self.attempt = 0
         self.label = f"Flow run of {flow.name!r}"
         self._logger: RunLogger | None = None
+        self._lease_watch: LeaseWatch | None = None
         self.backend: Backend
         self.info: FlowRunInfo
 
@@ -110,6 +112,10 @@ class FlowRunEngine:
         self.state = running
         self.label = f"Flow run {self.info.name!r}"
         self.logger().info("Beginning flow run %r for flow %r", self.info.name, flow.name)
+        if self.existing_id is not None and self.worker_id is not None:
+            # A worker's run: stop as soon as the worker no longer holds it.
+            self._lease_watch = LeaseWatch(self.info.id, uuid.UUID(self.worker_id), self.logger())
+            self._lease_watch.start()
 
     def validated_parameters(self) -> dict[str, Any] | None:
         """The parameters coerced to their type hints; None (and the run Failed) if invalid."""
@@ -211,7 +217,10 @@ class FlowRunEngine:
 
     def crash(self, exc: BaseException) -> None:
         """Interrupted (Ctrl-C, SIGTERM, SystemExit): Crashed, or Cancelled when the server
-        says the run is being cancelled. Reported as well as possible; the caller re-raises."""
+        says the run is being cancelled. Reported as well as possible; the caller re-raises.
+        When the worker lost the run, nothing is reported: the run is another attempt's."""
+        if self._lease_watch is not None and self._lease_watch.lost is not None:
+            return
         self.state = st.Crashed(f"interrupted by {type(exc).__name__}", exception=exc)
         if isinstance(exc, Terminated) and self._server_state() == StateType.CANCELLING.value:
             self.state = st.Cancelled("cancelled while running")
@@ -219,11 +228,14 @@ class FlowRunEngine:
 
     def abort(self, exc: Abort) -> None:
         """The server refused a transition: the run is not ours to go on with."""
+        self._stop_lease_watch()
         self.logger().warning("%s; stopping", exc)
         self.state = st.Cancelled(str(exc), exception=exc)
         self._hooks()
 
     def finish(self) -> State[Any]:
+        # From here the run ends by itself; the server fences its final state.
+        self._stop_lease_watch()
         # Task runs first, so the run never looks finished with task runs missing.
         self.backend.flush()
         state = self.state
@@ -251,6 +263,10 @@ class FlowRunEngine:
         )
         self.backend.flush()
         return self.state
+
+    def _stop_lease_watch(self) -> None:
+        if self._lease_watch is not None:
+            self._lease_watch.stop()
 
     def _hooks(self) -> None:
         flow, state = self.flow, self.state

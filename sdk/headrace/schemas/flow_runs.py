@@ -124,6 +124,23 @@ class FlowRunReadQuery(ReadModel):
     reveal_secrets: bool = False
 
 
+class FlowRunLeaseQuery(Model):
+    """`GET /api/flow_runs/{id}/lease?worker_id=...`: does this worker still hold the run?"""
+
+    worker_id: uuid.UUID
+
+
+class FlowRunLease(ReadModel):
+    """The run is still held by the worker that asked (else the answer is a 409 saying why).
+    A flow process started by a worker asks every `lease_seconds / 3` and stops its attempt as
+    soon as the answer is no (its lease expired and the run was rescued)."""
+
+    worker_id: uuid.UUID
+    lease_expires_at: datetime | None = None
+    # The server's lease length: how often the question is worth asking.
+    lease_seconds: float
+
+
 MAX_WAIT_SECONDS = 300.0
 
 

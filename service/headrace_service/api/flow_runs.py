@@ -12,6 +12,8 @@ from headrace.schemas.flow_runs import (
     FlowRun,
     FlowRunCreate,
     FlowRunDetail,
+    FlowRunLease,
+    FlowRunLeaseQuery,
     FlowRunList,
     FlowRunQuery,
     FlowRunReadQuery,
@@ -27,7 +29,7 @@ from headrace_service.errors import ConflictError, InvalidInput, NotFoundError
 from headrace_service.names import friendly_name
 from headrace_service.store import flow_runs as store
 from headrace_service.store.flows import flow_get, flow_get_or_create
-from headrace_service.transitions import INITIAL_TYPES, one_of
+from headrace_service.transitions import INITIAL_TYPES, lease_refusal, one_of
 from headrace_service.validation import parse_uuid
 
 router = Router("flow_runs")
@@ -155,6 +157,31 @@ async def set_flow_run_state(
         state=to_model(State, change.state),
         reason=change.decision.reason,
         run=run,
+    )
+
+
+@router.route(
+    "GET",
+    "/flow_runs/{run_id}/lease",
+    query=FlowRunLeaseQuery,
+    response=FlowRunLease,
+)
+async def read_flow_run_lease(
+    request: Request, run_id: str, query: FlowRunLeaseQuery
+) -> FlowRunLease:
+    """Whether `worker_id` still holds the run; 409 with the reason when it does not."""
+    rid = parse_uuid(run_id, "flow run")
+    async with db(request).begin() as conn:
+        lease = await queue.flow_run_lease_get(conn, rid)
+    if lease is None:
+        raise NotFoundError(f"flow run {run_id} not found")
+    refused = lease_refusal(lease["worker_id"], query.worker_id, StateType(lease["state_type"]))
+    if refused is not None:
+        raise ConflictError(refused)
+    return FlowRunLease(
+        worker_id=query.worker_id,
+        lease_expires_at=lease["lease_expires_at"],
+        lease_seconds=settings(request).lease_seconds,
     )
 
 

@@ -148,6 +148,21 @@ async def _ended_by_worker(
     return {row[0] for row in rows}
 
 
+async def flow_run_lease_get(conn: AsyncConnection, run_id: uuid.UUID) -> RowMapping | None:
+    """Who holds the run, until when, and its state type (None: no such run). A plain read:
+    the flow process of an attempt asks it to learn whether its worker still holds the run."""
+    return (
+        (
+            await conn.execute(
+                text("SELECT worker_id, lease_expires_at, state_type FROM flow_run WHERE id = :id"),
+                {"id": run_id},
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
 async def flow_run_cancelling_of_worker(
     conn: AsyncConnection, worker_id: uuid.UUID, ignore: list[uuid.UUID]
 ) -> list[uuid.UUID]:
