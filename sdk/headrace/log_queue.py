@@ -85,6 +85,7 @@ class LogQueue:
         self.api_error: str | None = None
         self._dropped: dict[tuple[uuid.UUID, str], int] = {}
         self.dropped_total = 0
+        self.batches_sent = 0
 
     # -- with the reporter's lock held --------------------------------------------------------
 
@@ -122,6 +123,7 @@ class LogQueue:
         """Lines that left (stored, or dropped as refused): room for more, waiting resumes."""
         self._lines -= len(batch)
         self._bytes -= sum(size for _line, size in batch)
+        self.batches_sent += 1
         self._not_waiting_because = None
         self.api_error = None
         self._room.notify_all()

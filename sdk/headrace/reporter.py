@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ LogSender = Callable[[list["LogLine"]], None]
 DEFAULT_INTERVAL_SECONDS = 0.5
 # Matches the API's batch limit (schemas.task_runs.MAX_TASK_RUN_BATCH).
 TASK_RUN_BATCH = 1000
+# How long `flush` waits at most for a backlog that keeps going out.
+MAX_FLUSH_SECONDS = 300.0
 # Wake the thread early when this many items wait, so one batch stays under the API's limits.
 EARLY_SEND = 500
 
@@ -131,12 +134,22 @@ class Reporter:
     # -- control ------------------------------------------------------------------------------
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Send everything buffered now; False if it could not all be sent within `timeout`."""
+        """Send everything buffered now; False if nothing could be sent for `timeout` seconds.
+
+        A backlog that goes out steadily is waited for (up to MAX_FLUSH_SECONDS): a flow that
+        logged faster than the API stores ends when its last line is stored, not with its
+        tail lost."""
         if self._thread is None:
             return True
+        deadline = time.monotonic() + max(timeout, MAX_FLUSH_SECONDS)
         with self._lock:
             self._wake.notify()
-            return self._idle.wait_for(self._drained, timeout)
+            while True:
+                progress = self._logs.batches_sent
+                if self._idle.wait_for(self._drained, timeout):
+                    return True
+                if self._logs.batches_sent == progress or time.monotonic() > deadline:
+                    return False
 
     def close(self, timeout: float = 10.0) -> None:
         self.flush(timeout)
