@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import httpx
 from _stack import BenchStack, bench_stack, out_folder, percentile
 from sqlalchemy import create_engine, text
 
@@ -133,6 +134,7 @@ class Prober(threading.Thread):
         self.run_id = run_id
         self.health: list[float] = []
         self.run_read: list[float] = []
+        self.errors = 0  # answers other than 200, and requests that failed
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -142,8 +144,12 @@ class Prober(threading.Thread):
                 (f"/flow_runs/{self.run_id}", self.run_read),
             ):
                 started = time.perf_counter()
-                self.stack.http.get(path).raise_for_status()
+                try:
+                    ok = self.stack.http.get(path).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
                 samples.append(time.perf_counter() - started)
+                self.errors += not ok
             time.sleep(0.05)
 
 
@@ -167,6 +173,7 @@ def under_load(stack: BenchStack, flows: int, seconds: float) -> dict[str, Any]:
         "health_ms": {"p50": ms(prober.health, 0.5), "p99": ms(prober.health, 0.99)},
         "run_read_ms": {"p50": ms(prober.run_read, 0.5), "p99": ms(prober.run_read, 0.99)},
         "probes": len(prober.health),
+        "probe_errors": prober.errors,
     }
 
 
