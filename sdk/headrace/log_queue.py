@@ -159,7 +159,7 @@ class LogQueue:
     def _queue_notices(self) -> None:
         """A WARNING line in each run's logs for what was dropped, where the gap is."""
         for (flow_run_id, reason), count in self._dropped.items():
-            message = f"{count} log lines dropped because {reason}"
+            message = f"{dropped_count(count)} dropped because {reason}"
             _tell_stderr(f"flow run {flow_run_id}: {message}")
             notice = LogLine(
                 flow_run_id=flow_run_id,
@@ -177,10 +177,14 @@ class LogQueue:
         self._dropped = {}
 
 
+def dropped_count(count: int) -> str:
+    return f"{count} log line" if count == 1 else f"{count} log lines"
+
+
 def tell_untold_drops(untold: dict[tuple[uuid.UUID, str], int]) -> None:
     for (flow_run_id, reason), count in untold.items():
         _tell_stderr(
-            f"flow run {flow_run_id}: {count} log lines dropped because {reason} "
+            f"flow run {flow_run_id}: {dropped_count(count)} dropped because {reason} "
             "(the run's logs could not be told: the API did not come back in time)"
         )
 

@@ -111,3 +111,19 @@ def test_lines_logged_while_the_api_is_away_arrive_when_it_is_back_and_overflow_
     )
     assert "the buffer of 300 lines" in messages[300]
     assert f"headrace: flow run {run_id}: 100 log lines dropped because" in capsys.readouterr().err
+
+
+def test_a_line_the_api_refuses_is_dropped_alone_and_counted(client: HeadraceClient) -> None:
+    run_id = flow_runs.create(client, FlowRunCreate(flow_name="refused")).id
+    reporter = Reporter(lambda batch: None, log_sender(client), interval=0.05)
+    try:
+        for i in range(50):
+            level = 500 if i == 20 else 20  # the API takes levels 0 to 100
+            reporter.log(LogLine(run_id, None, level, "app", LINE.format(i), datetime.now(UTC)))
+        assert reporter.flush(timeout=20)
+    finally:
+        reporter.close(1)
+    messages = [line.message for line in stored_lines(client, run_id)]
+    assert messages[:49] == [LINE.format(i) for i in range(50) if i != 20]
+    assert messages[49].startswith("1 log line dropped because the API refused it: ")
+    assert "level" in messages[49]

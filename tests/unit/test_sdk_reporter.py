@@ -165,9 +165,9 @@ def test_a_line_larger_than_the_cap_is_dropped_and_counted_in_the_runs_logs(
     assert reporter.flush(timeout=10)
     messages = [line.message[:8] for line in api.stored]
     assert messages[:2] == ["00000000", "00000002"]
-    assert api.stored[2].message == "1 log lines dropped because too large"
+    assert api.stored[2].message == "1 log line dropped because too large"
     assert api.stored[2].level == logging.WARNING
-    assert "1 log lines dropped because too large" in capsys.readouterr().err
+    assert "1 log line dropped because too large" in capsys.readouterr().err
 
 
 def test_a_logger_faster_than_the_api_waits_for_room_and_loses_nothing() -> None:
