@@ -127,3 +127,24 @@ def test_a_line_the_api_refuses_is_dropped_alone_and_counted(client: HeadraceCli
     assert messages[:49] == [LINE.format(i) for i in range(50) if i != 20]
     assert messages[49].startswith("1 log line dropped because the API refused it: ")
     assert "level" in messages[49]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b'{"logs": [', "body is not valid JSON"),
+        (b"[]", "body: Input should be an object"),
+        (
+            b'{"logs": [{"flow_run_id": "x"}]}',
+            "body.logs.0.flow_run_id: Input should be a valid UUID",
+        ),
+        (b"", "a JSON body is required"),
+    ],
+)
+def test_a_bad_log_batch_is_a_422_saying_what_to_fix(
+    http: httpx.Client, body: bytes, says: str
+) -> None:
+    # The batch is validated straight from its bytes: the messages stay those of other routes.
+    response = http.post("/logs", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert says in response.json()["detail"]
