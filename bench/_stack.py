@@ -118,20 +118,27 @@ class BenchStack:
 
 
 @contextmanager
-def bench_stack(pool: str = "bench") -> Iterator[BenchStack]:
-    """A fresh server and a deployment `touch/bench` of the flow above in `pool`."""
+def bench_stack(
+    pool: str = "bench",
+    *,
+    flow_file: str = FLOW_FILE,
+    entrypoint: str = "flows/bench.py:touch",
+    server_env: dict[str, str] | None = None,
+) -> Iterator[BenchStack]:
+    """A fresh server (with `server_env` settings) and a deployment `<flow>/bench` of
+    `entrypoint` in `flow_file` (the flow above unless told) in `pool`."""
     home = Path(tempfile.mkdtemp(prefix="hrb-", dir="/tmp"))
     folder = home / "code"
     (folder / "flows").mkdir(parents=True)
     (folder / "out").mkdir()
-    (folder / "flows" / "bench.py").write_text(textwrap.dedent(FLOW_FILE))
+    (folder / "flows" / "bench.py").write_text(textwrap.dedent(flow_file))
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
     env.update(HEADRACE_HOME=str(home), HEADRACE_API_URL=url, HEADRACE_LOG_LEVEL="warning")
     server = subprocess.Popen(
         [*HEADRACE, "server", "start", "--port", str(port)],
-        env=env,
+        env={**env, **(server_env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -140,7 +147,7 @@ def bench_stack(pool: str = "bench") -> Iterator[BenchStack]:
     try:
         _wait_healthy(http, server)
         stack.cli("work-pool", "create", "--type", "process", pool)
-        stack.cli("deploy", "flows/bench.py:touch", "--name", "bench", "--pool", pool)
+        stack.cli("deploy", entrypoint, "--name", "bench", "--pool", pool)
         yield stack
     finally:
         stack.stop_workers()

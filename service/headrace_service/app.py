@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -96,6 +97,7 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
                 notifier=notifier,
                 migration_check=MigrationCheck(database_url),
                 metrics_snapshots=SnapshotCache(),
+                log_writers=asyncio.Semaphore(max(1, settings.db_pool_size // 2)),
             )
         finally:
             stop_loops(scheduler)

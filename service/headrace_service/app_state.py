@@ -9,6 +9,7 @@ background loops, the lifespan itself) is given what it needs as arguments inste
 
 from __future__ import annotations
 
+import asyncio
 from typing import TypedDict, cast
 
 from starlette.requests import HTTPConnection
@@ -35,6 +36,9 @@ class AppState(TypedDict):
     migration_check: MigrationCheck
     # The database gauges of /metrics, shared by concurrent scrapes.
     metrics_snapshots: SnapshotCache
+    # Log batches written at once: at most half the main pool, so that however fast flows log,
+    # reads and state changes find a connection (the other batches wait, their clients too).
+    log_writers: asyncio.Semaphore
 
 
 class RequestState(AppState, total=False):

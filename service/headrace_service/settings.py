@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from headrace.schemas.limits import MAX_BODY_BYTES
+
 
 class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEADRACE_", extra="ignore")
@@ -139,7 +141,11 @@ class ServerSettings(BaseSettings):
         description="Rows one retention DELETE removes at most (short transactions, short "
         "locks); a pass repeats batches up to a bound and the next pass continues.",
     )
-    max_body_bytes: int = Field(default=1024 * 1024, description="Largest request body accepted.")
+    max_body_bytes: int = Field(
+        default=MAX_BODY_BYTES,
+        description="Largest request body accepted. Clients size log batches under the "
+        "default; with a smaller cap they split the batches the API refuses.",
+    )
     max_bundle_bytes: int = Field(
         default=50 * 1024 * 1024, description="Largest uploaded code bundle (tar.gz) accepted."
     )

@@ -17,6 +17,17 @@ def create(client: HeadraceClient, body: LogBatch, **options: Any) -> BatchAccep
     return client.call("POST", "/logs", BatchAccepted, body, **options)
 
 
+def create_raw(client: HeadraceClient, body: bytes, **options: Any) -> None:
+    """Send a batch already serialised as the JSON of `LogBatch.logs` (a list of lines)."""
+    client.request(
+        "POST",
+        "/logs",
+        content=b'{"logs":' + body + b"}",
+        headers={"content-type": "application/json"},
+        **options,
+    )
+
+
 def of_flow_run(
     client: HeadraceClient, flow_run_id: uuid.UUID | str, query: LogQuery, **options: Any
 ) -> LogList:

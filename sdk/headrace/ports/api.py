@@ -15,19 +15,18 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from headrace.client import concurrency, deployment_code, flow_runs, logs, results, task_runs
 from headrace.client.transport import HeadraceClient, detail_text
 from headrace.errors import ApiError, ApiUnreachable, Conflict, HeadraceError, NotFound
 from headrace.exceptions import Abort
 from headrace.ports import FlowRunInfo, NewFlowRun
-from headrace.reporter import LogLine, Reporter, TaskRunRecord
+from headrace.reporter import LogBatchRefused, LogLine, Reporter, TaskRunRecord
 from headrace.schemas.common import StateCreate
 from headrace.schemas.concurrency import SlotAcquire, SlotHolder
 from headrace.schemas.deployment_code import DeploymentCode
 from headrace.schemas.flow_runs import FlowRun, FlowRunCreate, SetStateRequest
-from headrace.schemas.logs import LogBatch, LogCreate
 from headrace.schemas.results import ResultWrite
 from headrace.schemas.task_runs import TaskRunBatch, TaskRunReport, TaskRunStateReport
 from headrace.states import State
@@ -42,6 +41,9 @@ LIMITED_TAGS_TTL_SECONDS = 5.0
 # was done ended Crashed ("exited without reporting a final state"). The worker keeps the lease
 # meanwhile.
 FLOW_RUN_STATE_RETRIES = 8
+
+# Log lines straight to JSON (pydantic-core), as the body of `POST /logs` expects them.
+LOG_LINES_JSON = TypeAdapter(list[LogLine])
 
 
 @contextmanager
@@ -146,11 +148,25 @@ def task_run_sender(
 def log_sender(
     client: HeadraceClient, *, retries: int | None = 0
 ) -> Callable[[list[LogLine]], None]:
-    """What a reporter thread calls with a batch of log lines (`retries=None`: the client's)."""
+    """What a reporter thread calls with a batch of log lines (`retries=None`: the client's).
+
+    The lines are serialised straight to JSON (they have `LogCreate`'s fields; the API
+    validates them); a batch the API refuses as such raises `LogBatchRefused`."""
 
     def send(lines: list[LogLine]) -> None:
-        batch = [LogCreate.model_validate(line, from_attributes=True) for line in lines]
-        logs.create(client, LogBatch(logs=batch), retries=retries)
+        try:
+            logs.create_raw(client, LOG_LINES_JSON.dump_json(lines), retries=retries)
+        except ApiError as error:
+            if error.status_code == 413:
+                raise LogBatchRefused(
+                    f"it was larger than the API's request body limit ({error.detail})",
+                    too_large=True,
+                ) from None
+            if error.status_code == 422:
+                raise LogBatchRefused(
+                    f"the API refused it: {error.detail[:500]}", too_large=False
+                ) from None
+            raise
 
     return send
 

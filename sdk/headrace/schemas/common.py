@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
 
 from headrace._state_types import DEFAULT_NAMES, StateType
+from headrace.schemas.limits import MAX_BODY_BYTES
 
 # Caps on what a client may send, so bad input gets a 422 instead of bloating the database.
 MAX_NAME = 200
@@ -25,7 +26,7 @@ Message = Annotated[str, StringConstraints(max_length=MAX_MESSAGE)]
 # Run parameters are JSONB on every run: a cap keeps one request from storing megabytes per run,
 # and a depth cap keeps recursive code (serialisers, the dashboard) away from its stack limit.
 MAX_PARAMETERS_DEPTH = 32
-MAX_PARAMETERS_BYTES = 1024 * 1024  # the request body cap (max_body_bytes) is the same
+MAX_PARAMETERS_BYTES = MAX_BODY_BYTES  # any body the API accepts can carry its parameters
 
 
 def walk_json(value: Any) -> Iterator[tuple[Any, int]]:

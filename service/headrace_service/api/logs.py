@@ -9,16 +9,25 @@ from headrace.schemas.task_runs import BatchAccepted
 from headrace_service.api.deps import db, live_pages_listen, to_model
 from headrace_service.api.flow_runs import read_run
 from headrace_service.api.routing import Router
+from headrace_service.app_state import request_state
 from headrace_service.store import logs as store
 from headrace_service.validation import parse_uuid
 
 router = Router("logs")
 
 
-@router.route("POST", "/logs", scope="worker", body=LogBatch, response=BatchAccepted, status=201)
+@router.route(
+    "POST",
+    "/logs",
+    scope="worker",
+    body=LogBatch,
+    response=BatchAccepted,
+    status=201,
+    flat_body=True,
+)
 async def write_logs(request: Request, body: LogBatch) -> BatchAccepted:
     """Store a batch of log lines (lines of unknown runs are dropped)."""
-    async with db(request).begin() as conn:
+    async with request_state(request)["log_writers"], db(request).begin() as conn:
         accepted = await store.logs_insert(conn, body.logs, announce=live_pages_listen(request))
     return BatchAccepted(accepted=accepted)
 

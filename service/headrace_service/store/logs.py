@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from pydantic import TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,32 +20,54 @@ from headrace_service.store.run_activity import run_activity_announce
 async def logs_insert(
     conn: AsyncConnection, logs: list[LogCreate], *, announce: bool = True
 ) -> int:
-    if not logs:
+    """One statement for the whole batch, which travels as one JSON text that PostgreSQL
+    expands in order (an INSERT per line, or Python adapting each value, costs far more).
+    Lines of unknown runs are left out; the runs of the others cannot be deleted before the
+    commit (FOR KEY SHARE)."""
+    known = set(
+        (
+            await conn.execute(
+                text("SELECT id FROM flow_run WHERE id = ANY(:ids) FOR KEY SHARE"),
+                {"ids": run_ids(logs)},
+            )
+        ).scalars()
+    )
+    kept = [line for line in logs if line.flow_run_id in known]
+    if not kept:
         return 0
     await conn.execute(
         text(
             """
             INSERT INTO log (flow_run_id, task_run_id, level, name, message, timestamp)
-            SELECT :flow_run_id, :task_run_id, :level, :name, :message, :timestamp
-            WHERE EXISTS (SELECT 1 FROM flow_run WHERE id = :flow_run_id)
+            SELECT flow_run_id, task_run_id, level, name, message, timestamp
+            FROM json_to_recordset(CAST(:lines AS json)) AS line(
+                flow_run_id uuid, task_run_id uuid, level integer, name text, message text,
+                timestamp timestamptz
+            )
             """
         ),
-        [
-            {
-                "flow_run_id": item.flow_run_id,
-                "task_run_id": item.task_run_id,
-                "level": item.level,
-                "name": item.name,
-                # Postgres text cannot hold NUL; keep the line, visibly.
-                "message": item.message.replace("\x00", "\\x00"),
-                "timestamp": item.timestamp,
-            }
-            for item in logs
-        ],
+        {"lines": _LINES.dump_json(storable(kept)).decode()},
     )
     if announce:
-        await run_activity_announce(conn, "logs", (item.flow_run_id for item in logs))
+        await run_activity_announce(conn, "logs", known)
     return len(logs)
+
+
+_LINES = TypeAdapter(list[LogCreate])
+
+
+def storable(logs: list[LogCreate]) -> list[LogCreate]:
+    """Postgres text cannot hold NUL: those lines are kept, with the NUL visible as `\\x00`."""
+    return [
+        line.model_copy(update={"message": line.message.replace("\x00", "\\x00")})
+        if "\x00" in line.message
+        else line
+        for line in logs
+    ]
+
+
+def run_ids(logs: list[LogCreate]) -> list[uuid.UUID]:
+    return list({line.flow_run_id for line in logs})
 
 
 async def logs_of_flow_run(
