@@ -54,15 +54,21 @@ POOL_QUEUE_SQL = text(
 
 # The schedules a scheduler pass would top up now, and how long the most overdue has waited
 # since its bookmark said it needed work (NULL bookmarks, new or reset schedules, have no
-# "since" and count only in `due`). One row per schedule: a small table, scanned whole.
+# "since" and count only in `due`), and the schedules whose times could not be computed.
+# One row per schedule: a small table, scanned whole.
 SCHEDULER_LAG_SQL = text(
     """
-    SELECT count(*) AS due,
-           coalesce(max(extract(epoch FROM coalesce(:now, now()) - s.refill_at)), 0) AS lag
-    FROM deployment_schedule s
-    JOIN deployment d ON d.id = s.deployment_id
-    WHERE s.active AND NOT d.paused AND d.work_pool_id IS NOT NULL
-      AND (s.refill_at IS NULL OR s.refill_at <= coalesce(:now, now()))
+    SELECT count(*) FILTER (WHERE due) AS due,
+           coalesce(max(extract(epoch FROM coalesce(:now, now()) - refill_at))
+                    FILTER (WHERE due), 0) AS lag,
+           count(*) FILTER (WHERE error IS NOT NULL) AS errored
+    FROM (
+        SELECT s.refill_at, s.error,
+               s.refill_at IS NULL OR s.refill_at <= coalesce(:now, now()) AS due
+        FROM deployment_schedule s
+        JOIN deployment d ON d.id = s.deployment_id
+        WHERE s.active AND NOT d.paused AND d.work_pool_id IS NOT NULL
+    ) AS active_schedules
     """
 )
 
@@ -75,6 +81,7 @@ class Snapshot:
     late_runs: dict[str, int]
     schedules_due: int = 0
     scheduler_lag_seconds: float = 0.0
+    schedules_errored: int = 0
 
 
 async def take_snapshot(database: Database, now: datetime | None = None) -> Snapshot:
@@ -98,6 +105,7 @@ async def take_snapshot(database: Database, now: datetime | None = None) -> Snap
         late_runs={p.pool: int(p.late) for p in pools},
         schedules_due=int(scheduler.due),
         scheduler_lag_seconds=max(0.0, float(scheduler.lag)),
+        schedules_errored=int(scheduler.errored),
     )
 
 
@@ -161,6 +169,12 @@ class SnapshotCollector(Collector):
             "headrace_scheduler_schedules_due",
             "Active schedules whose upcoming runs the scheduler has yet to top up.",
             value=self.snapshot.schedules_due,
+        )
+        yield GaugeMetricFamily(
+            "headrace_scheduler_schedules_errored",
+            "Active schedules whose fire times could not be computed: the scheduler skips them "
+            "(the deployment's page and API say why) until they are changed.",
+            value=self.snapshot.schedules_errored,
         )
 
 

@@ -183,6 +183,8 @@ deployment_schedule = Table(
     # next needs topping up (NULL: now). Reset when the schedule changes or pauses.
     Column("materialized_until", DateTime(timezone=True)),
     Column("refill_at", DateTime(timezone=True)),
+    # Why the scheduler could not compute this schedule's times (it skips it); NULL when it can.
+    Column("error", Text),
     _created(),
     _updated(),
     Index("ix_deployment_schedule_deployment", "deployment_id"),

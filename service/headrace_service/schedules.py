@@ -19,14 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+import anyio.to_thread
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from dateutil.rrule import rrulestr
+from dateutil.rrule import DAILY, HOURLY, MINUTELY, SECONDLY, WEEKLY, rrule, rruleset, rrulestr
 
 from headrace.schemas.schedules import (
     CronSchedule,
@@ -36,6 +38,7 @@ from headrace.schemas.schedules import (
     rrule_error,
 )
 from headrace_service.errors import InvalidInput
+from headrace_service.schedule_budget import CHECK_SECONDS, ScheduleTooSlow, within_budget
 
 AnySchedule = CronSchedule | IntervalSchedule | RRuleSchedule
 
@@ -73,12 +76,50 @@ def timetable(schedule: AnySchedule) -> Timetable:
     return table
 
 
-def check_schedule(schedule: AnySchedule, where: str) -> Timetable:
-    """`timetable` for the API: a rejected schedule is a 422 naming `where` and the field."""
+# The API asks for the first fire time after this far ahead too, so that a stored schedule is
+# one whose times the scheduler (at most `scheduler_max_time_seconds` ahead, 100 days by
+# default) can compute within the budget for at least this long.
+PROBE_AHEAD = timedelta(days=366)
+
+
+async def check_schedule(schedule: AnySchedule, where: str, now: datetime) -> None:
+    """A 422 naming `where` and the field for a schedule that cannot fire, whose times overflow
+    the calendar, or whose times take too long to compute. Off the event loop: the probe may
+    use its whole budget."""
     try:
-        return timetable(schedule)
+        await anyio.to_thread.run_sync(within_budget, partial(probe, schedule, now), CHECK_SECONDS)
     except InvalidSchedule as exc:
         raise InvalidInput(f"{where}: {exc}") from None
+    except ScheduleTooSlow as exc:
+        raise InvalidInput(
+            f"{where}: {schedule_field(schedule)}: {exc} (a rule that fires rarely or never, or "
+            "a long COUNT, makes every computation walk it); simplify it or give it a DTSTART "
+            "closer to now"
+        ) from None
+
+
+def probe(schedule: AnySchedule, now: datetime) -> None:
+    """Compile the schedule and compute its next time, now and a year ahead."""
+    table = timetable(schedule)
+    try:
+        if next(table.times_after(now), None) is None:
+            raise InvalidSchedule(f"{schedule_field(schedule)}: it never fires after now")
+        next(table.times_after(now + PROBE_AHEAD), None)
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, InvalidSchedule):
+            raise
+        raise InvalidSchedule(
+            f"{schedule_field(schedule)}: its fire times cannot be computed ({exc})"
+        ) from None
+
+
+def schedule_field(schedule: AnySchedule) -> str:
+    """The field a person changes to fix the schedule's times."""
+    if isinstance(schedule, CronSchedule):
+        return "cron"
+    if isinstance(schedule, IntervalSchedule):
+        return "anchor_date" if schedule.anchor_date is not None else "interval"
+    return "rrule"
 
 
 def next_times(schedule: AnySchedule, after: datetime, count: int) -> list[datetime]:
@@ -192,29 +233,73 @@ class RRuleTimetable:
     def __init__(self, expression: str, zone: ZoneInfo) -> None:
         self.zone = zone
         try:
-            self.rule = rrulestr(expression, dtstart=DEFAULT_ANCHOR, forceset=True)
-            self.aware = _rule_is_aware(self.rule)
+            self.rules: rruleset = rrulestr(expression, dtstart=DEFAULT_ANCHOR, forceset=True)
         except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidSchedule(rrule_error(expression, str(exc) or type(exc).__name__)) from None
+        self.aware = _rules_are_aware(self.rules)
 
     def times_after(self, after: datetime) -> Iterator[datetime]:
         cursor: datetime = after.astimezone(self.zone)
         if not self.aware:
             cursor = cursor.replace(tzinfo=None)
-        while True:
-            local = self.rule.after(cursor)
-            if local is None:
-                return
-            cursor = local
+        for local in _started_near(self.rules, cursor):
+            if local <= cursor:
+                continue
             when = local if self.aware else local.replace(tzinfo=self.zone)
             if when > after:
                 yield when.astimezone(UTC)
 
 
-def _rule_is_aware(rule: Any) -> bool:
+# dateutil keeps a rule set's parts and a rule's fields in private attributes and has no public
+# reader for them; they have kept these names since dateutil 2.0. Read here and nowhere else.
+
+
+def _rules_are_aware(rules: rruleset) -> bool:
     """A DTSTART with TZID or Z makes the rule's times aware; else they are wall-clock times."""
-    try:
-        rule.after(DEFAULT_ANCHOR)
-    except TypeError:
-        return True
-    return False
+    starts = [r._dtstart for r in rules._rrule] + list(rules._rdate)
+    return any(start.tzinfo is not None for start in starts)
+
+
+# A rule of these frequencies, moved forward by whole periods, keeps its occurrences: the
+# fields it takes by default from DTSTART (the second of a MINUTELY rule, the weekday of a
+# WEEKLY one) are the same, and so is its INTERVAL grid. Months and years have no fixed length.
+_PERIODS = {
+    SECONDLY: timedelta(seconds=1),
+    MINUTELY: timedelta(minutes=1),
+    HOURLY: timedelta(hours=1),
+    DAILY: timedelta(days=1),
+    WEEKLY: timedelta(weeks=1),
+}
+
+
+def _started_near(rules: rruleset, cursor: datetime) -> rruleset:
+    """The same set with each rule started just before `cursor`, when that keeps its times:
+    dateutil walks every period from DTSTART, so a MINUTELY rule from 2020 costs millions of
+    steps at each question otherwise. COUNT counts from DTSTART, so such a rule stays as it is
+    (the API refuses one too long to walk)."""
+    moved = rruleset()
+    for rule in rules._rrule:
+        moved.rrule(_started_before(rule, cursor))
+    for rule in rules._exrule:
+        moved.exrule(_started_before(rule, cursor))
+    for when in rules._rdate:
+        moved.rdate(when)
+    for when in rules._exdate:
+        moved.exdate(when)
+    return moved
+
+
+def _started_before(rule: rrule, cursor: datetime) -> rrule:
+    unit = _PERIODS.get(rule._freq)
+    if unit is None or rule._count is not None:
+        return rule
+    period = unit * rule._interval
+    start: datetime = rule._dtstart
+    # Two periods of margin: the difference of aware times in different zone objects is real
+    # time, one daylight-saving hour away from the wall-clock grid the rule steps on.
+    near = cursor.astimezone(start.tzinfo) if start.tzinfo is not None else cursor
+    periods = (near - start) // period - 2
+    if periods <= 0:
+        return rule
+    moved: rrule = rule.replace(dtstart=start + periods * period)
+    return moved

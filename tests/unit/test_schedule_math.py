@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
+from dateutil.rrule import rrulestr
 from pydantic import ValidationError
 
 from headrace.schemas.schedules import (
@@ -15,7 +18,14 @@ from headrace.schemas.schedules import (
     IntervalSchedule,
     RRuleSchedule,
 )
-from headrace_service.schedules import InvalidSchedule, crontab_weekdays, next_times, timetable
+from headrace_service.schedules import (
+    DEFAULT_ANCHOR,
+    InvalidSchedule,
+    RRuleTimetable,
+    crontab_weekdays,
+    next_times,
+    timetable,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -204,3 +214,58 @@ def test_schedule_models_round_trip_through_json() -> None:
     dumped = body.model_dump(mode="json", exclude_none=True)
     assert dumped["schedule"] == {"cron": "0 6 * * *", "timezone": "Europe/Paris"}
     assert DeploymentScheduleCreate.model_validate(dumped) == body
+
+
+# Rules whose walk the timetable starts near the asked time, and some it must not move (COUNT,
+# MONTHLY): each must give exactly what a walk from DTSTART gives.
+WALKED_RULES = [
+    "FREQ=MINUTELY",
+    "FREQ=MINUTELY;INTERVAL=7",
+    "FREQ=SECONDLY;INTERVAL=13;BYSECOND=0,30",
+    "FREQ=HOURLY;INTERVAL=5;BYMINUTE=15,45",
+    "FREQ=DAILY;INTERVAL=3;BYHOUR=2,14",
+    "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,FR;BYHOUR=6",
+    "FREQ=WEEKLY;INTERVAL=3;WKST=SU;BYDAY=SA,SU,TU",
+    "FREQ=DAILY;BYSETPOS=-1;BYHOUR=1,5,9",
+    "FREQ=WEEKLY;BYDAY=MO,TU,WE;BYSETPOS=2;INTERVAL=2",
+    "DTSTART;TZID=Europe/Paris:20250310T023000\nRRULE:FREQ=DAILY;INTERVAL=2",
+    "DTSTART:20240101T000000Z\nRRULE:FREQ=HOURLY;INTERVAL=7",
+    "FREQ=HOURLY;UNTIL=20270101T000000",
+    "DTSTART:20230105T101010\nRRULE:FREQ=MINUTELY;INTERVAL=17\n"
+    "EXRULE:FREQ=HOURLY;INTERVAL=2;BYMINUTE=0,17,34,51",
+    "FREQ=MONTHLY;BYMONTHDAY=31",
+    "FREQ=DAILY;COUNT=3000",
+]
+
+
+def walked_from_start(expression: str, zone: ZoneInfo, after: datetime, n: int) -> list[datetime]:
+    """The first `n` times after `after`, by walking the rule from its DTSTART."""
+    rules = rrulestr(expression, dtstart=DEFAULT_ANCHOR, forceset=True)
+    aware = any(rule._dtstart.tzinfo for rule in rules._rrule)
+    cursor = after.astimezone(zone)
+    if not aware:
+        cursor = cursor.replace(tzinfo=None)
+    found: list[datetime] = []
+    for local in rules:
+        when = local if aware else local.replace(tzinfo=zone)
+        if local > cursor and when > after:
+            found.append(when.astimezone(UTC))
+            if len(found) == n:
+                break
+    return found
+
+
+@pytest.mark.parametrize("expression", WALKED_RULES)
+def test_an_rrule_started_near_the_asked_time_gives_the_same_times(expression: str) -> None:
+    # Fast rules are asked about days after 2020 (the walk from DTSTART is the slow reference);
+    # slower ones years after.
+    fast = expression.startswith(("FREQ=MINUTELY", "FREQ=SECONDLY"))
+    picks = random.Random(expression)
+    for zone_name in ("UTC", "Europe/Paris"):
+        zone = ZoneInfo(zone_name)
+        table = RRuleTimetable(expression, zone)
+        for _ in range(2):
+            span = 20 * 86400 if fast else 800 * 86400
+            after = datetime(2020, 6, 1, tzinfo=UTC) + timedelta(seconds=picks.randrange(span))
+            got = list(itertools.islice(table.times_after(after), 12))
+            assert got == walked_from_start(expression, zone, after, 12), (zone_name, after)

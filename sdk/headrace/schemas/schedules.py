@@ -211,6 +211,9 @@ class DeploymentSchedule(ReadModel):
     active: bool
     created: datetime
     updated: datetime
+    # Set when the scheduler could not compute the schedule's times: it makes no runs of it
+    # until the schedule is changed or a later pass computes it.
+    error: str | None = None
 
 
 def describe(schedule: CronSchedule | IntervalSchedule | RRuleSchedule) -> str:

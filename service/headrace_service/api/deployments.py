@@ -50,7 +50,7 @@ async def create_deployment(request: Request, body: DeploymentCreate) -> Deploym
     check_defaults(body.parameter_schema, body.parameters)
     defaults = {"parameter_schema": body.parameter_schema, "parameters": body.parameters}
     for i, schedule in enumerate(body.schedules or []):
-        check_schedule_body(defaults, schedule, f"body.schedules.{i}")
+        await check_schedule_body(defaults, schedule, f"body.schedules.{i}")
     async with db(request).begin() as conn:
         pool = await pools.work_pool_get(
             conn, body.work_pool_name, heartbeat_seconds=settings(request).heartbeat_seconds

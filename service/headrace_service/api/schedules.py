@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -34,7 +35,7 @@ from headrace_service.validation import parse_uuid
 router = Router("schedules")
 
 
-def check_schedule_body(
+async def check_schedule_body(
     deployment: Mapping[str, Any] | RowMapping,
     body: DeploymentScheduleCreate | DeploymentScheduleUpdate,
     where: str,
@@ -42,7 +43,7 @@ def check_schedule_body(
     """A 422 for a schedule that cannot fire, or whose runs would lack a required parameter
     (nobody is there to give it when a scheduled run starts)."""
     if body.schedule is not None:
-        check_schedule(body.schedule, f"{where}.schedule")
+        await check_schedule(body.schedule, f"{where}.schedule", datetime.now(UTC))
     if body.parameters is not None:
         check_parameters(
             deployment["parameter_schema"],
@@ -66,7 +67,7 @@ async def create_schedule(
     did = parse_uuid(deployment_id, "deployment")
     async with db(request).begin() as conn:
         deployment = await deployment_require(conn, did)
-        check_schedule_body(deployment, body, "body")
+        await check_schedule_body(deployment, body, "body")
         if len(await store.schedule_list(conn, did)) >= MAX_SCHEDULES:
             raise ConflictError(
                 f"deployment {did} already has {MAX_SCHEDULES} schedules, the most allowed; "
@@ -111,7 +112,9 @@ async def update_schedule(
         changes["schedule"] = body.schedule  # the model, not its dump
     async with db(request).begin() as conn:
         current = await _schedule(conn, sid)
-        check_schedule_body(await deployment_require(conn, current["deployment_id"]), body, "body")
+        await check_schedule_body(
+            await deployment_require(conn, current["deployment_id"]), body, "body"
+        )
         await store.schedule_update(conn, current, changes)
         return _model(await _schedule(conn, sid))
 

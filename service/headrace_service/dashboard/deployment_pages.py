@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -64,11 +65,11 @@ async def deployment_page(request: Request) -> Response:
         runs = await run_page(conn, RunFilter(deployment_id=deployment_id), limit=20)
     # Active schedules with no waiting run yet (just added, resumed, or firing beyond the
     # scheduler's horizon): say when they fire instead.
-    times = {
-        s["id"]: fire_times(s["schedule"], now, NEXT_RUNS_PER_SCHEDULE)
-        for s in schedules
-        if s["active"] and not schedule_runs.get(s["id"])
-    }
+    waiting_for_runs = [s for s in schedules if s["active"] and not schedule_runs.get(s["id"])]
+    # Off the event loop: schedule math may take its whole time budget.
+    times = await anyio.to_thread.run_sync(
+        fire_times, waiting_for_runs, now, NEXT_RUNS_PER_SCHEDULE
+    )
     return render(
         "deployment.html",
         title=f"{deployment['flow_name']}/{deployment['name']}",

@@ -3,18 +3,21 @@ the next runs of each deployment."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import defaultdict
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.engine import CursorResult, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headrace.schemas.schedules import Schedule
-from headrace_service.schedules import InvalidSchedule, next_times
+from headrace_service.schedule_budget import PASS_SECONDS, ScheduleTooSlow, within_budget
+from headrace_service.schedules import next_times
 
 _SCHEDULE = TypeAdapter(Schedule)
 
@@ -76,12 +79,30 @@ async def next_runs_of_schedules(
     return grouped(rows, "schedule_id")
 
 
-def fire_times(schedule: dict[str, Any], after: datetime, count: int) -> list[datetime]:
-    """When a stored schedule fires next, for one the scheduler has not made runs of yet."""
-    try:
-        return next_times(_SCHEDULE.validate_python(schedule), after, count)
-    except (ValidationError, InvalidSchedule):
-        return []  # stored before a library change made it invalid: the scheduler logs it
+def fire_times(
+    schedules: list[RowMapping], after: datetime, count: int
+) -> dict[uuid.UUID, list[datetime]]:
+    """When stored schedules fire next, for those the scheduler has not made runs of yet.
+    Bounded in time, all of them together: those that take too long (or that the scheduler
+    marked) show no times."""
+    times: dict[uuid.UUID, list[datetime]] = {}
+    deadline = time.monotonic() + PASS_SECONDS
+    for schedule in schedules:
+        budget = deadline - time.monotonic()
+        if budget <= 0:
+            break
+        if schedule["error"] is not None:
+            continue
+        try:
+            compute = partial(_next_times_of, schedule["schedule"], after, count)
+            times[schedule["id"]] = within_budget(compute, budget)
+        except (ValueError, ArithmeticError, ScheduleTooSlow):
+            continue  # the scheduler marks it with the reason at its next pass
+    return times
+
+
+def _next_times_of(schedule: dict[str, Any], after: datetime, count: int) -> list[datetime]:
+    return next_times(_SCHEDULE.validate_python(schedule), after, count)
 
 
 def schedule_text(schedule: dict[str, object]) -> str:

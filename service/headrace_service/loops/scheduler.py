@@ -25,10 +25,11 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+import anyio.to_thread
+from pydantic import TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 
@@ -36,7 +37,8 @@ from headrace.schemas.schedules import Schedule
 from headrace_service import metrics, queue
 from headrace_service.db import Database
 from headrace_service.names import friendly_name
-from headrace_service.schedules import TICK, InvalidSchedule, Timetable, timetable
+from headrace_service.schedule_budget import PASS_SECONDS, ScheduleTooSlow, within_budget
+from headrace_service.schedules import TICK, Timetable, timetable
 from headrace_service.settings import ServerSettings
 from headrace_service.store import schedules as store
 
@@ -97,7 +99,8 @@ async def run_once(
             return PassResult(leader=False)
         skipped = await queue.flow_run_skip_missed(conn, now)
         due = await store.schedules_due(conn, now, config.max_runs)
-        plan = plan_pass(due, now, config)
+        # Off the event loop: a schedule may take its whole time budget.
+        plan = await anyio.to_thread.run_sync(plan_pass, due, now, config)
         created = await queue.flow_run_create_scheduled_many(conn, plan.runs, now)
         await store.schedule_bookmarks_set(conn, plan.bookmarks)
     result = PassResult(
@@ -135,10 +138,14 @@ def plan_pass(due: list[RowMapping], now: datetime, config: SchedulerConfig) -> 
     schedules: list[_Schedule] = []
     for row in due:
         try:
-            schedules.append(_Schedule(row, now, config))
-        except (InvalidSchedule, ValidationError) as exc:
+            schedules.append(within_budget(partial(_Schedule, row, now, config), PASS_SECONDS))
+        except (ValueError, ArithmeticError, ScheduleTooSlow) as exc:
+            # Stored before a check existed or a library changed: this schedule is marked and
+            # retried later; every other schedule of the pass goes on.
             log.warning("schedule %s cannot be computed: %s", row["schedule_id"], exc)
-            plan.bookmarks.append(store.Bookmark(row["schedule_id"], None, now + INVALID_RETRY))
+            plan.bookmarks.append(
+                store.Bookmark(row["schedule_id"], None, now + INVALID_RETRY, error=str(exc))
+            )
     heap = [(s.pending, i) for i, s in enumerate(schedules) if s.pending is not None]
     heapq.heapify(heap)
     while heap and len(plan.runs) < config.max_runs_per_pass:
@@ -178,7 +185,8 @@ class _Schedule:
             after = max(horizon, now - TICK)
             if horizon < now:
                 self.missed = _count_before(table.times_after(horizon), now)
-        self.times: Iterator[datetime] = table.times_after(after)
+        # Computed here, under the caller's time budget, never later while planning.
+        self.times: Iterator[datetime] = iter(_candidates(table.times_after(after), now, config))
         self.upcoming: list[datetime] = list(row["upcoming"])
         self.accepted: list[datetime] = []
         self.caught_up = 0
@@ -250,6 +258,20 @@ def cached_timetable(schedule_json: str) -> Timetable:
 def _when_fewer_than(future: list[datetime], n: int) -> datetime:
     """When fewer than `n` of these start times are still ahead."""
     return future[-n] + TICK if len(future) >= n else datetime.min.replace(tzinfo=UTC)
+
+
+def _candidates(
+    times: Iterator[datetime], now: datetime, config: SchedulerConfig
+) -> list[datetime]:
+    """Every time the planner may take from a schedule in one pass: at most `max_runs` past ones
+    (catchup) and `max_runs` ahead within `max_time`, then the next one after those."""
+    window_end = now + config.max_time
+    taken: list[datetime] = []
+    for when in times:
+        taken.append(when)
+        if when > window_end or len(taken) > 2 * config.max_runs:
+            break
+    return taken
 
 
 def _count_before(times: Iterator[datetime], end: datetime) -> int:

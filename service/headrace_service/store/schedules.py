@@ -146,7 +146,8 @@ async def schedules_unschedule(conn: AsyncConnection, schedule_ids: list[uuid.UU
         return 0
     await conn.execute(
         text(
-            "UPDATE deployment_schedule SET materialized_until = NULL, refill_at = NULL "
+            "UPDATE deployment_schedule SET materialized_until = NULL, refill_at = NULL, "
+            "error = NULL "
             "WHERE id = ANY(CAST(:ids AS uuid[]))"
         ),
         {"ids": schedule_ids},
@@ -231,6 +232,8 @@ class Bookmark:
     schedule_id: uuid.UUID
     materialized_until: datetime | None
     refill_at: datetime
+    # Why the schedule's times could not be computed; None clears an earlier error.
+    error: str | None = None
 
 
 async def schedule_bookmarks_set(conn: AsyncConnection, bookmarks: list[Bookmark]) -> None:
@@ -241,6 +244,7 @@ async def schedule_bookmarks_set(conn: AsyncConnection, bookmarks: list[Bookmark
             "id": str(b.schedule_id),
             "until": b.materialized_until.isoformat() if b.materialized_until else None,
             "refill": b.refill_at.isoformat(),
+            "error": b.error,
         }
         for b in bookmarks
     ]
@@ -248,9 +252,10 @@ async def schedule_bookmarks_set(conn: AsyncConnection, bookmarks: list[Bookmark
         text(
             """
             UPDATE deployment_schedule s
-            SET materialized_until = coalesce(b.until, s.materialized_until), refill_at = b.refill
+            SET materialized_until = coalesce(b.until, s.materialized_until),
+                refill_at = b.refill, error = b.error
             FROM jsonb_to_recordset(CAST(:rows AS jsonb))
-                AS b(id uuid, until timestamptz, refill timestamptz)
+                AS b(id uuid, until timestamptz, refill timestamptz, error text)
             WHERE s.id = b.id
             """
         ),
