@@ -31,7 +31,9 @@ class _Deferral:
         self.previous: dict[int, PythonHandler] = {}
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self.depth:
+        # A second signal while one waits is obeyed at once: the section may be a slow call to
+        # an API that does not answer, and pressing Ctrl-C again must still get the user out.
+        if self.depth and not self.pending:
             self.pending.append((signum, frame))
             return
         self.previous[signum](signum, frame)
@@ -102,3 +104,9 @@ def handing_off() -> Iterator[None]:
         deferral.depth -= 1
         if not deferral.depth:
             deferral.run_pending()
+
+
+def handing_off_now() -> bool:
+    """Whether the main thread is in a `handing_off()` section (for the timeouts' SIGALRM
+    handler, which is not wrapped: it is installed while the run is in progress)."""
+    return _deferral is not None and _deferral.depth > 0

@@ -69,9 +69,18 @@ async def astopped(moment: str) -> None:
     await asyncio.sleep(600)
 
 
+@flow(log_prints=True)
+def timed() -> None:
+    ready()
+    for i in range(10_000_000):
+        print(f"burst {i}")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "async":
         asyncio.run(astopped(sys.argv[2]))
+    elif sys.argv[1] == "timed":
+        timed.with_options(timeout_seconds=float(sys.argv[2]))()
     else:
         stopped(sys.argv[2])
 """
@@ -267,3 +276,28 @@ def test_a_workers_sigterm_cancels_an_async_flow_at_once_20_times(
 ) -> None:
     took = cancel_tries(api_url, client, tmp_path, "astopped", ASYNC_MOMENTS, 20)
     print(f"\nSIGTERM after a cancel, async flow: {summary(took)}")
+
+
+def test_a_timeout_during_a_burst_of_prints_loses_no_line(
+    api_url: str, client: HeadraceClient, tmp_path: Path
+) -> None:
+    # The timeout's SIGALRM raised inside the hand-off of a printed line lost that line.
+    (tmp_path / "flows.py").write_text(FLOWS)
+    for try_no in range(20):
+        seconds = 0.2 + 0.01 * (try_no % 7)
+        with (tmp_path / "stdout").open("w") as stdout:
+            done = subprocess.run(
+                [sys.executable, "flows.py", "timed", str(seconds)],
+                cwd=tmp_path,
+                env=env_for(api_url),
+                stdout=stdout,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=30,
+            )
+        run_id = next(line.split()[1] for line in done.stderr.splitlines() if "ready " in line)
+        run = client.get_json(f"/flow_runs/{run_id}")
+        assert (run["state_type"], run["state_name"]) == ("FAILED", "TimedOut"), run
+        console = (tmp_path / "stdout").read_text().splitlines()
+        logs = set(all_logs(client, run_id))
+        assert console[-1] in logs, f"try {try_no}: {console[-1]!r} not in the logs"

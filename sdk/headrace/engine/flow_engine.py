@@ -31,7 +31,7 @@ from headrace.ports import NewFlowRun
 from headrace.ports.backend import Backend, FlowRunInfo, get_backend
 from headrace.reporter import TaskRunRecord
 from headrace.retries import first_delay, retry_delay
-from headrace.signal_deferral import signals_deferrable
+from headrace.signal_deferral import handing_off, signals_deferrable
 from headrace.states import State
 from headrace.tagging import merge_tags, tags
 from headrace.task_interrupts import CauseOf, signals_stop_this_task
@@ -292,6 +292,18 @@ def _small(state: State[Any]) -> bool:
     return len(repr(state.result())) <= 1000
 
 
+def _start(engine: FlowRunEngine) -> None:
+    """Start the run. A Ctrl-C or SIGTERM arriving meanwhile waits for the run to exist, then
+    crashes it: raised halfway, it left a run created on the server Running for ever."""
+    try:
+        with handing_off():
+            engine.start()
+    except BaseException as exc:
+        if engine.attempt:  # started: the signal waited for the start to end
+            engine.crash(exc)
+        raise
+
+
 def run_flow(
     flow: FlowLike,
     parameters: dict[str, Any],
@@ -313,7 +325,7 @@ def _run_flow(
     worker_id: str | None,
 ) -> Any:
     engine = FlowRunEngine(flow, parameters, flow_run_id=flow_run_id, worker_id=worker_id)
-    engine.start()
+    _start(engine)
     try:
         params = engine.validated_parameters()
         while params is not None:
@@ -368,7 +380,7 @@ async def _arun_flow(
     cause_of: CauseOf,
 ) -> Any:
     engine = FlowRunEngine(flow, parameters, flow_run_id=flow_run_id, worker_id=worker_id)
-    engine.start()
+    _start(engine)
     try:
         params = engine.validated_parameters()
         while params is not None:
