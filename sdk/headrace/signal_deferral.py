@@ -11,6 +11,8 @@ the section's end runs the usual handler, which raises at that clean point.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -18,6 +20,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+_RUNNER_ON_SIGINT = getattr(asyncio.Runner, "_on_sigint", None)
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM"))
 
 PythonHandler = Callable[[int, FrameType | None], Any]
@@ -36,12 +39,23 @@ class _Deferral:
         if self.depth and not self.pending:
             self.pending.append((signum, frame))
             return
-        self.previous[signum](signum, frame)
+        usual(self.previous[signum], signum, frame)
 
     def run_pending(self) -> None:
         while self.pending:
             signum, frame = self.pending.pop(0)
-            self.previous[signum](signum, frame)
+            usual(self.previous[signum], signum, frame)
+
+
+def usual(handler: PythonHandler, signum: int, frame: FrameType | None) -> None:
+    """What `handler` does, except that asyncio.Runner's Ctrl-C handler raises KeyboardInterrupt
+    as Python's does: it would only cancel its main task, which cannot run while a flow blocks
+    the loop (a sync flow called from async code); the flow's own handling stops the task."""
+    if isinstance(handler, functools.partial) and (
+        getattr(handler.func, "__func__", None) is _RUNNER_ON_SIGINT
+    ):
+        raise KeyboardInterrupt
+    handler(signum, frame)
 
 
 def wrap_stop_handlers(wrapper: PythonHandler) -> dict[int, PythonHandler]:

@@ -21,17 +21,18 @@ A second signal is handled as usual at once: no waiting for the first one's repo
 from __future__ import annotations
 
 import asyncio
-import functools
-import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from headrace.signal_deferral import PythonHandler, unwrap_stop_handlers, wrap_stop_handlers
-
-_RUNNER_ON_SIGINT = getattr(asyncio.Runner, "_on_sigint", None)
+from headrace.signal_deferral import (
+    PythonHandler,
+    unwrap_stop_handlers,
+    usual,
+    wrap_stop_handlers,
+)
 
 CauseOf = Callable[[BaseException], BaseException]
 
@@ -53,10 +54,10 @@ class _Stopper:
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.cause is not None:
-            _usual(self.previous[signum], signum, frame)
+            usual(self.previous[signum], signum, frame)
             return
         try:
-            _usual(self.previous[signum], signum, frame)
+            usual(self.previous[signum], signum, frame)
         except BaseException as exc:
             self.cause = exc
         else:
@@ -74,17 +75,6 @@ class _Stopper:
         if isinstance(exc, asyncio.CancelledError) and self.cause is not None:
             return self.cause
         return exc
-
-
-def _usual(handler: PythonHandler, signum: int, frame: FrameType | None) -> None:
-    """What `handler` does; Python's and asyncio.Runner's Ctrl-C handlers raise
-    KeyboardInterrupt (the Runner's would cancel its main task, which we do ourselves)."""
-    if handler is signal.default_int_handler or (
-        isinstance(handler, functools.partial)
-        and getattr(handler.func, "__func__", None) is _RUNNER_ON_SIGINT
-    ):
-        raise KeyboardInterrupt
-    handler(signum, frame)
 
 
 def _nothing() -> None:

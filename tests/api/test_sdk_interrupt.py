@@ -79,6 +79,12 @@ def timed() -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "async":
         asyncio.run(astopped(sys.argv[2]))
+    elif sys.argv[1] == "sync-in-async":
+
+        async def main() -> None:
+            stopped(sys.argv[2])  # blocks the event loop: asyncio's Ctrl-C handler cannot act
+
+        asyncio.run(main())
     elif sys.argv[1] == "timed":
         timed.with_options(timeout_seconds=float(sys.argv[2]))()
     else:
@@ -222,8 +228,6 @@ def cancel_tries(
             "work_pool_name": "local",
         },
     ).json()
-    # As process_runner starts a flow process (its output is forwarded, so not echoed).
-    env = env_for(api_url, PYTHONUNBUFFERED="1", HEADRACE_OUTPUT_FORWARDED="1")
     took: list[tuple[str, float]] = []
     for try_no in range(n):
         moment = moments[try_no % len(moments)]
@@ -232,7 +236,15 @@ def cancel_tries(
         ).json()
         command = [sys.executable, "-m", "headrace.engine", run["id"]]
         stopped = stop_when_ready(
-            command, tmp_path, env, signal.SIGTERM, moment, try_no, partial(ask_cancel, client)
+            command,
+            tmp_path,
+            # As process_runner starts a flow process: its output is forwarded, so not echoed.
+            # Every other try echoes it, for the check that each line on the console is logged.
+            env_for(api_url, PYTHONUNBUFFERED="1", HEADRACE_OUTPUT_FORWARDED=str(try_no % 2)),
+            signal.SIGTERM,
+            moment,
+            try_no,
+            partial(ask_cancel, client),
         )
         state = ("CANCELLED", "cancelled while running")
         check_stopped(client, tmp_path, stopped, state, f"try {try_no} ({flow}, {moment})")
@@ -306,3 +318,10 @@ def test_a_timeout_during_a_burst_of_prints_loses_no_line(
         console = (tmp_path / "stdout").read_text().splitlines()
         logs = set(all_logs(client, run_id))
         assert console[-1] in logs, f"try {try_no}: {console[-1]!r} not in the logs"
+
+
+def test_ctrl_c_crashes_a_sync_flow_called_from_async_code(
+    api_url: str, client: HeadraceClient, tmp_path: Path
+) -> None:
+    took = ctrl_c_tries(api_url, client, tmp_path, "sync-in-async", SYNC_MOMENTS, 9)
+    print(f"\nCtrl-C, sync flow in asyncio.run: {summary(took)}")
