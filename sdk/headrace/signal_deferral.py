@@ -1,12 +1,13 @@
-"""A signal that stops a run waits until the main thread has finished handing a printed line
-to the run's logs (issue 22).
+"""A signal that stops a run waits until the main thread has finished a step of headrace's own
+that it must not cut in half: handing a printed line to the run's logs, starting a run (issue 22).
 
 Python runs a signal's handler between any two bytecodes of the main thread. Ctrl-C's
 KeyboardInterrupt raised inside the hand-off of a captured print (`log_prints`) lost that line:
 it was taken from the partial-line buffer but never reached the reporter, while the console had
 it already. While a run is in progress, SIGINT's and SIGTERM's handlers (when they are Python
 functions) are wrapped: inside a `handing_off()` section the wrapper only notes the signal, and
-the section's end runs the usual handler, which raises at that clean point.
+the section's end runs the usual handler, which raises at that clean point. A second signal is
+obeyed at once. The timeouts' SIGALRM handler asks `handing_off_now()` itself.
 """
 
 from __future__ import annotations
