@@ -4,7 +4,8 @@ and the lines printed before the signal are in the run's logs. Sync and async fl
 
 Each test repeats the signal many times at varied moments: right after a print, during a burst
 of prints, during a sleep (and, in an async flow, during a blocking call): before the fix, about
-one try in ten (later one in 200) went on sleeping after Ctrl-C.
+one try in ten (later one in 200) went on sleeping after Ctrl-C, and a signal (or a timeout's
+SIGALRM) inside the hand-off of a printed line to the logs lost that line.
 """
 
 from __future__ import annotations
