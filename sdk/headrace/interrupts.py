@@ -72,38 +72,72 @@ class _Watcher:
             wait *= 2
 
 
+class _Guard:
+    """The wakeup fd, the watcher and the nudge's handler, shared by every user in the process."""
+
+    def __init__(self, nudge: int) -> None:
+        self.users = 0
+        self.reader, self.writer = socket.socketpair()
+        self.writer.setblocking(False)
+        self.previous_fd = signal.set_wakeup_fd(self.writer.fileno(), warn_on_full_buffer=False)
+        self.watcher = _Watcher(nudge, self.reader)
+
+    @classmethod
+    def install(cls) -> _Guard | None:
+        """The guard, running; None where it cannot run (asyncio owns the wakeup fd, ...)."""
+        if (
+            _NUDGE is None
+            or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(_NUDGE) != signal.SIG_DFL
+        ):
+            return None
+        guard = cls(_NUDGE)
+        if guard.previous_fd != -1:
+            signal.set_wakeup_fd(guard.previous_fd)
+            guard.reader.close()
+            guard.writer.close()
+            return None
+        signal.signal(_NUDGE, guard.watcher.on_nudge)
+        guard.watcher.thread.start()
+        return guard
+
+    def uninstall(self) -> None:
+        _restore_wakeup_fd(self.writer.fileno(), self.previous_fd)
+        self.watcher.stop()
+        # Only once the watcher has ended: an unhandled real-time signal would kill the process.
+        signal.signal(self.watcher.nudge, signal.SIG_DFL)
+        self.reader.close()
+        self.writer.close()
+
+
+# Main thread only. Shared rather than nested: async flows running side by side in one event
+# loop leave in any order, and the guard must stay until the last one has left.
+_guard: _Guard | None = None
+
+
 @contextmanager
 def signals_interrupt_main_thread() -> Iterator[None]:
     """While this is entered (from the main thread), a signal received interrupts the main
-    thread's blocking call; does nothing elsewhere, or if the wakeup fd is in use (asyncio)."""
-    if (
-        _NUDGE is None
-        or threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(_NUDGE) != signal.SIG_DFL
-    ):
+    thread's blocking call; does nothing elsewhere, or if the wakeup fd is in use (asyncio's
+    signal handlers). Entered again while entered (a child flow, async flows side by side),
+    the guard in place is shared; it is removed when the last user leaves."""
+    global _guard
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    reader, writer = socket.socketpair()
-    writer.setblocking(False)
-    previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
-    if previous_fd != -1:
-        signal.set_wakeup_fd(previous_fd)
-        reader.close()
-        writer.close()
+    guard = _guard if _guard is not None else _Guard.install()
+    if guard is None:
         yield
         return
-    watcher = _Watcher(_NUDGE, reader)
-    signal.signal(_NUDGE, watcher.on_nudge)
-    watcher.thread.start()
+    _guard = guard
+    guard.users += 1
     try:
         yield
     finally:
-        _restore_wakeup_fd(writer.fileno(), previous_fd)
-        watcher.stop()
-        # Only once the watcher has ended: an unhandled real-time signal would kill the process.
-        signal.signal(_NUDGE, signal.SIG_DFL)
-        reader.close()
-        writer.close()
+        guard.users -= 1
+        if guard.users == 0:
+            _guard = None
+            guard.uninstall()
 
 
 def _restore_wakeup_fd(ours: int, previous: int) -> None:

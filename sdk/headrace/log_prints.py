@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from headrace.logging import output_forwarded
+from headrace.signal_deferral import handing_off
 
 LineSink = Callable[[str], None]
 
@@ -48,13 +49,15 @@ class _Tee(io.TextIOBase):
 
     def _route(self, sink: LineSink, text: str) -> None:
         ident = threading.get_ident()
-        with self._lock:
-            text = self._partial.pop(ident, "") + text
-            *lines, rest = text.split("\n")
-            if rest:
-                self._partial[ident] = rest
-        for line in lines:
-            sink(line)
+        # A Ctrl-C raised between taking the lines and handing them over would lose them.
+        with handing_off():
+            with self._lock:
+                text = self._partial.pop(ident, "") + text
+                *lines, rest = text.split("\n")
+                if rest:
+                    self._partial[ident] = rest
+            for line in lines:
+                sink(line)
 
     def flush_partial(self, sink: LineSink) -> None:
         with self._lock:

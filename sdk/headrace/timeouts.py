@@ -23,6 +23,9 @@ from types import FrameType
 from typing import Any
 
 from headrace.exceptions import RunTimeout
+from headrace.signal_deferral import handing_off_now
+
+_HAND_OFF_DELAY = 0.001  # seconds
 
 
 class _Expired(BaseException):
@@ -89,6 +92,10 @@ class _AlarmScopes:
         signal.setitimer(signal.ITIMER_REAL, max(min(pending) - time.monotonic(), 0.001))
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        if handing_off_now():
+            # Raising here would lose the printed line being handed to the logs: a little later.
+            signal.setitimer(signal.ITIMER_REAL, _HAND_OFF_DELAY)
+            return
         now = time.monotonic()
         if self.previous_deadline is not None and self.previous_deadline <= now:
             self.previous_deadline = None

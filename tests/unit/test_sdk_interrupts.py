@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from headrace import interrupts
+
 SCRIPT = """
 import signal, threading, time
 from contextlib import nullcontext
@@ -59,3 +61,22 @@ def test_a_signal_flagged_elsewhere_interrupts_the_main_threads_sleep_once(
 def test_without_the_guard_the_same_signal_is_lost(tmp_path: Path) -> None:
     # Shows the test above can fail: the cause of issue 22, in plain CPython.
     assert interrupt_when_ready(tmp_path, guarded=False).endswith("(hung)")
+
+
+def test_the_guard_is_shared_and_stays_until_its_last_user_leaves() -> None:
+    # Async flows running side by side leave in any order (not nested): the second one to
+    # leave must still be guarded after the first has left.
+    nudge = interrupts._NUDGE
+    assert nudge is not None
+    first, second = (
+        interrupts.signals_interrupt_main_thread(),
+        interrupts.signals_interrupt_main_thread(),
+    )
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert signal.getsignal(nudge) != signal.SIG_DFL
+    assert interrupts._guard is not None and interrupts._guard.users == 1
+    second.__exit__(None, None, None)
+    assert signal.getsignal(nudge) == signal.SIG_DFL
+    assert interrupts._guard is None

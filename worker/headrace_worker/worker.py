@@ -28,6 +28,7 @@ from typing import Any
 from headrace._state_types import StateType
 from headrace.client import HeadraceClient, work_pools, workers
 from headrace.errors import ApiError, ApiUnreachable, Conflict, HeadraceError, NotFound
+from headrace.interrupts import signals_interrupt_main_thread
 from headrace.ports.api import log_sender
 from headrace.reporter import Reporter, TaskRunRecord
 from headrace.schemas.work_pools import (
@@ -150,8 +151,10 @@ class Worker:
         threading.Thread(
             target=self._cancellation_loop, name="headrace-cancellations", daemon=True
         ).start()
-        self._stopping.wait()
-        self._drain()
+        # A stop signal received by another thread would not wake these waits on its own.
+        with signals_interrupt_main_thread():
+            self._stopping.wait()
+            self._drain()
         return 0
 
     def stop(self) -> None:

@@ -32,8 +32,10 @@ from headrace.ports import NewFlowRun
 from headrace.ports.backend import Backend, FlowRunInfo, get_backend
 from headrace.reporter import TaskRunRecord
 from headrace.retries import first_delay, retry_delay
+from headrace.signal_deferral import handing_off, signals_deferrable
 from headrace.states import State
 from headrace.tagging import merge_tags, tags
+from headrace.task_interrupts import CauseOf, signals_stop_this_task
 from headrace.timeouts import async_timeout, timeout
 
 if TYPE_CHECKING:
@@ -306,6 +308,18 @@ def _small(state: State[Any]) -> bool:
     return len(repr(state.result())) <= 1000
 
 
+def _start(engine: FlowRunEngine) -> None:
+    """Start the run. A Ctrl-C or SIGTERM arriving meanwhile waits for the run to exist, then
+    crashes it: raised halfway, it left a run created on the server Running for ever."""
+    try:
+        with handing_off():
+            engine.start()
+    except BaseException as exc:
+        if engine.attempt:  # started: the signal waited for the start to end
+            engine.crash(exc)
+        raise
+
+
 def run_flow(
     flow: FlowLike,
     parameters: dict[str, Any],
@@ -315,7 +329,7 @@ def run_flow(
     worker_id: str | None = None,
 ) -> Any:
     """Run a sync flow: a new run, or the existing run `flow_run_id`."""
-    with signals_interrupt_main_thread():
+    with signals_interrupt_main_thread(), signals_deferrable():
         return _run_flow(flow, parameters, return_type, flow_run_id, worker_id)
 
 
@@ -327,7 +341,7 @@ def _run_flow(
     worker_id: str | None,
 ) -> Any:
     engine = FlowRunEngine(flow, parameters, flow_run_id=flow_run_id, worker_id=worker_id)
-    engine.start()
+    _start(engine)
     try:
         params = engine.validated_parameters()
         while params is not None:
@@ -365,8 +379,24 @@ async def arun_flow(
     worker_id: str | None = None,
 ) -> Any:
     """Run an async flow (the same steps as `run_flow`, awaited)."""
+    with (
+        signals_interrupt_main_thread(),
+        signals_stop_this_task() as cause_of,
+        signals_deferrable(),  # its handlers wrap the task's: entered last
+    ):
+        return await _arun_flow(flow, parameters, return_type, flow_run_id, worker_id, cause_of)
+
+
+async def _arun_flow(
+    flow: FlowLike,
+    parameters: dict[str, Any],
+    return_type: ReturnType,
+    flow_run_id: uuid.UUID | None,
+    worker_id: str | None,
+    cause_of: CauseOf,
+) -> Any:
     engine = FlowRunEngine(flow, parameters, flow_run_id=flow_run_id, worker_id=worker_id)
-    engine.start()
+    _start(engine)
     try:
         params = engine.validated_parameters()
         while params is not None:
@@ -390,7 +420,13 @@ async def arun_flow(
         engine.backend.flush()
         return engine.outcome(return_type)
     except BaseException as exc:
-        engine.crash(exc)
+        # The cancellation by a Ctrl-C or a SIGTERM is reported as that signal's exception.
+        cause = cause_of(exc)
+        engine.crash(cause)
+        if cause is not exc and engine.parent_ctx is None:
+            # The outermost flow raises it, as a sync flow would; a child flow re-raises the
+            # cancellation, for its parent (maybe in another task) to report and raise.
+            raise cause from None
         raise
     engine.finish()
     return engine.outcome(return_type)
