@@ -19,7 +19,7 @@ from starlette.routing import Route
 from headrace.schemas.common import json_depth
 from headrace_service.app_state import request_state
 from headrace_service.auth import ROUTE_SCOPES, require_scope
-from headrace_service.errors import InvalidInput, PayloadTooLarge
+from headrace_service.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 Endpoint = Callable[..., Awaitable[Any]]
 
@@ -112,11 +112,14 @@ class Router:
         return register
 
 
-async def read_json(request: Request) -> Any:
-    limit = request_state(request)["settings"].max_body_bytes
+async def read_json(request: Request, limit: int | None = None) -> Any:
+    """The JSON body, at most `limit` bytes (default: HEADRACE_MAX_BODY_BYTES)."""
+    if limit is None:
+        limit = request_state(request)["settings"].max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body over the limit of {limit} bytes")
+    require_json_content_type(request)
     raw = b""
     async for chunk in request.stream():
         raw += chunk
@@ -135,6 +138,19 @@ async def read_json(request: Request) -> Any:
     if json_depth(data) > MAX_JSON_DEPTH:
         raise InvalidInput(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return data
+
+
+def require_json_content_type(request: Request) -> None:
+    """415 unless the body is declared JSON. A page of another site can send text/plain, a form
+    or multipart without asking; `application/json` makes the browser ask first (CORS), and
+    this server never says yes."""
+    declared = request.headers.get("content-type", "")
+    media_type = declared.partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType(
+            f"the body must be JSON sent with `Content-Type: application/json`, not "
+            f"{media_type or 'no Content-Type'!s}"
+        )
 
 
 def check_text_params(params: dict[str, Any], where: str) -> None:
