@@ -486,6 +486,8 @@ def test_deploy_errors_are_one_line(stack: Stack) -> None:
     for args, message in [
         (("flows/none.py:etl",), "not found"),
         (("flows/jobs.py:nothing",), "has no attribute 'nothing'"),
+        # A function without @flow is not deployed (the flow process would refuse to run it).
+        (("flows/jobs.py:_note",), "is not a flow (a plain function); decorate"),
         (("flows/jobs.py:etl", "--pool", "nope"), "nope"),
     ]:
         pool = () if "--pool" in args else ("--pool", stack.pool)
