@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-
 FOREIGN_PAGE = {"Origin": "https://evil.example"}
 RUN = {"flow_name": "guarded"}
 
