@@ -41,6 +41,8 @@ class ApiRoute:
     tags: list[str] = field(default_factory=list)
     # "lease": the small pool kept for lease renewals (settings.db_lease_pool_size).
     pool: Literal["main", "lease"] = "main"
+    # The largest body in bytes; None: HEADRACE_MAX_BODY_BYTES.
+    max_body: int | None = None
 
     def starlette_route(self, prefix: str) -> Route:
         adapter = TypeAdapter(self.response) if self.response is not None else None
@@ -58,7 +60,8 @@ class ApiRoute:
                 check_text_params(params, "query")
                 kwargs["query"] = validate(self.query, params, "query")
             if self.body is not None:
-                kwargs["body"] = validate(self.body, await read_json(request), "body")
+                raw = await read_json(request, self.max_body)
+                kwargs["body"] = validate(self.body, raw, "body")
             result = await self.endpoint(request, **kwargs)
             if isinstance(result, Response):
                 return result
@@ -86,6 +89,7 @@ class Router:
         response: Any = None,
         status: int = 200,
         pool: Literal["main", "lease"] = "main",
+        max_body: int | None = None,
     ) -> Callable[[Endpoint], Endpoint]:
         if scope not in ROUTE_SCOPES:
             raise ValueError(f"route {method} {path}: unknown scope {scope!r}")
@@ -105,6 +109,7 @@ class Router:
                     status,
                     [self.tag],
                     pool,
+                    max_body,
                 )
             )
             return fn
