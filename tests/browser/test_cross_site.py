@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from http.server import HTTPServer, SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
+
+from headrace.schemas.api_keys import Scope
+from tests.api.test_auth import make_key
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, Dashboard
 
@@ -101,3 +106,24 @@ def test_dns_rebinding_gets_no_answer(chromium: Any, dashboard: Dashboard, tmp_p
     finally:
         browser.close()
     nothing_was_created(dashboard, tmp_path / "owned")
+
+
+@pytest.mark.parametrize("server_settings_overrides", [{"auth_enabled": True}])
+def test_the_dashboard_logs_in_and_cancels_from_its_own_pages(
+    page: Any, live_server: Any, dashboard: Dashboard
+) -> None:
+    # With auth on, the login form posts a form and the Cancel button sends JSON with the
+    # cookie: both from the server's own origin, so the guard lets them through.
+    # In a thread of its own: Playwright's event loop runs in this one.
+    with ThreadPoolExecutor(1) as pool:
+        admin = pool.submit(make_key, live_server.database_url, Scope.ADMIN).result()
+    dashboard.api.headers["Authorization"] = f"Bearer {admin}"
+    run = dashboard.start_run("nightly")
+    page.goto(f"{dashboard.url}/runs/{run['id']}")
+    page.fill("#key", admin)
+    page.click("button[type=submit]")
+    expect(page.locator("h1 .state")).to_have_text("Running")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button[data-action=cancel]")
+    expect(page.locator("h1 .state")).to_have_text("Cancelling")
+    assert dashboard.api.get(f"/flow_runs/{run['id']}").json()["state_type"] == "CANCELLING"
