@@ -135,7 +135,7 @@ def refusal(method: str, headers: Headers, policy: GuardPolicy) -> tuple[int, st
     host_header = headers.get("host", "")
     if policy.hosts is not None and host_name(host_header) not in policy.hosts:
         return 421, (
-            f"this server does not answer to the host name {host_header!r}; add it to "
+            f"this server does not answer to the host name {host_header[:200]!r}; add it to "
             "HEADRACE_ALLOWED_HOSTS (comma-separated) if it is the server's own name "
             "(docs/security.md, Browsers and cross-site requests)"
         )
