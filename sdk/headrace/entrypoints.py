@@ -1,13 +1,15 @@
-"""Loading the function (or flow) a deployment's entrypoint names: `path/to/file.py:function`
-(relative to the current directory) or `package.module:function`. `headrace.flows.load_flow`
-makes a flow of it: the engine does not import the decorators."""
+"""Loading the object a deployment's entrypoint names: `path/to/file.py:function` (relative to
+the current directory) or `package.module:function`. `headrace.flows.require_flow` then refuses
+anything but a flow, before it is called: the engine does not import the decorators.
+
+An entrypoint names your code: one in a module of Python's standard library (`os:system`,
+`subprocess:call`) is refused before anything is imported, by the API (a 422) and here."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +20,34 @@ class EntrypointError(HeadraceError):
     """The entrypoint cannot be loaded."""
 
 
-def load_entrypoint(entrypoint: str) -> Callable[..., Any]:
-    """The flow object or plain function named by `entrypoint`."""
+def standard_library_refusal(entrypoint: str) -> str | None:
+    """Why `entrypoint` is refused if it is `module:function` in a module of the standard
+    library; None otherwise (`path/to/file.py:function` names a file of your code folder)."""
+    location = entrypoint.rpartition(":")[0]
+    top = location.partition(".")[0]
+    if location.endswith(".py") or not (
+        top in sys.stdlib_module_names or top in sys.builtin_module_names
+    ):
+        return None
+    return (
+        f"entrypoint {entrypoint!r} names the standard-library module {top!r}, not a flow: an "
+        "entrypoint names a @flow function of your code (path/to/file.py:function)"
+    )
+
+
+def load_entrypoint(entrypoint: str) -> object:
+    """The object named by `entrypoint` (a flow, if the code is right: see flows.require_flow)."""
     location, sep, attribute = entrypoint.rpartition(":")
     if not sep or not location or not attribute:
         raise EntrypointError(f"entrypoint {entrypoint!r} must look like path/to/file.py:function")
+    refused = standard_library_refusal(entrypoint)
+    if refused is not None:
+        raise EntrypointError(refused)
     module = _load_module(location)
     try:
-        obj = getattr(module, attribute)
+        return getattr(module, attribute)
     except AttributeError:
         raise EntrypointError(f"{location} has no attribute {attribute!r}") from None
-    if callable(obj):
-        return obj  # type: ignore[no-any-return]
-    raise EntrypointError(f"{entrypoint} is not a flow (a {type(obj).__name__})")
 
 
 def _load_module(location: str) -> Any:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from headrace.deployments import FlowSource, deploy_flow, entrypoint_path, source_folder
 from headrace.engine.flow_engine import ReturnType, arun_flow, run_flow
-from headrace.entrypoints import load_entrypoint
+from headrace.entrypoints import EntrypointError, load_entrypoint
 from headrace.hooks import Hook, as_list
 from headrace.parameters import ParameterModel, bind, call_args
 from headrace.retries import RetryDelay, validate_retry_options
@@ -137,15 +137,21 @@ class Flow(Generic[P, R]):
         return FlowSource(folder, entrypoint, load_flow(folder, entrypoint), code_source)
 
 
-def as_flow(found: Callable[..., Any]) -> Flow[..., Any]:
-    """What an entrypoint names, as a flow: a plain function is made one."""
-    return found if isinstance(found, Flow) else Flow(found)
+def require_flow(found: object, entrypoint: str) -> Flow[..., Any]:
+    """What an entrypoint names, if it is a flow; anything else is refused, never called: a
+    deployment runs the functions you decorated with @flow, not whatever an entrypoint names."""
+    if isinstance(found, Flow):
+        return found
+    kind = "plain function" if inspect.isfunction(found) else type(found).__name__
+    raise EntrypointError(
+        f"entrypoint {entrypoint!r} is not a flow (a {kind}); decorate the function with @flow"
+    )
 
 
 def load_flow(folder: str | Path, entrypoint: str) -> Flow[..., Any]:
     """The flow at `entrypoint`, a file relative to `folder` (or a module), loaded as a
     worker's engine will."""
-    return as_flow(load_entrypoint(entrypoint_path(folder, entrypoint)))
+    return require_flow(load_entrypoint(entrypoint_path(folder, entrypoint)), entrypoint)
 
 
 @overload

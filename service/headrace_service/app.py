@@ -30,6 +30,7 @@ from headrace_service.metrics_snapshot import SnapshotCache
 from headrace_service.migration_check import MigrationCheck
 from headrace_service.notifier import Notifier
 from headrace_service.queue import FLOW_RUN_CHANNEL, WORK_POOL_CHANNEL
+from headrace_service.request_guard import RequestGuardMiddleware, guard_policy
 from headrace_service.request_ids import HEADER as REQUEST_ID_HEADER
 from headrace_service.request_ids import RequestIdMiddleware, current_request_id
 from headrace_service.settings import ServerSettings
@@ -108,7 +109,11 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestIdMiddleware), Middleware(RequestMetricsMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(RequestMetricsMiddleware),
+            Middleware(RequestGuardMiddleware, policy=guard_policy(settings)),
+        ],
         exception_handlers={
             ServiceError: _service_error,
             HTTPException: _http_error,

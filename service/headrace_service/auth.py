@@ -14,10 +14,8 @@ stops working at once on every replica, with nothing to invalidate.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import secrets
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,6 +25,7 @@ from headrace.schemas.api_keys import Scope
 from headrace_service.app_state import request_database, request_state
 from headrace_service.errors import Forbidden, StartupError, Unauthorized
 from headrace_service.principal import Principal
+from headrace_service.request_guard import guard_policy, is_loopback, sent_by_trusted_page
 from headrace_service.settings import ServerSettings
 from headrace_service.store import api_keys as store
 
@@ -40,7 +39,8 @@ MAX_KEY_LENGTH = 200
 # The dashboard keeps the key in an HttpOnly cookie: pages and EventSource cannot send headers.
 COOKIE_NAME = "headrace_api_key"
 # The cookie is accepted on reads, and on writes only from this server's own pages (their Origin
-# header names this host), so another site cannot make a logged-in browser change anything.
+# header names this host) or HEADRACE_ALLOWED_ORIGINS, so another site cannot make a logged-in
+# browser change anything.
 COOKIE_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -77,15 +77,10 @@ def presented_key(request: Request) -> str | None:
         if kind.lower() != "bearer" or not value.strip():
             raise Unauthorized("the Authorization header must be `Bearer <API key>`")
         return value.strip()
-    if request.method in COOKIE_METHODS or same_origin(request):
+    policy = guard_policy(request_state(request)["settings"])
+    if request.method in COOKIE_METHODS or sent_by_trusted_page(request.headers, policy):
         return request.cookies.get(COOKIE_NAME) or None
     return None
-
-
-def same_origin(request: Request) -> bool:
-    """A browser request sent by a page of this server (browsers set Origin on every POST)."""
-    origin = request.headers.get("origin")
-    return origin is not None and urlsplit(origin).netloc == request.headers.get("host")
 
 
 async def authenticate(request: Request, key: str) -> Principal:
@@ -136,15 +131,6 @@ async def require_scope(request: Request, scope: str) -> Principal | None:
             f"{request.method} {request.url.path} needs scope {needed.value}"
         )
     return principal
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
 
 
 def check_bind_is_safe(settings: ServerSettings) -> None:

@@ -7,6 +7,7 @@ ServiceError
 ├── ConflictError        409  a refused transition, a duplicate, a lease held by another
 ├── InvalidInput         422  input that passed the schema but makes no sense
 ├── PayloadTooLarge      413  a body over its limit
+├── UnsupportedMediaType 415  a JSON body not sent as application/json
 └── DatabaseUnavailable  503  the database cannot be reached right now
 """
 
@@ -57,6 +58,12 @@ class PayloadTooLarge(ServiceError):
     """The request body is too large."""
 
     status_code = 413
+
+
+class UnsupportedMediaType(ServiceError):
+    """The body must be sent as JSON, with `Content-Type: application/json`."""
+
+    status_code = 415
 
 
 class DatabaseUnavailable(ServiceError):

@@ -20,6 +20,7 @@ from headrace_service.db import sqlalchemy_url
 from headrace_service.embedded import embedded_postgres, home_lock
 from headrace_service.errors import StartupError
 from headrace_service.logs import announce, configure_logging
+from headrace_service.request_guard import guard_policy
 from headrace_service.settings import ServerSettings
 
 log = logging.getLogger("headrace.server")
@@ -85,6 +86,11 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 def serve(settings: ServerSettings) -> None:
     configure_logging(settings)
     check_bind_is_safe(settings)
+    if guard_policy(settings).hosts is None and not settings.auth_enabled:
+        log.warning(
+            "answering to any host name without auth: a web page that points its own domain "
+            "at this server (DNS rebinding) can use it; list its names in HEADRACE_ALLOWED_HOSTS"
+        )
     # The embedded database belongs to one server; replicas on a shared database need no lock.
     lock = nullcontext() if settings.database_url else home_lock(settings.home_path())
     with lock:
@@ -111,6 +117,10 @@ def serve(settings: ServerSettings) -> None:
                 log_level=settings.log_level.lower(),
                 log_config=None,  # uvicorn's loggers go through configure_logging's handler
                 access_log=False,
+                # X-Forwarded-Proto/-For are believed from these proxies only: the login
+                # cookie is Secure when the proxy in front terminated TLS.
+                proxy_headers=True,
+                forwarded_allow_ips=settings.forwarded_allow_ips,
                 # Open dashboard tabs hold SSE streams; do not let them stall a shutdown.
                 timeout_graceful_shutdown=5,
             )

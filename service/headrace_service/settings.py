@@ -85,6 +85,30 @@ class ServerSettings(BaseSettings):
         description="Allow starting without auth on a non-loopback address (anyone who reaches "
         "the port controls the server).",
     )
+    # --- Browsers and cross-site requests (request_guard.py; docs/security.md) ---
+    allowed_hosts: str | None = Field(
+        default=None,
+        description="Comma-separated host names and addresses (no port) the server answers "
+        "to, checked against each request's Host header (421 otherwise): this defeats DNS "
+        "rebinding. `*` answers to any. Unset: localhost, 127.0.0.1, ::1 and HEADRACE_HOST "
+        "when HEADRACE_HOST is a loopback address; any host otherwise (such a server needs an "
+        "API key unless started with --insecure-no-auth).",
+    )
+    allowed_origins: str = Field(
+        default="",
+        description="Comma-separated origins (https://ops.example.com) whose pages may send "
+        "requests that change something (POST, PUT, PATCH, DELETE), besides the server's own "
+        "pages; a page of any other origin gets 403. Needed behind a proxy that rewrites the "
+        "Host header: list the address people open the dashboard at.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Comma-separated addresses (or `*`) of the reverse proxies whose "
+        "X-Forwarded-Proto and X-Forwarded-For headers are believed (uvicorn's "
+        "forwarded_allow_ips): behind a TLS-terminating proxy on another host, list it so the "
+        "login cookie is marked Secure.",
+    )
+    # --- end of browsers and cross-site requests ---
     scheduler_interval_seconds: float = Field(
         default=5.0, gt=0, description="How often the scheduler materialises upcoming runs."
     )

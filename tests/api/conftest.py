@@ -211,7 +211,12 @@ def in_process_transport(database_url: str, tmp_path: Any) -> Iterator[InProcess
     from headrace_service.app import create_app
     from headrace_service.settings import ServerSettings
 
-    settings = ServerSettings(home=tmp_path, database_url=database_url)  # type: ignore[arg-type]
+    # The in-process clients' base URL is http://in-process/api: the server must answer to it.
+    settings = ServerSettings(
+        home=tmp_path,
+        database_url=database_url,  # type: ignore[arg-type]
+        allowed_hosts="in-process",
+    )
     transport = InProcessTransport(create_app(settings, database_url))
     transport.start()
     try:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from headrace.client import HeadraceClient
+from tests.api.conftest import Sql
 
 FLOWS = """
 from pathlib import Path
@@ -20,6 +21,9 @@ from headrace import flow, task
 @task
 def add(x: int, y: int) -> int:
     return x + y
+
+def plain(day: str) -> None:
+    Path("ran.txt").write_text(day)
 
 @flow
 def etl(day: str, n: int = 1) -> int:
@@ -95,3 +99,41 @@ def test_a_refused_start_runs_nothing_and_exits_non_zero(
     assert "not started" in done.stderr
     assert not (tmp_path / "ran.txt").exists()
     assert client.get_json(f"/flow_runs/{run_id}")["state_type"] == "CANCELLED"
+
+
+@pytest.mark.parametrize(
+    ("entrypoint", "parameters", "refusal"),
+    [
+        (
+            "flows.py:plain",
+            {"day": "x"},
+            "is not a flow (a plain function); decorate the function with @flow",
+        ),
+        # A deployment stored before the API refused the standard library: nothing is imported.
+        ("os:system", {"command": "touch ran.txt"}, "names the standard-library module 'os'"),
+        ("flows.py:Path", {"day": "x"}, "is not a flow (a type)"),
+    ],
+)
+def test_an_entrypoint_that_is_not_a_flow_is_never_called(
+    api_url: str,
+    client: HeadraceClient,
+    deployment: dict[str, Any],
+    tmp_path: Path,
+    sql: Sql,
+    entrypoint: str,
+    parameters: dict[str, str],
+    refusal: str,
+) -> None:
+    sql.execute(
+        "UPDATE deployment SET entrypoint = :e, parameters = '{}' WHERE id = :id",
+        e=entrypoint,
+        id=deployment["id"],
+    )
+    run = client.request(
+        "POST", f"/deployments/{deployment['id']}/runs", json={"parameters": parameters}
+    ).json()
+    done = run_engine(api_url, str(run["id"]), tmp_path)
+    assert done.returncode == 2
+    assert refusal in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert not (tmp_path / "ran.txt").exists()

@@ -456,6 +456,29 @@ def test_flow_process_exiting_without_a_final_state_is_crashed_with_its_exit_cod
     assert "flow process exited with code 7" in run["state_message"]
 
 
+def test_an_entrypoint_that_is_not_a_flow_ends_the_run_without_calling_it(stack: Stack) -> None:
+    # The API cannot see the code: a plain function is refused by the flow process.
+    stack.http.post(
+        "/deployments",
+        json={
+            "flow_name": "note",
+            "name": stack.pool,
+            "entrypoint": "flows/jobs.py:_note",
+            "path": str(stack.folder),
+            "work_pool_name": stack.pool,
+        },
+    ).raise_for_status()
+    stack.start_worker("--pool", stack.pool)
+    run_id = stack.run(f"note/{stack.pool}", name="owned.txt", line="called")
+    run = stack.wait_state(run_id)
+    assert run["state_type"] == "CRASHED"
+    logs = log_messages(stack, run_id)
+    assert any(
+        "'flows/jobs.py:_note' is not a flow (a plain function)" in line["message"] for line in logs
+    ), logs
+    assert not (stack.folder / "owned.txt").exists()
+
+
 def test_worker_for_a_missing_pool_fails_in_one_line(stack: Stack) -> None:
     result = stack.cli("worker", "start", "--pool", "nope", check=False)  # no --type
     assert result.returncode == 2
@@ -486,6 +509,8 @@ def test_deploy_errors_are_one_line(stack: Stack) -> None:
     for args, message in [
         (("flows/none.py:etl",), "not found"),
         (("flows/jobs.py:nothing",), "has no attribute 'nothing'"),
+        # A function without @flow is not deployed (the flow process would refuse to run it).
+        (("flows/jobs.py:_note",), "is not a flow (a plain function); decorate"),
         (("flows/jobs.py:etl", "--pool", "nope"), "nope"),
     ]:
         pool = () if "--pool" in args else ("--pool", stack.pool)

@@ -17,7 +17,7 @@ def test_a_request_without_the_lifespan_names_the_cause() -> None:
 
     async def get_health() -> None:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             await client.get("/api/health")
 
     with pytest.raises(RuntimeError, match="lifespan did not run"):

@@ -19,7 +19,7 @@ from headrace.engine.flow_engine import Terminated, arun_flow, run_flow
 from headrace.engine.lease_watch import EXIT_LEASE_LOST, lease_lost
 from headrace.entrypoints import load_entrypoint
 from headrace.errors import HeadraceError
-from headrace.flows import as_flow
+from headrace.flows import require_flow
 from headrace.ports.backend import get_backend
 
 EXIT_COMPLETED = 0
@@ -51,7 +51,9 @@ def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
         if run.deployment_id is None:
             raise HeadraceError(f"flow run {flow_run_id} has no deployment to load its code from")
         deployment = backend.runs.read_deployment(run.deployment_id)
-        flow = as_flow(load_entrypoint(deployment.entrypoint))
+        # Anything but a @flow is refused before it is called (a deployment stored before the
+        # API checked entrypoints may name `os:system`).
+        flow = require_flow(load_entrypoint(deployment.entrypoint), deployment.entrypoint)
         parameters: dict[str, Any] = {**deployment.parameters, **run.parameters}
     except HeadraceError as exc:
         print(f"headrace: cannot start flow run {flow_run_id}: {exc}", file=sys.stderr)

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from headrace.entrypoints import standard_library_refusal
 from headrace.schemas.code_sources import CodeSource
 from headrace.schemas.common import (
     Message,
@@ -33,10 +34,14 @@ MAX_ENTRYPOINT = 1000
 
 
 def check_entrypoint(value: str) -> str:
-    """`path/to/file.py:function` (or `package.module:function`)."""
+    """`path/to/file.py:function` (or `package.module:function`), naming your code: a module of
+    the standard library (`os:system`) is refused, as the flow process would refuse it."""
     where, _, function = value.rpartition(":")
     if not where or not function.isidentifier():
         raise ValueError(f"expected 'path/to/file.py:function_name', got {value!r}")
+    refused = standard_library_refusal(value)
+    if refused is not None:
+        raise ValueError(refused)
     return value
 
 

@@ -87,12 +87,16 @@ def _responses(route: ApiRoute, components: dict[str, Any]) -> dict[str, Any]:
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
     secured = {"401": error, "403": error} if route.scope != "public" else {}
+    # 415: a JSON body sent as another type; 421: a Host the server does not answer to.
+    json_body = {"415": error} if route.body is not None else {}
     return {
         str(route.status): ok,
         **secured,
         "404": error,
         "409": error,
         "413": error,
+        **json_body,
+        "421": error,
         "422": error,
         "503": error,
     }

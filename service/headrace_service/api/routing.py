@@ -19,7 +19,7 @@ from starlette.routing import Route
 from headrace.schemas.common import json_depth
 from headrace_service.app_state import request_state
 from headrace_service.auth import ROUTE_SCOPES, require_scope
-from headrace_service.errors import InvalidInput, PayloadTooLarge
+from headrace_service.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 Endpoint = Callable[..., Awaitable[Any]]
 
@@ -45,6 +45,8 @@ class ApiRoute:
     # objects first: for bodies that are big and frequent (log batches) and whose model holds
     # no free-form JSON (so no depth to check: every nesting level is a declared field).
     flat_body: bool = False
+    # The largest body in bytes; None: HEADRACE_MAX_BODY_BYTES.
+    max_body: int | None = None
 
     def starlette_route(self, prefix: str) -> Route:
         adapter = TypeAdapter(self.response) if self.response is not None else None
@@ -62,9 +64,10 @@ class ApiRoute:
                 check_text_params(params, "query")
                 kwargs["query"] = validate(self.query, params, "query")
             if self.body is not None and self.flat_body:
-                kwargs["body"] = validate_json(self.body, await read_body(request))
+                kwargs["body"] = validate_json(self.body, await read_body(request, self.max_body))
             elif self.body is not None:
-                kwargs["body"] = validate(self.body, await read_json(request), "body")
+                raw = await read_json(request, self.max_body)
+                kwargs["body"] = validate(self.body, raw, "body")
             result = await self.endpoint(request, **kwargs)
             if isinstance(result, Response):
                 return result
@@ -93,6 +96,7 @@ class Router:
         status: int = 200,
         pool: Literal["main", "lease"] = "main",
         flat_body: bool = False,
+        max_body: int | None = None,
     ) -> Callable[[Endpoint], Endpoint]:
         if scope not in ROUTE_SCOPES:
             raise ValueError(f"route {method} {path}: unknown scope {scope!r}")
@@ -113,6 +117,7 @@ class Router:
                     [self.tag],
                     pool,
                     flat_body,
+                    max_body,
                 )
             )
             return fn
@@ -120,12 +125,15 @@ class Router:
         return register
 
 
-async def read_body(request: Request) -> bytes:
-    """The request body, refused with 413 as soon as it passes the limit; never empty."""
-    limit = request_state(request)["settings"].max_body_bytes
+async def read_body(request: Request, limit: int | None = None) -> bytes:
+    """The JSON request body's bytes, at most `limit` (default: HEADRACE_MAX_BODY_BYTES),
+    refused with 413 as soon as it passes the limit; never empty."""
+    if limit is None:
+        limit = request_state(request)["settings"].max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body over the limit of {limit} bytes")
+    require_json_content_type(request)
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
@@ -136,8 +144,9 @@ async def read_body(request: Request) -> bytes:
     return bytes(raw)
 
 
-async def read_json(request: Request) -> Any:
-    raw = await read_body(request)
+async def read_json(request: Request, limit: int | None = None) -> Any:
+    """The JSON body, parsed, its nesting bounded."""
+    raw = await read_body(request, limit)
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -149,6 +158,19 @@ async def read_json(request: Request) -> Any:
     if json_depth(data) > MAX_JSON_DEPTH:
         raise InvalidInput(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return data
+
+
+def require_json_content_type(request: Request) -> None:
+    """415 unless the body is declared JSON. A page of another site can send text/plain, a form
+    or multipart without asking; `application/json` makes the browser ask first (CORS), and
+    this server never says yes."""
+    declared = request.headers.get("content-type", "")
+    media_type = declared.partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType(
+            f"the body must be JSON sent with `Content-Type: application/json`, not "
+            f"{media_type or 'no Content-Type'!s}"
+        )
 
 
 def check_text_params(params: dict[str, Any], where: str) -> None:

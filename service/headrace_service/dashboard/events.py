@@ -14,12 +14,15 @@ database connection.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from headrace_service.app_state import request_state
+from headrace_service.errors import InvalidInput
 from headrace_service.notifier import Event, Notifier
 from headrace_service.store.run_activity import RUN_ACTIVITY_CHANNEL
 
@@ -75,8 +78,26 @@ async def event_stream(
                 yield frame
 
 
+def run_filter(params: QueryParams) -> str | None:
+    """The run of `?flow_run=<id>`, or None for all runs. A misspelt filter is a 422: it
+    would otherwise open a stream of every run's events that looks like a working filter."""
+    unknown = sorted(set(params) - {"flow_run"})
+    if unknown:
+        raise InvalidInput(
+            f"query.{unknown[0][:100]}: unknown parameter; /api/events takes only "
+            "flow_run=<flow run id>, or nothing for every run"
+        )
+    value = params.get("flow_run")
+    if not value:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidInput(f"query.flow_run: {value[:100]!r} is not a flow run id") from None
+
+
 async def events_endpoint(request: Request) -> Response:
-    only_run = request.query_params.get("flow_run") or None
+    only_run = run_filter(request.query_params)
     state = request_state(request)
     return StreamingResponse(
         event_stream(state["notifier"], only_run, state["settings"].claim_fallback_poll_seconds),
