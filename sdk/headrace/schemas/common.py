@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from headrace._state_types import DEFAULT_NAMES, StateType
 
@@ -108,40 +108,3 @@ class Page(ReadModel):
 
     limit: int
     offset: int
-
-
-# Parameters typed SecretStr (JSON schema: writeOnly, format password) are stored as given, so
-# runs get them, and shown as this everywhere a person or a read-scoped key reads them.
-SECRET_MASK = "**********"
-
-
-def secret_parameter_names(schema: dict[str, Any] | None) -> set[str]:
-    properties = (schema or {}).get("properties") or {}
-    return {
-        name
-        for name, prop in properties.items()
-        if isinstance(prop, dict)
-        and (prop.get("writeOnly") is True or prop.get("format") == "password")
-    }
-
-
-def mask_secret_parameters(
-    parameters: dict[str, Any], schema: dict[str, Any] | None
-) -> dict[str, Any]:
-    secret = secret_parameter_names(schema)
-    if not secret:
-        return parameters
-    return {k: SECRET_MASK if k in secret and v is not None else v for k, v in parameters.items()}
-
-
-def masked_parameters(data: Any, info: ValidationInfo) -> Any:
-    """A `mode="before"` model validator: mask `parameters` with the row's `parameter_schema`,
-    unless validated with context {"reveal_secrets": True} (the engine, with a worker key)."""
-    if (
-        isinstance(data, Mapping)
-        and data.get("parameter_schema")
-        and not (info.context or {}).get("reveal_secrets")
-    ):
-        parameters = data.get("parameters") or {}
-        return {**data, "parameters": mask_secret_parameters(parameters, data["parameter_schema"])}
-    return data

@@ -24,9 +24,9 @@ from headrace.schemas.common import (
     Parameters,
     ReadModel,
     Tags,
-    masked_parameters,
 )
 from headrace.schemas.schedules import MAX_SCHEDULES, DeploymentScheduleCreate
+from headrace.schemas.secrets import masked_parameters
 from headrace.schemas.work_pools import ConcurrencyLimit
 
 MAX_ENTRYPOINT = 1000
