@@ -23,6 +23,7 @@ from headrace.schemas.common import (
     Name,
     Parameters,
     ReadModel,
+    StorableTime,
     Tags,
 )
 from headrace.schemas.schedules import MAX_SCHEDULES, DeploymentScheduleCreate
@@ -136,5 +137,5 @@ class DeploymentRunCreate(Model):
     parameters: Parameters = Field(default_factory=dict)
     tags: Tags = Field(default_factory=list)
     # None: now. A later time: the run waits SCHEDULED until then.
-    scheduled_time: datetime | None = None
+    scheduled_time: StorableTime | None = None
     name: Name | None = None

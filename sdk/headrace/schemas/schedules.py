@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from headrace.schemas.common import Model, Parameters, ReadModel
+from headrace.schemas.common import Model, Parameters, ReadModel, StorableTime
 from headrace.schemas.secrets import masked_parameters
 
 DEFAULT_TIMEZONE = "UTC"
@@ -115,7 +115,7 @@ class IntervalSchedule(Model):
     """
 
     interval: float = Field(examples=[3600])
-    anchor_date: datetime | None = None
+    anchor_date: StorableTime | None = None
     timezone: Timezone = DEFAULT_TIMEZONE
 
     @field_validator("interval")

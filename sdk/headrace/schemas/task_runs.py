@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from headrace._state_types import StateType
-from headrace.schemas.common import Model, Name, ReadModel, State, Tags
+from headrace.schemas.common import Model, Name, ReadModel, ReportedTime, State, Tags
 
 MAX_TASK_RUN_BATCH = 1000
 
@@ -21,7 +21,7 @@ class TaskRunStateReport(Model):
     type: StateType
     name: Name
     message: str | None = None
-    timestamp: datetime
+    timestamp: ReportedTime
     data: dict[str, Any] | None = None
 
 
@@ -49,8 +49,8 @@ class TaskRunReport(Model):
     run_count: int = Field(default=0, ge=0, le=1_000_000)
     task_inputs: dict[str, list[TaskInput]] = Field(default_factory=dict)
     cache_key: str | None = Field(default=None, max_length=1000)
-    start_time: datetime | None = None
-    end_time: datetime | None = None
+    start_time: ReportedTime | None = None
+    end_time: ReportedTime | None = None
     states: list[TaskRunStateReport] = Field(default_factory=list, max_length=1000)
 
 
