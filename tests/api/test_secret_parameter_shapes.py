@@ -5,8 +5,9 @@ schedules are made over HTTP with an admin key, then read with a read key throug
 response and dashboard page that shows parameters.
 """
 
-# No `from __future__ import annotations`: the flow's hints below must be real types, as in a
-# user's script, for the SDK to build its parameter schema from them.
+# With string hints, as a user's script may have them: the SDK evaluates them in this module.
+from __future__ import annotations
+
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
