@@ -1,5 +1,6 @@
 """Client times the server cannot trust: they are replaced or refused, and what is stored stays
-readable. `9999-12-31T23:59:59-14:00` is year 10000 in UTC, past what Python's datetime holds."""
+readable. `9999-12-31T23:59:59-14:00` is year 10000 in UTC, past what Python's datetime holds.
+Also: a task run batch that reports one task run twice is refused, not a 500."""
 
 from __future__ import annotations
 
@@ -142,3 +143,15 @@ def test_retention_goes_by_receive_time_not_by_a_slow_client_clock(
     kept = http.get(f"/flow_runs/{run_id}/logs").json()["items"]
     assert [line["message"] for line in kept] == ["fresh, slow clock"]
     assert kept[0]["timestamp"].startswith(month_ago[:10])  # the client's time is still shown
+
+
+def test_a_task_run_reported_twice_in_one_batch_is_refused_by_name(http: httpx.Client) -> None:
+    run_id = new_run(http)
+    now = datetime.now(UTC).isoformat()
+    same_identity = [task_run(run_id, now, "0"), task_run(run_id, now, "0")]
+    report = task_run(run_id, now, "1")
+    for batch in (same_identity, [report, report]):
+        refused = http.post("/task_runs/batch", json={"task_runs": batch})
+        assert refused.status_code == 422, refused.text
+        assert "reported twice in this batch" in refused.text
+    assert http.get(f"/flow_runs/{run_id}/task_runs").json() == []

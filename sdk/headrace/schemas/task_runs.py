@@ -57,6 +57,23 @@ class TaskRunReport(Model):
 class TaskRunBatch(Model):
     task_runs: list[TaskRunReport] = Field(max_length=MAX_TASK_RUN_BATCH)
 
+    @model_validator(mode="after")
+    def _one_report_per_task_run(self) -> TaskRunBatch:
+        # One statement upserts the whole batch: Postgres cannot update a row twice in it.
+        ids: set[uuid.UUID] = set()
+        identities: set[tuple[uuid.UUID, str, str]] = set()
+        for index, report in enumerate(self.task_runs):
+            identity = (report.flow_run_id, report.task_key, report.dynamic_key)
+            if report.id in ids or identity in identities:
+                raise ValueError(
+                    f"task_runs.{index}: task run {report.id} (task_key {report.task_key!r}, "
+                    f"dynamic_key {report.dynamic_key!r}) is reported twice in this batch; "
+                    "send one report per task run, its latest shape"
+                )
+            ids.add(report.id)
+            identities.add(identity)
+        return self
+
 
 class TaskRun(ReadModel):
     id: uuid.UUID
