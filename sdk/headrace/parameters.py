@@ -55,6 +55,16 @@ def call_args(
     return args, kwargs
 
 
+def evaluated_signature(fn: Callable[..., Any]) -> inspect.Signature:
+    """`fn`'s signature with string hints (`from __future__ import annotations` in the user's
+    module) evaluated in its module, so pydantic sees `SecretStr`, not an unknown name."""
+    try:
+        return inspect.signature(fn, eval_str=True)
+    except (NameError, AttributeError, SyntaxError, TypeError):
+        # A hint naming something imported only under TYPE_CHECKING: pydantic reads the strings.
+        return inspect.signature(fn)
+
+
 class ParameterModel:
     """A pydantic model made from a function's signature, built once per flow."""
 
@@ -65,7 +75,7 @@ class ParameterModel:
         self.fn = fn
         descriptions = docstring_descriptions(fn.__doc__ or "")
         fields: dict[str, Any] = {}
-        for name, param in inspect.signature(fn).parameters.items():
+        for name, param in evaluated_signature(fn).parameters.items():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 continue
             annotation = Any if param.annotation is param.empty else param.annotation

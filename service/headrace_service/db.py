@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from headrace_service.errors import DatabaseUnavailable
+from headrace_service.extreme_times import tolerate_extreme_times
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -46,7 +48,7 @@ def connect_args(pooler: Pooler) -> dict[str, Any]:
 def create_engine(
     url: str, *, pool_size: int, pool_timeout: float, pooler: Pooler = "none"
 ) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=0,
@@ -54,6 +56,8 @@ def create_engine(
         pool_pre_ping=True,
         connect_args=connect_args(pooler),
     )
+    event.listen(engine.sync_engine, "connect", tolerate_extreme_times)
+    return engine
 
 
 class Database:

@@ -14,6 +14,7 @@ Two kinds of metric:
 from __future__ import annotations
 
 import time
+from http import HTTPStatus
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -107,6 +108,23 @@ def loop_succeeded(loop: str) -> None:
 # --- the request latency middleware ---------------------------------------------------------
 
 
+# Every label value comes from a fixed set: a client that makes up methods, paths or statuses
+# must not grow /metrics by one series per request.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+KNOWN_STATUSES = frozenset(str(status.value) for status in HTTPStatus)
+
+
+def method_label(method: str) -> str:
+    """The request's method, or "other" for one no route of ours answers."""
+    return method if method in KNOWN_METHODS else "other"
+
+
+def status_label(status: int) -> str:
+    """The response status, or "other" for a code HTTP does not define."""
+    code = str(status)
+    return code if code in KNOWN_STATUSES else "other"
+
+
 def route_template(scope: Scope) -> str:
     """The matched route's template (`/api/flow_runs/{id}`): one series per route, not per id."""
     route = scope.get("route")
@@ -142,7 +160,7 @@ class RequestMetricsMiddleware:
         finally:
             if not streaming:
                 HTTP_REQUEST_DURATION.labels(
-                    scope["method"], route_template(scope), str(status)
+                    method_label(scope["method"]), route_template(scope), status_label(status)
                 ).observe(time.perf_counter() - started)
 
 

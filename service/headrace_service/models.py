@@ -413,10 +413,14 @@ log = Table(
     Column("level", Integer, nullable=False),
     Column("name", Text, nullable=False),
     Column("message", Text, nullable=False),
+    # The client's clock: what the line says happened when.
     Column("timestamp", DateTime(timezone=True), nullable=False),
+    # The server's: retention goes by it, so a client's wrong clock cannot get fresh lines
+    # deleted (migration 0011).
+    Column("received", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     Index("ix_log_flow_run_timestamp", "flow_run_id", "timestamp", "id"),
-    # Retention finds the lines older than its cutoff (a B-tree, not a BRIN: migration 0004).
-    Index("ix_log_timestamp", "timestamp"),
+    # Retention finds the lines older than its cutoff (a B-tree, not a BRIN: see migration 0006).
+    Index("ix_log_received", "received"),
 )
 
 concurrency_limit = Table(

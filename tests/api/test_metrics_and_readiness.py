@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import string
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -182,3 +184,20 @@ def test_every_family_an_operator_watches_is_exported_with_a_plausible_value(
     ):
         assert time.monotonic() < deadline, "the reaper's action was not counted"
         time.sleep(0.1)
+
+
+def test_made_up_methods_and_paths_do_not_grow_the_metrics(
+    http: httpx.Client, api_url: str
+) -> None:
+    metrics_url = api_url.removesuffix("/api") + "/metrics"
+    http.get("/flow_runs/" + str(uuid.uuid4()))  # every ordinary series exists before measuring
+    http.request("BREW", "/flow_runs")
+    before = len(httpx.get(metrics_url, timeout=10).content)
+    rng = random.Random(20)
+    for i in range(2000):
+        method = "".join(rng.choices(string.ascii_uppercase, k=8))
+        path = rng.choice(["/flow_runs", f"/no/such/{i}", f"/flow_runs/{uuid.uuid4()}"])
+        assert http.request(method, path).status_code in (404, 405)
+    after = httpx.get(metrics_url, timeout=10).text
+    assert len(after.encode()) - before < 20_000, len(after.encode()) - before
+    assert 'method="other"' in after

@@ -63,19 +63,20 @@ def add_run(sql: Connection, *, state: str, created: datetime, end: datetime | N
         "state_name, state_timestamp) VALUES (:task, :run, 't', 'k', '0', :state, 'x', :created)",
         "INSERT INTO task_run_state (id, task_run_id, type, name, timestamp) "
         "VALUES (gen_random_uuid(), :task, :state, 'x', :created)",
-        "INSERT INTO log (flow_run_id, level, name, message, timestamp) "
-        "VALUES (:run, 20, 'l', 'm', coalesce(:end, :created))",
+        "INSERT INTO log (flow_run_id, level, name, message, timestamp, received) "
+        "VALUES (:run, 20, 'l', 'm', coalesce(:end, :created), coalesce(:end, :created))",
     ):
         sql.execute(text(statement), params)
     return run_id
 
 
 def add_logs(sql: Connection, run_id: str, *timestamps: datetime) -> None:
+    """Lines written and received at each of `timestamps`."""
     for when in timestamps:
         sql.execute(
             text(
-                "INSERT INTO log (flow_run_id, level, name, message, timestamp) "
-                "VALUES (:run, 20, 'l', 'm', :t)"
+                "INSERT INTO log (flow_run_id, level, name, message, timestamp, received) "
+                "VALUES (:run, 20, 'l', 'm', :t, :t)"
             ),
             {"run": run_id, "t": when},
         )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Mapping
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from headrace._state_types import DEFAULT_NAMES, StateType
 from headrace.schemas.limits import MAX_BODY_BYTES
@@ -67,6 +67,37 @@ def check_parameters(value: dict[str, Any]) -> dict[str, Any]:
 
 Parameters = Annotated[dict[str, Any], AfterValidator(check_parameters)]
 
+# A time a client reports about something that happened (a log line, a task run's states) is
+# read from its clock. Outside this window the clock is wrong, or the value is hostile (year
+# 9999 at -14:00 is year 10000 in UTC, past what Python can read back): the time the server
+# received it replaces it, so the line is kept and sorts near when it really happened.
+EARLIEST_REPORTED_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+REPORTED_TIME_AHEAD = timedelta(days=1)
+
+
+def received_if_implausible(value: datetime) -> datetime:
+    """`value`, or now when it is before 2000 or more than a day ahead of now."""
+    now = datetime.now(UTC)
+    try:
+        plausible = EARLIEST_REPORTED_TIME <= value.astimezone(UTC) <= now + REPORTED_TIME_AHEAD
+    except OverflowError:  # beyond year 9999 or before year 1 once in UTC
+        plausible = False
+    return value if plausible else now
+
+
+def check_storable_time(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must fall between years 1 and 9999 once converted to UTC") from None
+    return value
+
+
+ReportedTime = Annotated[datetime, AfterValidator(received_if_implausible)]
+# A time a client asks for (a run's start, a schedule's anchor): any, as long as it can be read
+# back.
+StorableTime = Annotated[datetime, AfterValidator(check_storable_time)]
+
 
 class Model(BaseModel):
     """Base of every API model: unknown fields are an error, so typos are not silently lost."""
@@ -86,7 +117,7 @@ class StateCreate(Model):
     type: StateType
     name: Name | None = None
     message: Message | None = None
-    timestamp: datetime | None = None
+    timestamp: ReportedTime | None = None
     data: dict[str, Any] | None = None
 
     def resolved_name(self) -> str:
@@ -109,40 +140,3 @@ class Page(ReadModel):
 
     limit: int
     offset: int
-
-
-# Parameters typed SecretStr (JSON schema: writeOnly, format password) are stored as given, so
-# runs get them, and shown as this everywhere a person or a read-scoped key reads them.
-SECRET_MASK = "**********"
-
-
-def secret_parameter_names(schema: dict[str, Any] | None) -> set[str]:
-    properties = (schema or {}).get("properties") or {}
-    return {
-        name
-        for name, prop in properties.items()
-        if isinstance(prop, dict)
-        and (prop.get("writeOnly") is True or prop.get("format") == "password")
-    }
-
-
-def mask_secret_parameters(
-    parameters: dict[str, Any], schema: dict[str, Any] | None
-) -> dict[str, Any]:
-    secret = secret_parameter_names(schema)
-    if not secret:
-        return parameters
-    return {k: SECRET_MASK if k in secret and v is not None else v for k, v in parameters.items()}
-
-
-def masked_parameters(data: Any, info: ValidationInfo) -> Any:
-    """A `mode="before"` model validator: mask `parameters` with the row's `parameter_schema`,
-    unless validated with context {"reveal_secrets": True} (the engine, with a worker key)."""
-    if (
-        isinstance(data, Mapping)
-        and data.get("parameter_schema")
-        and not (info.context or {}).get("reveal_secrets")
-    ):
-        parameters = data.get("parameters") or {}
-        return {**data, "parameters": mask_secret_parameters(parameters, data["parameter_schema"])}
-    return data

@@ -24,10 +24,11 @@ from headrace.schemas.common import (
     Name,
     Parameters,
     ReadModel,
+    StorableTime,
     Tags,
-    masked_parameters,
 )
 from headrace.schemas.schedules import MAX_SCHEDULES, DeploymentScheduleCreate
+from headrace.schemas.secrets import masked_parameters
 from headrace.schemas.work_pools import ConcurrencyLimit
 
 MAX_ENTRYPOINT = 1000
@@ -141,5 +142,5 @@ class DeploymentRunCreate(Model):
     parameters: Parameters = Field(default_factory=dict)
     tags: Tags = Field(default_factory=list)
     # None: now. A later time: the run waits SCHEDULED until then.
-    scheduled_time: datetime | None = None
+    scheduled_time: StorableTime | None = None
     name: Name | None = None

@@ -18,8 +18,8 @@ from headrace.schemas.common import (
     State,
     StateCreate,
     Tags,
-    masked_parameters,
 )
+from headrace.schemas.secrets import masked_parameters
 
 
 class FlowRunCreate(Model):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from headrace.schemas.common import Model, ReadModel
+from headrace.schemas.common import Model, ReadModel, ReportedTime
 
 MAX_LOG_BATCH = 5000
 MAX_LOG_MESSAGE = 100_000
@@ -19,7 +19,7 @@ class LogCreate(Model):
     level: int = Field(ge=0, le=100)
     name: str = Field(max_length=200)
     message: str = Field(max_length=MAX_LOG_MESSAGE)
-    timestamp: datetime
+    timestamp: ReportedTime
 
 
 class LogBatch(Model):

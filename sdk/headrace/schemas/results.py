@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Base64Bytes, Field
 
-from headrace.schemas.common import Model, ReadModel
+from headrace.schemas.common import Model, ReadModel, StorableTime
 
 # The API refuses bigger results; the SDK's own limit (HEADRACE_RESULT_MAX_BYTES) is lower.
 MAX_RESULT_BYTES = 64 * 1024 * 1024
@@ -17,7 +17,7 @@ MAX_KEY = 200
 class ResultWrite(Model):
     serializer: Literal["json", "pickle"]
     data: Base64Bytes = Field(description="The serialised result, base64-encoded.")
-    expires_at: datetime | None = None
+    expires_at: StorableTime | None = None
 
 
 class ResultStored(ReadModel):

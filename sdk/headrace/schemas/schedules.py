@@ -27,10 +27,12 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     WrapValidator,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from headrace.schemas.common import Model, Parameters, ReadModel
+from headrace.schemas.common import Model, Parameters, ReadModel, StorableTime
+from headrace.schemas.secrets import masked_parameters
 
 DEFAULT_TIMEZONE = "UTC"
 CRON_EXAMPLE = "0 6 * * *"
@@ -113,7 +115,7 @@ class IntervalSchedule(Model):
     """
 
     interval: float = Field(examples=[3600])
-    anchor_date: datetime | None = None
+    anchor_date: StorableTime | None = None
     timezone: Timezone = DEFAULT_TIMEZONE
 
     @field_validator("interval")
@@ -204,6 +206,9 @@ class DeploymentScheduleUpdate(Model):
 
 
 class DeploymentSchedule(ReadModel):
+    # Masked with the deployment's `parameter_schema`, which the server passes beside the row.
+    _mask_secrets = model_validator(mode="before")(masked_parameters)
+
     id: uuid.UUID
     deployment_id: uuid.UUID
     schedule: Schedule

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from headrace._state_types import StateType
-from headrace.schemas.common import Model, Name, ReadModel, State, Tags
+from headrace.schemas.common import Model, Name, ReadModel, ReportedTime, State, Tags
 
 MAX_TASK_RUN_BATCH = 1000
 
@@ -21,7 +21,7 @@ class TaskRunStateReport(Model):
     type: StateType
     name: Name
     message: str | None = None
-    timestamp: datetime
+    timestamp: ReportedTime
     data: dict[str, Any] | None = None
 
 
@@ -49,13 +49,30 @@ class TaskRunReport(Model):
     run_count: int = Field(default=0, ge=0, le=1_000_000)
     task_inputs: dict[str, list[TaskInput]] = Field(default_factory=dict)
     cache_key: str | None = Field(default=None, max_length=1000)
-    start_time: datetime | None = None
-    end_time: datetime | None = None
+    start_time: ReportedTime | None = None
+    end_time: ReportedTime | None = None
     states: list[TaskRunStateReport] = Field(default_factory=list, max_length=1000)
 
 
 class TaskRunBatch(Model):
     task_runs: list[TaskRunReport] = Field(max_length=MAX_TASK_RUN_BATCH)
+
+    @model_validator(mode="after")
+    def _one_report_per_task_run(self) -> TaskRunBatch:
+        # One statement upserts the whole batch: Postgres cannot update a row twice in it.
+        ids: set[uuid.UUID] = set()
+        identities: set[tuple[uuid.UUID, str, str]] = set()
+        for index, report in enumerate(self.task_runs):
+            identity = (report.flow_run_id, report.task_key, report.dynamic_key)
+            if report.id in ids or identity in identities:
+                raise ValueError(
+                    f"task_runs.{index}: task run {report.id} (task_key {report.task_key!r}, "
+                    f"dynamic_key {report.dynamic_key!r}) is reported twice in this batch; "
+                    "send one report per task run, its latest shape"
+                )
+            ids.add(report.id)
+            identities.add(identity)
+        return self
 
 
 class TaskRun(ReadModel):

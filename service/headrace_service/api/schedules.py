@@ -22,7 +22,7 @@ from headrace.schemas.schedules import (
     DeploymentScheduleCreate,
     DeploymentScheduleUpdate,
 )
-from headrace_service.api.deps import db, to_model
+from headrace_service.api.deps import db
 from headrace_service.api.patching import changes_of
 from headrace_service.api.routing import Router
 from headrace_service.errors import ConflictError, NotFoundError
@@ -74,7 +74,7 @@ async def create_schedule(
                 "delete one first"
             )
         row = await store.schedule_insert(conn, did, body)
-    return _model(row)
+    return _model(row, deployment)
 
 
 @router.route("GET", "/deployments/{deployment_id}/schedules", response=list[DeploymentSchedule])
@@ -82,9 +82,9 @@ async def list_schedules(request: Request, deployment_id: str) -> list[Deploymen
     """The schedules of a deployment, oldest first."""
     did = parse_uuid(deployment_id, "deployment")
     async with db(request).begin() as conn:
-        await deployment_require(conn, did)
+        deployment = await deployment_require(conn, did)
         rows = await store.schedule_list(conn, did)
-    return [_model(row) for row in rows]
+    return [_model(row, deployment) for row in rows]
 
 
 @router.route("GET", "/deployment_schedules/{schedule_id}", response=DeploymentSchedule)
@@ -92,7 +92,8 @@ async def read_schedule(request: Request, schedule_id: str) -> DeploymentSchedul
     """Read a schedule."""
     sid = parse_uuid(schedule_id, "schedule")
     async with db(request).begin() as conn:
-        return _model(await _schedule(conn, sid))
+        row = await _schedule(conn, sid)
+        return _model(row, await deployment_require(conn, row["deployment_id"]))
 
 
 @router.route(
@@ -112,11 +113,10 @@ async def update_schedule(
         changes["schedule"] = body.schedule  # the model, not its dump
     async with db(request).begin() as conn:
         current = await _schedule(conn, sid)
-        await check_schedule_body(
-            await deployment_require(conn, current["deployment_id"]), body, "body"
-        )
+        deployment = await deployment_require(conn, current["deployment_id"])
+        await check_schedule_body(deployment, body, "body")
         await store.schedule_update(conn, current, changes)
-        return _model(await _schedule(conn, sid))
+        return _model(await _schedule(conn, sid), deployment)
 
 
 @router.route("DELETE", "/deployment_schedules/{schedule_id}", scope="admin", status=204)
@@ -129,8 +129,11 @@ async def delete_schedule(request: Request, schedule_id: str) -> Response:
     return Response(status_code=204)
 
 
-def _model(row: RowMapping) -> DeploymentSchedule:
-    return to_model(DeploymentSchedule, row)
+def _model(row: RowMapping, deployment: Mapping[str, Any] | RowMapping) -> DeploymentSchedule:
+    """The schedule, its parameters masked by the deployment's schema (SecretStr ones)."""
+    return DeploymentSchedule.model_validate(
+        {**row, "parameter_schema": deployment["parameter_schema"]}
+    )
 
 
 async def _schedule(conn: AsyncConnection, schedule_id: uuid.UUID) -> RowMapping:

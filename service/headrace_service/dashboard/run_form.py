@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from headrace.schemas.common import secret_parameter_names
+from headrace.schemas.secrets import is_secret, parameters_with_secrets
 
 INPUT_TYPES = {"integer": "number", "number": "number", "string": "text", "boolean": "checkbox"}
 STRING_FORMATS = {"date": "date", "date-time": "datetime-local", "email": "email", "uri": "url"}
@@ -47,19 +47,20 @@ def _simplify(prop: dict[str, Any]) -> tuple[dict[str, Any], bool]:
 def form_fields(schema: dict[str, Any], defaults: dict[str, Any]) -> list[FormField]:
     properties: dict[str, Any] = schema.get("properties") or {}
     required = set(schema.get("required") or [])
-    secret = secret_parameter_names(schema)
+    holds_secret = parameters_with_secrets(schema)
     fields = []
     for name, raw in properties.items():
         prop, nullable = _simplify(raw if isinstance(raw, dict) else {})
-        # A secret's default is never sent to the browser; left empty, the default applies.
-        default = None if name in secret else defaults.get(name, prop.get("default"))
+        # A default holding a secret (however deep) is never sent to the browser; left empty,
+        # the default applies.
+        default = None if name in holds_secret else defaults.get(name, prop.get("default"))
         kind = _kind(prop)
         fields.append(
             FormField(
                 name=name,
                 label=prop.get("title") or name,
                 kind=kind,
-                input_type="password" if name in secret else _input_type(kind, prop),
+                input_type="password" if is_secret(prop) else _input_type(kind, prop),
                 value=_text(default, kind),
                 # A default (the deployment's or the flow's) makes a parameter optional here.
                 required=name in required and name not in defaults and not nullable,

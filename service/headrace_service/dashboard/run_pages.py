@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from headrace.schemas.common import mask_secret_parameters
+from headrace.schemas.secrets import mask_secret_parameters
 from headrace_service.app_state import request_database
 from headrace_service.dashboard.run_queries import (
     SORT_KEYS,

@@ -44,11 +44,12 @@ _DELETE_RUNS = text(
     )
     """
 )
-# Oldest ids first: log ids grow with insertion, so the old lines are found first.
+# By `received`, the server's clock: a client's `timestamp` may be days wrong. Oldest ids
+# first: log ids grow with insertion, so the old lines are found first.
 _DELETE_LOGS = text(
     """
     DELETE FROM log WHERE id IN (
-        SELECT id FROM log WHERE timestamp < :cutoff ORDER BY id LIMIT :limit
+        SELECT id FROM log WHERE received < :cutoff ORDER BY id LIMIT :limit
     )
     """
 )
