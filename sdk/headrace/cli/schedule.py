@@ -66,11 +66,15 @@ def ls(full_name: NameArgument, as_json: JsonOption = False) -> None:
         return
     table(
         ["ID", "Schedule", "Parameters", "Active"],
-        [
-            (s.id, describe(s.schedule), s.parameters or "", "yes" if s.active else "paused")
-            for s in schedules
-        ],
+        [(s.id, describe(s.schedule), s.parameters or "", _status(s)) for s in schedules],
     )
+
+
+def _status(schedule: DeploymentSchedule) -> str:
+    """`yes`, `paused`, or why the scheduler skips it."""
+    if schedule.error is not None:
+        return f"errored: {schedule.error}"
+    return "yes" if schedule.active else "paused"
 
 
 @app.command("create")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -54,6 +55,9 @@ INVALID_RETRY = timedelta(hours=1)
 MISSED_COUNT_LIMIT = 1000
 _SCHEDULE = TypeAdapter(Schedule)
 TIMETABLE_CACHE_SIZE = 20_000
+# A pass plans in its transaction: it stops taking schedules well before the database's
+# idle-in-transaction timeout (60 s) would end it, even if many take their whole time budget.
+PLANNING_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,10 @@ def plan_pass(due: list[RowMapping], now: datetime, config: SchedulerConfig) -> 
     budget cut never leaves a near run uncreated while a far one was."""
     plan = Plan()
     schedules: list[_Schedule] = []
+    planning_ends = time.monotonic() + PLANNING_SECONDS
     for row in due:
+        if time.monotonic() > planning_ends:
+            break  # the others keep their bookmarks: still due, taken by the next pass
         try:
             schedules.append(within_budget(partial(_Schedule, row, now, config), PASS_SECONDS))
         except (ValueError, ArithmeticError, ScheduleTooSlow) as exc:
