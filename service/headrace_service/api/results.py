@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import re
 
 from starlette.requests import Request
@@ -11,7 +10,7 @@ from starlette.responses import Response
 
 from headrace.schemas.results import MAX_KEY, MAX_RESULT_BYTES, Result, ResultStored, ResultWrite
 from headrace_service.api.deps import db, to_model
-from headrace_service.api.routing import Router, validate
+from headrace_service.api.routing import Router, read_json, validate
 from headrace_service.errors import InvalidInput, NotFoundError, PayloadTooLarge
 from headrace_service.store import results as store
 
@@ -35,7 +34,7 @@ async def put_result(request: Request, key: str) -> ResultStored:
     """Store a result (body: ResultWrite, base64 data), replacing the one under the same key."""
     _check_key(key)
     # Results may be larger than other request bodies, so this endpoint reads its own body.
-    body = validate(ResultWrite, await _read_json(request), "body")
+    body = validate(ResultWrite, await read_json(request, _MAX_BODY), "body")
     if len(body.data) > MAX_RESULT_BYTES:
         raise PayloadTooLarge(f"a result is at most {MAX_RESULT_BYTES} bytes")
     async with db(request).begin() as conn:
@@ -63,18 +62,3 @@ async def delete_result(request: Request, key: str) -> Response:
         if not await store.result_delete(conn, key):
             raise NotFoundError(f"no result stored under {key!r}")
     return Response(status_code=204)
-
-
-async def _read_json(request: Request) -> object:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > _MAX_BODY:
-        raise PayloadTooLarge(f"a result body is at most {_MAX_BODY} bytes")
-    chunks = bytearray()
-    async for chunk in request.stream():
-        chunks += chunk
-        if len(chunks) > _MAX_BODY:
-            raise PayloadTooLarge(f"a result body is at most {_MAX_BODY} bytes")
-    try:
-        return json.loads(chunks)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}") from None

@@ -112,16 +112,11 @@ class Router:
         return register
 
 
-async def read_json(request: Request) -> Any:
-    limit = request_state(request)["settings"].max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body over the limit of {limit} bytes")
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"request body over the limit of {limit} bytes")
+async def read_json(request: Request, limit: int | None = None) -> Any:
+    """The request's JSON body, read up to `limit` bytes (default: the max_body_bytes setting)."""
+    if limit is None:
+        limit = request_state(request)["settings"].max_body_bytes
+    raw = await read_body(request, limit, f"request body over the limit of {limit} bytes")
     if not raw:
         raise InvalidInput("a JSON body is required")
     try:
@@ -135,6 +130,20 @@ async def read_json(request: Request) -> Any:
     if json_depth(data) > MAX_JSON_DEPTH:
         raise InvalidInput(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return data
+
+
+async def read_body(request: Request, limit: int, too_large: str) -> bytes:
+    """The raw request body; PayloadTooLarge(`too_large`) once over `limit` bytes, declared
+    (Content-Length) or sent, without reading further."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(too_large)
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise PayloadTooLarge(too_large)
+    return bytes(raw)
 
 
 def check_text_params(params: dict[str, Any], where: str) -> None:

@@ -14,12 +14,14 @@ database connection.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from headrace_service.app_state import request_state
+from headrace_service.errors import InvalidInput
 from headrace_service.notifier import Event, Notifier
 from headrace_service.store.run_activity import RUN_ACTIVITY_CHANNEL
 
@@ -77,6 +79,12 @@ async def event_stream(
 
 async def events_endpoint(request: Request) -> Response:
     only_run = request.query_params.get("flow_run") or None
+    if only_run is not None:
+        # Checked before streaming: a malformed id would hold a stream open that never matches.
+        try:
+            only_run = str(uuid.UUID(only_run))
+        except ValueError:
+            raise InvalidInput("query.flow_run: expected a flow run id (a UUID)") from None
     state = request_state(request)
     return StreamingResponse(
         event_stream(state["notifier"], only_run, state["settings"].claim_fallback_poll_seconds),
