@@ -65,3 +65,8 @@ def test_only_the_lease_holder_may_start_a_claimed_run() -> None:
 
 def test_force_overrides_the_rules() -> None:
     assert decide(S.COMPLETED, "Completed", S.RUNNING, "Running", force=True).accept
+
+
+def test_forcing_the_current_state_changes_nothing() -> None:
+    forced = decide(S.FAILED, "Failed", S.FAILED, "Failed", force=True)
+    assert forced.accept and forced.unchanged

@@ -67,7 +67,7 @@ def main() -> None:
 
 def usage_error_line(error: typer.TyperException) -> str:
     """Click's usage error (usage, a hint and a boxed message) as one line."""
-    message = " ".join(error.format_message().split()).rstrip(".")
+    message = " ".join(error.format_message().split()).rstrip(".").replace("Value error, ", "")
     context = getattr(error, "ctx", None)
     if context is None:
         return message
