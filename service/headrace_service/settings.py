@@ -21,7 +21,7 @@ class ServerSettings(BaseSettings):
     )
     home: Path = Field(default=Path("~/.headrace"), description="Folder for the embedded database.")
     host: str = Field(default="127.0.0.1", description="Address the API binds to.")
-    port: int = Field(default=4200, ge=1, le=65535, description="Port the API listens on.")
+    port: int = Field(default=4200, ge=0, le=65535, description="Port the API listens on.")
     database_wait_seconds: float = Field(
         default=0.0,
         description="On start, how long to keep retrying an unreachable HEADRACE_DATABASE_URL "

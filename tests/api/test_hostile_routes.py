@@ -38,6 +38,10 @@ MAX_BODY_BYTES = 64 * 1024  # small caps keep "over the cap" cheap to send
 MAX_BUNDLE_BYTES = 128 * 1024
 AUTH = (b"authorization", f"Bearer {ADMIN_KEY}".encode())
 JSON_TYPE = (b"content-type", b"application/json")
+# What a well-formed request to a server on its default address carries; each case spoils one
+# part of it.
+HOST = (b"host", b"127.0.0.1:4200")
+WELL_FORMED = [HOST, AUTH, JSON_TYPE]
 
 
 @dataclass(frozen=True)
@@ -166,13 +170,11 @@ def send_all(app: InProcessTransport, cases: list[Case]) -> Findings:
 
 def assert_healthy(app: InProcessTransport) -> None:
     """/api/health answers 200 and a write still goes through (no leaked connection)."""
-    health = app.call_raw(RawRequest("GET", b"/api/health", []), DEADLINE_SECONDS)
+    health = app.call_raw(RawRequest("GET", b"/api/health", [HOST]), DEADLINE_SECONDS)
     assert health.status == 200, health
     name = f"after-{uuid.uuid4().hex[:8]}".encode()
     body = b'{"name": "' + name + b'"}'
-    made = app.call_raw(
-        RawRequest("POST", b"/api/work_pools", [AUTH, JSON_TYPE], body), DEADLINE_SECONDS
-    )
+    made = app.call_raw(RawRequest("POST", b"/api/work_pools", WELL_FORMED, body), DEADLINE_SECONDS)
     assert made.status == 201, made
 
 
@@ -183,7 +185,7 @@ def request(
     headers: list[tuple[bytes, bytes]] | None = None,
     body: bytes = b"",
 ) -> RawRequest:
-    sent_headers = [AUTH, JSON_TYPE] if headers is None else headers
+    sent_headers = WELL_FORMED if headers is None else headers
     if body:
         sent_headers = [*sent_headers, (b"content-length", str(len(body)).encode())]
     return RawRequest(endpoint.method, target or endpoint.target(), sent_headers, body)
@@ -330,7 +332,7 @@ HEADER_CASES = [
     HeaderCase("NUL in Bearer", {b"authorization": b"Bearer hr_\x00abc"}, refused=True),
     HeaderCase(
         "garbage session cookie",
-        {b"authorization": None, b"cookie": b"headrace_session=\xff"},
+        {b"authorization": None, b"cookie": b"headrace_api_key=\xff\x00"},
         refused=True,
     ),
     HeaderCase("Content-Length 10^20", {b"content-length": b"1" + b"0" * 20}),
@@ -343,11 +345,15 @@ HEADER_CASES = [
     HeaderCase("Idempotency-Key of 10k", {b"idempotency-key": b"k" * 10_000}),
     HeaderCase("Idempotency-Key with NUL", {b"idempotency-key": b"k\x00"}),
     HeaderCase("Accept absurd", {b"accept": b"text/html" + b";q=0.1" * 2000}),
+    HeaderCase("no Host", {b"host": None}),
+    HeaderCase("Host of 10k", {b"host": b"h" * 10_000}),
+    HeaderCase("Host invalid UTF-8", {b"host": b"\xff\xfe:4200"}),
+    HeaderCase("Host with a bad port", {b"host": b"127.0.0.1:99999999999"}),
 ]
 
 
 def with_headers(replaced: dict[bytes, bytes | None]) -> list[tuple[bytes, bytes]]:
-    headers = dict([AUTH, JSON_TYPE])
+    headers = dict(WELL_FORMED)
     headers.update(replaced)
     return [(k, v) for k, v in headers.items() if v is not None]
 
@@ -376,7 +382,7 @@ def endpoints_needing_a_key(app: InProcessTransport, endpoints: list[Endpoint]) 
     needing = set()
     for endpoint in endpoints:
         answer = app.call_raw(
-            RawRequest(endpoint.method, endpoint.target(), [JSON_TYPE]), DEADLINE_SECONDS
+            RawRequest(endpoint.method, endpoint.target(), [HOST, JSON_TYPE]), DEADLINE_SECONDS
         )
         if answer.status == 401:
             needing.add(endpoint)
@@ -420,12 +426,12 @@ def test_the_event_stream_refuses_a_malformed_run_id(hostile_app: InProcessTrans
     """It streamed forever, waiting for events of a run no id could match."""
     for value in (b"not-a-uuid", b"%00", b"x" * 10_000):
         answer = hostile_app.call_raw(
-            RawRequest("GET", b"/api/events?flow_run=" + value, [AUTH]), DEADLINE_SECONDS
+            RawRequest("GET", b"/api/events?flow_run=" + value, [HOST, AUTH]), DEADLINE_SECONDS
         )
         assert answer.status == 422 and answer.complete, answer
         assert b"query.flow_run" in answer.body
     good = str(uuid.uuid4()).encode()
     stream = hostile_app.call_raw(
-        RawRequest("GET", b"/api/events?flow_run=" + good, [AUTH]), DEADLINE_SECONDS
+        RawRequest("GET", b"/api/events?flow_run=" + good, [HOST, AUTH]), DEADLINE_SECONDS
     )
     assert stream.status == 200 and not stream.complete

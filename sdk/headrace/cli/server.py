@@ -23,7 +23,7 @@ SERVER_EXTRA = "the server needs the [server] extra: pip install 'headrace[serve
 def start(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Port to listen on (default 4200).")
+        int | None, typer.Option(min=0, max=65535, help="Port to listen on (default 4200).")
     ] = None,
     auth: Annotated[
         bool | None,
