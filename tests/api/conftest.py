@@ -158,6 +158,8 @@ class RawAnswer:
     complete: bool = False
     answered: bool = False
     seconds: float = 0.0
+    # What the app raised past its own error handling, if anything.
+    error: str | None = None
 
 
 class InProcessTransport(httpx.BaseTransport):
@@ -279,7 +281,9 @@ class InProcessTransport(httpx.BaseTransport):
         for pending in (task, waiter):
             if not pending.done():
                 pending.cancel()
-        await asyncio.gather(task, waiter, return_exceptions=True)
+        raised = (await asyncio.gather(task, waiter, return_exceptions=True))[0]
+        if isinstance(raised, Exception):
+            answer.error = repr(raised)
         return answer
 
     def close(self) -> None:

@@ -118,6 +118,9 @@ class Findings:
     def check(self, case: Case, answer: RawAnswer) -> None:
         self.sent += 1
         where = f"{case.endpoint} [{case.what}]"
+        if answer.error is not None and not answer.answered:
+            self.problems.append(f"{where}: no answer, the app raised {answer.error[:200]}")
+            return
         if not answer.answered or answer.seconds > DEADLINE_SECONDS:
             self.problems.append(f"{where}: no answer within {DEADLINE_SECONDS} s (a hang)")
             return
