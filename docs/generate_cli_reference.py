@@ -21,8 +21,10 @@ HEADER = """# CLI reference
 Every `headrace` command with its arguments and options, as `headrace COMMAND --help` prints
 them. Generated from the CLI by `python docs/generate_cli_reference.py > docs/cli.md` (a test
 fails when it is out of date). Commands that talk to the API read `HEADRACE_API_URL` and
-`HEADRACE_API_KEY`, or the active profile ([settings.md](settings.md)); a refused command prints
-one line starting with `error:` and exits with code 2.
+`HEADRACE_API_KEY`, or the active profile ([settings.md](settings.md)); a refused command (a bad
+argument or option, an error from the API) prints one line starting with `error:` and exits
+with code 2. Names of work pools, queues, deployments and tags are checked before anything is
+sent, with the API's rule: 1 to 200 characters, no `/`, not `.` or `..`, no control characters.
 """
 
 

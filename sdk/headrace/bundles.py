@@ -4,8 +4,11 @@
 __pycache__). The archive is deterministic — sorted names, zeroed times and owners, a fixed gzip
 header — so packing the same files twice gives the same hash and uploads nothing new.
 `unpack_bundle` is the worker's side: it refuses members that would land outside the target
-folder (absolute paths, `..`, links out of it) and unpacks into a temporary folder renamed into
-place, so a half-unpacked bundle is never seen.
+folder (absolute paths, `..`, links out of it), stops as soon as the bundle has unpacked to more
+than HEADRACE_BUNDLE_MAX_UNPACKED_BYTES or MAX_BUNDLE_ENTRIES files (a small upload must not
+fill a worker's disk), and unpacks into a temporary folder renamed into place, so a
+half-unpacked bundle is never seen. `check_bundle` is the API's side: the same checks on an
+upload, writing nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import os
 import shutil
 import tarfile
 import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -28,10 +34,17 @@ if TYPE_CHECKING:
     from headrace.schemas.code_sources import BundleSource
 
 ALWAYS_SKIPPED = frozenset({".git", ".venv", "__pycache__"})
+# Caps on what one bundle may unpack to (the byte cap is a setting, see headrace.settings).
+MAX_UNPACKED_SETTING = "HEADRACE_BUNDLE_MAX_UNPACKED_BYTES"
+MAX_BUNDLE_ENTRIES = 50_000
 
 
 class BundleError(HeadraceError):
     """A bundle cannot be made, stored or unpacked (the message says why)."""
+
+
+class BundleTooLarge(BundleError):
+    """A bundle unpacks to more bytes or more files than allowed."""
 
 
 @dataclass(frozen=True)
@@ -97,26 +110,92 @@ def upload_bundle(client: HeadraceClient, bundle: Bundle) -> None:
     code_bundles.upload(client, bundle.sha256, bundle.data)
 
 
-def unpack_bundle(data: bytes, target: Path) -> None:
-    """Unpack a bundle into `target` (which must not exist yet), all or nothing."""
+def unpack_bundle(data: bytes, target: Path, max_unpacked_bytes: int) -> None:
+    """Unpack a bundle into `target` (which must not exist yet), all or nothing; BundleTooLarge
+    as soon as it has unpacked more than `max_unpacked_bytes` or `MAX_BUNDLE_ENTRIES`."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            members = tar.getmembers()
-            for member in members:
-                _check_member(member)
-            tar.extractall(staging, members=members, filter="data")
-        try:
-            staging.rename(target)
-        except OSError:
-            # Another worker process unpacked the same bundle first: theirs is as good.
-            if not target.is_dir():
-                raise
-    except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as error:
-        raise BundleError(f"the code bundle cannot be unpacked: {error}") from None
+        with _archive_errors():
+            for tar, member in _walk(data, staging, max_unpacked_bytes):
+                # A folder's own mode is left alone, as extractall does until the end: a
+                # read-only folder would refuse the files that follow it.
+                tar.extract(member, staging, set_attrs=not member.isdir(), filter="data")
+            try:
+                staging.rename(target)
+            except OSError:
+                # Another worker process unpacked the same bundle first: theirs is as good.
+                if not target.is_dir():
+                    raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_bundle(data: bytes, max_unpacked_bytes: int) -> None:
+    """What `unpack_bundle` would refuse, found without writing anything (the API checks an
+    upload with it): not a tar.gz, an unsafe member, or too large once unpacked."""
+    with tempfile.TemporaryDirectory() as nowhere, _archive_errors():
+        for _ in _walk(data, Path(nowhere), max_unpacked_bytes):
+            pass
+
+
+def _walk(
+    data: bytes, target: Path, max_unpacked_bytes: int
+) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
+    """The members of the bundle, each checked, read as a stream that stops at the cap: what
+    an archive says of its own size is only used to refuse it sooner (before a file that would
+    cross the cap is written), never to let it through."""
+    stream = _CappedStream(gzip.GzipFile(fileobj=io.BytesIO(data)), max_unpacked_bytes)
+    declared = 0
+    with tarfile.open(fileobj=stream, mode="r|") as tar:
+        for count, member in enumerate(tar, start=1):
+            if count > MAX_BUNDLE_ENTRIES:
+                raise BundleTooLarge(
+                    f"the code bundle holds more than {MAX_BUNDLE_ENTRIES} files and folders"
+                )
+            _check_member(member)
+            tarfile.data_filter(member, str(target))
+            declared += member.size
+            if declared > max_unpacked_bytes:
+                raise BundleTooLarge(_too_large(max_unpacked_bytes))
+            yield tar, member
+
+
+@contextmanager
+def _archive_errors() -> Iterator[None]:
+    try:
+        yield
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+        raise BundleError(f"the code bundle cannot be unpacked: {error}") from None
+
+
+class _CappedStream(io.RawIOBase):
+    """The unpacked bytes of an archive, refusing to give more than `limit` of them (and never
+    reading much past it, however much the reader asks for)."""
+
+    def __init__(self, stream: gzip.GzipFile, limit: int) -> None:
+        super().__init__()
+        self.stream = stream
+        self.limit = limit
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        allowed = self.limit - self.count + 1
+        chunk = self.stream.read(allowed if size < 0 else min(size, allowed))
+        self.count += len(chunk)
+        if self.count > self.limit:
+            raise BundleTooLarge(_too_large(self.limit))
+        return chunk
+
+    def readable(self) -> bool:
+        return True
+
+
+def _too_large(limit: int) -> str:
+    return (
+        f"the code bundle unpacks to more than {limit} bytes, the limit set by "
+        f"{MAX_UNPACKED_SETTING}; leave large files out with .gitignore, or raise the limit"
+    )
 
 
 def _check_member(member: tarfile.TarInfo) -> None:
@@ -124,8 +203,9 @@ def _check_member(member: tarfile.TarInfo) -> None:
     if path.is_absolute() or ".." in path.parts:
         raise BundleError(f"the code bundle holds an unsafe path {member.name!r}")
     # Links (a git repository may hold some) are left to the "data" filter, which refuses the
-    # ones pointing outside the folder; devices and fifos have no place in code.
-    if not (member.isfile() or member.isdir() or member.issym()):
+    # ones pointing outside the folder; devices and fifos have no place in code, and a sparse
+    # file would unpack to far more than its bytes in the archive.
+    if not (member.isfile() or member.isdir() or member.issym()) or member.issparse():
         raise BundleError(f"the code bundle holds {member.name!r}, which is not a plain file")
 
 

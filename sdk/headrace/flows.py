@@ -15,6 +15,7 @@ from headrace.entrypoints import EntrypointError, load_entrypoint
 from headrace.hooks import Hook, as_list
 from headrace.parameters import ParameterModel, bind, call_args
 from headrace.retries import RetryDelay, validate_retry_options
+from headrace.schemas.names import resource_name_problem
 from headrace.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 if TYPE_CHECKING:
@@ -55,7 +56,10 @@ class Flow(Generic[P, R]):
         if timeout_seconds is not None and timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be > 0")
         self.fn = fn
-        self.name = name or fn.__name__.replace("_", "-")
+        self.name = (name or fn.__name__.replace("_", "-")).strip()
+        problem = resource_name_problem(self.name)
+        if problem is not None:
+            raise ValueError(f"@flow(name={name!r}): {problem}")
         self.description = description or inspect.getdoc(fn)
         self.tags = frozenset(tags or ())
         self.retries = retries

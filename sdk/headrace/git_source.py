@@ -76,8 +76,10 @@ def checkout(
             archive = _run_git(
                 ["--git-dir", str(bare), "archive", "--format=tar.gz", commit], where, timeout
             )
+            from headrace.settings import client_settings
+
             try:
-                unpack_bundle(archive, tree)
+                unpack_bundle(archive, tree, client_settings().bundle_max_unpacked_bytes)
             except BundleError as error:
                 raise GitSourceError(f"{where}: {error}") from None
     return tree

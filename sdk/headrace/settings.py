@@ -15,6 +15,8 @@ from headrace.errors import SettingsError
 from headrace.profiles import load
 
 DEFAULT_API_URL = "http://127.0.0.1:4200/api"
+# A small upload must not fill a worker's disk: what a code bundle may unpack to, at most.
+DEFAULT_BUNDLE_MAX_UNPACKED_BYTES = 256 * 1024 * 1024
 
 
 class ClientSettings(BaseSettings):
@@ -44,6 +46,13 @@ class ClientSettings(BaseSettings):
     bundle_max_bytes: int = Field(
         default=50 * 1024 * 1024,
         description="Largest code bundle `headrace deploy --upload` makes (the API caps it too).",
+    )
+    bundle_max_unpacked_bytes: int = Field(
+        default=DEFAULT_BUNDLE_MAX_UNPACKED_BYTES,
+        ge=1,
+        description="Most bytes a code bundle (or a git source's checkout) may unpack to: a "
+        "worker stops unpacking there and fails the run. The API reads the same variable and "
+        "refuses such an upload.",
     )
     concurrency_slot_lease_seconds: float = Field(
         default=30.0,

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from headrace.schemas.limits import MAX_BODY_BYTES
+from headrace.settings import DEFAULT_BUNDLE_MAX_UNPACKED_BYTES
 
 
 class ServerSettings(BaseSettings):
@@ -21,7 +22,7 @@ class ServerSettings(BaseSettings):
     )
     home: Path = Field(default=Path("~/.headrace"), description="Folder for the embedded database.")
     host: str = Field(default="127.0.0.1", description="Address the API binds to.")
-    port: int = Field(default=4200, description="Port the API listens on.")
+    port: int = Field(default=4200, ge=0, le=65535, description="Port the API listens on.")
     database_wait_seconds: float = Field(
         default=0.0,
         description="On start, how long to keep retrying an unreachable HEADRACE_DATABASE_URL "
@@ -172,6 +173,12 @@ class ServerSettings(BaseSettings):
     )
     max_bundle_bytes: int = Field(
         default=50 * 1024 * 1024, description="Largest uploaded code bundle (tar.gz) accepted."
+    )
+    bundle_max_unpacked_bytes: int = Field(
+        default=DEFAULT_BUNDLE_MAX_UNPACKED_BYTES,
+        ge=1,
+        description="Most bytes an uploaded code bundle may unpack to; a larger one is refused "
+        "(413). Workers read the same variable and stop unpacking there.",
     )
     log_level: str = Field(default="info", description="Log level of the server's own logs.")
     log_format: Literal["text", "json"] = Field(

@@ -58,10 +58,11 @@ def decide(
     force: bool = False,
 ) -> Decision:
     """May a run in `current` move to `proposed` when `requester` asks and `holder` holds it?"""
-    if force:
-        return Decision(accept=True)
+    # Checked before `force`: forcing the state a run is in changes nothing either.
     if current_type == proposed_type and current_name == proposed_name:
         return Decision(accept=True, unchanged=True)
+    if force:
+        return Decision(accept=True)
     fenced = fence_refusal(holder, requester)
     if fenced is not None:
         return Decision(accept=False, reason=fenced)

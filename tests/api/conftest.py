@@ -6,8 +6,10 @@ import asyncio
 import concurrent.futures
 import threading
 import time
+import urllib.parse
 from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import httpx
@@ -140,6 +142,26 @@ def sql(database_url: str) -> Iterator[Sql]:
     engine.dispose()
 
 
+@dataclass
+class RawRequest:
+    method: str
+    target: bytes  # path and query, percent-encoded as on the wire
+    headers: list[tuple[bytes, bytes]]
+    body: bytes = b""
+
+
+@dataclass
+class RawAnswer:
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    complete: bool = False
+    answered: bool = False
+    seconds: float = 0.0
+    # What the app raised past its own error handling, if anything.
+    error: str | None = None
+
+
 class InProcessTransport(httpx.BaseTransport):
     """The real app in this process, for a synchronous client: httpx's ASGITransport is
     async-only, so the app (its lifespan and every request) runs on an event loop of its own
@@ -155,6 +177,11 @@ class InProcessTransport(httpx.BaseTransport):
         self._lifespan: concurrent.futures.Future[None] | None = None
         self._app = app
         self._asgi = httpx.ASGITransport(app=self._with_state)
+
+    @property
+    def app(self) -> Any:
+        """The app served (its route table, for tests that walk every route)."""
+        return self._app
 
     async def _with_state(self, scope: Any, receive: Any, send: Any) -> None:
         await self._app({**scope, "state": dict(self._state)}, receive, send)
@@ -193,6 +220,72 @@ class InProcessTransport(httpx.BaseTransport):
 
         return self._run(answer())
 
+    def call_raw(self, request: RawRequest, timeout: float) -> RawAnswer:
+        """One request straight into the app over ASGI, bytes as given (httpx would refuse or
+        fix some: invalid UTF-8 in a header, a Content-Length that is not the body's). Returns
+        when the response is complete, or when a streamed response (SSE) has sent its head and
+        a first chunk; `answered` is False if neither happened within `timeout`."""
+        return self._run(self._call_raw(request, timeout))
+
+    async def _call_raw(self, request: RawRequest, timeout: float) -> RawAnswer:
+        raw_path, _, query = request.target.partition(b"?")
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": request.method,
+            "scheme": "http",
+            # As uvicorn does: the path percent-decoded, the raw bytes kept beside it.
+            "path": urllib.parse.unquote(raw_path.decode("latin-1")),
+            "raw_path": raw_path,
+            "query_string": query,
+            "root_path": "",
+            "headers": [(k.lower(), v) for k, v in request.headers],
+            "client": ("127.0.0.1", 50000),
+            "server": ("in-process", 80),
+            "state": dict(self._state),
+        }
+        answer = RawAnswer()
+        done = asyncio.Event()
+        sent_body = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": request.body, "more_body": False}
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer.status = message["status"]
+                answer.headers = {
+                    k.decode("latin-1"): v.decode("latin-1") for k, v in message["headers"]
+                }
+            elif message["type"] == "http.response.body":
+                answer.body += message.get("body", b"")
+                if not message.get("more_body", False):
+                    answer.complete = True
+                    done.set()
+                elif answer.body:
+                    done.set()  # a stream: its head and first chunk are the answer
+
+        started = time.monotonic()
+        task = asyncio.ensure_future(self._app(scope, receive, send))
+        waiter = asyncio.ensure_future(done.wait())
+        await asyncio.wait({task, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        answer.seconds = time.monotonic() - started
+        answer.answered = done.is_set()
+        done.set()  # a stream still running is told the client went away
+        for pending in (task, waiter):
+            if not pending.done():
+                pending.cancel()
+        raised = (await asyncio.gather(task, waiter, return_exceptions=True))[0]
+        if isinstance(raised, Exception):
+            answer.error = repr(raised)
+        return answer
+
     def close(self) -> None:
         """Run the lifespan shutdown and stop the loop (the client's close calls this too)."""
         if self._lifespan is not None and self._lifespan_messages is not None:
@@ -217,7 +310,14 @@ def in_process_transport(database_url: str, tmp_path: Any) -> Iterator[InProcess
         database_url=database_url,  # type: ignore[arg-type]
         allowed_hosts="in-process",
     )
-    transport = InProcessTransport(create_app(settings, database_url))
+    with in_process_app(create_app(settings, database_url)) as transport:
+        yield transport
+
+
+@contextmanager
+def in_process_app(app: Any) -> Iterator[InProcessTransport]:
+    """`app` started (its lifespan run) behind an InProcessTransport, shut down on exit."""
+    transport = InProcessTransport(app)
     transport.start()
     try:
         yield transport

@@ -134,3 +134,18 @@ def test_openapi_document_covers_every_route(http: httpx.Client) -> None:
 def test_unknown_endpoint_is_json_404(http: httpx.Client) -> None:
     response = http.get("/nope")
     assert response.status_code == 404 and "no such endpoint" in response.json()["detail"]
+
+
+def test_a_forced_state_the_run_is_already_in_writes_nothing_and_is_no_500(
+    http: httpx.Client,
+) -> None:
+    """Found by schemathesis: forcing FAILED on a FAILED run answered 500 (an update that
+    recorded no change, read back as if it had)."""
+    run = create_run(http)
+    body = {"state": {"type": "FAILED"}, "force": True}
+    for _ in range(2):
+        answer = http.post(f"/flow_runs/{run['id']}/set_state", json=body)
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["state"]["type"] == "FAILED"
+    states = http.get(f"/flow_runs/{run['id']}").json()["states"]
+    assert [s["type"] for s in states] == ["RUNNING", "FAILED"]

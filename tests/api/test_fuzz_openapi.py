@@ -27,6 +27,11 @@ CHECKS = ",".join(
         "response_headers_conformance",
         "response_schema_conformance",
         "unsupported_method",
+        # Stateful phase (make fuzz): links between operations are inferred from the document
+        # (a created pool's name feeds GET /work_pools/{name}, ...); a resource must be
+        # readable after its creation and gone after its deletion.
+        "ensure_resource_availability",
+        "use_after_free",
     ]
 )
 # The fuzzer must not revoke the key it fuzzes with (it finds the key's id in the listing).

@@ -124,3 +124,15 @@ def test_a_report_under_another_id_takes_the_identity_and_keeps_the_old_row(
 
 def _identity(x: int) -> int:
     return x
+
+
+def test_two_ids_with_one_identity_in_one_batch_are_both_kept(client: HeadraceClient) -> None:
+    """Found by schemathesis: such a batch answered 500 (the identity's unique index)."""
+    run = client.request("POST", "/flow_runs", json={"flow_name": "twins"}).json()
+    twin = {"flow_run_id": run["id"], "name": "t", "task_key": "k", "dynamic_key": "0"}
+    first, second = ({**twin, "id": str(uuid.uuid4())} for _ in range(2))
+    answer = client.request("POST", "/task_runs/batch", json={"task_runs": [first, second]})
+    assert answer.status_code == 201
+    rows = {t["id"]: t for t in client.get_json(f"/flow_runs/{run['id']}/task_runs")}
+    assert rows[second["id"]]["dynamic_key"] == "0"
+    assert rows[first["id"]]["dynamic_key"] == f"0~{first['id']}"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
@@ -20,13 +21,21 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, pool, text
 
-from headrace.bundles import BundleError, pack_folder, unpack_bundle
+from headrace.bundles import (
+    MAX_BUNDLE_ENTRIES,
+    BundleError,
+    BundleTooLarge,
+    check_bundle,
+    pack_folder,
+    unpack_bundle,
+)
 from headrace.settings import client_settings
 
 pytestmark = pytest.mark.slow
 
 HEADRACE = [sys.executable, "-m", "headrace.cli.main"]
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+MiB = 1024 * 1024
 
 FLOW = """
 from pathlib import Path
@@ -44,7 +53,11 @@ def hello(out: str, word: str = "{word}") -> str:
 
 @pytest.fixture
 def server_settings_overrides() -> dict[str, object]:
-    return {"max_bundle_bytes": 64 * 1024, "log_level": "warning"}
+    return {
+        "max_bundle_bytes": 64 * 1024,
+        "bundle_max_unpacked_bytes": 8 * MiB,
+        "log_level": "warning",
+    }
 
 
 def make_project(folder: Path, word: str = "bundled") -> Path:
@@ -81,7 +94,13 @@ def cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProce
 
 
 @pytest.fixture
-def other_host(live_server: Any, tmp_path: Path) -> Iterator[Path]:
+def other_host_env() -> dict[str, str]:
+    """Extra environment of the `other_host` worker (a test parametrizes it to change it)."""
+    return {}
+
+
+@pytest.fixture
+def other_host(live_server: Any, tmp_path: Path, other_host_env: dict[str, str]) -> Iterator[Path]:
     """A worker of pool p with its own home, started in a folder that holds no code."""
     place = tmp_path / "other-host"
     (place / "cwd").mkdir(parents=True)
@@ -89,7 +108,7 @@ def other_host(live_server: Any, tmp_path: Path) -> Iterator[Path]:
     worker = subprocess.Popen(
         [*HEADRACE, "worker", "start", "--pool", "p", "--type", "process"],
         cwd=place / "cwd",
-        env=cli_env(live_server.url, place / "home"),
+        env=cli_env(live_server.url, place / "home", **other_host_env),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -202,8 +221,10 @@ def test_a_missing_bundle_is_refused_at_deploy_time_and_fails_runs_later(
     assert f"code bundle {data.sha256} is not stored" in run["state_message"]
 
 
-def test_the_bundle_api_checks_hashes_and_sizes(live_server: Any, http: httpx.Client) -> None:
-    data = b"some bytes"
+def test_the_bundle_api_checks_hashes_and_sizes(
+    live_server: Any, http: httpx.Client, tmp_path: Path
+) -> None:
+    data = pack_folder(make_project(tmp_path / "project"), MiB).data
     sha = hashlib.sha256(data).hexdigest()
     assert http.head(f"/code_bundles/{sha}").status_code == 404
     assert http.get(f"/code_bundles/{sha}").status_code == 404
@@ -211,6 +232,10 @@ def test_the_bundle_api_checks_hashes_and_sizes(live_server: Any, http: httpx.Cl
     assert wrong.status_code == 422 and sha in wrong.json()["detail"]
     assert http.put("/code_bundles/not-a-hash", content=data).status_code == 422
     assert http.put(f"/code_bundles/{sha}", content=b"").status_code == 422
+    junk = b"some bytes"
+    not_a_bundle = http.put(f"/code_bundles/{hashlib.sha256(junk).hexdigest()}", content=junk)
+    assert not_a_bundle.status_code == 422
+    assert "cannot be unpacked" in not_a_bundle.json()["detail"]
     assert http.put(f"/code_bundles/{sha}", content=data).status_code == 201
     assert http.put(f"/code_bundles/{sha}", content=data).status_code == 200
     assert http.head(f"/code_bundles/{sha}").status_code == 200
@@ -236,19 +261,129 @@ def test_unpacking_refuses_paths_outside_the_target(tmp_path: Path) -> None:
             info.size = 1
             tar.addfile(info, io.BytesIO(b"x"))
         with pytest.raises(BundleError, match="unsafe path"):
-            unpack_bundle(raw.getvalue(), tmp_path / "target")
+            unpack_bundle(raw.getvalue(), tmp_path / "target", MiB)
         assert not (tmp_path / "target").exists()
     with pytest.raises(BundleError, match="cannot be unpacked"):
-        unpack_bundle(b"not a tar.gz", tmp_path / "target")
+        unpack_bundle(b"not a tar.gz", tmp_path / "target", MiB)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w:gz") as tar:
         link = tarfile.TarInfo("passwd")
         link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
         tar.addfile(link)
     with pytest.raises(BundleError, match="cannot be unpacked"):
-        unpack_bundle(raw.getvalue(), tmp_path / "target")
+        unpack_bundle(raw.getvalue(), tmp_path / "target", MiB)
     assert not (tmp_path / "target").exists()
     assert not list(tmp_path.iterdir())  # no staging folder left behind
+
+
+def tar_member(name: str, size: int, content: bytes = b"") -> bytes:
+    """One tar member: its header, then `content` padded to a block (empty: the data follows)."""
+    info = tarfile.TarInfo(name)
+    info.size = size
+    return info.tobuf() + content + b"\0" * (-len(content) % 512)
+
+
+def gzip_bomb(unpacked_bytes: int, *files: tuple[str, bytes]) -> bytes:
+    """A real bundle bomb: a tar.gz of `files` and flows/zeros.bin, `unpacked_bytes` of zeros.
+    The zeros are one compressed MiB repeated as gzip members (a gzip reader reads concatenated
+    members as one stream), so a GiB unpacked is about a MiB here, made in milliseconds."""
+    head = b"".join(tar_member(name, len(content), content) for name, content in files)
+    head += tar_member("flows/zeros.bin", unpacked_bytes)
+    zeros = -(-unpacked_bytes // 512) * 512 + 1024  # the data, then the end-of-archive blocks
+    one_mib = gzip.compress(b"\0" * MiB, 9, mtime=0)
+    return b"".join(
+        [
+            gzip.compress(head, 9, mtime=0),
+            one_mib * (zeros // MiB),
+            gzip.compress(b"\0" * (zeros % MiB), 9, mtime=0),
+        ]
+    )
+
+
+def test_a_bundle_bomb_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """The attack: a 1 MiB upload that unpacked to 1 GiB on the worker."""
+    bomb = gzip_bomb(1024 * MiB, ("flows/jobs.py", b"print('hi')\n"))
+    assert len(bomb) < 1.1 * MiB
+    started = time.monotonic()
+    with pytest.raises(BundleTooLarge) as refused:
+        unpack_bundle(bomb, tmp_path / "target", 16 * MiB)
+    assert time.monotonic() - started < 2
+    message = str(refused.value)
+    assert "more than 16777216 bytes" in message
+    assert "HEADRACE_BUNDLE_MAX_UNPACKED_BYTES" in message
+    assert not list(tmp_path.iterdir())  # no target, no staging folder, no partial file
+    with pytest.raises(BundleTooLarge, match="HEADRACE_BUNDLE_MAX_UNPACKED_BYTES"):
+        check_bundle(bomb, 16 * MiB)
+    # Under the cap, the same shape unpacks byte for byte.
+    small = gzip_bomb(MiB, ("flows/jobs.py", b"print('hi')\n"))
+    unpack_bundle(small, tmp_path / "target", 2 * MiB)
+    assert (tmp_path / "target" / "flows" / "zeros.bin").stat().st_size == MiB
+
+
+def test_unpacking_stops_at_the_cap_whatever_the_archive_declares(tmp_path: Path) -> None:
+    """A tar member the extractor reads whole (a 64 MiB PAX header of zeros) is cut at the
+    cap by counting the bytes as they are unpacked, not by trusting a declared size."""
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = 64 * MiB
+    bomb = gzip.compress(header.tobuf() + b"\0" * (64 * MiB + 1024), 9, mtime=0)
+    with pytest.raises(BundleTooLarge, match="more than 4194304 bytes"):
+        unpack_bundle(bomb, tmp_path / "target", 4 * MiB)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_bundle_of_too_many_files_is_refused(tmp_path: Path) -> None:
+    entries = b"".join(tar_member(f"f{i}", 0) for i in range(MAX_BUNDLE_ENTRIES + 1))
+    bomb = gzip.compress(entries + b"\0" * 1024, 6, mtime=0)
+    with pytest.raises(BundleTooLarge, match=f"more than {MAX_BUNDLE_ENTRIES} files"):
+        check_bundle(bomb, 256 * MiB)
+
+
+def test_the_api_refuses_a_bomb_and_an_unsafe_path_at_upload(
+    live_server: Any, http: httpx.Client
+) -> None:
+    # The server's cap is 8 MiB: 32 MiB of zeros (32 KiB compressed, under the 64 KiB upload
+    # cap) is refused at upload, and nothing is stored.
+    bomb = gzip_bomb(32 * MiB)
+    sha = hashlib.sha256(bomb).hexdigest()
+    refused = http.put(f"/code_bundles/{sha}", content=bomb)
+    assert refused.status_code == 413, refused.text
+    assert "HEADRACE_BUNDLE_MAX_UNPACKED_BYTES" in refused.json()["detail"]
+    assert http.get(f"/code_bundles/{sha}").status_code == 404
+    # A path outside the folder is refused at upload too, as a worker would.
+    escape = io.BytesIO()
+    with tarfile.open(fileobj=escape, mode="w:gz") as tar:
+        tar.addfile(tarfile.TarInfo("../escape.py"), io.BytesIO(b""))
+    unsafe = escape.getvalue()
+    answer = http.put(f"/code_bundles/{hashlib.sha256(unsafe).hexdigest()}", content=unsafe)
+    assert answer.status_code == 422 and "unsafe path" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("other_host_env", [{"HEADRACE_BUNDLE_MAX_UNPACKED_BYTES": str(MiB)}])
+def test_a_bundle_over_the_workers_cap_fails_its_run_naming_the_setting(
+    live_server: Any, http: httpx.Client, tmp_path: Path, other_host: Path
+) -> None:
+    # 4 MiB unpacked: within the server's 8 MiB, over this worker's 1 MiB.
+    flow = textwrap.dedent(FLOW).replace("{word}", "big").encode()
+    bundle = gzip_bomb(4 * MiB, ("flows/jobs.py", flow))
+    sha = hashlib.sha256(bundle).hexdigest()
+    assert http.put(f"/code_bundles/{sha}", content=bundle).status_code == 201
+    body = {
+        "flow_name": "hello",
+        "name": "big",
+        "entrypoint": "flows/jobs.py:hello",
+        "path": str(tmp_path),
+        "work_pool_name": "p",
+        "source": {"kind": "bundle", "sha256": sha},
+    }
+    assert http.post("/deployments", json=body).status_code in (200, 201)
+    run = run_and_wait(http, "hello/big", out=str(tmp_path / "out.txt"))
+    assert run["state_type"] == "FAILED", run
+    assert "more than 1048576 bytes" in run["state_message"]
+    assert "HEADRACE_BUNDLE_MAX_UNPACKED_BYTES" in run["state_message"]
+    assert not (tmp_path / "out.txt").exists()
+    cache = other_host / "home" / "bundles"
+    assert not cache.exists() or not list(cache.iterdir())  # nothing left half-unpacked
 
 
 def test_packing_is_deterministic(tmp_path: Path) -> None:

@@ -228,3 +228,12 @@ def test_every_exported_name_is_the_object_even_after_the_engine_loaded_its_modu
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_flow_name_that_could_not_be_read_back_is_refused_at_decoration() -> None:
+    with pytest.raises(ValueError, match=r"@flow\(name='etl/v2'\): a name cannot contain '/'"):
+
+        @flow(name="etl/v2")
+        def etl() -> None: ...
+
+    assert flow(name="  etl-v2  ")(lambda: None).name == "etl-v2"

@@ -83,3 +83,8 @@ def test_a_running_attempt_owns_its_run_only_while_its_worker_holds_it_and_it_is
     )
     # Rescued, then claimed again by the same worker: the old attempt is not the run's.
     assert "claimed again since this attempt started" in str(lease_refusal(mine, mine, S.PENDING))
+
+
+def test_forcing_the_current_state_changes_nothing() -> None:
+    forced = decide(S.FAILED, "Failed", S.FAILED, "Failed", force=True)
+    assert forced.accept and forced.unchanged

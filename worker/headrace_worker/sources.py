@@ -70,7 +70,7 @@ def bundle_folder(sha256: str, client: HeadraceClient, cache: Path) -> Path:
         if actual != sha256:
             raise SourceError(f"{where} is corrupted: the downloaded bytes hash to {actual}")
         try:
-            unpack_bundle(data, target)
+            unpack_bundle(data, target, client_settings().bundle_max_unpacked_bytes)
         except BundleError as error:
             raise SourceError(f"{where}: {error}") from None
     return target

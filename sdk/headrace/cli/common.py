@@ -13,6 +13,7 @@ from headrace.client.transport import detail_text
 from headrace.errors import ApiError, ApiUnreachable
 from headrace.profiles import ProfileError
 from headrace.schemas.deployments import Deployment
+from headrace.schemas.names import MAX_NAME, resource_name_problem
 
 
 @contextmanager
@@ -37,7 +38,11 @@ def split_name(full_name: str) -> tuple[str, str]:
     flow_name, sep, name = full_name.partition("/")
     if not sep or not flow_name or not name:
         fail(f"deployment {full_name!r}: expected FLOW/NAME, e.g. etl/daily")
-    return flow_name, name
+    for part in (flow_name, name):
+        problem = resource_name_problem(part.strip())
+        if problem is not None:
+            fail(f"deployment {full_name[: 2 * MAX_NAME]!r}: {problem}")
+    return flow_name.strip(), name.strip()
 
 
 def read_by_full_name(client: HeadraceClient, full_name: str) -> Deployment:

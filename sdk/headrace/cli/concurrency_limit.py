@@ -8,17 +8,21 @@ import typer
 
 from headrace.cli.common import api
 from headrace.cli.output import console, print_json, table
+from headrace.cli.params import resource_name
 from headrace.client import concurrency
 from headrace.schemas.concurrency import ConcurrencyLimitCreate
 
 app = typer.Typer(help="Limit how many task runs with a tag run at once.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+TagArgument = Annotated[
+    str, typer.Argument(help="The tag to limit.", callback=resource_name, show_default=False)
+]
 
 
 @app.command("create")
 def create(
-    tag: Annotated[str, typer.Argument(help="The tag to limit.")],
+    tag: TagArgument,
     limit: Annotated[int, typer.Argument(min=0, help="Task runs with this tag at once.")],
 ) -> None:
     """Create the limit of a tag (or change it)."""
@@ -39,7 +43,7 @@ def ls(as_json: JsonOption = False) -> None:
 
 
 @app.command("inspect")
-def inspect(tag: str, as_json: JsonOption = False) -> None:
+def inspect(tag: TagArgument, as_json: JsonOption = False) -> None:
     """Show a tag's limit and the task runs holding its slots."""
     with api() as client:
         detail = concurrency.read_limit(client, tag)
@@ -54,7 +58,7 @@ def inspect(tag: str, as_json: JsonOption = False) -> None:
 
 
 @app.command("delete")
-def delete(tag: str) -> None:
+def delete(tag: TagArgument) -> None:
     """Remove a tag's limit."""
     with api() as client:
         concurrency.delete_limit(client, tag)
@@ -62,7 +66,7 @@ def delete(tag: str) -> None:
 
 
 @app.command("reset")
-def reset(tag: str) -> None:
+def reset(tag: TagArgument) -> None:
     """Free every slot of a tag's limit (e.g. after holders were killed)."""
     with api() as client:
         freed = concurrency.reset_limit(client, tag)

@@ -15,7 +15,7 @@ import typer
 
 from headrace.cli.common import api
 from headrace.cli.output import console, fail
-from headrace.cli.params import parse_params
+from headrace.cli.params import parse_params, resource_name
 from headrace.deployments import deployment_create, deployment_schedules, split_entrypoint
 from headrace.entrypoints import EntrypointError
 from headrace.flows import load_flow
@@ -31,10 +31,24 @@ def deploy(
     entrypoint: Annotated[
         str, typer.Argument(help="The flow to deploy: path/to/file.py:function.")
     ],
-    name: Annotated[str, typer.Option("--name", "-n", help="Deployment name, e.g. daily.")],
-    pool: Annotated[str, typer.Option("--pool", "-p", help="Work pool whose workers run it.")],
+    name: Annotated[
+        str,
+        typer.Option("--name", "-n", help="Deployment name, e.g. daily.", callback=resource_name),
+    ],
+    pool: Annotated[
+        str,
+        typer.Option(
+            "--pool", "-p", help="Work pool whose workers run it.", callback=resource_name
+        ),
+    ],
     queue: Annotated[
-        str | None, typer.Option("--queue", "-q", help="Work queue of the pool (default: default).")
+        str | None,
+        typer.Option(
+            "--queue",
+            "-q",
+            help="Work queue of the pool (default: default).",
+            callback=resource_name,
+        ),
     ] = None,
     param: Annotated[
         list[str] | None,

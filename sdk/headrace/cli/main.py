@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from headrace.cli import (
     api_key,
@@ -20,6 +21,7 @@ from headrace.cli import (
     worker,
 )
 from headrace.cli.output import fail
+from headrace.client.transport import detail_text
 from headrace.errors import SettingsError
 
 app = typer.Typer(
@@ -43,12 +45,33 @@ app.add_typer(profile.app, name="profile")
 
 def main() -> None:
     try:
-        app()
+        # Not standalone: click's usage errors come here as exceptions, to print in one line.
+        code = app(standalone_mode=False)
+    except typer.TyperException as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # as typer does, without importing it
+            error.show()  # type: ignore[attr-defined]
+            raise SystemExit(2) from None
+        fail(usage_error_line(error), getattr(error, "exit_code", 2))
+    except typer.Abort:
+        fail("aborted", 1)
     except SettingsError as error:  # from any command that reads the client settings
         fail(str(error))
+    except ValidationError as error:
+        # Input checked by a model outside `api()` (e.g. a body built before connecting).
+        fail(detail_text(error.errors(include_url=False)))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def usage_error_line(error: typer.TyperException) -> str:
+    """Click's usage error (usage, a hint and a boxed message) as one line."""
+    message = " ".join(error.format_message().split()).rstrip(".").replace("Value error, ", "")
+    context = getattr(error, "ctx", None)
+    if context is None:
+        return message
+    return f"{message} (see `{context.command_path} --help`)"
 
 
 if __name__ == "__main__":

@@ -1,12 +1,18 @@
-"""`--param key=value` options: the value is read as JSON when it parses (3, true, [1,2]),
-else kept as a string (2026-11-24), so a user rarely needs to quote anything."""
+"""Arguments and options shared by commands.
+
+`--param key=value`: the value is read as JSON when it parses (3, true, [1,2]), else kept as a
+string (2026-11-24), so a user rarely needs to quote anything. Names of work pools, queues,
+deployments and tags: the API's rule (headrace.schemas), checked before anything is sent."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from headrace.cli.output import fail
+from headrace.schemas.common import check_resource_name
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, Any]:
@@ -22,3 +28,18 @@ def parse_params(pairs: list[str] | None) -> dict[str, Any]:
         except ValueError:
             parameters[key] = raw
     return parameters
+
+
+def resource_name(value: str | None) -> str | None:
+    """A typer callback: the name as the API would store it, or the API's message about it."""
+    if value is None:
+        return None
+    try:
+        return check_resource_name(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+PoolNameArgument = Annotated[
+    str, typer.Argument(help="The work pool's name.", callback=resource_name, show_default=False)
+]

@@ -9,6 +9,7 @@ import typer
 
 from headrace.cli import server_api_key
 from headrace.cli.output import fail
+from headrace.cli.server_settings import load_server_settings
 
 app = typer.Typer(help="Run the API server and manage its database.", no_args_is_help=True)
 database_app = typer.Typer(help="Manage the server's database schema.", no_args_is_help=True)
@@ -21,7 +22,9 @@ SERVER_EXTRA = "the server needs the [server] extra: pip install 'headrace[serve
 @app.command("start")
 def start(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (default 4200).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Port to listen on (default 4200).")
+    ] = None,
     auth: Annotated[
         bool | None,
         typer.Option("--auth/--no-auth", help="Require API keys (HEADRACE_AUTH_ENABLED)."),
@@ -34,7 +37,6 @@ def start(
     try:
         from headrace_service.errors import StartupError
         from headrace_service.server import serve
-        from headrace_service.settings import ServerSettings
     except ImportError:
         fail(SERVER_EXTRA)
     given = {
@@ -45,7 +47,7 @@ def start(
         "insecure_no_auth": insecure_no_auth or None,
     }
     overrides = {k: v for k, v in given.items() if v is not None}
-    settings = ServerSettings(**overrides)  # type: ignore[arg-type]
+    settings = load_server_settings(**overrides)
     try:
         serve(settings)
     except StartupError as error:
@@ -59,11 +61,10 @@ def upgrade() -> None:
         from headrace_service import migrations
         from headrace_service.errors import StartupError
         from headrace_service.server import database
-        from headrace_service.settings import ServerSettings
     except ImportError:
         fail(SERVER_EXTRA)
     try:
-        with database(ServerSettings()) as url:
+        with database(load_server_settings()) as url:
             migrations.upgrade(url)
     except StartupError as error:
         fail(str(error))
@@ -86,10 +87,9 @@ def vacuum(
         from headrace_service.errors import StartupError
         from headrace_service.loops import retention
         from headrace_service.server import database
-        from headrace_service.settings import ServerSettings
     except ImportError:
         fail(SERVER_EXTRA)
-    settings = ServerSettings()
+    settings = load_server_settings()
     policy = retention.RetentionPolicy.from_settings(settings)
     if older_than_days is not None:
         policy = replace(policy, runs_days=older_than_days, logs_days=older_than_days)

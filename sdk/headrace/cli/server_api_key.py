@@ -13,6 +13,7 @@ import typer
 
 from headrace.cli.api_key import ExpiresOption, JsonOption, key_request, print_created
 from headrace.cli.output import fail
+from headrace.cli.server_settings import load_server_settings
 from headrace.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, Scope
 
 app = typer.Typer(
@@ -36,11 +37,10 @@ def create(
         from headrace_service import migrations
         from headrace_service.errors import StartupError
         from headrace_service.server import database
-        from headrace_service.settings import ServerSettings
     except ImportError:
         fail(SERVER_EXTRA)
     try:
-        with database(ServerSettings()) as url:
+        with database(load_server_settings()) as url:
             migrations.upgrade(url)
             created = asyncio.run(_create(url, body))
     except StartupError as error:

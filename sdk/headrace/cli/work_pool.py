@@ -8,6 +8,7 @@ import typer
 
 from headrace.cli.common import api
 from headrace.cli.output import console, fail, print_json, table
+from headrace.cli.params import PoolNameArgument
 from headrace.client import work_pools, work_queues, workers
 from headrace.pool_types import installed_pool_types, unknown_pool_type_message
 from headrace.schemas.work_pools import WorkPool, WorkPoolCreate, WorkPoolUpdate
@@ -23,7 +24,7 @@ def _limit_text(limit: int | None) -> str:
 
 @app.command("create")
 def create(
-    name: str,
+    name: PoolNameArgument,
     pool_type: Annotated[
         str, typer.Option("--type", help="An installed pool type (e.g. process).")
     ] = "process",
@@ -72,7 +73,7 @@ def ls(as_json: JsonOption = False) -> None:
 
 
 @app.command("inspect")
-def inspect(name: str, as_json: JsonOption = False) -> None:
+def inspect(name: PoolNameArgument, as_json: JsonOption = False) -> None:
     """Show a pool, its queues and its workers with their last heartbeat."""
     with api() as client:
         pool = work_pools.read(client, name)
@@ -123,14 +124,14 @@ def _patch(name: str, body: WorkPoolUpdate) -> WorkPool:
 
 
 @app.command("pause")
-def pause(name: str) -> None:
+def pause(name: PoolNameArgument) -> None:
     """Stop handing out the pool's runs (running ones go on)."""
     _patch(name, WorkPoolUpdate(paused=True))
     console.print(f"paused work pool {name}", markup=False)
 
 
 @app.command("resume")
-def resume(name: str) -> None:
+def resume(name: PoolNameArgument) -> None:
     """Hand out the pool's runs again."""
     _patch(name, WorkPoolUpdate(paused=False))
     console.print(f"resumed work pool {name}", markup=False)
@@ -138,7 +139,7 @@ def resume(name: str) -> None:
 
 @app.command("set-concurrency-limit")
 def set_concurrency_limit(
-    name: str,
+    name: PoolNameArgument,
     limit: Annotated[str, typer.Argument(help="Most runs at once, or 'none' for no limit.")],
 ) -> None:
     """Limit how many runs of the pool are PENDING or RUNNING at once."""
@@ -156,7 +157,7 @@ def set_concurrency_limit(
 
 
 @app.command("delete")
-def delete(name: str) -> None:
+def delete(name: PoolNameArgument) -> None:
     """Delete a pool with its queues; its waiting runs are cancelled."""
     with api() as client:
         work_pools.delete(client, name)

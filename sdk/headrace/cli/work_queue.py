@@ -8,17 +8,23 @@ import typer
 
 from headrace.cli.common import api
 from headrace.cli.output import console, print_json, table
+from headrace.cli.params import resource_name
 from headrace.client import work_queues
 from headrace.schemas.work_pools import WorkQueueCreate, WorkQueueUpdate
 
 app = typer.Typer(help="Manage the queues of a work pool (priority, limit, pause).")
 
-PoolOption = Annotated[str, typer.Option("--pool", help="The work pool of the queue.")]
+PoolOption = Annotated[
+    str, typer.Option("--pool", help="The work pool of the queue.", callback=resource_name)
+]
+QueueNameArgument = Annotated[
+    str, typer.Argument(help="The queue's name.", callback=resource_name, show_default=False)
+]
 
 
 @app.command("create")
 def create(
-    name: str,
+    name: QueueNameArgument,
     pool: PoolOption,
     priority: Annotated[int, typer.Option(min=1, help="1 runs first; higher waits.")] = 1,
     concurrency_limit: Annotated[
@@ -74,12 +80,12 @@ def _set_paused(name: str, pool: str, paused: bool) -> None:
 
 
 @app.command("pause")
-def pause(name: str, pool: PoolOption) -> None:
+def pause(name: QueueNameArgument, pool: PoolOption) -> None:
     """Stop handing out the queue's runs."""
     _set_paused(name, pool, True)
 
 
 @app.command("resume")
-def resume(name: str, pool: PoolOption) -> None:
+def resume(name: QueueNameArgument, pool: PoolOption) -> None:
     """Hand out the queue's runs again."""
     _set_paused(name, pool, False)

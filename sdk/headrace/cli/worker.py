@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from headrace.cli.output import fail
+from headrace.cli.params import resource_name
 from headrace.errors import ApiError, ApiUnreachable
 from headrace.pool_types import installed_pool_types, unknown_pool_type_message
 
@@ -17,7 +18,10 @@ DEFAULT_LIMIT = 10
 
 @app.command("start")
 def start(
-    pool: Annotated[str, typer.Option("--pool", "-p", help="The work pool to serve.")],
+    pool: Annotated[
+        str,
+        typer.Option("--pool", "-p", help="The work pool to serve.", callback=resource_name),
+    ],
     name: Annotated[
         str | None, typer.Option(help="Name of this worker (default: host name and pid).")
     ] = None,

@@ -8,13 +8,22 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
 
 from headrace._state_types import DEFAULT_NAMES, StateType
 from headrace.schemas.limits import MAX_BODY_BYTES
+from headrace.schemas.names import MAX_NAME, resource_name_problem
 
 # Caps on what a client may send, so bad input gets a 422 instead of bloating the database.
-MAX_NAME = 200
 MAX_TAGS = 50
 MAX_MESSAGE = 100_000
 
@@ -22,6 +31,33 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME, strip
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
 Message = Annotated[str, StringConstraints(max_length=MAX_MESSAGE)]
+
+
+def check_resource_name(name: str) -> str:
+    """The name without surrounding spaces; a `ValueError` saying what to fix when it breaks
+    the rule of `resource_name_problem` (the API and the CLI both call this)."""
+    name = name.strip()
+    problem = resource_name_problem(name)
+    if problem is not None:
+        raise PydanticCustomError("resource_name", problem)
+    return name
+
+
+# The whole rule is in the validator, so the API's 422 and the CLI's error say the same; the
+# JSON schema states it for generated clients and fuzzers.
+RESOURCE_NAME_PATTERN = r"^(?!\.\.?$)[^/\x00-\x1f\x7f]+$"
+ResourceName = Annotated[
+    str,
+    AfterValidator(check_resource_name),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_NAME,
+            "pattern": RESOURCE_NAME_PATTERN,
+        }
+    ),
+]
 
 # Run parameters are JSONB on every run: a cap keeps one request from storing megabytes per run,
 # and a depth cap keeps recursive code (serialisers, the dashboard) away from its stack limit.

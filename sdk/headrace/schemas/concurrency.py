@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from headrace.schemas.common import Model, ReadModel, Tag
+from headrace.schemas.common import Model, ReadModel, ResourceName, Tag
 
 MAX_LEASE_SECONDS = 3600.0
 
@@ -15,7 +15,7 @@ MAX_LEASE_SECONDS = 3600.0
 class ConcurrencyLimitCreate(Model):
     """Create the limit of a tag, or change it if the tag has one."""
 
-    tag: Tag
+    tag: ResourceName
     limit: int = Field(ge=0, le=1_000_000)
 
 

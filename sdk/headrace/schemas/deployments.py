@@ -24,6 +24,7 @@ from headrace.schemas.common import (
     Name,
     Parameters,
     ReadModel,
+    ResourceName,
     StorableTime,
     Tags,
 )
@@ -53,8 +54,8 @@ def check_absolute_path(value: str) -> str:
 
 
 class DeploymentCreate(Model):
-    flow_name: Name
-    name: Name
+    flow_name: ResourceName
+    name: ResourceName
     entrypoint: str = Field(max_length=MAX_ENTRYPOINT)
     # The code folder on the worker's host; the worker runs the flow from there.
     path: str = Field(max_length=4096)
@@ -62,9 +63,9 @@ class DeploymentCreate(Model):
     source: CodeSource | None = None
     parameters: Parameters = Field(default_factory=dict)
     parameter_schema: Parameters = Field(default_factory=dict)
-    work_pool_name: Name
+    work_pool_name: ResourceName
     # None: the pool's "default" queue.
-    work_queue_name: Name | None = None
+    work_queue_name: ResourceName | None = None
     tags: Tags = Field(default_factory=list)
     description: Message | None = None
     version: Name | None = None

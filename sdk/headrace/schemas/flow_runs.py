@@ -15,6 +15,7 @@ from headrace.schemas.common import (
     Name,
     Parameters,
     ReadModel,
+    ResourceName,
     State,
     StateCreate,
     Tags,
@@ -25,7 +26,7 @@ from headrace.schemas.secrets import masked_parameters
 class FlowRunCreate(Model):
     """Create a run of a flow known by name (created if new) or by id."""
 
-    flow_name: Name | None = None
+    flow_name: ResourceName | None = None
     flow_id: uuid.UUID | None = None
     name: Name | None = None
     parameters: Parameters = Field(default_factory=dict)

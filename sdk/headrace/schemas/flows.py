@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from headrace.schemas.common import Model, Name, ReadModel
+from headrace.schemas.common import Model, ReadModel, ResourceName
 
 
 class FlowCreate(Model):
-    name: Name
+    name: ResourceName
 
 
 class Flow(ReadModel):

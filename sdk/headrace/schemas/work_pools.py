@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from headrace.schemas.common import Message, Model, Name, ReadModel
+from headrace.schemas.common import Message, Model, Name, ReadModel, ResourceName
 from headrace.schemas.flow_runs import FlowRun
 
 DEFAULT_QUEUE = "default"
@@ -31,7 +31,7 @@ Priority = Annotated[int, Field(ge=1, le=1_000_000)]
 
 
 class WorkPoolCreate(Model):
-    name: Name
+    name: ResourceName
     type: Name = DEFAULT_POOL_TYPE
     description: Message | None = None
     concurrency_limit: ConcurrencyLimit | None = None
@@ -60,7 +60,7 @@ class WorkPool(ReadModel):
 
 
 class WorkQueueCreate(Model):
-    name: Name
+    name: ResourceName
     # Lower runs first (1 is the most urgent), as in Prefect.
     priority: Priority = 1
     concurrency_limit: ConcurrencyLimit | None = None

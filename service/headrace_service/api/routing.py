@@ -64,7 +64,7 @@ class ApiRoute:
                 check_text_params(params, "query")
                 kwargs["query"] = validate(self.query, params, "query")
             if self.body is not None and self.flat_body:
-                kwargs["body"] = validate_json(self.body, await read_body(request, self.max_body))
+                kwargs["body"] = validate_json(self.body, await read_json_bytes(request, self.max_body))
             elif self.body is not None:
                 raw = await read_json(request, self.max_body)
                 kwargs["body"] = validate(self.body, raw, "body")
@@ -125,28 +125,21 @@ class Router:
         return register
 
 
-async def read_body(request: Request, limit: int | None = None) -> bytes:
+async def read_json_bytes(request: Request, limit: int | None = None) -> bytes:
     """The JSON request body's bytes, at most `limit` (default: HEADRACE_MAX_BODY_BYTES),
     refused with 413 as soon as it passes the limit; never empty."""
     if limit is None:
         limit = request_state(request)["settings"].max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body over the limit of {limit} bytes")
     require_json_content_type(request)
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"request body over the limit of {limit} bytes")
+    raw = await read_body(request, limit, f"request body over the limit of {limit} bytes")
     if not raw:
         raise InvalidInput("a JSON body is required")
-    return bytes(raw)
+    return raw
 
 
 async def read_json(request: Request, limit: int | None = None) -> Any:
     """The JSON body, parsed, its nesting bounded."""
-    raw = await read_body(request, limit)
+    raw = await read_json_bytes(request, limit)
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -171,6 +164,20 @@ def require_json_content_type(request: Request) -> None:
             f"the body must be JSON sent with `Content-Type: application/json`, not "
             f"{media_type or 'no Content-Type'!s}"
         )
+
+
+async def read_body(request: Request, limit: int, too_large: str) -> bytes:
+    """The raw request body; PayloadTooLarge(`too_large`) once over `limit` bytes, declared
+    (Content-Length) or sent, without reading further."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(too_large)
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise PayloadTooLarge(too_large)
+    return bytes(raw)
 
 
 def check_text_params(params: dict[str, Any], where: str) -> None:

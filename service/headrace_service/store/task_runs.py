@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
@@ -49,6 +50,7 @@ async def task_runs_upsert(
             newest = latest.get(report.id)
             if newest is None or state.timestamp >= newest["at"]:  # type: ignore[operator]
                 latest[report.id] = row
+    dynamic_keys = _identities_given_up(merged.values())
     run_rows = []
     for report in merged.values():
         last = latest.get(report.id)
@@ -58,7 +60,7 @@ async def task_runs_upsert(
                 "flow_run_id": str(report.flow_run_id),
                 "name": report.name,
                 "task_key": report.task_key,
-                "dynamic_key": report.dynamic_key,
+                "dynamic_key": dynamic_keys.get(report.id, report.dynamic_key),
                 "tags": report.tags,
                 "run_count": run_count[report.id],
                 "state_type": last["type"] if last else "PENDING",
@@ -153,6 +155,20 @@ async def task_runs_upsert(
     if announce:
         await run_activity_announce(conn, "task_runs", (r.flow_run_id for r in merged.values()))
     return len(reports)
+
+
+def _identities_given_up(reports: Iterable[TaskRunReport]) -> dict[uuid.UUID, str]:
+    """Task runs of one batch that share an identity under different ids: each but the last
+    gives it up (its id appended to its dynamic key), as a stored row does below."""
+    holders: dict[tuple[uuid.UUID, str, str], uuid.UUID] = {}
+    given_up: dict[uuid.UUID, str] = {}
+    for report in reports:
+        identity = (report.flow_run_id, report.task_key, report.dynamic_key)
+        earlier = holders.get(identity)
+        if earlier is not None:
+            given_up[earlier] = f"{report.dynamic_key}~{earlier}"
+        holders[identity] = report.id
+    return given_up
 
 
 async def task_runs_of_flow_run(conn: AsyncConnection, run_id: uuid.UUID) -> list[RowMapping]:
