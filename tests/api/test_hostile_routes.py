@@ -41,6 +41,7 @@ JSON_TYPE = (b"content-type", b"application/json")
 # What a well-formed request to a server on its default address carries; each case spoils one
 # part of it.
 HOST = (b"host", b"127.0.0.1:4200")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WELL_FORMED = [HOST, AUTH, JSON_TYPE]
 
 
@@ -318,11 +319,13 @@ def query_cases(endpoints: list[Endpoint]) -> list[Case]:
 @dataclass(frozen=True)
 class HeaderCase:
     """Headers replacing (or, with None, removing) the ones a well-formed request sends.
-    `refused`: every route that needs a key must answer 4xx (else: anything but a 5xx)."""
+    `refused`: every route that needs a key must answer 4xx (else: anything but a 5xx);
+    `writes_refused`: every route that changes something must answer 4xx, key or not."""
 
     what: str
     headers: dict[bytes, bytes | None]
     refused: bool = False
+    writes_refused: bool = False
 
 
 HEADER_CASES = [
@@ -352,6 +355,11 @@ HEADER_CASES = [
     HeaderCase("Host of 10k", {b"host": b"h" * 10_000}),
     HeaderCase("Host invalid UTF-8", {b"host": b"\xff\xfe:4200"}),
     HeaderCase("Host with a bad port", {b"host": b"127.0.0.1:99999999999"}),
+    # What a page of another site makes the browser send (docs/security.md).
+    HeaderCase("foreign Origin", {b"origin": b"https://evil.example"}, writes_refused=True),
+    HeaderCase("Origin: null", {b"origin": b"null"}, writes_refused=True),
+    HeaderCase("foreign Referer", {b"referer": b"https://evil.example/page"}, writes_refused=True),
+    HeaderCase("foreign Host", {b"host": b"rebound.evil.example"}, refused=True),
 ]
 
 
@@ -374,7 +382,8 @@ def header_cases(endpoints: list[Endpoint], needs_key: set[Endpoint]) -> list[Ca
                         headers=with_headers(header.headers),
                         body=b"{}" if endpoint.reads_body else b"",
                     ),
-                    refused=header.refused and endpoint in needs_key,
+                    refused=(header.refused and endpoint in needs_key)
+                    or (header.writes_refused and endpoint.method not in SAFE_METHODS),
                 )
             )
     return cases

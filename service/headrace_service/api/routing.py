@@ -64,7 +64,9 @@ class ApiRoute:
                 check_text_params(params, "query")
                 kwargs["query"] = validate(self.query, params, "query")
             if self.body is not None and self.flat_body:
-                kwargs["body"] = validate_json(self.body, await read_json_bytes(request, self.max_body))
+                kwargs["body"] = validate_json(
+                    self.body, await read_json_bytes(request, self.max_body)
+                )
             elif self.body is not None:
                 raw = await read_json(request, self.max_body)
                 kwargs["body"] = validate(self.body, raw, "body")
