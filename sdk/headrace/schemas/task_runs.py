@@ -59,19 +59,16 @@ class TaskRunBatch(Model):
 
     @model_validator(mode="after")
     def _one_report_per_task_run(self) -> TaskRunBatch:
-        # One statement upserts the whole batch: Postgres cannot update a row twice in it.
+        # One statement upserts the whole batch: Postgres cannot update a row twice in it. Two
+        # ids with one identity are both kept (the store lets the earlier give its identity up).
         ids: set[uuid.UUID] = set()
-        identities: set[tuple[uuid.UUID, str, str]] = set()
         for index, report in enumerate(self.task_runs):
-            identity = (report.flow_run_id, report.task_key, report.dynamic_key)
-            if report.id in ids or identity in identities:
+            if report.id in ids:
                 raise ValueError(
-                    f"task_runs.{index}: task run {report.id} (task_key {report.task_key!r}, "
-                    f"dynamic_key {report.dynamic_key!r}) is reported twice in this batch; "
+                    f"task_runs.{index}: task run {report.id} is reported twice in this batch; "
                     "send one report per task run, its latest shape"
                 )
             ids.add(report.id)
-            identities.add(identity)
         return self
 
 

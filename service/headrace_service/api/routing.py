@@ -132,8 +132,10 @@ async def read_json_bytes(request: Request, limit: int | None = None) -> bytes:
     refused with 413 as soon as it passes the limit; never empty."""
     if limit is None:
         limit = request_state(request)["settings"].max_body_bytes
+    too_large = f"request body over the limit of {limit} bytes"
+    refuse_declared_over(request, limit, too_large)  # a 413 says more than a 415 would
     require_json_content_type(request)
-    raw = await read_body(request, limit, f"request body over the limit of {limit} bytes")
+    raw = await read_body(request, limit, too_large)
     if not raw:
         raise InvalidInput("a JSON body is required")
     return raw
@@ -171,15 +173,19 @@ def require_json_content_type(request: Request) -> None:
 async def read_body(request: Request, limit: int, too_large: str) -> bytes:
     """The raw request body; PayloadTooLarge(`too_large`) once over `limit` bytes, declared
     (Content-Length) or sent, without reading further."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(too_large)
+    refuse_declared_over(request, limit, too_large)
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > limit:
             raise PayloadTooLarge(too_large)
     return bytes(raw)
+
+
+def refuse_declared_over(request: Request, limit: int, too_large: str) -> None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(too_large)
 
 
 def check_text_params(params: dict[str, Any], where: str) -> None:
