@@ -31,6 +31,13 @@ from headrace.settings import client_settings
 
 TEMPLATE = f"headrace_template_{os.getpid()}"
 
+# A suite started in the background by a shell without job control (`cmd &` in a script, as a CI
+# runner may) inherits SIGINT ignored, and an ignored signal stays ignored across exec: every
+# script the tests start would ignore Ctrl-C, and the Ctrl-C tests would hang. A handler of our
+# own here makes the processes we start begin with the default again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 @pytest.fixture(autouse=True)
 def _clean_env(
