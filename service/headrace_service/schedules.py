@@ -102,15 +102,14 @@ def probe(schedule: AnySchedule, now: datetime) -> None:
     """Compile the schedule and compute its next time, now and a year ahead."""
     table = timetable(schedule)
     try:
-        if next(table.times_after(now), None) is None:
-            raise InvalidSchedule(f"{schedule_field(schedule)}: it never fires after now")
+        first = next(table.times_after(now), None)
         next(table.times_after(now + PROBE_AHEAD), None)
     except (ValueError, OverflowError) as exc:
-        if isinstance(exc, InvalidSchedule):
-            raise
         raise InvalidSchedule(
             f"{schedule_field(schedule)}: its fire times cannot be computed ({exc})"
         ) from None
+    if first is None:
+        raise InvalidSchedule(f"{schedule_field(schedule)}: it never fires after now")
 
 
 def schedule_field(schedule: AnySchedule) -> str:
