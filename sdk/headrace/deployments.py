@@ -8,6 +8,7 @@ to it (`flows/etl.py:etl`); the worker starts `python -m headrace.engine <run id
 from __future__ import annotations
 
 import inspect
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from headrace.entrypoints import EntrypointError
+from headrace.exceptions import FlowRunWaitTimeout
 from headrace.retries import first_delay
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from headrace.client import HeadraceClient
     from headrace.schemas.code_sources import CodeSource
     from headrace.schemas.deployments import Deployment, DeploymentCreate
+    from headrace.schemas.flow_runs import FlowRun
     from headrace.schemas.schedules import (
         CronSchedule,
         DeploymentScheduleCreate,
@@ -262,3 +265,56 @@ def source_folder(source: str | Path) -> tuple[Path, CodeSource | None]:
     if not folder.is_dir():
         raise EntrypointError(f"source folder {folder} does not exist")
     return folder, None
+
+
+def run_deployment(
+    name: str | uuid.UUID,
+    parameters: dict[str, Any] | None = None,
+    scheduled_time: datetime | None = None,
+    timeout: float | None = None,
+    poll_interval: float = 5,
+    tags: Iterable[str] | None = None,
+    idempotency_key: str | None = None,
+    flow_run_name: str | None = None,
+    as_subflow: bool = True,
+    client: HeadraceClient | None = None,
+) -> FlowRun:
+    """Create a run of the deployment `name` ("flow/deployment", or its id) for a worker to
+    take, and return it once final; `timeout=0` returns it at once, `timeout=None` waits as
+    long as it takes, and a run still unfinished after `timeout` seconds is returned as it is.
+
+    `as_subflow` is accepted for Prefect's signature: the run is not linked to the flow run
+    that asked for it (see docs/migrating-from-prefect.md#deployments-from-code)."""
+    from headrace.client import HeadraceClient, deployments, flow_runs
+    from headrace.flow_runs import wait_for_flow_run
+    from headrace.schemas.deployments import DeploymentRunCreate
+
+    del as_subflow, poll_interval
+    own = client is None
+    active = client or HeadraceClient()
+    try:
+        if isinstance(name, uuid.UUID):
+            deployment = deployments.read(active, name)
+            flow_name, deployment_name = deployment.flow_name, deployment.name
+        else:
+            flow_name, sep, deployment_name = name.partition("/")
+            if not sep or not flow_name or not deployment_name:
+                raise ValueError(f"run_deployment: name must be 'flow/deployment', got {name!r}")
+        body = DeploymentRunCreate(
+            parameters=parameters or {},
+            tags=sorted(set(tags or ())),
+            scheduled_time=scheduled_time,
+            name=flow_run_name,
+        )
+        run = deployments.run_by_name(
+            active, flow_name, deployment_name, body, idempotency_key=idempotency_key
+        )
+        if timeout is not None and timeout <= 0:
+            return run
+        try:
+            return wait_for_flow_run(run.id, timeout=timeout, client=active)
+        except FlowRunWaitTimeout:
+            return flow_runs.read(active, run.id)
+    finally:
+        if own:
+            active.close()
