@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from headrace.entrypoints import EntrypointError
 from headrace.exceptions import FlowRunWaitTimeout
+from headrace.not_offered import DEPLOY_KEYWORDS, refuse_keywords
 from headrace.retries import first_delay
 
 if TYPE_CHECKING:
@@ -197,6 +198,10 @@ def deploy_flow(
     `schedules=[...]` gives several. Without any, the deployment keeps its schedules; pass
     `schedules=[]` to remove them.
     """
+    refuse_keywords(options, DEPLOY_KEYWORDS, f"{flow.name}.deploy")
+    unknown = sorted(set(options) - set(DeployOptions.__annotations__))
+    if unknown:
+        raise TypeError(f"{flow.name}.deploy() got unknown options: {', '.join(unknown)}")
     folder = Path(path) if path is not None else Path.cwd()
     request = deployment_create(
         flow,

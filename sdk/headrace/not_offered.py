@@ -20,6 +20,15 @@ TASK_KEYWORDS = {
     "asset_deps": "not-supported",
 }
 
+# Keywords of Prefect's `flow.deploy(...)` that build or ship images, or set infrastructure.
+DEPLOY_KEYWORDS = {
+    "image": "docker-and-kubernetes",
+    "build": "docker-and-kubernetes",
+    "push": "docker-and-kubernetes",
+    "job_variables": "docker-and-kubernetes",
+    "triggers": "not-supported",
+}
+
 
 def not_offered(feature: str, section: str = "not-supported") -> NotOffered:
     """The one-line error for a Prefect feature headrace does not offer."""

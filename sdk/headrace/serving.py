@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from headrace.errors import HeadraceError
+from headrace.not_offered import DEPLOY_KEYWORDS, refuse_keywords
 
 if TYPE_CHECKING:
     from headrace.calls import FlowLike
@@ -71,6 +72,7 @@ class DeploymentSpec:
 
 def to_deployment(flow: FlowLike, name: str, **options: Any) -> DeploymentSpec:
     """Check the options now (a typo or a bad cron fails before anything is deployed)."""
+    refuse_keywords(options, DEPLOY_KEYWORDS, f"{flow.name}.to_deployment")
     from headrace.deployments import DeployOptions, deployment_schedules
     from headrace.schedules import InvalidScheduleOptions
 

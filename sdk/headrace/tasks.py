@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from headrace.caching import CacheContext, CacheKeyFnPolicy, CachePolicy
+from headrace.caching import task_input_hash as task_input_hash  # as `prefect.tasks` offers it
 from headrace.context import FlowRunContext, flow_run_context
 from headrace.engine.task_dispatch import ReturnType, arun_task, run_task, submit_task
 from headrace.futures import FutureList, HeadraceFuture, unmapped
@@ -22,6 +23,7 @@ from headrace.hooks import Hook, as_list
 from headrace.not_offered import TASK_KEYWORDS, refuse_keywords
 from headrace.parameters import bind, call_args
 from headrace.retries import RetryDelay, validate_retry_options
+from headrace.retries import exponential_backoff as exponential_backoff  # as `prefect.tasks`
 from headrace.run_names import RunName, check_run_name
 
 if TYPE_CHECKING:
