@@ -254,3 +254,27 @@ def test_run_deployment_creates_a_run_and_waits_within_a_timeout(
     with pytest.raises(ValueError, match="'flow/deployment'"):
         run_deployment("daily")
     assert isinstance(run.id, uuid.UUID)
+
+
+def test_async_flows_and_tasks_alike(client: HeadraceClient) -> None:
+    import asyncio
+
+    calls: list[str] = []
+
+    @task(task_run_name="fetch-{page}", on_running=lambda t, r, s: calls.append(r.name))
+    async def fetch(page: int) -> State[Any] | int:
+        if page == 2:
+            return Failed(message=f"page {page} missing")
+        return page
+
+    @flow(flow_run_name="crawl-{site}", on_running=lambda f, r, s: calls.append(r.name))
+    async def crawl(site: str) -> list[Any]:
+        skipped = await fetch(2)
+        assert isinstance(skipped, State) and skipped.is_failed()
+        return [await fetch(1, return_state=True), await fetch(2, return_state=True)]
+
+    final = asyncio.run(crawl("docs", return_state=True))  # type: ignore[call-arg]
+    assert (final.type, final.message) == (StateType.FAILED, "1/2 states failed.")
+    assert calls == ["crawl-docs", "fetch-2", "fetch-1", "fetch-2"]
+    run = only_run(client, "crawl")
+    assert (run["name"], run["state_type"]) == ("crawl-docs", "FAILED")
