@@ -4,8 +4,10 @@ whose imports are rewritten from `prefect` to `headrace` finds every one of them
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -95,3 +97,21 @@ def test_deploy_options_that_build_images_fail_in_one_line_before_any_request() 
     )
     with pytest.raises(TypeError, match="unknown options: colour"):
         shipped.deploy("daily", "pool", colour="red")  # type: ignore[call-arg]
+
+
+def test_a_push_work_pool_fails_in_one_line_naming_the_docs(tmp_path: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
+    env.update(HEADRACE_API_URL="http://127.0.0.1:9", HEADRACE_HOME=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "headrace.cli.main", "work-pool", "create", "cloudy"]
+        + ["--type", "ecs:push"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: work pool type 'ecs:push' is a Prefect Cloud feature headrace does not offer: "
+        "see docs/migrating-from-prefect.md#not-supported"
+    ]
