@@ -14,6 +14,8 @@ import pytest
 from headrace import flow
 from headrace.exceptions import NotOffered
 
+CLI = [sys.executable, "-m", "headrace.cli.main"]
+
 # module -> names a Prefect script imports from it (each checked once against Prefect 3.9).
 PATHS = {
     "headrace": [
@@ -103,8 +105,7 @@ def test_a_push_work_pool_fails_in_one_line_naming_the_docs(tmp_path: Any) -> No
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
     env.update(HEADRACE_API_URL="http://127.0.0.1:9", HEADRACE_HOME=str(tmp_path))
     done = subprocess.run(
-        [sys.executable, "-m", "headrace.cli.main", "work-pool", "create", "cloudy"]
-        + ["--type", "ecs:push"],
+        [*CLI, "work-pool", "create", "cloudy", "--type", "ecs:push"],
         capture_output=True,
         text=True,
         env=env,
