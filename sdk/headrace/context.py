@@ -67,6 +67,16 @@ class FlowRunContext:
         """The user saw this task run's outcome (state, exception or allow_failure)."""
         self.handled.add(task_run_id)
 
+    @property
+    def flow_run(self) -> FlowRunInfo | None:
+        """The run as the API knows it (`.id`, `.name`, `.parameters`, `.tags`), Prefect's name."""
+        return self.info
+
+    @classmethod
+    def get(cls) -> FlowRunContext | None:
+        """The flow run in progress here, or None (Prefect's `FlowRunContext.get()`)."""
+        return flow_run_context.get()
+
 
 @dataclass(eq=False)
 class TaskRunContext:
@@ -76,6 +86,16 @@ class TaskRunContext:
     record: TaskRunRecord
     log_prints: bool
     parameters: dict[str, Any]
+
+    @property
+    def task_run(self) -> TaskRunRecord:
+        """The task run (`.id`, `.name`, `.run_count`, `.tags`), under Prefect's name."""
+        return self.record
+
+    @classmethod
+    def get(cls) -> TaskRunContext | None:
+        """The task run in progress here, or None (Prefect's `TaskRunContext.get()`)."""
+        return task_run_context.get()
 
 
 @dataclass(frozen=True)

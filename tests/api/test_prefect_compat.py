@@ -278,3 +278,22 @@ def test_async_flows_and_tasks_alike(client: HeadraceClient) -> None:
     assert calls == ["crawl-docs", "fetch-2", "fetch-1", "fetch-2"]
     run = only_run(client, "crawl")
     assert (run["name"], run["state_type"]) == ("crawl-docs", "FAILED")
+
+
+def test_run_contexts_answer_under_prefect_names(client: HeadraceClient) -> None:
+    from headrace.context import FlowRunContext, TaskRunContext, get_run_context
+
+    @task(task_run_name="inner")
+    def which() -> str:
+        ctx = TaskRunContext.get()
+        assert ctx is not None
+        return ctx.task_run.name
+
+    @flow(flow_run_name="outer")
+    def contexts() -> tuple[str, str]:
+        ctx = get_run_context()
+        assert isinstance(ctx, FlowRunContext) and ctx.flow_run is not None
+        return ctx.flow_run.name, which()
+
+    assert FlowRunContext.get() is None and TaskRunContext.get() is None
+    assert contexts() == ("outer", "inner")
