@@ -26,8 +26,9 @@ if TYPE_CHECKING:
         wait,
     )
     from headrace.logging import get_run_logger
+    from headrace.not_offered import get_client
     from headrace.retries import exponential_backoff
-    from headrace.serving import serve
+    from headrace.serving import deploy, serve
     from headrace.states import State
     from headrace.tagging import tags
     from headrace.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
@@ -58,6 +59,8 @@ _LAZY = {
     "resume_flow_run": "headrace.flow_runs",
     "suspend_flow_run": "headrace.flow_runs",
     "serve": "headrace.serving",
+    "deploy": "headrace.serving",
+    "get_client": "headrace.not_offered",
     "task_input_hash": "headrace.caching",
     "CachePolicy": "headrace.caching",
     "INPUTS": "headrace.caching",
@@ -81,8 +84,10 @@ __all__ = [
     "ThreadPoolTaskRunner",
     "allow_failure",
     "as_completed",
+    "deploy",
     "exponential_backoff",
     "flow",
+    "get_client",
     "get_run_context",
     "get_run_logger",
     "pause_flow_run",

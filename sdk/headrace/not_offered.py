@@ -5,6 +5,7 @@ written for Prefect must never run on with an option silently ignored."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NoReturn
 
 from headrace.exceptions import NotOffered
 
@@ -43,3 +44,9 @@ def refuse_keywords(given: Iterable[str], refused: dict[str, str], where: str) -
         section = refused.get(keyword)
         if section is not None:
             raise not_offered(f"{where}({keyword}=...)", section)
+
+
+def get_client(*args: object, **kwargs: object) -> NoReturn:
+    """Prefect's API client has no counterpart of the same shape: headrace's is
+    `headrace.client.HeadraceClient` (see the docs section named in the error)."""
+    raise not_offered("headrace.get_client() (Prefect's API client)", "the-api-client")

@@ -297,3 +297,31 @@ def test_run_contexts_answer_under_prefect_names(client: HeadraceClient) -> None
 
     assert FlowRunContext.get() is None and TaskRunContext.get() is None
     assert contexts() == ("outer", "inner")
+
+
+@flow
+def extract() -> None: ...
+
+
+@flow
+def load(target: str = "db") -> None: ...
+
+
+def test_deploy_several_flows_at_once(client: HeadraceClient, queue_api: Any) -> None:
+    from headrace import deploy
+
+    queue_api.pool("batch")
+    made = deploy(
+        extract.to_deployment("nightly"),
+        load.to_deployment("nightly", parameters={"target": "lake"}, tags=["etl"]),
+        work_pool_name="batch",
+    )
+    assert [(d.flow_name, d.name, d.work_pool_name) for d in made] == [
+        ("extract", "nightly", "batch"),
+        ("load", "nightly", "batch"),
+    ]
+    stored = client.get_json("/deployments/name/load/nightly")
+    assert stored["parameters"] == {"target": "lake"}
+    assert stored["entrypoint"] == "test_prefect_compat.py:load"
+    with pytest.raises(NotOffered, match="headrace.deploy"):
+        deploy(extract.to_deployment("x"), work_pool_name="batch", image="etl:1")

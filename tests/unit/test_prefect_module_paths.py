@@ -116,3 +116,10 @@ def test_a_push_work_pool_fails_in_one_line_naming_the_docs(tmp_path: Any) -> No
         "error: work pool type 'ecs:push' is a Prefect Cloud feature headrace does not offer: "
         "see docs/migrating-from-prefect.md#not-supported"
     ]
+
+
+def test_prefect_get_client_fails_in_one_line() -> None:
+    from headrace import get_client
+
+    with pytest.raises(NotOffered, match=r"migrating-from-prefect.md#the-api-client$"):
+        get_client()
