@@ -7,14 +7,17 @@ to it (`flows/etl.py:etl`); the worker starts `python -m headrace.engine <run id
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import inspect
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack
 
+from headrace.context import flow_run_context, task_run_context
 from headrace.entrypoints import EntrypointError
 from headrace.exceptions import FlowRunWaitTimeout
 from headrace.not_offered import DEPLOY_KEYWORDS, refuse_keywords
@@ -36,6 +39,10 @@ if TYPE_CHECKING:
     # A schedule as `flow.deploy(schedules=[...])` takes it: with its own parameters and
     # pause flag, or a bare cron/interval/rrule schedule.
     ScheduleLike = DeploymentScheduleCreate | CronSchedule | IntervalSchedule | RRuleSchedule
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def split_entrypoint(entrypoint: str) -> tuple[str, str]:
@@ -272,7 +279,23 @@ def source_folder(source: str | Path) -> tuple[Path, CodeSource | None]:
     return folder, None
 
 
-def run_deployment(
+def in_async_code() -> bool:
+    """Whether the caller is async code: an async task or flow run, or outside any run a
+    coroutine on a running event loop (Prefect's rule for its functions that are both)."""
+    task_ctx = task_run_context.get()
+    if task_ctx is not None:
+        return task_ctx.task.isasync
+    flow_ctx = flow_run_context.get()
+    if flow_ctx is not None:
+        return flow_ctx.flow.isasync
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _run_deployment(
     name: str | uuid.UUID,
     parameters: dict[str, Any] | None = None,
     scheduled_time: datetime | None = None,
@@ -288,13 +311,16 @@ def run_deployment(
     take, and return it once final; `timeout=0` returns it at once, `timeout=None` waits as
     long as it takes, and a run still unfinished after `timeout` seconds is returned as it is.
 
-    `as_subflow` is accepted for Prefect's signature: the run is not linked to the flow run
-    that asked for it (see docs/migrating-from-prefect.md#deployments-from-code)."""
+    As in Prefect, called from async code (an async flow or task, or a coroutine outside any
+    run) it returns a coroutine to await; `arun_deployment` always does. `as_subflow` and
+    `poll_interval` are accepted for Prefect's signature: the run is not linked to the flow
+    run that asked for it, and the API is long-polled (see
+    docs/migrating-from-prefect.md#deployments-from-code)."""
+    del poll_interval, as_subflow
     from headrace.client import HeadraceClient, deployments, flow_runs
-    from headrace.flow_runs import wait_for_flow_run
+    from headrace.flow_runs import wait_until_final
     from headrace.schemas.deployments import DeploymentRunCreate
 
-    del as_subflow, poll_interval
     own = client is None
     active = client or HeadraceClient()
     try:
@@ -317,9 +343,31 @@ def run_deployment(
         if timeout is not None and timeout <= 0:
             return run
         try:
-            return wait_for_flow_run(run.id, timeout=timeout, client=active)
+            return wait_until_final(run.id, timeout, active)
         except FlowRunWaitTimeout:
             return flow_runs.read(active, run.id)
     finally:
         if own:
             active.close()
+
+
+def _both_ways(blocking: Callable[P, R]) -> Callable[P, Any]:
+    """`blocking` for sync callers; for async code (`in_async_code`) a coroutine running it in
+    a thread, as Prefect's functions that are both sync and async behave."""
+
+    @functools.wraps(blocking)
+    def either(*args: P.args, **kwargs: P.kwargs) -> Any:
+        if in_async_code():
+            return asyncio.to_thread(blocking, *args, **kwargs)
+        return blocking(*args, **kwargs)
+
+    return either
+
+
+run_deployment = _both_ways(_run_deployment)
+run_deployment.__name__ = "run_deployment"
+
+
+async def arun_deployment(*args: Any, **kwargs: Any) -> FlowRun:
+    """`run_deployment`, awaited (the same arguments)."""
+    return await asyncio.to_thread(_run_deployment, *args, **kwargs)

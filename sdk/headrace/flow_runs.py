@@ -5,6 +5,7 @@ at once with one line saying so.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 _POLL_SECONDS = 30.0
 
 
-def wait_for_flow_run(
+async def wait_for_flow_run(
     flow_run_id: uuid.UUID | str,
     timeout: float | None = 10800,
     poll_interval: float | None = None,
@@ -28,12 +29,19 @@ def wait_for_flow_run(
     log_states: bool = False,
 ) -> FlowRun:
     """The run once it is in a final state; `FlowRunWaitTimeout` after `timeout` seconds
-    (None: no limit). The API is long-polled: `poll_interval` is accepted for Prefect's
-    signature and not needed."""
+    (None: no limit). A coroutine, as in Prefect (`asyncio.run(wait_for_flow_run(id))` from
+    sync code). The API is long-polled: `poll_interval` is accepted and not needed."""
+    del poll_interval, log_states  # the long poll answers as soon as the run is final
+    return await asyncio.to_thread(wait_until_final, flow_run_id, timeout, client)
+
+
+def wait_until_final(
+    flow_run_id: uuid.UUID | str, timeout: float | None, client: HeadraceClient | None = None
+) -> FlowRun:
+    """`wait_for_flow_run`, blocking this thread."""
     # Here: the client loads httpx and pydantic, which `import headrace` must not.
     from headrace.client import HeadraceClient, flow_runs
 
-    del poll_interval, log_states  # the long poll answers as soon as the run is final
     own = client is None
     active = client or HeadraceClient()
     deadline = None if timeout is None else time.monotonic() + timeout

@@ -4,6 +4,7 @@ Prefect 3.9 (a script with `prefect` in its imports, run without a server)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -250,15 +251,19 @@ def test_run_deployment_creates_a_run_and_waits_within_a_timeout(
     waited = run_deployment("etl/daily", timeout=0.5)
     assert waited.state_type.value == "SCHEDULED"  # no worker: still waiting, returned as is
     with pytest.raises(FlowRunWaitTimeout, match="still Scheduled"):
-        wait_for_flow_run(waited.id, timeout=0.2)
+        asyncio.run(wait_for_flow_run(waited.id, timeout=0.2))
+
+    async def from_async_code() -> Any:
+        # In async code run_deployment is awaited, as in Prefect.
+        return await run_deployment("etl/daily", timeout=0)
+
+    assert asyncio.run(from_async_code()).state_type.value == "SCHEDULED"
     with pytest.raises(ValueError, match="'flow/deployment'"):
         run_deployment("daily")
     assert isinstance(run.id, uuid.UUID)
 
 
 def test_async_flows_and_tasks_alike(client: HeadraceClient) -> None:
-    import asyncio
-
     calls: list[str] = []
 
     @task(task_run_name="fetch-{page}", on_running=lambda t, r, s: calls.append(r.name))
