@@ -44,7 +44,7 @@ PATHS = {
         "MissingResult", "MissingContextError", "UpstreamTaskError", "ParameterTypeError",
         "ObjectNotFound", "FlowRunWaitTimeout", "Abort",
     ],
-    "headrace.deployments": ["run_deployment"],
+    "headrace.deployments": ["run_deployment", "arun_deployment"],
     "headrace.flow_runs": [
         "wait_for_flow_run", "pause_flow_run", "suspend_flow_run", "resume_flow_run",
     ],
