@@ -123,3 +123,26 @@ def test_prefect_get_client_fails_in_one_line() -> None:
 
     with pytest.raises(NotOffered, match=r"migrating-from-prefect.md#the-api-client$"):
         get_client()
+
+
+def test_every_docs_section_an_error_names_exists() -> None:
+    import re
+    from pathlib import Path
+
+    from headrace import not_offered
+
+    page = Path(__file__).resolve().parents[2] / not_offered.DOCS
+    anchors = {
+        re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in page.read_text().splitlines()
+        if line.startswith("#")
+    }
+    named = {
+        *not_offered.FLOW_KEYWORDS.values(),
+        *not_offered.TASK_KEYWORDS.values(),
+        *not_offered.DEPLOY_KEYWORDS.values(),
+        "pause-and-resume",
+        "the-api-client",
+        "deployments-from-code",
+    }
+    assert named - anchors == set()
