@@ -330,3 +330,23 @@ def test_deploy_several_flows_at_once(client: HeadraceClient, queue_api: Any) ->
     assert stored["entrypoint"] == "test_prefect_compat.py:load"
     with pytest.raises(NotOffered, match=r"headrace\.deploy\(image=\.\.\.\)"):
         deploy(extract.to_deployment("x"), work_pool_name="batch", image="etl:1")
+
+
+def test_async_hooks_are_awaited_in_sync_and_async_flows(client: HeadraceClient) -> None:
+    calls: list[str] = []
+
+    async def noted(f: Any, run: Any, state: State[Any]) -> None:
+        await asyncio.sleep(0)
+        calls.append(f"{f.name} {state.name}")
+
+    @flow(on_running=noted, on_completion=noted)
+    def plain() -> None: ...
+
+    @flow(on_running=noted, on_failure=noted)
+    async def awaited() -> None:
+        raise ValueError("no")
+
+    plain()
+    with pytest.raises(ValueError, match="no"):
+        asyncio.run(awaited())
+    assert calls == ["plain Running", "plain Completed", "awaited Running", "awaited Failed"]
