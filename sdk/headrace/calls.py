@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from headrace.caching import CachePolicy
     from headrace.parameters import ParameterModel
     from headrace.retries import RetryDelay
+    from headrace.run_names import RunName
     from headrace.states import State
 
 
@@ -71,6 +72,8 @@ class _RunOptions(Protocol):
     def on_completion(self) -> Sequence[Callable[..., Any]]: ...
     @property
     def on_failure(self) -> Sequence[Callable[..., Any]]: ...
+    @property
+    def on_running(self) -> Sequence[Callable[..., Any]]: ...
 
     def call_args(self, parameters: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]: ...
 
@@ -80,6 +83,8 @@ class FlowLike(_RunOptions, Protocol):
 
     @property
     def validate_parameters(self) -> bool: ...
+    @property
+    def flow_run_name(self) -> RunName | None: ...
     @property
     def task_runner(self) -> TaskRunnerLike: ...
     @property
@@ -97,6 +102,8 @@ class TaskLike(_RunOptions, Protocol):
 
     @property
     def task_key(self) -> str: ...
+    @property
+    def task_run_name(self) -> RunName | None: ...
     @property
     def retry_condition_fn(self) -> Callable[..., bool] | None: ...
     @property

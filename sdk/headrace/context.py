@@ -14,8 +14,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from headrace.exceptions import MissingContextError
+
 if TYPE_CHECKING:
     from headrace.calls import CallContext, FlowLike, TaskLike, TaskRunnerLike
+    from headrace.ports import FlowRunInfo
     from headrace.ports.backend import Backend
     from headrace.reporter import TaskRunRecord
     from headrace.states import State
@@ -35,6 +38,9 @@ class FlowRunContext:
     # What the attempt's task calls carry of this context (see headrace.calls).
     call_context: CallContext
     run_count: int = 1
+    # The run as the API knows it (tags, deployment, expected start) for `headrace.runtime`.
+    info: FlowRunInfo | None = None
+    parent_flow_run_id: uuid.UUID | None = None
     # Task runs of this flow run, to name the failed ones the flow did not handle.
     task_runs: list[TaskRunRecord] = field(default_factory=list)
     handled: set[uuid.UUID] = field(default_factory=set)
@@ -61,6 +67,16 @@ class FlowRunContext:
         """The user saw this task run's outcome (state, exception or allow_failure)."""
         self.handled.add(task_run_id)
 
+    @property
+    def flow_run(self) -> FlowRunInfo | None:
+        """The run as the API knows it (`.id`, `.name`, `.parameters`, `.tags`), Prefect's name."""
+        return self.info
+
+    @classmethod
+    def get(cls) -> FlowRunContext | None:
+        """The flow run in progress here, or None (Prefect's `FlowRunContext.get()`)."""
+        return flow_run_context.get()
+
 
 @dataclass(eq=False)
 class TaskRunContext:
@@ -71,8 +87,29 @@ class TaskRunContext:
     log_prints: bool
     parameters: dict[str, Any]
 
+    @property
+    def task_run(self) -> TaskRunRecord:
+        """The task run (`.id`, `.name`, `.run_count`, `.tags`), under Prefect's name."""
+        return self.record
+
+    @classmethod
+    def get(cls) -> TaskRunContext | None:
+        """The task run in progress here, or None (Prefect's `TaskRunContext.get()`)."""
+        return task_run_context.get()
+
+
+@dataclass(frozen=True)
+class NamingContext:
+    """A flow run about to be created, while its `flow_run_name` callable runs: what
+    `headrace.runtime.flow_run` can tell about it already."""
+
+    flow: FlowLike
+    parameters: dict[str, Any]
+    tags: tuple[str, ...]
+
 
 flow_run_context: ContextVar[FlowRunContext | None] = ContextVar("headrace_flow_run", default=None)
+naming_context: ContextVar[NamingContext | None] = ContextVar("headrace_naming", default=None)
 task_run_context: ContextVar[TaskRunContext | None] = ContextVar("headrace_task_run", default=None)
 
 
@@ -84,4 +121,4 @@ def get_run_context() -> TaskRunContext | FlowRunContext:
     flow_ctx = flow_run_context.get()
     if flow_ctx is not None:
         return flow_ctx
-    raise RuntimeError("no flow or task run is in progress here")
+    raise MissingContextError("no flow or task run is in progress here")

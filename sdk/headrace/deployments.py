@@ -7,14 +7,20 @@ to it (`flows/etl.py:etl`); the worker starts `python -m headrace.engine <run id
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import inspect
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack
 
+from headrace.context import flow_run_context, task_run_context
 from headrace.entrypoints import EntrypointError
+from headrace.exceptions import FlowRunWaitTimeout
+from headrace.not_offered import DEPLOY_KEYWORDS, refuse_keywords
 from headrace.retries import first_delay
 
 if TYPE_CHECKING:
@@ -22,6 +28,7 @@ if TYPE_CHECKING:
     from headrace.client import HeadraceClient
     from headrace.schemas.code_sources import CodeSource
     from headrace.schemas.deployments import Deployment, DeploymentCreate
+    from headrace.schemas.flow_runs import FlowRun
     from headrace.schemas.schedules import (
         CronSchedule,
         DeploymentScheduleCreate,
@@ -32,6 +39,10 @@ if TYPE_CHECKING:
     # A schedule as `flow.deploy(schedules=[...])` takes it: with its own parameters and
     # pause flag, or a bare cron/interval/rrule schedule.
     ScheduleLike = DeploymentScheduleCreate | CronSchedule | IntervalSchedule | RRuleSchedule
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def split_entrypoint(entrypoint: str) -> tuple[str, str]:
@@ -194,6 +205,10 @@ def deploy_flow(
     `schedules=[...]` gives several. Without any, the deployment keeps its schedules; pass
     `schedules=[]` to remove them.
     """
+    refuse_keywords(options, DEPLOY_KEYWORDS, f"{flow.name}.deploy")
+    unknown = sorted(set(options) - set(DeployOptions.__annotations__))
+    if unknown:
+        raise TypeError(f"{flow.name}.deploy() got unknown options: {', '.join(unknown)}")
     folder = Path(path) if path is not None else Path.cwd()
     request = deployment_create(
         flow,
@@ -262,3 +277,97 @@ def source_folder(source: str | Path) -> tuple[Path, CodeSource | None]:
     if not folder.is_dir():
         raise EntrypointError(f"source folder {folder} does not exist")
     return folder, None
+
+
+def in_async_code() -> bool:
+    """Whether the caller is async code: an async task or flow run, or outside any run a
+    coroutine on a running event loop (Prefect's rule for its functions that are both)."""
+    task_ctx = task_run_context.get()
+    if task_ctx is not None:
+        return task_ctx.task.isasync
+    flow_ctx = flow_run_context.get()
+    if flow_ctx is not None:
+        return flow_ctx.flow.isasync
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _run_deployment(
+    name: str | uuid.UUID,
+    parameters: dict[str, Any] | None = None,
+    scheduled_time: datetime | None = None,
+    timeout: float | None = None,
+    poll_interval: float = 5,
+    tags: Iterable[str] | None = None,
+    idempotency_key: str | None = None,
+    flow_run_name: str | None = None,
+    as_subflow: bool = True,
+    client: HeadraceClient | None = None,
+) -> FlowRun:
+    """Create a run of the deployment `name` ("flow/deployment", or its id) for a worker to
+    take, and return it once final; `timeout=0` returns it at once, `timeout=None` waits as
+    long as it takes, and a run still unfinished after `timeout` seconds is returned as it is.
+
+    As in Prefect, called from async code (an async flow or task, or a coroutine outside any
+    run) it returns a coroutine to await; `arun_deployment` always does. `as_subflow` and
+    `poll_interval` are accepted for Prefect's signature: the run is not linked to the flow
+    run that asked for it, and the API is long-polled (see
+    docs/migrating-from-prefect.md#deployments-from-code)."""
+    del poll_interval, as_subflow
+    from headrace.client import HeadraceClient, deployments, flow_runs
+    from headrace.flow_runs import wait_until_final
+    from headrace.schemas.deployments import DeploymentRunCreate
+
+    own = client is None
+    active = client or HeadraceClient()
+    try:
+        if isinstance(name, uuid.UUID):
+            deployment = deployments.read(active, name)
+            flow_name, deployment_name = deployment.flow_name, deployment.name
+        else:
+            flow_name, sep, deployment_name = name.partition("/")
+            if not sep or not flow_name or not deployment_name:
+                raise ValueError(f"run_deployment: name must be 'flow/deployment', got {name!r}")
+        body = DeploymentRunCreate(
+            parameters=parameters or {},
+            tags=sorted(set(tags or ())),
+            scheduled_time=scheduled_time,
+            name=flow_run_name,
+        )
+        run = deployments.run_by_name(
+            active, flow_name, deployment_name, body, idempotency_key=idempotency_key
+        )
+        if timeout is not None and timeout <= 0:
+            return run
+        try:
+            return wait_until_final(run.id, timeout, active)
+        except FlowRunWaitTimeout:
+            return flow_runs.read(active, run.id)
+    finally:
+        if own:
+            active.close()
+
+
+def _both_ways(blocking: Callable[P, R]) -> Callable[P, Any]:
+    """`blocking` for sync callers; for async code (`in_async_code`) a coroutine running it in
+    a thread, as Prefect's functions that are both sync and async behave."""
+
+    @functools.wraps(blocking)
+    def either(*args: P.args, **kwargs: P.kwargs) -> Any:
+        if in_async_code():
+            return asyncio.to_thread(blocking, *args, **kwargs)
+        return blocking(*args, **kwargs)
+
+    return either
+
+
+run_deployment = _both_ways(_run_deployment)
+run_deployment.__name__ = "run_deployment"
+
+
+async def arun_deployment(*args: Any, **kwargs: Any) -> FlowRun:
+    """`run_deployment`, awaited (the same arguments)."""
+    return await asyncio.to_thread(_run_deployment, *args, **kwargs)

@@ -9,12 +9,22 @@ HeadraceError                (headrace.errors)
     ├── ResultError          a result cannot be stored
     │   ├── UnserializableResult
     │   └── ResultTooLarge
-    └── Abort                the API refused to let the run start or go on (e.g. cancelled)
+    ├── Abort                the API refused to let the run start or go on (e.g. cancelled)
+    ├── CrashedRun           a run ended Crashed
+    ├── CancelledRun         a run ended Cancelled
+    ├── UnfinishedRun        a run is not in a final state (e.g. `wait_for_flow_run` timed out)
+    ├── MissingResult        a state holds no result to return
+    └── MissingContextError  a run-time call (`get_run_logger`) outside any flow or task run
+NotOffered                   a Prefect feature headrace does not offer (also a TypeError)
+
+Prefect's names for the same exceptions, so that `except` clauses of Prefect scripts work:
+`PrefectException` (HeadraceError), `UpstreamTaskError` (UpstreamFailed), `ParameterTypeError`
+(ParameterError), `ObjectNotFound` (headrace.errors.NotFound).
 """
 
 from __future__ import annotations
 
-from headrace.errors import HeadraceError
+from headrace.errors import HeadraceError, NotFound
 
 
 class RunError(HeadraceError):
@@ -51,3 +61,39 @@ class ResultTooLarge(ResultError):
 
 class Abort(RunError):
     """The API refused to let this run go on."""
+
+
+class CrashedRun(RunError):
+    """The run crashed."""
+
+
+class CancelledRun(RunError):
+    """The run was cancelled."""
+
+
+class UnfinishedRun(RunError):
+    """The run has not reached a final state."""
+
+
+class MissingResult(RunError):
+    """The state holds no result."""
+
+
+class MissingContextError(RunError, RuntimeError):
+    """No flow or task run is in progress here."""
+
+
+class NotOffered(HeadraceError, TypeError):
+    """A Prefect feature that headrace does not offer; the message names it and the section
+    of docs/migrating-from-prefect.md that says what to use instead."""
+
+
+# Prefect's names (`from prefect.exceptions import ...`), for scripts that catch them.
+PrefectException = HeadraceError
+UpstreamTaskError = UpstreamFailed
+ParameterTypeError = ParameterError
+ObjectNotFound = NotFound
+
+
+class FlowRunWaitTimeout(RunError, TimeoutError):
+    """The flow run did not reach a final state within the time given to wait for it."""

@@ -13,8 +13,10 @@ from headrace.deployments import FlowSource, deploy_flow, entrypoint_path, sourc
 from headrace.engine.flow_engine import ReturnType, arun_flow, run_flow
 from headrace.entrypoints import EntrypointError, load_entrypoint
 from headrace.hooks import Hook, as_list
+from headrace.not_offered import FLOW_KEYWORDS, refuse_keywords
 from headrace.parameters import ParameterModel, bind, call_args
 from headrace.retries import RetryDelay, validate_retry_options
+from headrace.run_names import RunName, check_run_name
 from headrace.schemas.names import resource_name_problem
 from headrace.task_runners import TaskRunner, ThreadPoolTaskRunner
 
@@ -37,6 +39,8 @@ class Flow(Generic[P, R]):
         *,
         name: str | None = None,
         description: str | None = None,
+        version: str | None = None,
+        flow_run_name: RunName | None = None,
         tags: Iterable[str] | None = None,
         retries: int = 0,
         retry_delay_seconds: RetryDelay = 0,
@@ -49,6 +53,7 @@ class Flow(Generic[P, R]):
         on_failure: Hook | Sequence[Hook] | None = None,
         on_crashed: Hook | Sequence[Hook] | None = None,
         on_cancellation: Hook | Sequence[Hook] | None = None,
+        on_running: Hook | Sequence[Hook] | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError("@flow decorates a function")
@@ -61,6 +66,9 @@ class Flow(Generic[P, R]):
         if problem is not None:
             raise ValueError(f"@flow(name={name!r}): {problem}")
         self.description = description or inspect.getdoc(fn)
+        self.version = version
+        check_run_name(flow_run_name, "flow_run_name")
+        self.flow_run_name = flow_run_name
         self.tags = frozenset(tags or ())
         self.retries = retries
         self.retry_delay_seconds = retry_delay_seconds
@@ -73,6 +81,7 @@ class Flow(Generic[P, R]):
         self.on_failure = as_list(on_failure)
         self.on_crashed = as_list(on_crashed)
         self.on_cancellation = as_list(on_cancellation)
+        self.on_running = as_list(on_running)
         self.isasync = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)
         self._parameter_model: ParameterModel | None = None
@@ -81,7 +90,8 @@ class Flow(Generic[P, R]):
         return f"Flow({self.name!r})"
 
     def with_options(self, **options: Any) -> Flow[P, R]:
-        """A copy of this flow with some options changed."""
+        """A copy of this flow with some options changed (any keyword of `@flow`)."""
+        refuse_keywords(options, FLOW_KEYWORDS, f"{self.name}.with_options")
         names = list(inspect.signature(Flow.__init__).parameters)[2:]
         current = {name: getattr(self, name) for name in names}
         unknown = set(options) - set(current)
@@ -167,6 +177,8 @@ def flow(
     *,
     name: str | None = None,
     description: str | None = None,
+    version: str | None = None,
+    flow_run_name: RunName | None = None,
     tags: Iterable[str] | None = None,
     retries: int = 0,
     retry_delay_seconds: RetryDelay = 0,
@@ -179,11 +191,13 @@ def flow(
     on_failure: Hook | Sequence[Hook] | None = None,
     on_crashed: Hook | Sequence[Hook] | None = None,
     on_cancellation: Hook | Sequence[Hook] | None = None,
+    on_running: Hook | Sequence[Hook] | None = None,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 
 def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a function a flow: `@flow` or `@flow(retries=2, log_prints=True, ...)`."""
+    refuse_keywords(options, FLOW_KEYWORDS, "@flow")
     if fn is None:
         return lambda f: Flow(f, **options)
     return Flow(fn, **options)

@@ -84,6 +84,20 @@ def fold_state(record: TaskRunRecord, future: concurrent.futures.Future[State[An
         record.state = Crashed(f"interrupted by {type(exc).__name__}", exception=exc)
 
 
+def states_of_futures(value: Any) -> Any:
+    """`value` with futures (alone, or items of a list, tuple, set or dict) replaced by their
+    final states: what a flow returns is judged by the states of the runs it returns."""
+    if isinstance(value, HeadraceFuture):
+        return value.state
+    if isinstance(value, list | tuple | set) and any(isinstance(v, HeadraceFuture) for v in value):
+        # A FutureList (what `map` returns) becomes a plain list of states.
+        kind = type(value) if type(value) in (list, tuple, set) else list
+        return kind(v.state if isinstance(v, HeadraceFuture) else v for v in value)
+    if type(value) is dict and any(isinstance(v, HeadraceFuture) for v in value.values()):
+        return {k: v.state if isinstance(v, HeadraceFuture) else v for k, v in value.items()}
+    return value
+
+
 class FutureList(list[HeadraceFuture[R]]):
     """What `task.map` returns: a list of futures with `result()` and `wait()` for them all."""
 
@@ -222,3 +236,11 @@ def _state_value(state: State[Any], name: str, allow: bool) -> Any:
     if allow:
         return state.result(raise_on_failure=False)
     raise UpstreamFailed(f"upstream task run {name!r} did not complete: it is {state.name}")
+
+
+# Prefect's names for the same classes (`from prefect.futures import PrefectFuture`).
+PrefectFuture = HeadraceFuture
+PrefectFutureList = FutureList
+# Prefect's future of a run made elsewhere; here every future is a HeadraceFuture.
+PrefectDistributedFuture = HeadraceFuture
+PrefectConcurrentFuture = HeadraceFuture

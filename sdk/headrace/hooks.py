@@ -1,12 +1,17 @@
 """State hooks (`on_completion`, `on_failure`, ...): called after a run reaches its final state.
 
-A hook that raises is logged and changes nothing: the run's state is already decided.
+A hook that raises is logged and changes nothing: the run's state is already decided. An
+`async def` hook is awaited to its end.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextvars
+import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 Hook = Callable[..., Any]
@@ -20,9 +25,28 @@ def run_hooks(
     for hook in hooks:
         name = getattr(hook, "__name__", repr(hook))
         try:
-            hook(*args)
+            outcome = hook(*args)
+            if inspect.isawaitable(outcome):
+                _await(outcome)  # an `async def` hook, as Prefect runs them
         except Exception:
             logger.exception("hook %r raised; the run's state is unchanged", name)
+
+
+def _await(awaitable: Awaitable[Any]) -> None:
+    """Run an async hook to its end from sync code: on this thread when no event loop runs
+    here, else on a thread of its own (the async engines call hooks from their loop)."""
+
+    async def main() -> None:
+        await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(main())
+        return
+    context = contextvars.copy_context()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(context.run, asyncio.run, main()).result()
 
 
 def as_list(hooks: Hook | Sequence[Hook] | None) -> list[Hook]:

@@ -6,15 +6,18 @@ Records of the `headrace.run` logger carry the ids of their run (set by the adap
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from headrace.context import flow_run_context, task_run_context
+from headrace.exceptions import MissingContextError
 from headrace.ports.backend import get_current_backend
 from headrace.reporter import LogLine
 
@@ -53,7 +56,37 @@ def get_run_logger() -> RunLogger:
         return run_logger(record.flow_run_id, record.id, f"Task run {record.name!r}")
     if flow_ctx is not None:
         return run_logger(flow_ctx.flow_run_id, None, f"Flow run {flow_ctx.flow_run_name!r}")
-    raise RuntimeError("get_run_logger() works only inside a flow or task run")
+    if logging.getLogger(RUN_LOGGER).disabled:
+        # Inside `disable_run_logger()`: a task's `.fn` tested alone logs nowhere, as in Prefect.
+        return RunLogger(_disabled_logger(), {})
+    raise MissingContextError("get_run_logger() works only inside a flow or task run")
+
+
+def _disabled_logger() -> logging.Logger:
+    null = logging.getLogger("headrace.null")
+    null.disabled = True
+    return null
+
+
+def get_logger(name: str | None = None) -> logging.Logger:
+    """The `headrace` logger, or its child `headrace.<name>` (console only, not a run's logs)."""
+    root = logging.getLogger("headrace")
+    if not name:
+        return root
+    return logging.getLogger(name) if name.startswith("headrace.") else root.getChild(name)
+
+
+@contextlib.contextmanager
+def disable_run_logger() -> Iterator[None]:
+    """Within the block, run loggers log nothing, and `get_run_logger()` outside a run returns
+    a silent logger instead of raising (for testing a task's function alone)."""
+    run = logging.getLogger(RUN_LOGGER)
+    was = run.disabled
+    run.disabled = True
+    try:
+        yield
+    finally:
+        run.disabled = was
 
 
 def run_logger(

@@ -21,7 +21,16 @@ def installed_pool_types() -> dict[str, EntryPoint]:
     return {point.name: point for point in entry_points(group=ENTRY_POINT_GROUP)}
 
 
+# Prefect's pool types that run on Prefect Cloud's side (push, managed): no plug-in can be one.
+_CLOUD_SUFFIXES = (":push", ":managed")
+
+
 def unknown_pool_type_message(name: str) -> str:
     """The one-line error for a pool type no installed plug-in implements."""
+    if name.endswith(_CLOUD_SUFFIXES):
+        return (
+            f"work pool type {name!r} is a Prefect Cloud feature headrace does not offer: "
+            "see docs/migrating-from-prefect.md#not-supported"
+        )
     known = ", ".join(sorted(installed_pool_types())) or "none"
     return f"unknown work pool type {name!r}; installed types: {known}"

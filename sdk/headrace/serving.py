@@ -33,10 +33,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from headrace.errors import HeadraceError
+from headrace.not_offered import DEPLOY_KEYWORDS, refuse_keywords
 
 if TYPE_CHECKING:
     from headrace.calls import FlowLike
     from headrace.client import HeadraceClient
+    from headrace.schemas.deployments import Deployment
 
 DEFAULT_LIMIT = 10
 # deploy_flow's options that serve decides itself.
@@ -71,6 +73,7 @@ class DeploymentSpec:
 
 def to_deployment(flow: FlowLike, name: str, **options: Any) -> DeploymentSpec:
     """Check the options now (a typo or a bad cron fails before anything is deployed)."""
+    refuse_keywords(options, DEPLOY_KEYWORDS, f"{flow.name}.to_deployment")
     from headrace.deployments import DeployOptions, deployment_schedules
     from headrace.schedules import InvalidScheduleOptions
 
@@ -100,3 +103,21 @@ def serve(
     """
     worker_serving = importlib.import_module("headrace_worker.serving")
     worker_serving.serve(*specs, pool=pool, limit=limit, client=client)
+
+
+def deploy(*specs: DeploymentSpec, work_pool_name: str, **options: Any) -> list[Deployment]:
+    """Create or update several deployments at once in the pool `work_pool_name` (Prefect's
+    `deploy(flow_a.to_deployment(...), flow_b.to_deployment(...), work_pool_name=...)`); each
+    deployment's code folder is its flow file's folder. Prefect's image options fail in one
+    line (see docs/migrating-from-prefect.md#docker-and-kubernetes)."""
+    from headrace.deployments import deploy_flow
+
+    refuse_keywords(options, DEPLOY_KEYWORDS, "headrace.deploy")
+    if options:
+        raise TypeError(f"headrace.deploy() got unknown options: {', '.join(sorted(options))}")
+    if not specs:
+        raise TypeError("headrace.deploy() needs at least one flow.to_deployment(...)")
+    return [
+        deploy_flow(spec.flow, spec.name, work_pool_name, path=spec.folder, **spec.options)
+        for spec in specs
+    ]

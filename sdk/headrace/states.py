@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import traceback
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -38,23 +39,27 @@ class State(Generic[R]):
 
     def __init__(
         self,
-        type: StateType,
+        type: StateType | str,
         name: str | None = None,
         message: str | None = None,
         *,
         result: Any = _NO_RESULT,
         exception: BaseException | None = None,
-        data: dict[str, Any] | None = None,
+        details: dict[str, Any] | None = None,
         timestamp: datetime | None = None,
+        data: Any = _NO_RESULT,
     ) -> None:
         self.id = uuid.uuid4()
-        self.type = type
-        self.name = name or DEFAULT_NAMES[type]
+        # Prefect scripts may give the type as a string ("COMPLETED").
+        self.type = type if type.__class__ is StateType else StateType(type)
+        self.name = name or DEFAULT_NAMES[self.type]
         self.message = message
         self.timestamp = timestamp or datetime.now(UTC)
-        self.data = data
+        # What the API keeps of the state besides its type, name and message (a result key,
+        # a retry time); `data=` is Prefect's keyword for the result itself.
+        self.data = details
         self.exception = exception
-        self._result = result
+        self._result = data if result is _NO_RESULT else result
 
     def __repr__(self) -> str:
         message = f", message={self.message.splitlines()[0]!r}" if self.message else ""
@@ -81,15 +86,19 @@ class State(Generic[R]):
     def is_cancelled(self) -> bool:
         return self.type is StateType.CANCELLED
 
+    def is_paused(self) -> bool:
+        return self.type is StateType.PAUSED
+
     def is_final(self) -> bool:
         return self.type in TERMINAL_TYPES
 
     def has_result(self) -> bool:
         return self._result is not _NO_RESULT
 
-    def result(self, raise_on_failure: bool = True) -> R:
+    def result(self, raise_on_failure: bool = True, fetch: bool = True) -> R:
         """The run's return value; for a run that did not complete, raise its exception
-        (or return the exception when `raise_on_failure=False`)."""
+        (or return the exception when `raise_on_failure=False`). `fetch` is Prefect's: a
+        state here always holds its result."""
         if self.is_completed():
             value: R = None if self._result is _NO_RESULT else self._result  # type: ignore[assignment]
             return value
@@ -105,6 +114,10 @@ def _state(type: StateType, name: str | None, message: str | None, **kwargs: Any
 
 def Scheduled(message: str | None = None, *, name: str | None = None, **kw: Any) -> State[Any]:
     return _state(StateType.SCHEDULED, name, message, **kw)
+
+
+def Late(message: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.SCHEDULED, "Late", message, **kw)
 
 
 def AwaitingRetry(message: str | None = None, **kw: Any) -> State[Any]:
@@ -128,12 +141,12 @@ def Retrying(message: str | None = None, **kw: Any) -> State[Any]:
 
 
 def Completed(
-    result: Any = None, message: str | None = None, *, name: str | None = None, **kw: Any
+    result: Any = _NO_RESULT, message: str | None = None, *, name: str | None = None, **kw: Any
 ) -> State[Any]:
     return _state(StateType.COMPLETED, name, message, result=result, **kw)
 
 
-def Cached(result: Any = None, message: str | None = None, **kw: Any) -> State[Any]:
+def Cached(result: Any = _NO_RESULT, message: str | None = None, **kw: Any) -> State[Any]:
     return _state(StateType.COMPLETED, "Cached", message, result=result, **kw)
 
 
@@ -151,20 +164,64 @@ def TimedOut(message: str | None = None, **kw: Any) -> State[Any]:
     return _state(StateType.FAILED, "TimedOut", message, **kw)
 
 
-def Crashed(message: str | None = None, **kw: Any) -> State[Any]:
-    return _state(StateType.CRASHED, None, message, **kw)
+def Crashed(message: str | None = None, *, name: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.CRASHED, name, message, **kw)
 
 
 def Cancelling(message: str | None = None, **kw: Any) -> State[Any]:
     return _state(StateType.CANCELLING, None, message, **kw)
 
 
-def Cancelled(message: str | None = None, **kw: Any) -> State[Any]:
-    return _state(StateType.CANCELLED, None, message, **kw)
+def Cancelled(message: str | None = None, *, name: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.CANCELLED, name, message, **kw)
 
 
-def Paused(message: str | None = None, **kw: Any) -> State[Any]:
-    return _state(StateType.PAUSED, None, message, **kw)
+def Paused(message: str | None = None, *, name: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.PAUSED, name, message, **kw)
+
+
+def Suspended(message: str | None = None, **kw: Any) -> State[Any]:
+    return _state(StateType.PAUSED, "Suspended", message, **kw)
+
+
+def state_of_return_value(
+    value: Any, is_run_state: Callable[[State[Any]], bool] | None = None
+) -> State[Any] | None:
+    """The final state a run's function chose by returning `value`, as Prefect decides it; None
+    when `value` is plain data.
+
+    A state the code made itself (`return Completed(...)`, `State(type=..., name=...)`) is the
+    run's state as it is. States of other runs (`is_run_state`), alone or a non-empty list,
+    tuple or set of states, make one aggregate state holding them as its result: Completed if
+    all completed, else Cancelled, Paused or Failed, saying how many (`1/2 states failed.`).
+    """
+    if isinstance(value, State):
+        if is_run_state is None or not is_run_state(value):
+            return value
+        states: list[State[Any]] = [value]
+    elif type(value) in (list, tuple, set) and value and all(isinstance(v, State) for v in value):
+        states = list(value)
+    else:
+        return None
+    total = len(states)
+
+    def count(kind: StateType) -> int:
+        return sum(1 for s in states if s.type is kind)
+
+    if all(s.is_completed() for s in states):
+        return State(StateType.COMPLETED, message="All states completed.", result=value)
+    for kind, word in ((StateType.CANCELLED, "cancelled"), (StateType.PAUSED, "paused")):
+        if n := count(kind):
+            return State(kind, message=f"{n}/{total} states {word}.", result=value)
+    failed = [s for s in states if s.type in (StateType.FAILED, StateType.CRASHED)]
+    if failed:
+        message = f"{len(failed)}/{total} states failed."
+    else:
+        unfinished = sum(1 for s in states if not s.is_final())
+        message = f"{unfinished}/{total} states are not final."
+    first = failed[0] if failed else None
+    exception = (first.exception or FailedRun(first.message or first.name)) if first else None
+    return State(StateType.FAILED, message=message, result=value, exception=exception)
 
 
 def exception_message(exc: BaseException, *, with_traceback: bool = True) -> str:
@@ -187,6 +244,7 @@ __all__ = [
     "Completed",
     "Crashed",
     "Failed",
+    "Late",
     "Paused",
     "Pending",
     "Retrying",
@@ -194,6 +252,8 @@ __all__ = [
     "Scheduled",
     "State",
     "StateType",
+    "Suspended",
     "TimedOut",
     "exception_message",
+    "state_of_return_value",
 ]

@@ -111,3 +111,7 @@ class ProcessPoolTaskRunner(_PoolTaskRunner):
         self, pool: concurrent.futures.Executor, call: TaskCall
     ) -> concurrent.futures.Future[State[Any]]:
         return pool.submit(run_call_elsewhere, call)
+
+
+# Prefect's older name for the thread pool runner (`from prefect.task_runners import ...`).
+ConcurrentTaskRunner = ThreadPoolTaskRunner

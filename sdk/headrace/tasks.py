@@ -15,12 +15,16 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from headrace.caching import CacheContext, CacheKeyFnPolicy, CachePolicy
+from headrace.caching import task_input_hash as task_input_hash  # as `prefect.tasks` offers it
 from headrace.context import FlowRunContext, flow_run_context
 from headrace.engine.task_dispatch import ReturnType, arun_task, run_task, submit_task
 from headrace.futures import FutureList, HeadraceFuture, unmapped
 from headrace.hooks import Hook, as_list
+from headrace.not_offered import TASK_KEYWORDS, refuse_keywords
 from headrace.parameters import bind, call_args
 from headrace.retries import RetryDelay, validate_retry_options
+from headrace.retries import exponential_backoff as exponential_backoff  # as `prefect.tasks`
+from headrace.run_names import RunName, check_run_name
 
 if TYPE_CHECKING:
     from headrace.reporter import TaskRunRecord
@@ -42,6 +46,8 @@ class Task(Generic[P, R]):
         *,
         name: str | None = None,
         description: str | None = None,
+        version: str | None = None,
+        task_run_name: RunName | None = None,
         tags: Iterable[str] | None = None,
         retries: int = 0,
         retry_delay_seconds: RetryDelay = 0,
@@ -57,6 +63,7 @@ class Task(Generic[P, R]):
         log_prints: bool | None = None,
         on_completion: Hook | Sequence[Hook] | None = None,
         on_failure: Hook | Sequence[Hook] | None = None,
+        on_running: Hook | Sequence[Hook] | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError("@task decorates a function")
@@ -70,6 +77,9 @@ class Task(Generic[P, R]):
         self.fn = fn
         self.name = name or fn.__name__
         self.description = description or inspect.getdoc(fn)
+        self.version = version
+        check_run_name(task_run_name, "task_run_name")
+        self.task_run_name = task_run_name
         self.tags = frozenset(tags or ())
         self.retries = retries
         self.retry_delay_seconds = retry_delay_seconds
@@ -85,6 +95,7 @@ class Task(Generic[P, R]):
         self.log_prints = log_prints
         self.on_completion = as_list(on_completion)
         self.on_failure = as_list(on_failure)
+        self.on_running = as_list(on_running)
         self.task_key = f"{fn.__module__}.{fn.__qualname__}"
         self.isasync = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)
@@ -107,6 +118,7 @@ class Task(Generic[P, R]):
 
     def with_options(self, **options: Any) -> Task[P, R]:
         """A copy of this task with some options changed, e.g. `fetch.with_options(retries=5)`."""
+        refuse_keywords(options, TASK_KEYWORDS, f"{self.name}.with_options")
         current = self._options()
         unknown = set(options) - set(current)
         if unknown:
@@ -224,6 +236,8 @@ def task(
     *,
     name: str | None = None,
     description: str | None = None,
+    version: str | None = None,
+    task_run_name: RunName | None = None,
     tags: Iterable[str] | None = None,
     retries: int = 0,
     retry_delay_seconds: RetryDelay = 0,
@@ -239,11 +253,13 @@ def task(
     log_prints: bool | None = None,
     on_completion: Hook | Sequence[Hook] | None = None,
     on_failure: Hook | Sequence[Hook] | None = None,
+    on_running: Hook | Sequence[Hook] | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
 def task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a function a task: `@task` or `@task(retries=3, ...)`."""
+    refuse_keywords(options, TASK_KEYWORDS, "@task")
     if fn is None:
         return lambda f: Task(f, **options)
     return Task(fn, **options)

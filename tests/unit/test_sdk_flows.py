@@ -63,18 +63,26 @@ def test_a_failing_flow_reraises_and_is_failed_with_the_traceback(
 
 
 def test_return_state_and_state_result(recorded: RecordingBackend) -> None:
+    seen: list[State[Any]] = []
+
     @flow
     def states() -> tuple[State[Any], State[Any]]:
-        return inc(1, return_state=True), fail(return_state=True)  # type: ignore[call-arg]
+        ok, bad = inc(1, return_state=True), fail(return_state=True)  # type: ignore[call-arg]
+        seen[:] = [ok, bad]
+        return ok, bad
 
-    ok, bad = states()
+    final = states(return_state=True)  # type: ignore[call-arg]
+    ok, bad = seen
     assert ok.is_completed() and ok.result() == 2
     assert bad.is_failed()
     with pytest.raises(ValueError, match="boom"):
         bad.result()
     assert isinstance(bad.result(raise_on_failure=False), ValueError)
-    # Both outcomes were looked at: the flow itself completed.
-    assert recorded.flow_states[-1].is_completed()
+    # Returned run states decide the flow's state, as in Prefect: one of two failed.
+    assert recorded.flow_states[-1].is_failed()
+    assert final.message == "1/2 states failed."
+    with pytest.raises(ValueError, match="boom"):
+        states()
 
     @flow
     def returns_state() -> State[Any]:

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from headrace import log_prints
 from headrace import states as st
 from headrace._state_types import StateType
-from headrace.context import FlowRunContext, flow_run_context
+from headrace.context import FlowRunContext, NamingContext, flow_run_context, naming_context
 from headrace.engine.lease_watch import LeaseWatch
 from headrace.engine.task_call import call_context
 from headrace.engine.task_dispatch import await_submitted, new_task_run, wait_submitted
 from headrace.exceptions import Abort, ParameterError, RunTimeout
+from headrace.futures import states_of_futures
 from headrace.hooks import run_hooks
 from headrace.interrupts import signals_interrupt_main_thread
 from headrace.logging import PRINT_LOGGER, RunLogger, run_logger
@@ -32,6 +33,7 @@ from headrace.ports import NewFlowRun
 from headrace.ports.backend import Backend, FlowRunInfo, get_backend
 from headrace.reporter import TaskRunRecord
 from headrace.retries import first_delay, retry_delay
+from headrace.run_names import format_run_name
 from headrace.signal_deferral import handing_off, signals_deferrable
 from headrace.states import State
 from headrace.tagging import merge_tags, tags
@@ -99,11 +101,13 @@ class FlowRunEngine:
                 self.parent_record.start_time = running.timestamp
                 parent.backend.task_runs.set_state(self.parent_record, st.Running())
                 parent_task_run_id = self.parent_record.id
+            run_tags = merge_tags(flow.tags)
             self.info = self.backend.runs.create(
                 NewFlowRun(
                     flow_name=flow.name,
+                    name=self._custom_name(run_tags),
                     parameters=json_safe(self.parameters),
-                    tags=merge_tags(flow.tags),
+                    tags=run_tags,
                     parent_task_run_id=parent_task_run_id,
                     max_retries=flow.retries,
                     retry_delay_seconds=first_delay(flow.retry_delay_seconds, flow.retries),
@@ -118,6 +122,25 @@ class FlowRunEngine:
             # A worker's run: stop as soon as the worker no longer holds it.
             self._lease_watch = LeaseWatch(self.info.id, uuid.UUID(self.worker_id), self.logger())
             self._lease_watch.start()
+
+    def _custom_name(self, run_tags: list[str]) -> str | None:
+        """The name `flow_run_name` makes for the new run (None: the server names it). A
+        function runs where `headrace.runtime.flow_run` tells the flow, parameters and tags."""
+        template = self.flow.flow_run_name
+        if template is None:
+            return None
+        token = naming_context.set(NamingContext(self.flow, self.parameters, tuple(run_tags)))
+        try:
+            return format_run_name(
+                template, self.parameters, f"flow {self.flow.name!r}: flow_run_name"
+            )
+        finally:
+            naming_context.reset(token)
+
+    def running_hooks(self) -> None:
+        """`on_running` hooks, each time the run enters Running (a retry too)."""
+        if self.flow.on_running:
+            run_hooks(self.flow.on_running, self.logger(), self.flow, self.info, self.state)
 
     def validated_parameters(self) -> dict[str, Any] | None:
         """The parameters coerced to their type hints; None (and the run Failed) if invalid."""
@@ -148,6 +171,8 @@ class FlowRunEngine:
             log_prints=capture,
             call_context=call_context(self.backend, capture),
             run_count=self.attempt,
+            info=self.info,
+            parent_flow_run_id=self.parent_ctx.flow_run_id if self.parent_ctx else None,
         )
         token = flow_run_context.set(ctx)
         stack.callback(flow_run_context.reset, token)
@@ -164,8 +189,12 @@ class FlowRunEngine:
         return ctx
 
     def handle_success(self, result: Any, ctx: FlowRunContext) -> float | None:
-        if isinstance(result, State):
-            self.state = result  # the flow decided its own final state
+        result = states_of_futures(result)
+        run_states = {id(r.state) for r in ctx.task_runs}
+        returned = st.state_of_return_value(result, lambda s: id(s) in run_states)
+        if returned is not None:
+            # The flow decided its own final state, or returned states that decide it.
+            self.state = returned
             return None
         failed = [
             r
@@ -206,14 +235,16 @@ class FlowRunEngine:
         retry_at = datetime.now(UTC) + timedelta(seconds=delay)
         self._propose(
             st.AwaitingRetry(
-                f"{failed.name}: {failed.message}", data={"scheduled_time": retry_at.isoformat()}
+                f"{failed.name}: {failed.message}", details={"scheduled_time": retry_at.isoformat()}
             )
         )
         return delay
 
     def begin_retry(self) -> None:
         self.attempt += 1
-        self._propose(st.Retrying())
+        self.state = st.Retrying()
+        self._propose(self.state)
+        self.running_hooks()
 
     # -- the end ------------------------------------------------------------------------------
 
@@ -318,6 +349,7 @@ def _start(engine: FlowRunEngine) -> None:
         if engine.attempt:  # started: the signal waited for the start to end
             engine.crash(exc)
         raise
+    engine.running_hooks()
 
 
 def run_flow(

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from headrace import states as st
 from headrace.calls import TaskCall, TaskLike
-from headrace.context import FlowRunContext
+from headrace.context import FlowRunContext, TaskRunContext, task_run_context
 from headrace.engine.task_call import task_run_id
 from headrace.engine.task_engine import TaskRunEngine, arun_attempts, run_attempts
 from headrace.exceptions import UpstreamFailed
@@ -34,6 +34,7 @@ from headrace.futures import (
     wait_for_upstream,
 )
 from headrace.reporter import TaskRunRecord
+from headrace.run_names import format_run_name
 from headrace.states import State
 from headrace.tagging import merge_tags
 
@@ -41,11 +42,18 @@ ReturnType = Literal["result", "state"]
 
 
 def new_task_run(
-    flow_ctx: FlowRunContext, name: str, task_key: str, tags: Iterable[str], *, pending: bool
+    flow_ctx: FlowRunContext,
+    name: str,
+    task_key: str,
+    tags: Iterable[str],
+    *,
+    pending: bool,
+    named_by: tuple[TaskLike, dict[str, Any]] | None = None,
 ) -> TaskRunRecord:
     """A task run of this flow run; recorded as Pending when it may wait before it starts
     (submitted to the task runner). A direct call starts at once: its first state is Running,
-    which spares the API a third of the state rows of the most common case."""
+    which spares the API a third of the state rows of the most common case. `named_by`: the
+    task and parameters whose `task_run_name` names the run."""
     dynamic_key = flow_ctx.next_dynamic_key(task_key)
     record = TaskRunRecord(
         id=task_run_id(flow_ctx.flow_run_id, task_key, dynamic_key),
@@ -55,10 +63,23 @@ def new_task_run(
         dynamic_key=dynamic_key,
         tags=merge_tags(tags),
     )
+    if named_by is not None and named_by[0].task_run_name is not None:
+        record.name = _custom_name(record, *named_by)
     flow_ctx.add_task_run(record)
     if pending:
         flow_ctx.backend.task_runs.set_state(record, st.Pending())
     return record
+
+
+def _custom_name(record: TaskRunRecord, task: TaskLike, parameters: dict[str, Any]) -> str:
+    """The task's `task_run_name` for this run; a function may read `headrace.runtime`."""
+    template = task.task_run_name
+    assert template is not None
+    token = task_run_context.set(TaskRunContext(task, record, False, parameters))
+    try:
+        return format_run_name(template, parameters, f"task {task.name!r}: task_run_name")
+    finally:
+        task_run_context.reset(token)
 
 
 def resolve_call(
@@ -102,12 +123,16 @@ def run_task(
     wait_for: Iterable[Any] | None = None,
 ) -> Any:
     """Run a sync task within a flow run; its result (or its state)."""
-    record = new_task_run(flow_ctx, task.name, task.task_key, task.tags, pending=False)
+    record = new_task_run(
+        flow_ctx, task.name, task.task_key, task.tags, pending=False, named_by=(task, parameters)
+    )
     call = resolve_call(task, parameters, wait_for, flow_ctx, record)
+    engine = None
     if isinstance(call, TaskCall):
         # No runner boundary here: the engine may update the flow's own record.
-        run_attempts(TaskRunEngine(call, flow_ctx.backend, record))
-    return _outcome(flow_ctx, record, return_type)
+        engine = TaskRunEngine(call, flow_ctx.backend, record)
+        run_attempts(engine)
+    return _outcome(flow_ctx, record, return_type, engine)
 
 
 async def arun_task(
@@ -119,16 +144,30 @@ async def arun_task(
     wait_for: Iterable[Any] | None = None,
 ) -> Any:
     """Run an async task within a flow run (the same steps as `run_task`, awaited)."""
-    record = new_task_run(flow_ctx, task.name, task.task_key, task.tags, pending=False)
+    record = new_task_run(
+        flow_ctx, task.name, task.task_key, task.tags, pending=False, named_by=(task, parameters)
+    )
     # Waiting for upstream futures blocks: keep it off the event loop.
     call = await asyncio.to_thread(resolve_call, task, parameters, wait_for, flow_ctx, record)
+    engine = None
     if isinstance(call, TaskCall):
-        await arun_attempts(TaskRunEngine(call, flow_ctx.backend, record))
-    return _outcome(flow_ctx, record, return_type)
+        engine = TaskRunEngine(call, flow_ctx.backend, record)
+        await arun_attempts(engine)
+    return _outcome(flow_ctx, record, return_type, engine)
 
 
-def _outcome(flow_ctx: FlowRunContext, record: TaskRunRecord, return_type: ReturnType) -> Any:
+def _outcome(
+    flow_ctx: FlowRunContext,
+    record: TaskRunRecord,
+    return_type: ReturnType,
+    engine: TaskRunEngine | None,
+) -> Any:
     state = record.state or st.Pending()
+    if engine is not None and engine.returned_state is not None and return_type == "result":
+        # The task returned a state: the caller gets that state as its value, as in Prefect
+        # (a Failed one does not raise here), and has thereby seen the outcome.
+        flow_ctx.mark_handled(record.id)
+        return engine.returned_state
     if return_type == "state" or not state.is_completed():
         # The state or the exception reaches the caller: from here on, it is theirs to handle.
         flow_ctx.mark_handled(record.id)
@@ -147,7 +186,9 @@ def submit_task(
     wait_for: Iterable[Any] | None = None,
 ) -> HeadraceFuture[Any]:
     """Hand a task run to the flow's task runner; its future resolves to the final state."""
-    record = new_task_run(flow_ctx, task.name, task.task_key, task.tags, pending=True)
+    record = new_task_run(
+        flow_ctx, task.name, task.task_key, task.tags, pending=True, named_by=(task, parameters)
+    )
     launch = functools.partial(_launch, task, parameters, wait_for, flow_ctx, record)
     upstream = pending_futures(parameters, wait_for)
     future = launch() if not upstream else _launch_later(launch, upstream)

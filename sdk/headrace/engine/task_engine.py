@@ -26,7 +26,7 @@ from headrace.log_prints import capture_prints, capturing, no_capture
 from headrace.logging import PRINT_LOGGER, RunLogger, run_logger
 from headrace.results import deserialize, serialize, storage_key
 from headrace.retries import retry_delay
-from headrace.states import State
+from headrace.states import State, state_of_return_value
 from headrace.timeouts import async_timeout, timeout
 
 if TYPE_CHECKING:
@@ -53,6 +53,9 @@ class TaskRunEngine:
         self._storage_key: str | None = None
         self._slots: Any = None
         self._logger: RunLogger | None = None
+        # The state the task's function returned, if it returned one (a direct call hands it
+        # to the caller as the call's value).
+        self.returned_state: Any = None
 
     # -- before the first attempt ---------------------------------------------------------------
 
@@ -105,7 +108,7 @@ class TaskRunEngine:
         except Exception as exc:
             self.logger().warning("ignoring a cached result that cannot be read (%s)", exc)
             return None
-        return self._set(st.Cached(value, data={"result_key": self._storage_key}))
+        return self._set(st.Cached(value, details={"result_key": self._storage_key}))
 
     # -- attempts -----------------------------------------------------------------------------
 
@@ -114,15 +117,19 @@ class TaskRunEngine:
         record.run_count += 1
         if record.start_time is None:
             record.start_time = datetime.now(UTC)
-        self._set(st.Running() if record.run_count == 1 else st.Retrying())
+        running = self._set(st.Running() if record.run_count == 1 else st.Retrying())
+        if self.task.on_running:
+            run_hooks(self.task.on_running, self.logger(), self.task, record, running)
 
     def call_args(self) -> tuple[list[Any], dict[str, Any]]:
         return self.task.call_args(self.parameters)
 
     def handle_success(self, result: Any) -> None:
-        if isinstance(result, State):
-            # A task may return a state to decide its own outcome.
-            self._set(result)
+        returned = state_of_return_value(result)
+        if returned is not None:
+            # A task may return a state (or states) to decide its own outcome.
+            self.returned_state = result
+            self._set(returned)
             return
         try:
             data = self._persist(result)
@@ -130,7 +137,7 @@ class TaskRunEngine:
             # Retrying would not make the result storable: fail now, saying how to fix it.
             self._set(st.Failed(st.exception_message(exc, with_traceback=False), exception=exc))
             return
-        self._set(st.Completed(result, data=data))
+        self._set(st.Completed(result, details=data))
 
     def handle_exception(self, exc: Exception) -> float | None:
         """Record the failed attempt; the delay before the next one, or None if final."""
@@ -153,7 +160,7 @@ class TaskRunEngine:
                 delay,
             )
             message = f"{failed.name}: {failed.message}" if failed.message else failed.name
-            self._set(st.AwaitingRetry(message, data={"retry_in_seconds": delay}))
+            self._set(st.AwaitingRetry(message, details={"retry_in_seconds": delay}))
             return delay
         self.logger().error("failed: %s", failed.message.splitlines()[0] if failed.message else "")
         self._set(failed)

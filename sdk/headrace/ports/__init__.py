@@ -30,6 +30,9 @@ class FlowRunInfo:
     run_count: int = 0
     state_type: str | None = None
     deployment_id: uuid.UUID | None = None
+    deployment_name: str | None = None
+    # When the run was meant to start (what `headrace.runtime.flow_run.scheduled_start_time` says).
+    expected_start_time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class NewFlowRun:
     max_retries: int
     retry_delay_seconds: float
     state: State[Any]
+    # None: the server names the run.
+    name: str | None = None
 
 
 class RunStates(Protocol):

@@ -90,6 +90,8 @@ def flow_run_info(run: FlowRun) -> FlowRunInfo:
         run_count=run.run_count,
         state_type=run.state_type.value,
         deployment_id=run.deployment_id,
+        deployment_name=run.deployment_name,
+        expected_start_time=run.expected_start_time or run.start_time or run.created,
     )
 
 

@@ -20,8 +20,15 @@ if TYPE_CHECKING:
 class OfflineRunStates:
     def create(self, run: NewFlowRun) -> FlowRunInfo:
         run_id = uuid.uuid4()
-        name = f"offline-{run_id.hex[:8]}"
-        return FlowRunInfo(run_id, name, run.flow_name, run.parameters, run.tags)
+        name = run.name or f"offline-{run_id.hex[:8]}"
+        return FlowRunInfo(
+            run_id,
+            name,
+            run.flow_name,
+            run.parameters,
+            run.tags,
+            expected_start_time=run.state.timestamp,
+        )
 
     def read(self, flow_run_id: uuid.UUID) -> FlowRunInfo:
         raise Abort("the headrace API is not reachable: cannot read an existing flow run")
