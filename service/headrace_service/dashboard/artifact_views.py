@@ -18,10 +18,12 @@ from headrace.schemas.artifacts import ArtifactQuery, check_key, table_rows
 from headrace_service.app_state import request_database
 from headrace_service.dashboard.markdown import markdown_html
 from headrace_service.dashboard.templating import bad_request, not_found, render
-from headrace_service.store.artifacts import artifact_list
+from headrace_service.store.artifacts import artifact_count_of_flow_run, artifact_list
 from headrace_service.store.flow_runs import flow_run_get
 
-# A run's section and a key's history show this many, newest first (the API pages the rest).
+# A run's section shows its newest artifacts, so that the page (re-fetched every few seconds
+# while the run is active) stays fast however many the run makes; the CLI and API list all.
+RUN_SHOWN = 100
 MAX_SHOWN = 1000
 MAX_TABLE_ROWS = 500
 
@@ -78,14 +80,23 @@ async def run_artifacts_fragment(request: Request) -> Response:
     async with request_database(request).begin() as conn:
         if await flow_run_get(conn, run_id) is None:
             return not_found(f"flow run {run_id} not found")
-        views = await run_artifact_views(conn, run_id)
-    return render("_artifacts.html", artifacts=views, run_id=run_id)
+        section = await run_artifact_section(conn, run_id)
+    return render("_artifacts.html", artifacts=section, run_id=run_id)
 
 
-async def run_artifact_views(conn: AsyncConnection, run_id: uuid.UUID) -> list[ArtifactView]:
-    """A run's artifacts, newest first, ready to render."""
-    rows = await artifact_list(conn, ArtifactQuery(flow_run_id=run_id, limit=MAX_SHOWN))
-    return [artifact_view(r) for r in rows]
+@dataclass(frozen=True)
+class RunArtifacts:
+    shown: list[ArtifactView]
+    total: int
+
+
+async def run_artifact_section(conn: AsyncConnection, run_id: uuid.UUID) -> RunArtifacts:
+    """A run's newest artifacts, ready to render, and how many it has."""
+    rows = await artifact_list(conn, ArtifactQuery(flow_run_id=run_id, limit=RUN_SHOWN))
+    total = len(rows)
+    if total == RUN_SHOWN:
+        total = await artifact_count_of_flow_run(conn, run_id)
+    return RunArtifacts([artifact_view(r) for r in rows], total)
 
 
 async def artifacts_page(request: Request) -> Response:

@@ -10,6 +10,8 @@ giving the page a handle on the dashboard (rel=noopener noreferrer nofollow).
 
 from __future__ import annotations
 
+import functools
+
 import nh3
 from markdown_it import MarkdownIt
 
@@ -47,6 +49,9 @@ def sanitize_html(html: str) -> str:
     )
 
 
+# Rendering costs about a millisecond per report, and a run page re-fetches its artifacts every
+# few seconds while the run is active: the same texts are rendered once per process.
+@functools.lru_cache(maxsize=4096)
 def markdown_html(text: str) -> str:
     """Markdown to sanitised HTML."""
     return sanitize_html(_renderer.render(text))

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from headrace.schemas.secrets import mask_secret_parameters
 from headrace_service.app_state import request_database
-from headrace_service.dashboard.artifact_views import run_artifact_views
+from headrace_service.dashboard.artifact_views import RunArtifacts, run_artifact_section
 from headrace_service.dashboard.run_queries import (
     SORT_KEYS,
     TIME_RANGES,
@@ -134,7 +134,7 @@ async def run_detail_page(request: Request) -> Response:
         parent = await _parent_run(conn, run)
         # `?part=live` is what the page's script fetches to swap in what changed.
         live_part = request.query_params.get("part") == "live"
-        artifacts = [] if live_part else await run_artifact_views(conn, run_id)
+        artifacts = RunArtifacts([], 0) if live_part else await run_artifact_section(conn, run_id)
     now = datetime.now(UTC)
     template = "_run_live.html" if live_part else "run.html"
     return render(

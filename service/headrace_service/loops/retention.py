@@ -4,8 +4,8 @@ Each batch is one short transaction deleting at most `batch_size` rows, so no pa
 long locks or bloats one transaction; a pass stops after `max_batches` batches per kind and
 the next pass continues. Deleting a flow run cascades (foreign keys) to its states, task
 runs, task run states, logs and artifacts (artifacts made outside any run are kept until
-deleted by hand: `headrace artifact delete`). Only terminal runs are deleted, never a waiting or running
-one. Like the other loops, each batch takes a transaction-level advisory lock, so one API
+deleted by hand: `headrace artifact delete`). Only terminal runs are deleted, never a waiting
+or running one. Like the other loops, each batch takes a transaction-level advisory lock, so one API
 replica deletes while the others skip.
 """
 

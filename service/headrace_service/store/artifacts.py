@@ -110,3 +110,10 @@ async def artifact_delete_key(conn: AsyncConnection, key: str) -> int:
     """Delete a key's whole history."""
     deleted = await conn.execute(text("DELETE FROM artifact WHERE key = :key"), {"key": key})
     return int(deleted.rowcount)
+
+
+async def artifact_count_of_flow_run(conn: AsyncConnection, flow_run_id: uuid.UUID) -> int:
+    rows = await conn.execute(
+        text("SELECT count(*) FROM artifact WHERE flow_run_id = :id"), {"id": flow_run_id}
+    )
+    return int(rows.scalar_one())
