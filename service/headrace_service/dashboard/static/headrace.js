@@ -545,6 +545,7 @@ const PAGES = {
   deployments: initLivePage,
   limits: initLivePage,
   variables: initVariablesPage,
+  artifacts: initLivePage, // new artifacts come with runs: re-read when runs change
 };
 
 document.addEventListener("DOMContentLoaded", () => {
