@@ -24,6 +24,10 @@ def test_variable_commands_round_trip(api_url: str) -> None:
     assert json.loads(got.stdout) == {"max": 3}
     listed = json.loads(run_cli("variable", "ls", "--json", api_url=api_url).stdout)
     assert [(v["name"], v["tags"]) for v in listed] == [("greeting", []), ("limits", ["ops"])]
+    shown = run_cli("variable", "ls", api_url=api_url)
+    assert "greeting" in shown.stdout and "hello world" in shown.stdout, shown.stderr
+    shown = run_cli("variable", "inspect", "limits", api_url=api_url)
+    assert '"max": 3' in shown.stdout and "ops" in shown.stdout, shown.stderr
     inspected = json.loads(
         run_cli("variable", "inspect", "limits", "--json", api_url=api_url).stdout
     )
@@ -63,6 +67,8 @@ def test_artifact_commands(api_url: str, http: httpx.Client) -> None:
     http.post("/artifacts", json={"type": "progress", "data": 40, "key": "load"})
     latest = json.loads(run_cli("artifact", "ls", "--json", api_url=api_url).stdout)
     assert [(a["key"], a["data"]) for a in latest] == [("load", 40), ("report", "new")]
+    shown = run_cli("artifact", "ls", api_url=api_url)
+    assert "report" in shown.stdout and "progress" in shown.stdout, shown.stderr
     every = json.loads(run_cli("artifact", "ls", "--all", "--json", api_url=api_url).stdout)
     assert len(every) == 3
     history = json.loads(run_cli("artifact", "inspect", "report", "--json", api_url=api_url).stdout)
