@@ -20,8 +20,8 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable
 
-import httpx
 from _stack import bench_stack, percentile
 
 from headrace.settings import client_settings
@@ -52,15 +52,21 @@ def artifact_body(i: int, run_id: str) -> dict[str, object]:
     return body
 
 
-def timed_gets(http: httpx.Client, path: str, requests: int) -> list[float]:
-    for _ in range(3):
-        http.get(path).raise_for_status()
-    times = []
-    for _ in range(requests):
+def timed(call: Callable[[], object], times: int, warm_up: int) -> list[float]:
+    """Milliseconds of each of `times` calls, after `warm_up` calls."""
+    for _ in range(warm_up):
+        call()
+    elapsed = []
+    for _ in range(times):
         started = time.perf_counter()
-        http.get(path).raise_for_status()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+        call()
+        elapsed.append((time.perf_counter() - started) * 1000)
+    return elapsed
+
+
+def report(figure: str, elapsed: list[float], **about: object) -> None:
+    p50, p95 = percentile(elapsed, 0.5), percentile(elapsed, 0.95)
+    print(json.dumps({"figure": figure, **about, "p50_ms": round(p50, 2), "p95_ms": round(p95, 2)}))
 
 
 def main() -> None:
@@ -75,39 +81,11 @@ def main() -> None:
         from headrace.variables import Variable
 
         # The floor: the cheapest round trip to the same server (no database).
-        floor = []
-        for _ in range(args.gets):
-            started = time.perf_counter()
-            stack.http.get("/health").raise_for_status()
-            floor.append((time.perf_counter() - started) * 1000)
-        print(
-            json.dumps(
-                {
-                    "figure": "GET /api/health (floor)",
-                    "calls": args.gets,
-                    "p50_ms": round(percentile(floor, 0.5), 2),
-                    "p95_ms": round(percentile(floor, 0.95), 2),
-                }
-            )
-        )
+        health = timed(lambda: stack.http.get("/health").raise_for_status(), args.gets, 20)
+        report("GET /api/health (floor)", health, calls=args.gets)
         Variable.set("bench_threshold", {"low": 0.2, "high": 0.8, "regions": ["eu", "us"]})
-        for _ in range(20):
-            Variable.get("bench_threshold")
-        gets = []
-        for _ in range(args.gets):
-            started = time.perf_counter()
-            Variable.get("bench_threshold")
-            gets.append((time.perf_counter() - started) * 1000)
-        print(
-            json.dumps(
-                {
-                    "figure": "Variable.get",
-                    "calls": args.gets,
-                    "p50_ms": round(percentile(gets, 0.5), 2),
-                    "p95_ms": round(percentile(gets, 0.95), 2),
-                }
-            )
-        )
+        gets = timed(lambda: Variable.get("bench_threshold"), args.gets, 20)
+        report("Variable.get", gets, calls=args.gets)
 
         http = stack.http
         run = http.post("/flow_runs", json={"flow_name": "publish", "state": {"type": "RUNNING"}})
@@ -130,17 +108,8 @@ def main() -> None:
             ("Artifacts section of the run", f"/runs/{run_id}/artifacts"),
             ("whole run page", f"/runs/{run_id}"),
         ):
-            times = timed_gets(http, path, args.requests)
-            print(
-                json.dumps(
-                    {
-                        "figure": name,
-                        "artifacts": args.artifacts,
-                        "p50_ms": round(percentile(times, 0.5), 1),
-                        "p95_ms": round(percentile(times, 0.95), 1),
-                    }
-                )
-            )
+            pages = timed(lambda: http.get(path).raise_for_status(), args.requests, 3)  # noqa: B023
+            report(name, pages, artifacts=args.artifacts)
 
 
 if __name__ == "__main__":
