@@ -481,3 +481,36 @@ api_key = Table(
     _created(),
     CheckConstraint("scope IN ('admin', 'worker', 'read')", name="known_scope"),
 )
+
+artifact = Table(
+    "artifact",
+    metadata,
+    _id(),
+    # Keyed artifacts form a history under their key (the latest is the current one).
+    Column("key", Text),
+    # markdown | table | progress | image (a link is markdown, as in Prefect).
+    Column("type", Text, nullable=False),
+    Column("description", Text),
+    Column("data", JSONB, nullable=False),
+    # Deleting a run (retention) deletes its artifacts; an artifact made outside a run has none.
+    Column("flow_run_id", UUID(as_uuid=True), ForeignKey("flow_run.id", ondelete="CASCADE")),
+    # No foreign key: task runs reach the API in batches, often after their artifacts.
+    Column("task_run_id", UUID(as_uuid=True)),
+    _created(),
+    _updated(),
+    # A run's Artifacts tab, newest first (and the cascade of a run's deletion).
+    Index("ix_artifact_flow_run_created", "flow_run_id", "created"),
+    # A key's history, latest first; the Artifacts page lists the latest of each key.
+    Index("ix_artifact_key_created", "key", "created", postgresql_where=text("key IS NOT NULL")),
+)
+
+variable = Table(
+    "variable",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False, unique=True),
+    Column("value", JSONB, nullable=False),
+    _tags(),
+    _created(),
+    _updated(),
+)

@@ -20,7 +20,7 @@ from headrace_service.loops import retention
 
 NOW = datetime(2030, 6, 1, 12, tzinfo=UTC)
 CLI = [sys.executable, "-m", "headrace.cli.main"]
-TABLES = ("flow_run", "flow_run_state", "task_run", "task_run_state", "log")
+TABLES = ("flow_run", "flow_run_state", "task_run", "task_run_state", "log", "artifact")
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def sql(database_url: str) -> Iterator[Connection]:
 
 
 def add_run(sql: Connection, *, state: str, created: datetime, end: datetime | None) -> str:
-    """A flow run with one state, one task run (with a state) and one log line."""
+    """A flow run with one state, one task run (with a state), one log line and one artifact."""
     flow_id = sql.execute(
         text(
             "INSERT INTO flow (name) VALUES (:n) ON CONFLICT (name) DO UPDATE SET name = :n "
@@ -65,6 +65,8 @@ def add_run(sql: Connection, *, state: str, created: datetime, end: datetime | N
         "VALUES (gen_random_uuid(), :task, :state, 'x', :created)",
         "INSERT INTO log (flow_run_id, level, name, message, timestamp, received) "
         "VALUES (:run, 20, 'l', 'm', coalesce(:end, :created), coalesce(:end, :created))",
+        "INSERT INTO artifact (type, data, flow_run_id, task_run_id, created) "
+        "VALUES ('markdown', '\"# report\"', :run, :task, :created)",
     ):
         sql.execute(text(statement), params)
     return run_id
@@ -124,6 +126,23 @@ def test_old_finished_runs_go_with_everything_they_own_and_unfinished_ones_stay(
     assert old_done not in run_ids(sql) and old_failed not in run_ids(sql)
     # Cascades: each remaining run still owns exactly its one row in every table.
     assert counts(sql) == dict.fromkeys(TABLES, 3)
+
+
+def test_artifacts_go_with_their_run_and_those_made_outside_a_run_stay(
+    sql: Connection, database_url: str
+) -> None:
+    old_done = add_run(sql, state="COMPLETED", created=days_ago(41), end=days_ago(40))
+    sql.execute(
+        text(
+            "INSERT INTO artifact (key, type, data, created) "
+            "VALUES ('manual', 'markdown', '\"by hand\"', :t)"
+        ),
+        {"t": days_ago(400)},
+    )
+    retain(database_url, NOW, retention.RetentionPolicy(runs_days=30, logs_days=None))
+    left = sql.execute(text("SELECT key, flow_run_id FROM artifact")).all()
+    assert [(key, run) for key, run in left] == [("manual", None)]
+    assert old_done not in run_ids(sql)
 
 
 def test_runs_are_kept_forever_by_default_and_logs_for_30_days_in_bounded_batches(

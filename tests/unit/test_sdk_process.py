@@ -92,3 +92,38 @@ def test_log_prints_reach_the_run_logs_and_still_print(capsys: object) -> None:
     printed = [e for e in recorded.logs if e.name == "headrace.print"]
     assert [e.message for e in printed] == ["from the flow in two writes", "from the task"]
     assert all(e.flow_run_id for e in printed)
+
+
+def test_with_no_api_artifacts_are_skipped_and_variables_say_why(tmp_path: Path) -> None:
+    done = run_python(
+        """
+        import uuid
+        from headrace import flow, task
+        from headrace.artifacts import create_markdown_artifact, create_table_artifact
+        from headrace.errors import ApiUnreachable
+        from headrace.variables import Variable
+
+        @task
+        def table():
+            return create_table_artifact([{"a": 1}], key="rows")
+
+        @flow
+        def offline():
+            first = create_markdown_artifact("# report", key="report")
+            assert isinstance(first, uuid.UUID) and isinstance(table(), uuid.UUID)
+            try:
+                Variable.get("threshold")
+            except ApiUnreachable as error:
+                print("variable:", error)
+
+        offline()
+        """,
+        tmp_path,
+        HEADRACE_API_URL="http://127.0.0.1:9/api",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "variable: variables need the headrace API, and this run has none"
+    ]
+    skipped = [line for line in done.stderr.splitlines() if "artifacts are not stored" in line]
+    assert len(skipped) == 1, done.stderr

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from headrace.cli import (
     api_key,
+    artifact,
     concurrency_limit,
     config,
     deploy,
@@ -16,6 +17,7 @@ from headrace.cli import (
     flow_run,
     profile,
     server,
+    variable,
     work_pool,
     work_queue,
     worker,
@@ -41,6 +43,8 @@ app.command("deploy")(deploy.deploy)
 app.add_typer(concurrency_limit.app, name="concurrency-limit")
 app.add_typer(config.app, name="config")
 app.add_typer(profile.app, name="profile")
+app.add_typer(artifact.app, name="artifact")
+app.add_typer(variable.app, name="variable")
 
 
 def main() -> None:

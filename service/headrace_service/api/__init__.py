@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from headrace_service.api import (
     api_keys,
+    artifacts,
     cancel,
     code_bundles,
     concurrency_limits,
@@ -16,6 +17,7 @@ from headrace_service.api import (
     results,
     schedules,
     task_runs,
+    variables,
     work_pools,
     workers,
 )
@@ -37,6 +39,8 @@ ROUTERS = [
     flow_run_wait.router,
     cancel.router,
     code_bundles.router,
+    artifacts.router,
+    variables.router,
 ]
 
 

@@ -34,6 +34,7 @@ from headrace_service.api.deps import db, notifier, settings, to_model
 from headrace_service.api.routing import Router
 from headrace_service.notifier import Event, Subscription
 from headrace_service.store import work_pools as store
+from headrace_service.variable_templates import fill_claimed_runs
 
 router = Router("workers")
 
@@ -178,7 +179,9 @@ async def _claim(
             if row["expected_start_time"] is not None
         ],
     )
-    return [claimed_run(row) for row in rows]
+    claimed = [claimed_run(row) for row in rows]
+    await fill_claimed_runs(conn, claimed)
+    return claimed
 
 
 def claimed_run(row: RowMapping) -> ClaimedRun:

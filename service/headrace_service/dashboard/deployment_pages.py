@@ -18,9 +18,8 @@ from headrace_service.dashboard.deployment_queries import (
     schedules_of,
 )
 from headrace_service.dashboard.run_form import form_fields
-from headrace_service.dashboard.run_pages import bad_request, not_found
 from headrace_service.dashboard.run_queries import RunFilter, run_page
-from headrace_service.dashboard.templating import render
+from headrace_service.dashboard.templating import bad_request, not_found, render
 from headrace_service.store.deployments import deployment_get, deployment_list
 
 MAX_DEPLOYMENTS = 500

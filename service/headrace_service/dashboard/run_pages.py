@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from headrace.schemas.secrets import mask_secret_parameters
 from headrace_service.app_state import request_database
+from headrace_service.dashboard.artifact_views import RunArtifacts, run_artifact_section
 from headrace_service.dashboard.run_queries import (
     SORT_KEYS,
     TIME_RANGES,
@@ -24,21 +25,13 @@ from headrace_service.dashboard.run_queries import (
     flow_names,
     run_page,
 )
-from headrace_service.dashboard.templating import render
+from headrace_service.dashboard.templating import bad_request, not_found, render
 from headrace_service.dashboard.timeline import layout
 from headrace_service.models import STATE_TYPES
 from headrace_service.store.flow_runs import flow_run_get, flow_run_states
 from headrace_service.store.task_runs import task_runs_of_flow_run
 
 MAX_TASK_ROWS = 1000
-
-
-def bad_request(message: str) -> Response:
-    return render("error.html", status_code=400, title="Bad request", message=message)
-
-
-def not_found(message: str) -> Response:
-    return render("error.html", status_code=404, title="Not found", message=message)
 
 
 async def runs_page(request: Request) -> Response:
@@ -139,9 +132,11 @@ async def run_detail_page(request: Request) -> Response:
         tasks = await task_runs_of_flow_run(conn, run_id)
         page = await run_page(conn, RunFilter(parent_flow_run_id=run_id), limit=100)
         parent = await _parent_run(conn, run)
+        # `?part=live` is what the page's script fetches to swap in what changed.
+        live_part = request.query_params.get("part") == "live"
+        artifacts = RunArtifacts([], 0) if live_part else await run_artifact_section(conn, run_id)
     now = datetime.now(UTC)
-    # `?part=live` is what the page's script fetches to swap in what changed.
-    template = "_run_live.html" if request.query_params.get("part") == "live" else "run.html"
+    template = "_run_live.html" if live_part else "run.html"
     return render(
         template,
         title=run["name"],
@@ -155,6 +150,8 @@ async def run_detail_page(request: Request) -> Response:
         children=page.runs,
         parent=parent,
         task_names={str(t["id"]): t["name"] for t in tasks},
+        artifacts=artifacts,
+        run_id=run_id,
     )
 
 

@@ -59,3 +59,11 @@ templates.globals.update(duration=duration, TERMINAL=TERMINAL)
 
 def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(templates.get_template(name).render(**context), status_code=status_code)
+
+
+def bad_request(message: str) -> HTMLResponse:
+    return render("error.html", status_code=400, title="Bad request", message=message)
+
+
+def not_found(message: str) -> HTMLResponse:
+    return render("error.html", status_code=404, title="Not found", message=message)

@@ -3,8 +3,9 @@
 Each batch is one short transaction deleting at most `batch_size` rows, so no pass holds
 long locks or bloats one transaction; a pass stops after `max_batches` batches per kind and
 the next pass continues. Deleting a flow run cascades (foreign keys) to its states, task
-runs, task run states and logs. Only terminal runs are deleted, never a waiting or running
-one. Like the other loops, each batch takes a transaction-level advisory lock, so one API
+runs, task run states, logs and artifacts (artifacts made outside any run are kept until
+deleted by hand: `headrace artifact delete`). Only terminal runs are deleted, never a waiting
+or running one. Like the other loops, each batch takes a transaction-level advisory lock, so one API
 replica deletes while the others skip.
 """
 
@@ -29,7 +30,7 @@ log = logging.getLogger("headrace.retention")
 RETENTION_LOCK_KEY = 7_142_104
 DEFAULT_MAX_BATCHES = 100
 # The tables retention shrinks; `vacuum` reclaims their space and refreshes their statistics.
-VACUUMED_TABLES = ("flow_run", "flow_run_state", "task_run", "task_run_state", "log")
+VACUUMED_TABLES = ("flow_run", "flow_run_state", "task_run", "task_run_state", "log", "artifact")
 
 # `created <= end_time` always, so the extra `created` bound is implied by the `end_time` one;
 # it lets the planner use ix_flow_run_state_created instead of scanning the whole queue table.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -82,3 +83,13 @@ async def flow_run_list(
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY fr.created DESC, fr.id DESC LIMIT :limit OFFSET :offset"
     return list((await conn.execute(text(sql), params)).mappings())
+
+
+async def flow_run_parameters_set(
+    conn: AsyncConnection, run_id: uuid.UUID, parameters: dict[str, Any]
+) -> None:
+    """Replace a run's parameters (variables filled in at claim time; not a state change)."""
+    await conn.execute(
+        text("UPDATE flow_run SET parameters = CAST(:parameters AS jsonb) WHERE id = :id"),
+        {"id": run_id, "parameters": json.dumps(parameters)},
+    )

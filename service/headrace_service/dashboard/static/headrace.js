@@ -4,6 +4,7 @@
 "use strict";
 
 const KEY_STORAGE = "headrace.apiKey";
+const TERMINAL_STATES = new Set(["COMPLETED", "FAILED", "CRASHED", "CANCELLED"]);
 
 // ---- shared helpers -------------------------------------------------------------------
 function toast(message, bad) {
@@ -240,6 +241,7 @@ function initRunPage() {
     named: { task_runs: rerenderSoon, logs: pullSoon },
   });
   logs.pull();
+  followArtifacts();
 
   document.addEventListener("click", async (event) => {
     const button = event.target.closest("[data-action]");
@@ -267,6 +269,29 @@ function initRunPage() {
       button.disabled = false;
     }
   });
+}
+
+// A run's Artifacts section: progress bars and new artifacts show up while the run is active
+// (re-fetched every 2 s; artifacts send no events), and once more after it ends.
+function followArtifacts() {
+  const ARTIFACT_POLL_MS = 2000;
+  async function refresh() {
+    const section = document.getElementById("run-artifacts");
+    if (!section) return;
+    const finished = TERMINAL_STATES.has(document.getElementById("run-live")?.dataset.state);
+    try {
+      if (!document.hidden) {
+        const fresh = parseFragment(await fetchHtml(section.dataset.src)).getElementById("run-artifacts");
+        if (fresh) { section.replaceWith(fresh); localiseTimes(fresh); }
+      }
+    } catch (error) {
+      console.warn("artifacts:", error);
+    }
+    if (!finished) setTimeout(refresh, ARTIFACT_POLL_MS);
+  }
+  if (!TERMINAL_STATES.has(document.getElementById("run-live")?.dataset.state)) {
+    setTimeout(refresh, ARTIFACT_POLL_MS);
+  }
 }
 
 function initLogTail(runId) {
@@ -460,6 +485,57 @@ document.addEventListener("click", async (event) => {
   }
 });
 
+// Variables page: the form sets (creates or replaces) a variable through the API; Edit fills
+// the form with a variable, Delete removes one.
+function initVariablesPage() {
+  const form = document.getElementById("variable-form");
+  const error = document.getElementById("variable-error");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const name = form.elements.name.value.trim();
+    const raw = form.elements.value.value;
+    let value;
+    try { value = JSON.parse(raw); } catch (e) { value = raw; }
+    const tags = form.elements.tags.value.split(",").map((t) => t.trim()).filter(Boolean);
+    if (!name) { error.textContent = "A name is required."; return; }
+    try {
+      // Created by POST (which checks the name in the body: a name with "/" cannot be a URL
+      // path); an existing one is replaced by PUT.
+      try {
+        await api("/api/variables", { method: "POST", body: JSON.stringify({ name, value, tags }) });
+      } catch (failure) {
+        if (failure.status !== 409) throw failure;
+        await api("/api/variables/" + encodeURIComponent(name), {
+          method: "PUT", body: JSON.stringify({ value, tags }),
+        });
+      }
+      window.location.reload();
+    } catch (failure) {
+      error.textContent = failure.message;
+    }
+  });
+  document.addEventListener("click", async (event) => {
+    const edit = event.target.closest("button[data-edit-variable]");
+    if (edit) {
+      form.elements.name.value = edit.dataset.editVariable;
+      form.elements.value.value = edit.dataset.value;
+      form.elements.tags.value = edit.dataset.tags;
+      form.elements.value.focus();
+      return;
+    }
+    const remove = event.target.closest("button[data-delete-variable]");
+    if (!remove) return;
+    if (!window.confirm(`Delete variable ${remove.dataset.deleteVariable}?`)) return;
+    try {
+      await api("/api/variables/" + encodeURIComponent(remove.dataset.deleteVariable), { method: "DELETE" });
+      window.location.reload();
+    } catch (failure) {
+      toast(failure.message, true);
+    }
+  });
+}
+
 const PAGES = {
   runs: initRunsPage,
   run: initRunPage,
@@ -468,6 +544,8 @@ const PAGES = {
   pools: initLivePage,
   deployments: initLivePage,
   limits: initLivePage,
+  variables: initVariablesPage,
+  artifacts: initLivePage, // new artifacts come with runs: re-read when runs change
 };
 
 document.addEventListener("DOMContentLoaded", () => {
