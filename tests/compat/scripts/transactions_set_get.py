@@ -3,21 +3,16 @@ from prefect.transactions import get_transaction, transaction
 
 
 @task
-def producer():
-    get_transaction().set("batch", 42)
-    return "produced"
-
-
-@task
 def consumer():
     return get_transaction().get("batch")
 
 
 @flow
 def txn_values_flow():
-    with transaction():
-        producer()
+    with transaction() as txn:
+        txn.set("batch", 42)
         print("consumer read", consumer())
+        print("flow reads", txn.get("batch"), txn.get("missing", "a default"))
 
 
 if __name__ == "__main__":
