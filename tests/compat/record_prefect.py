@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -32,12 +33,14 @@ sys.path.insert(0, str(HERE))
 from normalise import (  # noqa: E402
     EXPECTED,
     SCRIPTS,
-    TIMEOUT_SECONDS,
     declared_run_name,
     normalise_stdout,
+    run_python,
+    run_record,
     sorted_flow_runs,
-    task_label,
 )
+
+LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \| ")
 
 
 def free_port() -> int:
@@ -93,27 +96,25 @@ def runs_after(client: Any, seen: set[str]) -> list[dict[str, Any]]:
             task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[run.id]))
         )
         records.append(
-            {
-                "flow_name": flow.name,
-                "name": run.name,
-                "subflow": run.parent_task_run_id is not None,
-                "state_type": run.state.type.value,
-                "state_name": run.state.name,
-                "task_runs": sorted(
-                    (
-                        {
-                            "name": task_label(t.name),
-                            "state_type": t.state.type.value,
-                            "state_name": t.state.name,
-                        }
-                        for t in tasks
-                        if str(t.id) not in placeholders
-                    ),
-                    key=lambda t: (t["name"], t["state_type"], t["state_name"]),
-                ),
-            }
+            run_record(
+                flow.name,
+                run.name,
+                run.parent_task_run_id is not None,
+                (run.state.type.value, run.state.name),
+                [
+                    (t.name, t.state.type.value, t.state.name)
+                    for t in tasks
+                    if str(t.id) not in placeholders
+                ],
+            )
         )
     return records
+
+
+def last_error_line(stderr: str) -> list[str]:
+    """The last line of stderr that is not one of Prefect's log lines (the exception, mostly)."""
+    lines = [line for line in stderr.splitlines() if line and not LOG_LINE.match(line)]
+    return lines[-1:]
 
 
 def record(script: Path, url: str, client: Any, seen: set[str]) -> dict[str, Any]:
@@ -127,14 +128,7 @@ def record(script: Path, url: str, client: Any, seen: set[str]) -> dict[str, Any
         TMPDIR=str(work),
     )
     try:
-        done = subprocess.run(
-            [sys.executable, str(script)],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_SECONDS,
-        )
+        done = run_python(sys.executable, script, work, env)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     time.sleep(1.5)  # the client's last state reports and the server's writes settle
@@ -146,10 +140,10 @@ def record(script: Path, url: str, client: Any, seen: set[str]) -> dict[str, Any
     return {
         "script": script.name,
         "prefect_version": __import__("prefect").__version__,
-        "exit_code": done.returncode,
+        "exit_code": done.exit_code,
         "stdout": normalise_stdout(done.stdout),
         "flow_runs": sorted_flow_runs(flow_runs),
-        "stderr_tail": done.stderr.strip().splitlines()[-1:] if done.returncode else [],
+        "stderr_tail": last_error_line(done.stderr) if done.exit_code else [],
     }
 
 

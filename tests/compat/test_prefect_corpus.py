@@ -12,13 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +26,12 @@ from headrace.schemas.flow_runs import FlowRunQuery
 from tests.compat.normalise import (
     EXPECTED,
     SCRIPTS,
-    TIMEOUT_SECONDS,
+    Outcome,
     declared_run_name,
     normalise_stdout,
+    run_python,
+    run_record,
     sorted_flow_runs,
-    task_label,
 )
 from tests.conftest import PostgresServer, fresh_database, serve_in_thread
 
@@ -43,14 +41,6 @@ NAMES = sorted(path.stem for path in SCRIPTS.glob("*.py"))
 _PREFECT_IMPORT = re.compile(r"^(\s*)(from|import)(\s+)prefect\b", re.MULTILINE)
 # Scripts in flight at once: they mostly wait on the server, and the machine has two cores.
 PARALLEL = 4
-
-
-@dataclass
-class Outcome:
-    exit_code: int
-    stdout: str
-    stderr: str
-    seconds: float
 
 
 def to_headrace(source: str) -> str:
@@ -74,19 +64,7 @@ def run_script(name: str, api_url: str, work: Path) -> Outcome:
         TMPDIR=str(folder),
         PYTHONUNBUFFERED="1",
     )
-    started = time.monotonic()
-    try:
-        done = subprocess.run(
-            [sys.executable, str(script)],
-            cwd=folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_SECONDS,
-        )
-    except subprocess.TimeoutExpired as exc:
-        return Outcome(-1, str(exc.stdout or ""), "timed out", TIMEOUT_SECONDS)
-    return Outcome(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+    return run_python(sys.executable, script, folder, env)
 
 
 @pytest.fixture(scope="module")
@@ -121,24 +99,13 @@ def observed_flow_runs(client: HeadraceClient, flow_names: set[str]) -> list[dic
     for run in runs:
         tasks = [t for t in task_runs.of_flow_run(client, run.id) if t.id not in placeholders]
         shaped.append(
-            {
-                "flow_name": run.flow_name,
-                "name": run.name,
-                "subflow": run.parent_task_run_id is not None,
-                "state_type": run.state_type.value,
-                "state_name": run.state_name,
-                "task_runs": sorted(
-                    (
-                        {
-                            "name": task_label(t.name),
-                            "state_type": t.state_type.value,
-                            "state_name": t.state_name,
-                        }
-                        for t in tasks
-                    ),
-                    key=lambda t: (t["name"], t["state_type"], t["state_name"]),
-                ),
-            }
+            run_record(
+                run.flow_name,
+                run.name,
+                run.parent_task_run_id is not None,
+                (run.state_type.value, run.state_name),
+                [(t.name, t.state_type.value, t.state_name) for t in tasks],
+            )
         )
     return shaped
 
