@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -102,15 +103,22 @@ def postgres() -> Iterator[PostgresServer]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture
-def database_url(postgres: PostgresServer) -> Iterator[str]:
-    """A fresh, migrated database of this test's own."""
+@contextmanager
+def fresh_database(postgres: PostgresServer) -> Iterator[str]:
+    """A new database cloned from the migrated template, dropped on exit."""
     name = f"headrace_test_{uuid.uuid4().hex[:12]}"
     postgres.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
     try:
         yield postgres.url_for(name)
     finally:
         postgres.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def database_url(postgres: PostgresServer) -> Iterator[str]:
+    """A fresh, migrated database of this test's own."""
+    with fresh_database(postgres) as url:
+        yield url
 
 
 def free_port() -> int:
@@ -138,6 +146,16 @@ def live_server(
     database_url: str, tmp_path: object, server_settings_overrides: dict[str, object]
 ) -> Iterator[LiveServer]:
     """The real app under uvicorn on a free port, in a thread of this process."""
+    with serve_in_thread(database_url, tmp_path, server_settings_overrides) as server:
+        yield server
+
+
+@contextmanager
+def serve_in_thread(
+    database_url: str, home: object, overrides: dict[str, object]
+) -> Iterator[LiveServer]:
+    """The app under uvicorn on a free port in a daemon thread, stopped on exit (for fixtures
+    of any scope)."""
     import uvicorn
 
     from headrace_service.app import create_app
@@ -145,11 +163,11 @@ def live_server(
 
     port = free_port()
     settings = ServerSettings(
-        home=tmp_path,
+        home=home,
         host="127.0.0.1",
         port=port,
         database_url=database_url,  # type: ignore[arg-type]
-        **server_settings_overrides,  # type: ignore[arg-type]
+        **overrides,  # type: ignore[arg-type]
     )
     app = create_app(settings, database_url)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
