@@ -122,6 +122,8 @@ class CallContext:
     online: bool
     log_prints: bool
     result_max_bytes: int
+    # What the FLOW_PARAMETERS cache policy keys on (hashed once per attempt).
+    flow_parameters_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

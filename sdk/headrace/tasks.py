@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
-from headrace.caching import CacheContext, CacheKeyFnPolicy, CachePolicy
+from headrace.caching import DEFAULT, CacheContext, CacheKeyFnPolicy, CachePolicy
 from headrace.context import FlowRunContext, flow_run_context
 from headrace.engine.task_dispatch import ReturnType, arun_task, run_task, submit_task
 from headrace.futures import FutureList, HeadraceFuture, unmapped
@@ -120,6 +120,8 @@ class Task(Generic[P, R]):
     def cache_policy_in_effect(self) -> CachePolicy | None:
         if self.cache_key_fn is not None:
             return CacheKeyFnPolicy(self.cache_key_fn)
+        if self.cache_policy is None and self.persist_result:
+            return DEFAULT  # as in Prefect 3: persisted results are reused within the flow run
         return self.cache_policy
 
     # -- arguments ----------------------------------------------------------------------------

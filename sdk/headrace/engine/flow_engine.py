@@ -146,7 +146,7 @@ class FlowRunEngine:
             backend=self.backend,
             task_runner=runner,
             log_prints=capture,
-            call_context=call_context(self.backend, capture),
+            call_context=call_context(self.backend, capture, self.parameters),
             run_count=self.attempt,
         )
         token = flow_run_context.set(ctx)

@@ -83,7 +83,11 @@ class TaskRunEngine:
         if policy is None:
             return None
         context = CacheContext(
-            self.task.task_key, self.task.name, self.task.fn, self.call.flow_run_id
+            self.task.task_key,
+            self.task.name,
+            self.task.fn,
+            self.call.flow_run_id,
+            self.call.context.flow_parameters_key,
         )
         try:
             key = policy.compute_key(context, self.parameters)
