@@ -14,15 +14,17 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from headrace.reporter import TaskRunRecord
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from types import TracebackType
 
     from headrace.caching import CachePolicy
     from headrace.parameters import ParameterModel
+    from headrace.results import ResultSerializer
     from headrace.retries import RetryDelay
     from headrace.states import State
 
@@ -90,6 +92,12 @@ class FlowLike(_RunOptions, Protocol):
     def parameter_model(self) -> ParameterModel: ...
     @property
     def parameter_schema(self) -> dict[str, Any]: ...
+    @property
+    def persist_result(self) -> bool | None: ...
+    @property
+    def result_storage(self) -> str | Path | None: ...
+    @property
+    def result_serializer(self) -> ResultSerializer | None: ...
 
 
 class TaskLike(_RunOptions, Protocol):
@@ -106,9 +114,14 @@ class TaskLike(_RunOptions, Protocol):
     @property
     def persist_result(self) -> bool | None: ...
     @property
-    def result_serializer(self) -> Literal["json", "pickle"]: ...
+    def result_serializer(self) -> ResultSerializer | None: ...
+    @property
+    def result_storage(self) -> str | Path | None: ...
+    @property
+    def result_storage_key(self) -> str | None: ...
 
     def cache_policy_in_effect(self) -> CachePolicy | None: ...
+    def persists_results(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

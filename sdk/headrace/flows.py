@@ -14,6 +14,7 @@ from headrace.engine.flow_engine import ReturnType, arun_flow, run_flow
 from headrace.entrypoints import EntrypointError, load_entrypoint
 from headrace.hooks import Hook, as_list
 from headrace.parameters import ParameterModel, bind, call_args
+from headrace.results import ResultSerializer, check_serializer
 from headrace.retries import RetryDelay, validate_retry_options
 from headrace.schemas.names import resource_name_problem
 from headrace.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -49,6 +50,9 @@ class Flow(Generic[P, R]):
         on_failure: Hook | Sequence[Hook] | None = None,
         on_crashed: Hook | Sequence[Hook] | None = None,
         on_cancellation: Hook | Sequence[Hook] | None = None,
+        persist_result: bool | None = None,
+        result_storage: str | Path | None = None,
+        result_serializer: ResultSerializer | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError("@flow decorates a function")
@@ -73,6 +77,11 @@ class Flow(Generic[P, R]):
         self.on_failure = as_list(on_failure)
         self.on_crashed = as_list(on_crashed)
         self.on_cancellation = as_list(on_cancellation)
+        if result_serializer is not None:
+            check_serializer(result_serializer)
+        self.persist_result = persist_result
+        self.result_storage = result_storage
+        self.result_serializer = result_serializer
         self.isasync = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)
         self._parameter_model: ParameterModel | None = None
@@ -179,6 +188,9 @@ def flow(
     on_failure: Hook | Sequence[Hook] | None = None,
     on_crashed: Hook | Sequence[Hook] | None = None,
     on_cancellation: Hook | Sequence[Hook] | None = None,
+    persist_result: bool | None = None,
+    result_storage: str | Path | None = None,
+    result_serializer: ResultSerializer | None = None,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 

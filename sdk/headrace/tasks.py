@@ -12,17 +12,20 @@ import functools
 import importlib
 import inspect
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
-from headrace.caching import DEFAULT, CacheContext, CacheKeyFnPolicy, CachePolicy
+from headrace.caching import DEFAULT, NO_CACHE, CacheContext, CacheKeyFnPolicy, CachePolicy
 from headrace.context import FlowRunContext, flow_run_context
 from headrace.engine.task_dispatch import ReturnType, arun_task, run_task, submit_task
 from headrace.futures import FutureList, HeadraceFuture, unmapped
 from headrace.hooks import Hook, as_list
 from headrace.parameters import bind, call_args
+from headrace.results import ResultSerializer, check_serializer
 from headrace.retries import RetryDelay, validate_retry_options
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from headrace.reporter import TaskRunRecord
     from headrace.states import State
 
@@ -53,7 +56,9 @@ class Task(Generic[P, R]):
         cache_expiration: dt.timedelta | None = None,
         refresh_cache: bool = False,
         persist_result: bool | None = None,
-        result_serializer: Literal["json", "pickle"] = "json",
+        result_serializer: ResultSerializer | None = None,
+        result_storage: str | Path | None = None,
+        result_storage_key: str | None = None,
         log_prints: bool | None = None,
         on_completion: Hook | Sequence[Hook] | None = None,
         on_failure: Hook | Sequence[Hook] | None = None,
@@ -63,8 +68,8 @@ class Task(Generic[P, R]):
         validate_retry_options(retries, retry_delay_seconds, retry_jitter_factor)
         if timeout_seconds is not None and timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be > 0")
-        if result_serializer not in ("json", "pickle"):
-            raise ValueError('result_serializer must be "json" or "pickle"')
+        if result_serializer is not None:
+            check_serializer(result_serializer)
         if cache_key_fn is not None and cache_policy is not None:
             raise ValueError("give cache_key_fn or cache_policy, not both")
         self.fn = fn
@@ -82,6 +87,8 @@ class Task(Generic[P, R]):
         self.refresh_cache = refresh_cache
         self.persist_result = persist_result
         self.result_serializer = result_serializer
+        self.result_storage = result_storage
+        self.result_storage_key = result_storage_key
         self.log_prints = log_prints
         self.on_completion = as_list(on_completion)
         self.on_failure = as_list(on_failure)
@@ -120,9 +127,27 @@ class Task(Generic[P, R]):
     def cache_policy_in_effect(self) -> CachePolicy | None:
         if self.cache_key_fn is not None:
             return CacheKeyFnPolicy(self.cache_key_fn)
-        if self.cache_policy is None and self.persist_result:
-            return DEFAULT  # as in Prefect 3: persisted results are reused within the flow run
+        if self.persist_result is False:
+            return None
+        if self.cache_policy is None:
+            if self.result_storage_key is not None:
+                return None  # as in Prefect 3: the formatted storage key is the cache key
+            if self.persists_results():
+                return DEFAULT  # as in Prefect 3: persisted results are reused within a run
         return self.cache_policy
+
+    def persists_results(self) -> bool:
+        """Whether results are stored: `persist_result`, else (as in Prefect 3) whenever a
+        cache policy, a key function or a result option was given."""
+        if self.persist_result is not None:
+            return self.persist_result
+        return (
+            (self.cache_policy is not None and self.cache_policy is not NO_CACHE)
+            or self.cache_key_fn is not None
+            or self.result_storage_key is not None
+            or self.result_storage is not None
+            or self.result_serializer is not None
+        )
 
     # -- arguments ----------------------------------------------------------------------------
 
@@ -237,7 +262,9 @@ def task(
     cache_expiration: dt.timedelta | None = None,
     refresh_cache: bool = False,
     persist_result: bool | None = None,
-    result_serializer: Literal["json", "pickle"] = "json",
+    result_serializer: ResultSerializer | None = None,
+    result_storage: str | Path | None = None,
+    result_storage_key: str | None = None,
     log_prints: bool | None = None,
     on_completion: Hook | Sequence[Hook] | None = None,
     on_failure: Hook | Sequence[Hook] | None = None,
