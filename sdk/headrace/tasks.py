@@ -22,6 +22,7 @@ from headrace.hooks import Hook, as_list
 from headrace.parameters import bind, call_args
 from headrace.results import ResultSerializer, check_serializer
 from headrace.retries import RetryDelay, validate_retry_options
+from headrace.transactions import TransactionHook
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,6 +63,8 @@ class Task(Generic[P, R]):
         log_prints: bool | None = None,
         on_completion: Hook | Sequence[Hook] | None = None,
         on_failure: Hook | Sequence[Hook] | None = None,
+        on_commit: TransactionHook | Sequence[TransactionHook] | None = None,
+        on_rollback: TransactionHook | Sequence[TransactionHook] | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError("@task decorates a function")
@@ -92,6 +95,9 @@ class Task(Generic[P, R]):
         self.log_prints = log_prints
         self.on_completion = as_list(on_completion)
         self.on_failure = as_list(on_failure)
+        # Named as in Prefect: `on_commit`/`on_rollback` are also decorators adding a hook.
+        self.on_commit_hooks: list[TransactionHook] = as_list(on_commit)
+        self.on_rollback_hooks: list[TransactionHook] = as_list(on_rollback)
         self.task_key = f"{fn.__module__}.{fn.__qualname__}"
         self.isasync = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)
@@ -122,7 +128,17 @@ class Task(Generic[P, R]):
 
     def _options(self) -> dict[str, Any]:
         names = list(inspect.signature(Task.__init__).parameters)[2:]
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, _ATTRIBUTES.get(name, name)) for name in names}
+
+    def on_commit(self, hook: TransactionHook) -> TransactionHook:
+        """`@my_task.on_commit`: run `hook(txn)` when a run of this task commits."""
+        self.on_commit_hooks.append(hook)
+        return hook
+
+    def on_rollback(self, hook: TransactionHook) -> TransactionHook:
+        """`@my_task.on_rollback`: run `hook(txn)` when a run of this task is rolled back."""
+        self.on_rollback_hooks.append(hook)
+        return hook
 
     def cache_policy_in_effect(self) -> CachePolicy | None:
         if self.cache_key_fn is not None:
@@ -190,6 +206,10 @@ class Task(Generic[P, R]):
         flow_ctx = _require_flow(self, "map")
         calls = _mapped_calls(self.bind(args, kwargs))
         return FutureList(submit_task(self, params, flow_ctx, wait_for) for params in calls)
+
+
+# Options kept under another attribute name than their keyword's.
+_ATTRIBUTES = {"on_commit": "on_commit_hooks", "on_rollback": "on_rollback_hooks"}
 
 
 def _lookup(module: str, qualname: str) -> Callable[..., Any] | None:
@@ -268,6 +288,8 @@ def task(
     log_prints: bool | None = None,
     on_completion: Hook | Sequence[Hook] | None = None,
     on_failure: Hook | Sequence[Hook] | None = None,
+    on_commit: TransactionHook | Sequence[TransactionHook] | None = None,
+    on_rollback: TransactionHook | Sequence[TransactionHook] | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 

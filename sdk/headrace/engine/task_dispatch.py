@@ -33,9 +33,11 @@ from headrace.futures import (
     resolve_inputs,
     wait_for_upstream,
 )
+from headrace.logging import run_logger
 from headrace.reporter import TaskRunRecord
 from headrace.states import State
 from headrace.tagging import merge_tags
+from headrace.transactions import Transaction, get_transaction
 
 ReturnType = Literal["result", "state"]
 
@@ -107,6 +109,7 @@ def run_task(
     if isinstance(call, TaskCall):
         # No runner boundary here: the engine may update the flow's own record.
         run_attempts(TaskRunEngine(call, flow_ctx.backend, record))
+    join_transaction(task, flow_ctx, record, record.state)
     return _outcome(flow_ctx, record, return_type)
 
 
@@ -124,6 +127,7 @@ async def arun_task(
     call = await asyncio.to_thread(resolve_call, task, parameters, wait_for, flow_ctx, record)
     if isinstance(call, TaskCall):
         await arun_attempts(TaskRunEngine(call, flow_ctx.backend, record))
+    join_transaction(task, flow_ctx, record, record.state)
     return _outcome(flow_ctx, record, return_type)
 
 
@@ -152,6 +156,7 @@ def submit_task(
     upstream = pending_futures(parameters, wait_for)
     future = launch() if not upstream else _launch_later(launch, upstream)
     flow_ctx.submitted.append((record, future))
+    join_transaction_when_done(task, flow_ctx, record, future)
     return HeadraceFuture(record, future, flow_ctx)
 
 
@@ -210,6 +215,78 @@ def _when_all_done(futures: Iterable[concurrent.futures.Future[Any]], then: Any)
 
     for future in futures:
         future.add_done_callback(one_done)
+
+
+# -- transactions: a completed task run commits, or rolls back with its transaction ----------------
+
+
+def join_transaction(
+    task: TaskLike, flow_ctx: FlowRunContext, record: TaskRunRecord, state: State[Any] | None
+) -> None:
+    """A task run that completed (not from the cache) joins the transaction in progress, or
+    commits on its own when there is none."""
+    enclosing = get_transaction()
+    if enclosing is not None:
+        _join(enclosing, task, flow_ctx, record, state)
+    elif task.on_commit_hooks and _committable(state):
+        _task_transaction(task, flow_ctx, record).commit()
+
+
+def join_transaction_when_done(
+    task: TaskLike,
+    flow_ctx: FlowRunContext,
+    record: TaskRunRecord,
+    future: concurrent.futures.Future[State[Any]],
+) -> None:
+    """`join_transaction` for a submitted run: its transaction waits for it before it ends."""
+    enclosing = get_transaction()
+    if enclosing is None:
+        if task.on_commit_hooks:
+            future.add_done_callback(
+                lambda done: join_transaction(task, flow_ctx, record, _final(done))
+            )
+        return
+
+    def join() -> None:
+        fold_state(record, future)
+        _join(enclosing, task, flow_ctx, record, record.state)
+
+    enclosing.before_end(join)
+
+
+def _join(
+    enclosing: Transaction,
+    task: TaskLike,
+    flow_ctx: FlowRunContext,
+    record: TaskRunRecord,
+    state: State[Any] | None,
+) -> None:
+    if _committable(state):
+        enclosing.add_child(_task_transaction(task, flow_ctx, record))
+
+
+def _committable(state: State[Any] | None) -> bool:
+    return state is not None and state.is_completed() and state.name != "Cached"
+
+
+def _final(future: concurrent.futures.Future[State[Any]]) -> State[Any] | None:
+    return None if future.exception() is not None else future.result()
+
+
+def _task_transaction(
+    task: TaskLike, flow_ctx: FlowRunContext, record: TaskRunRecord
+) -> Transaction:
+    def rolled_back(_: Transaction) -> None:
+        state = st.Completed(name="RolledBack", message="rolled back with its transaction")
+        _report(flow_ctx, record, state)
+
+    # Rollback hooks run last to first: the task's own hooks, then its state.
+    return Transaction(
+        record.cache_key,
+        on_commit=list(task.on_commit_hooks),
+        on_rollback=[rolled_back, *task.on_rollback_hooks],
+        logger=run_logger(record.flow_run_id, record.id, f"Task run {record.name!r}"),
+    )
 
 
 # -- the end of a flow run attempt -----------------------------------------------------------------
