@@ -116,7 +116,9 @@ class Task(Generic[P, R]):
             if "<locals>" in fn.__qualname__ or _lookup(fn.__module__, fn.__qualname__) is not fn
             else (fn.__module__, fn.__qualname__)
         )
-        return _rebuild_task, (ref, self._options())
+        # Transaction hooks run on the flow's side only: they need not (and may not) pickle.
+        options = {k: v for k, v in self._options().items() if k not in _ATTRIBUTES}
+        return _rebuild_task, (ref, options)
 
     def with_options(self, **options: Any) -> Task[P, R]:
         """A copy of this task with some options changed, e.g. `fetch.with_options(retries=5)`."""
