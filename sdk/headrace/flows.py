@@ -14,6 +14,7 @@ from headrace.engine.flow_engine import ReturnType, arun_flow, run_flow
 from headrace.entrypoints import EntrypointError, load_entrypoint
 from headrace.hooks import Hook, as_list
 from headrace.parameters import ParameterModel, bind, call_args
+from headrace.result_storage import check_storage
 from headrace.results import ResultSerializer, check_serializer
 from headrace.retries import RetryDelay, validate_retry_options
 from headrace.schemas.names import resource_name_problem
@@ -79,6 +80,7 @@ class Flow(Generic[P, R]):
         self.on_cancellation = as_list(on_cancellation)
         if result_serializer is not None:
             check_serializer(result_serializer)
+        check_storage(result_storage)
         self.persist_result = persist_result
         self.result_storage = result_storage
         self.result_serializer = result_serializer

@@ -32,6 +32,34 @@ class MissingStoragePackage(ImportError):
     """`result_storage` names a URL whose fsspec package is not installed."""
 
 
+def check_storage(result_storage: object, result_storage_key: object = None) -> None:
+    """Refuse at decoration what cannot be a result storage: a Prefect block is not offered."""
+    if result_storage_key is not None and not isinstance(result_storage_key, str):
+        raise ValueError(
+            f"result_storage_key must be a string template, not {result_storage_key!r}"
+        )
+    if result_storage is None:
+        return
+    if not isinstance(result_storage, str | Path):
+        raise ValueError(
+            f"result_storage must be a folder path or an fsspec URL, not {result_storage!r} "
+            "(storage blocks are not offered: see docs/migrating-from-prefect.md)"
+        )
+    if "://" in str(result_storage):
+        try:
+            import fsspec  # Here: an optional extra, checked only for URLs.
+        except ImportError:
+            raise MissingStoragePackage(
+                f"result_storage={str(result_storage)!r} needs fsspec: "
+                "pip install 'headrace[results]'"
+            ) from None
+        protocol = str(result_storage).split("://", 1)[0]
+        try:
+            fsspec.get_filesystem_class(protocol)
+        except (ImportError, ValueError) as exc:
+            raise MissingStoragePackage(f"result_storage={str(result_storage)!r}: {exc}") from None
+
+
 def storage_location(result_storage: str | Path) -> str:
     """The location a `result_storage` option names, as recorded in a state's data."""
     text = str(result_storage)

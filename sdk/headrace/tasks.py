@@ -20,6 +20,7 @@ from headrace.engine.task_dispatch import ReturnType, arun_task, run_task, submi
 from headrace.futures import FutureList, HeadraceFuture, unmapped
 from headrace.hooks import Hook, as_list
 from headrace.parameters import bind, call_args
+from headrace.result_storage import check_storage
 from headrace.results import ResultSerializer, check_serializer
 from headrace.retries import RetryDelay, validate_retry_options
 from headrace.transactions import TransactionHook
@@ -73,6 +74,7 @@ class Task(Generic[P, R]):
             raise ValueError("timeout_seconds must be > 0")
         if result_serializer is not None:
             check_serializer(result_serializer)
+        check_storage(result_storage, result_storage_key)
         if cache_key_fn is not None and cache_policy is not None:
             raise ValueError("give cache_key_fn or cache_policy, not both")
         self.fn = fn

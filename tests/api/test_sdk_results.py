@@ -165,3 +165,15 @@ def _file_data(path: Path) -> bytes:
     import base64
 
     return base64.b64decode(json.loads(path.read_text())["data"])
+
+
+def test_a_storage_headrace_does_not_offer_is_refused_at_decoration() -> None:
+    class LocalFileSystem:  # what a Prefect script passes: a storage block
+        basepath = "/tmp"
+
+    with pytest.raises(ValueError, match="storage blocks are not offered"):
+        task(result_storage=LocalFileSystem())(lambda: 1)  # type: ignore[call-overload]
+    with pytest.raises(ImportError, match="nosuchproto"):
+        flow(result_storage="nosuchproto://bucket")(lambda: 1)
+    with pytest.raises(ValueError, match="result_storage_key must be a string"):
+        task(result_storage_key=3)(lambda: 1)  # type: ignore[call-overload]
