@@ -28,6 +28,10 @@ class CacheContext:
     flow_run_id: uuid.UUID | None
     # A hash of the flow run's parameters (None: no parameters, or none that hash).
     flow_parameters_key: str | None = None
+    # As Prefect's context offers them to a `cache_key_fn`: `context.task.name`,
+    # `context.task_run.id` / `.name` / `.flow_run_id`.
+    task: Any = None
+    task_run: Any = None
 
 
 class UncacheableInputs(ValueError):
@@ -156,7 +160,8 @@ class CacheKeyFnPolicy(CachePolicy):
         self.cache_key_fn = cache_key_fn
 
     def compute_key(self, context: CacheContext, inputs: dict[str, Any]) -> str | None:
-        return self.cache_key_fn(context, inputs)
+        key = self.cache_key_fn(context, inputs)
+        return None if key is None else str(key)  # e.g. a sum of the inputs: a key all the same
 
     def __repr__(self) -> str:
         return f"cache_key_fn={getattr(self.cache_key_fn, '__name__', self.cache_key_fn)!r}"

@@ -131,3 +131,26 @@ def test_policy_algebra_matches_prefect() -> None:
     assert NO_CACHE + INPUTS is INPUTS and INPUTS + cache_policies.NONE is INPUTS
     with pytest.raises(TypeError, match="argument's name"):
         INPUTS - 3  # type: ignore[operator]
+
+
+def test_a_key_function_sees_the_task_and_its_run_and_may_return_a_number(
+    client: HeadraceClient,
+) -> None:
+    seen: list[str] = []
+
+    def by_sum(context: Any, parameters: dict[str, Any]) -> int:
+        seen.append(f"{context.task.name} {context.task_run.name} {context.task_run.flow_run_id}")
+        return sum(parameters["nums"])
+
+    @task(cache_key_fn=by_sum)
+    def total(nums: list[int]) -> int:
+        return sum(nums)
+
+    @flow
+    def sums() -> list[int]:
+        return [total([1, 2]), total([3]), total([4])]
+
+    assert sums() == [3, 3, 4]  # [3] sums to the key of [1, 2]: a hit, as in Prefect
+    run = client.get_json("/flow_runs", params={"flow_name": "sums"})["items"][0]
+    assert seen[0] == f"total total-0 {run['id']}"
+    assert sorted(run_states(client, "sums").values()) == ["Cached", "Completed", "Completed"]

@@ -118,6 +118,10 @@ class TaskRunEngine:
                 task.fn,
                 self.call.flow_run_id,
                 self.call.context.flow_parameters_key,
+                task=task,
+                task_run=SimpleNamespace(
+                    id=self.record.id, name=self.record.name, flow_run_id=self.record.flow_run_id
+                ),
             )
             try:
                 key = policy.compute_key(context, self.parameters)
