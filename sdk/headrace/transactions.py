@@ -6,16 +6,21 @@ block ends without an error, the transaction commits: the children's `on_commit`
 the order the task runs joined. When an error leaves the block, it rolls back: the children's
 `on_rollback` hooks run in reverse order, and their task runs are marked RolledBack (a Completed
 state of that name). A task run outside any transaction commits on its own as soon as it
-completes. Transactions nest: an inner one that ends well commits with its outer one.
+completes. Transactions nest: an inner one that ends well commits with its outer one. As in
+Prefect, an `on_commit` hook that raises rolls its task run back; an `on_rollback` hook that
+raises stops the rollback there. Hooks may be async functions.
 Hooks receive the task run's own transaction (`txn.key` is its cache key, if it has one);
 `txn.get(name)` reads what the block `set` on an enclosing transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import enum
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -80,33 +85,38 @@ class Transaction:
         self._before_end.append(work)
 
     def commit(self) -> bool:
-        """Run the commit hooks, then commit the children in order; False if already over."""
+        """Commit the children in order, then run this one's commit hooks. As in Prefect, a
+        hook that raises stops the commit: it is logged and this transaction rolls back.
+        False if it did not commit (or was already over)."""
         if self.state in (TransactionState.COMMITTED, TransactionState.ROLLED_BACK):
             return False
-        for hook in self.on_commit_hooks:
-            self._run_hook(hook, "on_commit")
+        try:
+            for child in self.children:
+                child.commit()
+            for hook in self.on_commit_hooks:
+                _call(hook, self)
+        except Exception:
+            self.logger.exception("an on_commit hook raised; rolling back instead")
+            self.rollback()
+            return False
         self.state = TransactionState.COMMITTED
-        for child in self.children:
-            child.commit()
         return True
 
     def rollback(self) -> bool:
-        """Run the rollback hooks in reverse, then roll the children back in reverse order."""
+        """Run the rollback hooks last to first, then roll the children back last to first.
+        As in Prefect, a hook that raises stops the rollback there (it is logged)."""
         if self.state in (TransactionState.COMMITTED, TransactionState.ROLLED_BACK):
             return False
-        for hook in reversed(self.on_rollback_hooks):
-            self._run_hook(hook, "on_rollback")
-        self.state = TransactionState.ROLLED_BACK
-        for child in reversed(self.children):
-            child.rollback()
-        return True
-
-    def _run_hook(self, hook: TransactionHook, kind: str) -> None:
         try:
-            hook(self)
+            for hook in reversed(self.on_rollback_hooks):
+                _call(hook, self)
+            self.state = TransactionState.ROLLED_BACK
+            for child in reversed(self.children):
+                child.rollback()
         except Exception:
-            name = getattr(hook, "__name__", repr(hook))
-            self.logger.exception("%s hook %r raised; the transaction goes on", kind, name)
+            self.logger.exception("an on_rollback hook raised; the rollback stops there")
+            return False
+        return True
 
     def __enter__(self) -> Transaction:
         if self.state is not TransactionState.ACTIVE or hasattr(self, "_token"):
@@ -134,6 +144,19 @@ class Transaction:
 
     def __repr__(self) -> str:
         return f"Transaction(key={self.key!r}, state={self.state.value})"
+
+
+def _call(hook: TransactionHook, txn: Transaction) -> None:
+    outcome = hook(txn)
+    if inspect.isawaitable(outcome):
+        # An async hook: run to its end in a thread of its own (the caller may be inside a
+        # running event loop: an async flow's body).
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, _awaited(outcome)).result()
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 def transaction(key: str | None = None, **options: Any) -> Transaction:

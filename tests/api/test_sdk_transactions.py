@@ -139,9 +139,17 @@ def test_nested_transactions_commit_with_the_outer_one_and_hooks_may_fail(
         seen.append("broken")
         raise RuntimeError("hook bug")
 
-    @task(on_commit=[broken_hook, lambda txn: seen.append("second")])
+    async def async_hook(txn: Any) -> None:
+        await asyncio.sleep(0)
+        seen.append("async hook")
+
+    @task(on_commit=[async_hook, broken_hook, lambda txn: seen.append("never")])
     def inner_step() -> int:
         return 1
+
+    @inner_step.on_rollback
+    def undo_inner(txn: Any) -> None:
+        seen.append("undone")
 
     @flow
     def nested() -> list[str]:
@@ -151,8 +159,9 @@ def test_nested_transactions_commit_with_the_outer_one_and_hooks_may_fail(
             seen.append("inner block ended")
         return seen
 
-    assert nested() == ["inner block ended", "broken", "second"]
-    assert task_states(client, "nested") == [("inner_step-0", "COMPLETED", "Completed")]
+    # As in Prefect 3.9: the raising commit hook stops the commit; the rollback hooks run.
+    assert nested() == ["inner block ended", "async hook", "broken", "undone"]
+    assert task_states(client, "nested") == [("inner_step-0", "COMPLETED", "RolledBack")]
 
     with pytest.raises(TypeError, match="commit_mode"):
         transaction(commit_mode="EAGER")
