@@ -177,3 +177,19 @@ def test_a_storage_headrace_does_not_offer_is_refused_at_decoration() -> None:
         flow(result_storage="nosuchproto://bucket")(lambda: 1)
     with pytest.raises(ValueError, match="result_storage_key must be a string"):
         task(result_storage_key=3)(lambda: 1)  # type: ignore[call-overload]
+
+
+def test_the_results_api_takes_a_serializer_name_and_refuses_a_bad_one(
+    client: HeadraceClient,
+) -> None:
+    from headrace.errors import ApiError
+
+    stored = client.request(
+        "PUT", "/results/named", json={"serializer": "reversed-json", "data": "e30="}
+    )
+    assert stored.json()["serializer"] == "reversed-json"
+    for bad in ("", "two words", "x" * 201):
+        with pytest.raises(ApiError) as refused:
+            client.request("PUT", "/results/named", json={"serializer": bad, "data": "e30="})
+        assert refused.value.status_code == 422
+        assert "serializer" in str(refused.value)
