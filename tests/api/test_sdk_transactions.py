@@ -60,6 +60,7 @@ def grouped(ok: bool) -> str:
         write.submit(2).wait()
         check(ok)
     write(3)  # outside: commits on its own, at once
+    write.submit(4).result()  # the future is done once its commit hooks ran
     return "end"
 
 
@@ -74,12 +75,15 @@ def test_a_transaction_that_ends_well_commits_its_tasks_in_order(client: Headrac
         "commit b1",
         "write 3",
         "commit alone",  # no enclosing transaction: it commits as soon as it completes
+        "write 4",
+        "commit alone",
     ]
     assert task_states(client, "grouped") == [
         ("check-0", "COMPLETED", "Completed"),
         ("write-0", "COMPLETED", "Completed"),
         ("write-1", "COMPLETED", "Completed"),
         ("write-2", "COMPLETED", "Completed"),
+        ("write-3", "COMPLETED", "Completed"),
     ]
 
 

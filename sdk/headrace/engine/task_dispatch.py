@@ -154,9 +154,9 @@ def submit_task(
     record = new_task_run(flow_ctx, task.name, task.task_key, task.tags, pending=True)
     launch = functools.partial(_launch, task, parameters, wait_for, flow_ctx, record)
     upstream = pending_futures(parameters, wait_for)
-    future = launch() if not upstream else _launch_later(launch, upstream)
+    launched = launch() if not upstream else _launch_later(launch, upstream)
+    future = join_transaction_when_done(task, flow_ctx, record, launched)
     flow_ctx.submitted.append((record, future))
-    join_transaction_when_done(task, flow_ctx, record, future)
     return HeadraceFuture(record, future, flow_ctx)
 
 
@@ -237,21 +237,34 @@ def join_transaction_when_done(
     flow_ctx: FlowRunContext,
     record: TaskRunRecord,
     future: concurrent.futures.Future[State[Any]],
-) -> None:
-    """`join_transaction` for a submitted run: its transaction waits for it before it ends."""
+) -> concurrent.futures.Future[State[Any]]:
+    """`join_transaction` for a submitted run: its transaction waits for it before it ends.
+    Outside a transaction, the future to hand out: one done once its commit hooks ran."""
     enclosing = get_transaction()
-    if enclosing is None:
-        if task.on_commit_hooks:
-            future.add_done_callback(
-                lambda done: join_transaction(task, flow_ctx, record, _final(done))
-            )
-        return
+    if enclosing is not None:
 
-    def join() -> None:
-        fold_state(record, future)
-        _join(enclosing, task, flow_ctx, record, record.state)
+        def join() -> None:
+            fold_state(record, future)
+            _join(enclosing, task, flow_ctx, record, record.state)
 
-    enclosing.before_end(join)
+        enclosing.before_end(join)
+        return future
+    if not task.on_commit_hooks:
+        return future
+    committed: concurrent.futures.Future[State[Any]] = concurrent.futures.Future()
+
+    def commit_then_relay(done: concurrent.futures.Future[State[Any]]) -> None:
+        exc = done.exception()
+        if exc is not None:
+            committed.set_exception(exc)
+            return
+        state = done.result()
+        if _committable(state):
+            _task_transaction(task, flow_ctx, record).commit()
+        committed.set_result(state)
+
+    future.add_done_callback(commit_then_relay)
+    return committed
 
 
 def _join(
@@ -267,10 +280,6 @@ def _join(
 
 def _committable(state: State[Any] | None) -> bool:
     return state is not None and state.is_completed() and state.name != "Cached"
-
-
-def _final(future: concurrent.futures.Future[State[Any]]) -> State[Any] | None:
-    return None if future.exception() is not None else future.result()
 
 
 def _task_transaction(
