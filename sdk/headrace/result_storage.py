@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +27,8 @@ class ResultStore(Protocol):
     def write(
         self, key: str, serializer: str, data: bytes, expires_at: datetime | None
     ) -> None: ...
+
+    def delete(self, key: str) -> None: ...
 
 
 class MissingStoragePackage(ImportError):
@@ -125,6 +128,14 @@ class FileResultStore:
             self._fs.makedirs(parent, exist_ok=True)
             with self._fs.open(path, "wb") as handle:
                 handle.write(raw)
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        with suppress(FileNotFoundError):  # nothing stored: nothing to forget
+            if self._fs is None:
+                Path(path).unlink()
+            else:
+                self._fs.rm(path)
 
 
 _stores: dict[str, FileResultStore] = {}

@@ -12,6 +12,7 @@ import pytest
 
 from headrace import flow, task
 from headrace.client import HeadraceClient
+from headrace.errors import NotFound
 from headrace.transactions import Transaction, get_transaction, transaction
 
 LOG: list[str] = []
@@ -105,6 +106,14 @@ def test_a_failure_rolls_back_the_tasks_completed_in_the_transaction(
         ("write-0", "COMPLETED", "RolledBack"),
         ("write-1", "COMPLETED", "RolledBack"),
     ]
+    # As in Prefect, a rolled-back run leaves no result: a new run is not served it from cache.
+    run = client.get_json("/flow_runs", params={"flow_name": "grouped"})["items"][0]
+    for task_run in client.get_json(f"/flow_runs/{run['id']}/task_runs"):
+        if task_run["state_name"] == "RolledBack":
+            history = client.get_json(f"/task_runs/{task_run['id']}")["states"]
+            key = next(s["data"]["result_key"] for s in history if s["name"] == "Completed")
+            with pytest.raises(NotFound):
+                client.get_json(f"/results/{key}")
 
 
 def test_async_flow_rollback_runs_hooks_last_to_first(client: HeadraceClient) -> None:

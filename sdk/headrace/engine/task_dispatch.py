@@ -35,6 +35,7 @@ from headrace.futures import (
 )
 from headrace.logging import run_logger
 from headrace.reporter import TaskRunRecord
+from headrace.result_storage import store_for
 from headrace.states import State
 from headrace.tagging import merge_tags
 from headrace.transactions import Transaction, get_transaction
@@ -286,15 +287,25 @@ def _task_transaction(
     task: TaskLike, flow_ctx: FlowRunContext, record: TaskRunRecord
 ) -> Transaction:
     def rolled_back(_: Transaction) -> None:
+        # As in Prefect, a rolled-back run leaves no result behind: a new run of the same
+        # work is not served the rolled-back one from the cache.
+        data = record.state.data if record.state is not None else None
+        key = (data or {}).get("result_key")
+        if isinstance(key, str):
+            try:
+                store_for(task.result_storage, flow_ctx.backend.results).delete(key)
+            except Exception as exc:
+                logger.warning("could not forget the rolled-back result (%s)", exc)
         state = st.Completed(name="RolledBack", message="rolled back with its transaction")
         _report(flow_ctx, record, state)
 
     # Rollback hooks run last to first: the task's own hooks, then its state.
+    logger = run_logger(record.flow_run_id, record.id, f"Task run {record.name!r}")
     return Transaction(
         record.cache_key,
         on_commit=list(task.on_commit_hooks),
         on_rollback=[rolled_back, *task.on_rollback_hooks],
-        logger=run_logger(record.flow_run_id, record.id, f"Task run {record.name!r}"),
+        logger=logger,
     )
 
 
