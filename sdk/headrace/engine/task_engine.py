@@ -22,7 +22,7 @@ from headrace import states as st
 from headrace.caching import CacheContext
 from headrace.concurrency import acquire_slots
 from headrace.context import TaskRunContext, task_run_context
-from headrace.exceptions import ResultError, RunTimeout
+from headrace.exceptions import ResultError, RunTimeout, UnserializableResult
 from headrace.hooks import run_hooks
 from headrace.log_prints import capture_prints, capturing, no_capture
 from headrace.logging import PRINT_LOGGER, RunLogger, run_logger
@@ -186,6 +186,11 @@ class TaskRunEngine:
             return
         try:
             data = self._persist(result)
+        except UnserializableResult as exc:
+            # As in Prefect, the run still completes; only its result is not stored (so a
+            # later call is not a cache hit). The warning says how to make it storable.
+            self.logger().warning("the result is not stored: %s", exc)
+            data = None
         except ResultError as exc:
             # Retrying would not make the result storable: fail now, saying how to fix it.
             self._set(st.Failed(st.exception_message(exc, with_traceback=False), exception=exc))
