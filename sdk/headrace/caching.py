@@ -26,6 +26,12 @@ class CacheContext:
     task_name: str
     fn: Callable[..., Any]
     flow_run_id: uuid.UUID | None
+    # A hash of the flow run's parameters (None: no parameters, or none that hash).
+    flow_parameters_key: str | None = None
+    # As Prefect's context offers them to a `cache_key_fn`: `context.task.name`,
+    # `context.task_run.id` / `.name` / `.flow_run_id`.
+    task: Any = None
+    task_run: Any = None
 
 
 class UncacheableInputs(ValueError):
@@ -33,17 +39,33 @@ class UncacheableInputs(ValueError):
 
 
 class CachePolicy:
-    """Base of cache policies: `compute_key` returns a key, or None for "do not cache"."""
+    """Base of cache policies: `compute_key` returns a key, or None for "do not cache".
+
+    `a + b` keys on both; `policy - "name"` leaves the argument `name` out of the inputs it
+    hashes (a no-op for a policy that does not hash inputs)."""
 
     def compute_key(self, context: CacheContext, inputs: dict[str, Any]) -> str | None:
         raise NotImplementedError
 
     def __add__(self, other: CachePolicy) -> CachePolicy:
+        if not isinstance(other, CachePolicy):
+            return NotImplemented
         if isinstance(other, _NoCache):
             return self
-        mine = self.policies if isinstance(self, CompoundCachePolicy) else (self,)
-        theirs = other.policies if isinstance(other, CompoundCachePolicy) else (other,)
-        return CompoundCachePolicy(mine + theirs)
+        return CompoundCachePolicy(_parts(self) + _parts(other))
+
+    def __sub__(self, name: str) -> CachePolicy:
+        _require_name(name)
+        return self
+
+
+def _parts(policy: CachePolicy) -> tuple[CachePolicy, ...]:
+    return policy.policies if isinstance(policy, CompoundCachePolicy) else (policy,)
+
+
+def _require_name(name: object) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"only an argument's name can be taken out of a cache policy, not {name!r}")
 
 
 class CompoundCachePolicy(CachePolicy):
@@ -57,19 +79,37 @@ class CompoundCachePolicy(CachePolicy):
         present = [k for k in keys if k is not None]
         return hash_objects(context.task_key, *present) if present else None
 
+    def __sub__(self, name: str) -> CachePolicy:
+        _require_name(name)
+        return CompoundCachePolicy(tuple(p - name for p in self.policies))
+
     def __repr__(self) -> str:
         return " + ".join(repr(p) for p in self.policies)
 
 
-class _Inputs(CachePolicy):
+class Inputs(CachePolicy):
+    """Keyed on the task's arguments (less the `exclude`d ones)."""
+
+    def __init__(self, exclude: tuple[str, ...] = ()) -> None:
+        self.exclude = exclude
+
     def compute_key(self, context: CacheContext, inputs: dict[str, Any]) -> str | None:
-        return hash_objects(context.task_key, inputs)
+        kept = (
+            {k: v for k, v in inputs.items() if k not in self.exclude} if self.exclude else inputs
+        )
+        return hash_objects(context.task_key, kept)
+
+    def __sub__(self, name: str) -> CachePolicy:
+        _require_name(name)
+        return Inputs((*self.exclude, name))
 
     def __repr__(self) -> str:
-        return "INPUTS"
+        return "INPUTS" + "".join(f" - {name!r}" for name in self.exclude)
 
 
-class _TaskSource(CachePolicy):
+class TaskSource(CachePolicy):
+    """Keyed on the task function's source code: a changed function misses."""
+
     def compute_key(self, context: CacheContext, inputs: dict[str, Any]) -> str | None:
         try:
             source = inspect.getsource(context.fn)
@@ -82,7 +122,19 @@ class _TaskSource(CachePolicy):
         return "TASK_SOURCE"
 
 
-class _RunId(CachePolicy):
+class FlowParameters(CachePolicy):
+    """Keyed on the parameters of the flow run the task runs in."""
+
+    def compute_key(self, context: CacheContext, inputs: dict[str, Any]) -> str | None:
+        return context.flow_parameters_key
+
+    def __repr__(self) -> str:
+        return "FLOW_PARAMETERS"
+
+
+class RunId(CachePolicy):
+    """Keyed on the flow run: a hit only within the same flow run."""
+
     def compute_key(self, context: CacheContext, inputs: dict[str, Any]) -> str | None:
         return None if context.flow_run_id is None else hash_objects(str(context.flow_run_id))
 
@@ -98,26 +150,42 @@ class _NoCache(CachePolicy):
         return other
 
     def __repr__(self) -> str:
-        return "NONE"
+        return "NO_CACHE"
 
 
 class CacheKeyFnPolicy(CachePolicy):
     """A `cache_key_fn(context, parameters)` as a policy; its key is used as given."""
 
-    def __init__(self, fn: Callable[[CacheContext, dict[str, Any]], str | None]) -> None:
-        self.fn = fn
+    def __init__(self, cache_key_fn: Callable[[CacheContext, dict[str, Any]], str | None]) -> None:
+        self.cache_key_fn = cache_key_fn
 
     def compute_key(self, context: CacheContext, inputs: dict[str, Any]) -> str | None:
-        return self.fn(context, inputs)
+        key = self.cache_key_fn(context, inputs)
+        return None if key is None else str(key)  # e.g. a sum of the inputs: a key all the same
 
     def __repr__(self) -> str:
-        return f"cache_key_fn={getattr(self.fn, '__name__', self.fn)!r}"
+        return f"cache_key_fn={getattr(self.cache_key_fn, '__name__', self.cache_key_fn)!r}"
 
 
-INPUTS: CachePolicy = _Inputs()
-TASK_SOURCE: CachePolicy = _TaskSource()
-RUN_ID: CachePolicy = _RunId()
-NONE: CachePolicy = _NoCache()
+INPUTS: CachePolicy = Inputs()
+TASK_SOURCE: CachePolicy = TaskSource()
+FLOW_PARAMETERS: CachePolicy = FlowParameters()
+RUN_ID: CachePolicy = RunId()
+NO_CACHE: CachePolicy = _NoCache()
+NONE: CachePolicy = NO_CACHE
+# What a task with persisted results and no policy of its own is cached by (as in Prefect 3):
+# the same arguments and code, within the same flow run.
+DEFAULT: CachePolicy = INPUTS + TASK_SOURCE + RUN_ID
+
+
+def flow_parameters_key(parameters: dict[str, Any]) -> str | None:
+    """The key FLOW_PARAMETERS gives the task runs of a flow run with these parameters."""
+    if not parameters:
+        return None
+    try:
+        return hash_objects(parameters)
+    except UncacheableInputs:
+        return None
 
 
 def task_input_hash(context: CacheContext, arguments: dict[str, Any]) -> str | None:

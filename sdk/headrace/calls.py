@@ -14,15 +14,17 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from headrace.reporter import TaskRunRecord
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from types import TracebackType
 
     from headrace.caching import CachePolicy
     from headrace.parameters import ParameterModel
+    from headrace.results import ResultSerializer
     from headrace.retries import RetryDelay
     from headrace.run_names import RunName
     from headrace.states import State
@@ -95,6 +97,12 @@ class FlowLike(_RunOptions, Protocol):
     def parameter_model(self) -> ParameterModel: ...
     @property
     def parameter_schema(self) -> dict[str, Any]: ...
+    @property
+    def persist_result(self) -> bool | None: ...
+    @property
+    def result_storage(self) -> str | Path | None: ...
+    @property
+    def result_serializer(self) -> ResultSerializer | None: ...
 
 
 class TaskLike(_RunOptions, Protocol):
@@ -113,9 +121,19 @@ class TaskLike(_RunOptions, Protocol):
     @property
     def persist_result(self) -> bool | None: ...
     @property
-    def result_serializer(self) -> Literal["json", "pickle"]: ...
+    def result_serializer(self) -> ResultSerializer | None: ...
+    @property
+    def result_storage(self) -> str | Path | None: ...
+    @property
+    def result_storage_key(self) -> str | None: ...
+
+    @property
+    def on_commit_hooks(self) -> Sequence[Callable[..., Any]]: ...
+    @property
+    def on_rollback_hooks(self) -> Sequence[Callable[..., Any]]: ...
 
     def cache_policy_in_effect(self) -> CachePolicy | None: ...
+    def persists_results(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +147,8 @@ class CallContext:
     online: bool
     log_prints: bool
     result_max_bytes: int
+    # What the FLOW_PARAMETERS cache policy keys on (hashed once per attempt).
+    flow_parameters_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ from headrace.entrypoints import EntrypointError, load_entrypoint
 from headrace.hooks import Hook, as_list
 from headrace.not_offered import FLOW_KEYWORDS, refuse_keywords
 from headrace.parameters import ParameterModel, bind, call_args
+from headrace.result_storage import check_storage
+from headrace.results import ResultSerializer, check_serializer
 from headrace.retries import RetryDelay, validate_retry_options
 from headrace.run_names import RunName, check_run_name
 from headrace.schemas.names import resource_name_problem
@@ -54,6 +56,9 @@ class Flow(Generic[P, R]):
         on_crashed: Hook | Sequence[Hook] | None = None,
         on_cancellation: Hook | Sequence[Hook] | None = None,
         on_running: Hook | Sequence[Hook] | None = None,
+        persist_result: bool | None = None,
+        result_storage: str | Path | None = None,
+        result_serializer: ResultSerializer | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError("@flow decorates a function")
@@ -82,6 +87,12 @@ class Flow(Generic[P, R]):
         self.on_crashed = as_list(on_crashed)
         self.on_cancellation = as_list(on_cancellation)
         self.on_running = as_list(on_running)
+        if result_serializer is not None:
+            check_serializer(result_serializer)
+        check_storage(result_storage)
+        self.persist_result = persist_result
+        self.result_storage = result_storage
+        self.result_serializer = result_serializer
         self.isasync = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)
         self._parameter_model: ParameterModel | None = None
@@ -192,6 +203,9 @@ def flow(
     on_crashed: Hook | Sequence[Hook] | None = None,
     on_cancellation: Hook | Sequence[Hook] | None = None,
     on_running: Hook | Sequence[Hook] | None = None,
+    persist_result: bool | None = None,
+    result_storage: str | Path | None = None,
+    result_serializer: ResultSerializer | None = None,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 

@@ -17,6 +17,20 @@ from headrace.context import FlowRunContext
 from headrace.exceptions import UpstreamFailed
 from headrace.reporter import TaskRunRecord
 from headrace.states import Crashed, Pending, State
+from headrace.utilities.annotations import allow_failure, opaque, quote, unmapped
+from headrace.visiting import DESCEND, walk
+
+__all__ = [
+    "DoneAndNotDone",
+    "FutureList",
+    "HeadraceFuture",
+    "allow_failure",
+    "as_completed",
+    "opaque",
+    "quote",
+    "unmapped",
+    "wait",
+]
 
 R = TypeVar("R")
 
@@ -129,45 +143,32 @@ def as_completed(
         yield by_inner[inner]
 
 
-class allow_failure(Generic[R]):
-    """Run the downstream task even if this upstream failed (it receives the exception)."""
-
-    def __init__(self, value: HeadraceFuture[R] | Any) -> None:
-        self.value = value
-
-
-class unmapped(Generic[R]):
-    """An argument of `task.map` passed whole to every run instead of iterated over."""
-
-    def __init__(self, value: R) -> None:
-        self.value = value
-
-
-# Containers are searched for futures this deep (e.g. a list of dicts of futures).
-_MAX_DEPTH = 3
+# Containers are searched for futures as deep as `headrace.visiting.MAX_DEPTH`.
 
 
 def resolve_inputs(
     parameters: dict[str, Any], flow_ctx: FlowRunContext | None
 ) -> tuple[dict[str, Any], dict[str, list[uuid.UUID]]]:
-    """Replace futures (and states) in `parameters` by their results; return the upstream
-    task run ids per parameter. Raises `UpstreamFailed` if an upstream did not complete."""
+    """Replace futures (and states) anywhere in `parameters` by their results; return the
+    upstream task run ids per parameter. Raises `UpstreamFailed` if an upstream did not complete
+    (unless wrapped in `allow_failure`)."""
     edges: dict[str, list[uuid.UUID]] = {}
     resolved = {}
     for name, value in parameters.items():
         upstream: list[uuid.UUID] = []
-        resolved[name] = _resolve(value, upstream, flow_ctx, allow=False, depth=0)
+        resolved[name] = walk(value, _Resolver(upstream, flow_ctx, allow=False))
         if upstream:
-            edges[name] = upstream
+            edges[name] = list(dict.fromkeys(upstream))  # one edge per upstream run
     return resolved, edges
 
 
 def wait_for_upstream(wait_for: Iterable[Any], flow_ctx: FlowRunContext | None) -> list[uuid.UUID]:
     """Wait for `wait_for=[...]` futures; returns their ids (edges without data)."""
     upstream: list[uuid.UUID] = []
+    resolver = _Resolver(upstream, flow_ctx, allow=False)
     for item in wait_for:
-        _resolve(item, upstream, flow_ctx, allow=False, depth=0)
-    return upstream
+        walk(item, resolver)
+    return list(dict.fromkeys(upstream))
 
 
 def pending_futures(
@@ -177,57 +178,55 @@ def pending_futures(
     task runs are not done yet."""
     found: list[HeadraceFuture[Any]] = []
 
-    def visit(value: Any, depth: int) -> None:
+    def visit(value: Any) -> Any:
         if isinstance(value, HeadraceFuture):
             if not value.done():
                 found.append(value)
-        elif isinstance(value, allow_failure):
-            visit(value.value, depth)
-        elif depth < _MAX_DEPTH and type(value) in _CONTAINERS:
-            for item in value.values() if type(value) is dict else value:
-                visit(item, depth + 1)
+            return value
+        if isinstance(value, allow_failure):
+            return walk(value.value, visit)
+        if isinstance(value, opaque):
+            return visit(value.value) if isinstance(value.value, HeadraceFuture) else value
+        if isinstance(value, quote):
+            return value
+        return DESCEND
 
     for value in parameters.values():
-        visit(value, 0)
+        walk(value, visit)
     for value in wait_for or ():
-        visit(value, 0)
+        walk(value, visit)
     return found
 
 
-_CONTAINERS = (list, tuple, set, frozenset, dict)
+class _Resolver:
+    """The visitor that waits for each future met and puts its result in its place."""
 
+    __slots__ = ("allow", "flow_ctx", "upstream")
 
-def _resolve(
-    value: Any,
-    upstream: list[uuid.UUID],
-    flow_ctx: FlowRunContext | None,
-    *,
-    allow: bool,
-    depth: int,
-) -> Any:
-    if isinstance(value, HeadraceFuture):
-        upstream.append(value.task_run_id)
-        state = value._final_state()
-        if flow_ctx is not None and allow:
-            flow_ctx.mark_handled(value.task_run_id)
-        return _state_value(state, value.record.name, allow)
-    if isinstance(value, State):
-        return _state_value(value, value.name, allow)
-    if isinstance(value, allow_failure):
-        return _resolve(value.value, upstream, flow_ctx, allow=True, depth=depth)
-    if depth >= _MAX_DEPTH or isinstance(value, str | bytes | int | float | bool | None):
-        return value
-    # Only plain containers are rebuilt; anything else (models, custom classes) is passed as is.
-    if type(value) in (list, tuple, set, frozenset):
-        return type(value)(
-            _resolve(v, upstream, flow_ctx, allow=allow, depth=depth + 1) for v in value
-        )
-    if type(value) is dict:
-        return {
-            k: _resolve(v, upstream, flow_ctx, allow=allow, depth=depth + 1)
-            for k, v in value.items()
-        }
-    return value
+    def __init__(
+        self, upstream: list[uuid.UUID], flow_ctx: FlowRunContext | None, *, allow: bool
+    ) -> None:
+        self.upstream = upstream
+        self.flow_ctx = flow_ctx
+        self.allow = allow
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, HeadraceFuture):
+            self.upstream.append(value.task_run_id)
+            state = value._final_state()
+            if self.flow_ctx is not None and self.allow:
+                self.flow_ctx.mark_handled(value.task_run_id)
+            return _state_value(state, value.record.name, self.allow)
+        if isinstance(value, State):
+            return _state_value(value, value.name, self.allow)
+        if isinstance(value, allow_failure):
+            return walk(value.value, _Resolver(self.upstream, self.flow_ctx, allow=True))
+        if isinstance(value, quote):
+            return value.value  # as given: nothing inside is looked at
+        if isinstance(value, opaque):
+            inner = value.value
+            return self(inner) if isinstance(inner, HeadraceFuture | State) else inner
+        return DESCEND
 
 
 def _state_value(state: State[Any], name: str, allow: bool) -> Any:

@@ -12,9 +12,9 @@ import functools
 import importlib
 import inspect
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
-from headrace.caching import CacheContext, CacheKeyFnPolicy, CachePolicy
+from headrace.caching import DEFAULT, NO_CACHE, CacheContext, CacheKeyFnPolicy, CachePolicy
 from headrace.caching import task_input_hash as task_input_hash  # as `prefect.tasks` offers it
 from headrace.context import FlowRunContext, flow_run_context
 from headrace.engine.task_dispatch import ReturnType, arun_task, run_task, submit_task
@@ -22,11 +22,16 @@ from headrace.futures import FutureList, HeadraceFuture, unmapped
 from headrace.hooks import Hook, as_list
 from headrace.not_offered import TASK_KEYWORDS, refuse_keywords
 from headrace.parameters import bind, call_args
+from headrace.result_storage import check_storage
+from headrace.results import ResultSerializer, check_serializer
 from headrace.retries import RetryDelay, validate_retry_options
 from headrace.retries import exponential_backoff as exponential_backoff  # as `prefect.tasks`
 from headrace.run_names import RunName, check_run_name
+from headrace.transactions import TransactionHook
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from headrace.reporter import TaskRunRecord
     from headrace.states import State
 
@@ -59,19 +64,24 @@ class Task(Generic[P, R]):
         cache_expiration: dt.timedelta | None = None,
         refresh_cache: bool = False,
         persist_result: bool | None = None,
-        result_serializer: Literal["json", "pickle"] = "json",
+        result_serializer: ResultSerializer | None = None,
+        result_storage: str | Path | None = None,
+        result_storage_key: str | None = None,
         log_prints: bool | None = None,
         on_completion: Hook | Sequence[Hook] | None = None,
         on_failure: Hook | Sequence[Hook] | None = None,
         on_running: Hook | Sequence[Hook] | None = None,
+        on_commit: TransactionHook | Sequence[TransactionHook] | None = None,
+        on_rollback: TransactionHook | Sequence[TransactionHook] | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError("@task decorates a function")
         validate_retry_options(retries, retry_delay_seconds, retry_jitter_factor)
         if timeout_seconds is not None and timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be > 0")
-        if result_serializer not in ("json", "pickle"):
-            raise ValueError('result_serializer must be "json" or "pickle"')
+        if result_serializer is not None:
+            check_serializer(result_serializer)
+        check_storage(result_storage, result_storage_key)
         if cache_key_fn is not None and cache_policy is not None:
             raise ValueError("give cache_key_fn or cache_policy, not both")
         self.fn = fn
@@ -92,10 +102,15 @@ class Task(Generic[P, R]):
         self.refresh_cache = refresh_cache
         self.persist_result = persist_result
         self.result_serializer = result_serializer
+        self.result_storage = result_storage
+        self.result_storage_key = result_storage_key
         self.log_prints = log_prints
         self.on_completion = as_list(on_completion)
         self.on_failure = as_list(on_failure)
         self.on_running = as_list(on_running)
+        # Named as in Prefect: `on_commit`/`on_rollback` are also decorators adding a hook.
+        self.on_commit_hooks: list[TransactionHook] = as_list(on_commit)
+        self.on_rollback_hooks: list[TransactionHook] = as_list(on_rollback)
         self.task_key = f"{fn.__module__}.{fn.__qualname__}"
         self.isasync = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)
@@ -114,7 +129,9 @@ class Task(Generic[P, R]):
             if "<locals>" in fn.__qualname__ or _lookup(fn.__module__, fn.__qualname__) is not fn
             else (fn.__module__, fn.__qualname__)
         )
-        return _rebuild_task, (ref, self._options())
+        # Transaction hooks run on the flow's side only: they need not (and may not) pickle.
+        options = {k: v for k, v in self._options().items() if k not in _ATTRIBUTES}
+        return _rebuild_task, (ref, options)
 
     def with_options(self, **options: Any) -> Task[P, R]:
         """A copy of this task with some options changed, e.g. `fetch.with_options(retries=5)`."""
@@ -127,12 +144,42 @@ class Task(Generic[P, R]):
 
     def _options(self) -> dict[str, Any]:
         names = list(inspect.signature(Task.__init__).parameters)[2:]
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, _ATTRIBUTES.get(name, name)) for name in names}
+
+    def on_commit(self, hook: TransactionHook) -> TransactionHook:
+        """`@my_task.on_commit`: run `hook(txn)` when a run of this task commits."""
+        self.on_commit_hooks.append(hook)
+        return hook
+
+    def on_rollback(self, hook: TransactionHook) -> TransactionHook:
+        """`@my_task.on_rollback`: run `hook(txn)` when a run of this task is rolled back."""
+        self.on_rollback_hooks.append(hook)
+        return hook
 
     def cache_policy_in_effect(self) -> CachePolicy | None:
         if self.cache_key_fn is not None:
             return CacheKeyFnPolicy(self.cache_key_fn)
+        if self.persist_result is False:
+            return None
+        if self.cache_policy is None:
+            if self.result_storage_key is not None:
+                return None  # as in Prefect 3: the formatted storage key is the cache key
+            if self.persists_results():
+                return DEFAULT  # as in Prefect 3: persisted results are reused within a run
         return self.cache_policy
+
+    def persists_results(self) -> bool:
+        """Whether results are stored: `persist_result`, else (as in Prefect 3) whenever a
+        cache policy, a key function or a result option was given."""
+        if self.persist_result is not None:
+            return self.persist_result
+        return (
+            (self.cache_policy is not None and self.cache_policy is not NO_CACHE)
+            or self.cache_key_fn is not None
+            or self.result_storage_key is not None
+            or self.result_storage is not None
+            or self.result_serializer is not None
+        )
 
     # -- arguments ----------------------------------------------------------------------------
 
@@ -175,6 +222,10 @@ class Task(Generic[P, R]):
         flow_ctx = _require_flow(self, "map")
         calls = _mapped_calls(self.bind(args, kwargs))
         return FutureList(submit_task(self, params, flow_ctx, wait_for) for params in calls)
+
+
+# Options kept under another attribute name than their keyword's.
+_ATTRIBUTES = {"on_commit": "on_commit_hooks", "on_rollback": "on_rollback_hooks"}
 
 
 def _lookup(module: str, qualname: str) -> Callable[..., Any] | None:
@@ -249,11 +300,15 @@ def task(
     cache_expiration: dt.timedelta | None = None,
     refresh_cache: bool = False,
     persist_result: bool | None = None,
-    result_serializer: Literal["json", "pickle"] = "json",
+    result_serializer: ResultSerializer | None = None,
+    result_storage: str | Path | None = None,
+    result_storage_key: str | None = None,
     log_prints: bool | None = None,
     on_completion: Hook | Sequence[Hook] | None = None,
     on_failure: Hook | Sequence[Hook] | None = None,
     on_running: Hook | Sequence[Hook] | None = None,
+    on_commit: TransactionHook | Sequence[TransactionHook] | None = None,
+    on_rollback: TransactionHook | Sequence[TransactionHook] | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 

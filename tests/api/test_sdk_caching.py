@@ -111,20 +111,29 @@ def test_refresh_cache_and_expiration(api_url: str) -> None:
     assert expiring() == ["x", "y"]  # an expired entry is a miss
 
 
-def test_an_unserialisable_result_fails_with_how_to_opt_in(api_url: str) -> None:
+def test_an_unserialisable_result_completes_unstored_with_how_to_opt_in(
+    client: HeadraceClient,
+) -> None:
     class Thing:
         pass
 
+    made: list[Thing] = []
+
     @task(cache_policy=INPUTS)
     def make() -> Thing:
-        return Thing()
+        made.append(Thing())
+        return made[-1]
 
     @flow
-    def making() -> None:
-        make()
+    def making() -> list[str]:
+        return [make(return_state=True).name, make(return_state=True).name]  # type: ignore[call-arg]
 
-    with pytest.raises(Exception, match='result_serializer="pickle"'):
-        making()
+    # As in Prefect 3, the runs complete; the result is not stored, so nothing is a cache hit.
+    assert making() == ["Completed", "Completed"]
+    assert len(made) == 2
+    run = client.get_json("/flow_runs", params={"flow_name": "making"})["items"][0]
+    logs = [e["message"] for e in client.get_json(f"/flow_runs/{run['id']}/logs")["items"]]
+    assert any('result_serializer="pickle"' in line for line in logs), logs
 
     @task(cache_policy=INPUTS, result_serializer="pickle")
     def make_pickled() -> set[int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -67,6 +67,7 @@ def inspect(run_id: str, as_json: JsonOption = False) -> None:
         )
         return
     _print_run(run)
+    _print_result(run.states[-1].data if run.states else None)
     table(
         ["Time", "State", "Message"],
         [(s.timestamp, state_text(s.type.value, s.name), s.message or "") for s in run.states],
@@ -100,6 +101,21 @@ def _print_run(run: FlowRun) -> None:
     if run.state_message:
         console.print(f"message: {run.state_message}", markup=False)
     console.print(f"parameters: {run.parameters}", markup=False)
+
+
+def _print_result(data: dict[str, Any] | None) -> None:
+    """The final state's result: its summary kept on the state, and where it is stored."""
+    if not data:
+        return
+    if "result" in data:
+        console.print(f"result: {data['result']!r}", markup=False)
+    if "result_key" in data:
+        where = data.get("result_storage", "the headrace API")
+        console.print(
+            f"result stored: key {data['result_key']} in {where} ({data.get('serializer')}); "
+            "read it with State.result()",
+            markup=False,
+        )
 
 
 @app.command("logs")

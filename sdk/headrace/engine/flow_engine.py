@@ -32,6 +32,8 @@ from headrace.parameters import json_safe
 from headrace.ports import NewFlowRun
 from headrace.ports.backend import Backend, FlowRunInfo, get_backend
 from headrace.reporter import TaskRunRecord
+from headrace.result_storage import result_ref, store_for
+from headrace.results import serialize, serializer_name, storage_key
 from headrace.retries import first_delay, retry_delay
 from headrace.run_names import format_run_name
 from headrace.signal_deferral import handing_off, signals_deferrable
@@ -169,7 +171,7 @@ class FlowRunEngine:
             backend=self.backend,
             task_runner=runner,
             log_prints=capture,
-            call_context=call_context(self.backend, capture),
+            call_context=call_context(self.backend, capture, self.parameters),
             run_count=self.attempt,
             info=self.info,
             parent_flow_run_id=self.parent_ctx.flow_run_id if self.parent_ctx else None,
@@ -273,7 +275,8 @@ class FlowRunEngine:
         self.backend.flush()
         state = self.state
         if state.is_completed() and state.data is None and state.has_result():
-            state.data = {"result": json_safe(state.result())} if _small(state) else None
+            summary = {"result": json_safe(state.result())} if _small(state) else {}
+            state.data = {**summary, **self._persist(state.result())} or None
         try:
             self._propose(state)
         except Abort as exc:
@@ -327,6 +330,29 @@ class FlowRunEngine:
             return self.backend.runs.read(self.info.id).state_type
         except Exception:
             return None
+
+    def _persist(self, result: Any) -> dict[str, Any]:
+        """Store the flow's result when it persists results (`persist_result=True`, or a
+        result storage or serializer given, as in Prefect 3); where it went, for the state."""
+        flow = self.flow
+        persist = flow.persist_result
+        if persist is None:
+            persist = flow.result_storage is not None or flow.result_serializer is not None
+        if not persist:
+            return {}
+        # Here: settings load pydantic-settings, which `import headrace` must not.
+        from headrace.settings import client_settings
+
+        serializer = flow.result_serializer or "json"
+        key = storage_key(f"flow_run:{self.info.id}")
+        try:
+            data = serialize(result, serializer, self.label, client_settings().result_max_bytes)
+            name = serializer_name(serializer)
+            store_for(flow.result_storage, self.backend.results).write(key, name, data, None)
+        except Exception as exc:  # the run completed; only its stored result is lost
+            self.logger().warning("could not store the result (%s)", exc)
+            return {}
+        return result_ref(key, name, flow.result_storage)
 
     def logger(self) -> RunLogger:
         if self._logger is None:

@@ -16,6 +16,7 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from headrace.caching import flow_parameters_key
 from headrace.calls import CallContext, TaskCall
 from headrace.engine.task_engine import TaskRunEngine, arun_attempts, run_attempts
 from headrace.ports.backend import (
@@ -46,7 +47,9 @@ def task_run_id(flow_run_id: uuid.UUID, task_key: str, dynamic_key: str) -> uuid
     return uuid.uuid5(flow_run_id, f"{task_key}|{dynamic_key}")
 
 
-def call_context(backend: Backend, log_prints: bool) -> CallContext:
+def call_context(
+    backend: Backend, log_prints: bool, flow_parameters: dict[str, Any] | None = None
+) -> CallContext:
     """The snapshot of a flow run attempt's context for its task calls."""
     # Here: settings load pydantic-settings, which `import headrace` must not.
     from headrace.settings import client_settings
@@ -57,6 +60,7 @@ def call_context(backend: Backend, log_prints: bool) -> CallContext:
         online=backend.online,
         log_prints=log_prints,
         result_max_bytes=client_settings().result_max_bytes,
+        flow_parameters_key=flow_parameters_key(flow_parameters or {}),
     )
 
 

@@ -33,10 +33,13 @@ from headrace.futures import (
     resolve_inputs,
     wait_for_upstream,
 )
+from headrace.logging import run_logger
 from headrace.reporter import TaskRunRecord
+from headrace.result_storage import store_for
 from headrace.run_names import format_run_name
 from headrace.states import State
 from headrace.tagging import merge_tags
+from headrace.transactions import Transaction, get_transaction
 
 ReturnType = Literal["result", "state"]
 
@@ -132,6 +135,7 @@ def run_task(
         # No runner boundary here: the engine may update the flow's own record.
         engine = TaskRunEngine(call, flow_ctx.backend, record)
         run_attempts(engine)
+    join_transaction(task, flow_ctx, record, record.state)
     return _outcome(flow_ctx, record, return_type, engine)
 
 
@@ -153,6 +157,7 @@ async def arun_task(
     if isinstance(call, TaskCall):
         engine = TaskRunEngine(call, flow_ctx.backend, record)
         await arun_attempts(engine)
+    join_transaction(task, flow_ctx, record, record.state)
     return _outcome(flow_ctx, record, return_type, engine)
 
 
@@ -191,7 +196,8 @@ def submit_task(
     )
     launch = functools.partial(_launch, task, parameters, wait_for, flow_ctx, record)
     upstream = pending_futures(parameters, wait_for)
-    future = launch() if not upstream else _launch_later(launch, upstream)
+    launched = launch() if not upstream else _launch_later(launch, upstream)
+    future = join_transaction_when_done(task, flow_ctx, record, launched)
     flow_ctx.submitted.append((record, future))
     return HeadraceFuture(record, future, flow_ctx)
 
@@ -251,6 +257,97 @@ def _when_all_done(futures: Iterable[concurrent.futures.Future[Any]], then: Any)
 
     for future in futures:
         future.add_done_callback(one_done)
+
+
+# -- transactions: a completed task run commits, or rolls back with its transaction ----------------
+
+
+def join_transaction(
+    task: TaskLike, flow_ctx: FlowRunContext, record: TaskRunRecord, state: State[Any] | None
+) -> None:
+    """A task run that completed (not from the cache) joins the transaction in progress, or
+    commits on its own when there is none."""
+    enclosing = get_transaction()
+    if enclosing is not None:
+        _join(enclosing, task, flow_ctx, record, state)
+    elif task.on_commit_hooks and _committable(state):
+        _task_transaction(task, flow_ctx, record).commit()
+
+
+def join_transaction_when_done(
+    task: TaskLike,
+    flow_ctx: FlowRunContext,
+    record: TaskRunRecord,
+    future: concurrent.futures.Future[State[Any]],
+) -> concurrent.futures.Future[State[Any]]:
+    """`join_transaction` for a submitted run: its transaction waits for it before it ends.
+    Outside a transaction, the future to hand out: one done once its commit hooks ran."""
+    enclosing = get_transaction()
+    if enclosing is not None:
+
+        def join() -> None:
+            fold_state(record, future)
+            _join(enclosing, task, flow_ctx, record, record.state)
+
+        enclosing.before_end(join)
+        return future
+    if not task.on_commit_hooks:
+        return future
+    committed: concurrent.futures.Future[State[Any]] = concurrent.futures.Future()
+
+    def commit_then_relay(done: concurrent.futures.Future[State[Any]]) -> None:
+        exc = done.exception()
+        if exc is not None:
+            committed.set_exception(exc)
+            return
+        state = done.result()
+        if _committable(state):
+            _task_transaction(task, flow_ctx, record).commit()
+        committed.set_result(state)
+
+    future.add_done_callback(commit_then_relay)
+    return committed
+
+
+def _join(
+    enclosing: Transaction,
+    task: TaskLike,
+    flow_ctx: FlowRunContext,
+    record: TaskRunRecord,
+    state: State[Any] | None,
+) -> None:
+    if _committable(state):
+        enclosing.add_child(_task_transaction(task, flow_ctx, record))
+
+
+def _committable(state: State[Any] | None) -> bool:
+    return state is not None and state.is_completed() and state.name != "Cached"
+
+
+def _task_transaction(
+    task: TaskLike, flow_ctx: FlowRunContext, record: TaskRunRecord
+) -> Transaction:
+    def rolled_back(_: Transaction) -> None:
+        # As in Prefect, a rolled-back run leaves no result behind: a new run of the same
+        # work is not served the rolled-back one from the cache.
+        data = record.state.data if record.state is not None else None
+        key = (data or {}).get("result_key")
+        if isinstance(key, str):
+            try:
+                store_for(task.result_storage, flow_ctx.backend.results).delete(key)
+            except Exception as exc:
+                logger.warning("could not forget the rolled-back result (%s)", exc)
+        state = st.Completed(name="RolledBack", message="rolled back with its transaction")
+        _report(flow_ctx, record, state)
+
+    # Rollback hooks run last to first: the task's own hooks, then its state.
+    logger = run_logger(record.flow_run_id, record.id, f"Task run {record.name!r}")
+    return Transaction(
+        record.cache_key,
+        on_commit=list(task.on_commit_hooks),
+        on_rollback=[rolled_back, *task.on_rollback_hooks],
+        logger=logger,
+    )
 
 
 # -- the end of a flow run attempt -----------------------------------------------------------------

@@ -11,20 +11,23 @@ in batches.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from headrace import states as st
 from headrace.caching import CacheContext
 from headrace.concurrency import acquire_slots
 from headrace.context import TaskRunContext, task_run_context
-from headrace.exceptions import ResultError, RunTimeout
+from headrace.exceptions import ResultError, RunTimeout, UnserializableResult
 from headrace.hooks import run_hooks
 from headrace.log_prints import capture_prints, capturing, no_capture
 from headrace.logging import PRINT_LOGGER, RunLogger, run_logger
-from headrace.results import deserialize, serialize, storage_key
+from headrace.result_storage import ResultStore, result_ref, store_for
+from headrace.results import deserialize, serialize, serializer_name, storage_key
 from headrace.retries import retry_delay
 from headrace.states import State, state_of_return_value
 from headrace.timeouts import async_timeout, timeout
@@ -36,6 +39,13 @@ if TYPE_CHECKING:
 
 
 _NOT_STARTED: State[Any] = st.Pending()
+
+# The keys the API's results route accepts (see headrace_service.api.results).
+_API_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+
+
+class _BadStorageKey(ValueError):
+    """A `result_storage_key` template that cannot be formatted for this run."""
 
 
 class TaskRunEngine:
@@ -82,33 +92,83 @@ class TaskRunEngine:
             self._slots = None
 
     def _cache_lookup(self) -> State[Any] | None:
-        policy = self.task.cache_policy_in_effect()
-        if policy is None:
-            return None
-        context = CacheContext(
-            self.task.task_key, self.task.name, self.task.fn, self.call.flow_run_id
-        )
         try:
-            key = policy.compute_key(context, self.parameters)
-        except Exception as exc:
-            self.logger().warning("not cached: cannot compute a cache key (%s)", exc)
+            key = self._cache_key()
+        except _BadStorageKey as exc:
+            return self._set(st.Failed(str(exc), exception=exc))
+        if key is None or self.task.refresh_cache:
             return None
-        if key is None:
-            return None
-        self.record.cache_key = key[:1000]
-        self._storage_key = storage_key(key)
-        if self.task.refresh_cache:
-            return None
-        found = self.backend.results.read(self._storage_key)
+        found = self._store().read(key)
         if found is None:
             return None
         serializer, data = found
         try:
-            value = deserialize(data, serializer)
+            value = deserialize(data, serializer, self.task.result_serializer)
         except Exception as exc:
             self.logger().warning("ignoring a cached result that cannot be read (%s)", exc)
             return None
-        return self._set(st.Cached(value, details={"result_key": self._storage_key}))
+        return self._set(st.Cached(value, details=self._result_ref(key, serializer)))
+
+    def _cache_key(self) -> str | None:
+        """The key results are cached under (also set as where this run's result is stored):
+        the cache policy's, else the formatted `result_storage_key`; None: no caching."""
+        task = self.task
+        policy = task.cache_policy_in_effect()
+        if policy is not None:
+            context = CacheContext(
+                task.task_key,
+                task.name,
+                task.fn,
+                self.call.flow_run_id,
+                self.call.context.flow_parameters_key,
+                task=task,
+                task_run=SimpleNamespace(
+                    id=self.record.id, name=self.record.name, flow_run_id=self.record.flow_run_id
+                ),
+            )
+            try:
+                key = policy.compute_key(context, self.parameters)
+            except Exception as exc:
+                self.logger().warning("not cached: cannot compute a cache key (%s)", exc)
+                key = None
+            if key is not None:
+                self.record.cache_key = key[:1000]
+                self._storage_key = self._location_key(storage_key(key))
+        if task.result_storage_key is not None and task.persist_result is not False:
+            self._storage_key = self._location_key(self._formatted_storage_key())
+            if policy is None:
+                self.record.cache_key = self._storage_key[:1000]
+                return self._storage_key
+        return self._storage_key if policy is not None else None
+
+    def _formatted_storage_key(self) -> str:
+        template = self.task.result_storage_key or ""
+        record = self.record
+        try:
+            return template.format(
+                parameters=self.parameters,
+                flow_run=SimpleNamespace(id=record.flow_run_id),
+                task_run=SimpleNamespace(id=record.id, name=record.name),
+            )
+        except (KeyError, AttributeError, IndexError, ValueError) as exc:
+            raise _BadStorageKey(
+                f"result_storage_key={template!r} cannot be formatted ({type(exc).__name__}: "
+                f"{exc}); it may use {{parameters[name]}}, {{flow_run.id}}, {{task_run.id}} "
+                "and {task_run.name}"
+            ) from None
+
+    def _location_key(self, key: str) -> str:
+        """`key` as the store takes it: the API accepts a bounded set of characters, so a key
+        for it is hashed unless it is one of ours already."""
+        if self.task.result_storage is None and not _API_KEY.match(key):
+            return storage_key(key)
+        return key
+
+    def _store(self) -> ResultStore:
+        return store_for(self.task.result_storage, self.backend.results)
+
+    def _result_ref(self, key: str, serializer: str) -> dict[str, Any]:
+        return result_ref(key, serializer, self.task.result_storage)
 
     # -- attempts -----------------------------------------------------------------------------
 
@@ -133,6 +193,11 @@ class TaskRunEngine:
             return
         try:
             data = self._persist(result)
+        except UnserializableResult as exc:
+            # As in Prefect, the run still completes; only its result is not stored (so a
+            # later call is not a cache hit). The warning says how to make it storable.
+            self.logger().warning("the result is not stored: %s", exc)
+            data = None
         except ResultError as exc:
             # Retrying would not make the result storable: fail now, saying how to fix it.
             self._set(st.Failed(st.exception_message(exc, with_traceback=False), exception=exc))
@@ -182,24 +247,21 @@ class TaskRunEngine:
 
     def _persist(self, result: Any) -> dict[str, Any] | None:
         task = self.task
-        persist = (
-            task.persist_result if task.persist_result is not None else bool(self._storage_key)
-        )
-        if not persist:
+        if not (task.persists_results() or self._storage_key):
             return None
         key = self._storage_key or storage_key(f"task_run:{self.record.id}")
-        data = serialize(
-            result, task.result_serializer, self.label, self.call.context.result_max_bytes
-        )
+        serializer = task.result_serializer or "json"
+        data = serialize(result, serializer, self.label, self.call.context.result_max_bytes)
         expires_at = (
             datetime.now(UTC) + task.cache_expiration if task.cache_expiration is not None else None
         )
+        name = serializer_name(serializer)
         try:
-            self.backend.results.write(key, task.result_serializer, data, expires_at)
-        except Exception as exc:  # the run completed; only its cache entry is lost
+            self._store().write(key, name, data, expires_at)
+        except Exception as exc:  # the run completed; only its stored result is lost
             self.logger().warning("could not store the result (%s)", exc)
             return None
-        return {"result_key": key}
+        return self._result_ref(key, name)
 
     # -- the end ------------------------------------------------------------------------------
 

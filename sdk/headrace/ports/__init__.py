@@ -101,6 +101,10 @@ class Results(Protocol):
         self, key: str, serializer: str, data: bytes, expires_at: datetime | None
     ) -> None: ...
 
+    def delete(self, key: str) -> None:
+        """Forget a result (none under `key` is fine): a rolled-back task run's."""
+        ...
+
 
 class Slots(Protocol):
     """Slots of tag concurrency limits, held by task runs."""

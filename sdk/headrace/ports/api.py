@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
@@ -217,6 +217,10 @@ class ApiResults:
             {"serializer": serializer, "data": base64.b64encode(data), "expires_at": expires_at}
         )
         results.write(self.client, key, body)
+
+    def delete(self, key: str) -> None:
+        with suppress(NotFound):  # nothing stored: nothing to forget
+            results.delete(self.client, key)
 
 
 class ApiSlots:

@@ -79,6 +79,10 @@ class MemoryResults:
         with self._lock:
             self._results[key] = (serializer, data, expires_at)
 
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._results.pop(key, None)
+
 
 class NoSlots:
     """Tag concurrency limits are enforced by the API only: offline, nothing is limited."""

@@ -169,6 +169,22 @@ class State(ReadModel):
     timestamp: datetime
     data: dict[str, Any] | None = None
 
+    def result(
+        self, raise_on_failure: bool = True, *, client: Any = None, serializer: object = None
+    ) -> Any:
+        """The run's result, read from where it was stored (its folder or URL; the API through
+        `client`, a `HeadraceClient`); a failed state raises `FailedRun` unless
+        `raise_on_failure=False`. Pickled results are unpickled: read only ones you trust."""
+        # Here: schemas load with the client; reading stored results is rarely needed.
+        from headrace.exceptions import FailedRun
+        from headrace.result_storage import read_stored
+
+        if self.type is not StateType.COMPLETED:
+            if raise_on_failure and self.type in (StateType.FAILED, StateType.CRASHED):
+                raise FailedRun(self.message or self.name)
+            return None
+        return read_stored(self.data, client, serializer)
+
 
 class Page(ReadModel):
     """Paging of a listing: newest first."""

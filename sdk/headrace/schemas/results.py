@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import Base64Bytes, Field
 
@@ -15,7 +14,8 @@ MAX_KEY = 200
 
 
 class ResultWrite(Model):
-    serializer: Literal["json", "pickle"]
+    # "json", "pickle", or the name of a serializer object of the user's (read back with it).
+    serializer: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:/-]+$")
     data: Base64Bytes = Field(description="The serialised result, base64-encoded.")
     expires_at: StorableTime | None = None
 
