@@ -5,8 +5,10 @@ talking to the API over the bridge. Also used by bench/remote_hosts.py (loaded b
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +33,46 @@ FAST_WORKER = {
     "worker_claim_wait_seconds": "2",
     "worker_connect_max_backoff_seconds": "1",
 }
+
+# The flow the tests count runs with: one ledger line per start and end of an attempt, saying
+# which host and process ran it. It sleeps `seconds` on `slow_host` only (attempts elsewhere
+# are quick; "any": everywhere), and is retried once, so a run rescued from a cut-off host
+# runs again.
+RECORD_FLOW = """
+import json
+import os
+import time
+
+from headrace import flow, task
+
+
+@task
+def double(n: int) -> int:
+    return 2 * n
+
+
+def note(ledger: str, event: str, n: int) -> None:
+    entry = {
+        "n": n,
+        "run": os.environ["HEADRACE_FLOW_RUN_ID"],
+        "host": os.environ["TEST_HOST_ROLE"],
+        "pid": os.getpid(),
+        "event": event,
+        "t": time.time(),
+    }
+    with open(ledger, "a") as file:  # one short O_APPEND write: lines never interleave
+        file.write(json.dumps(entry) + "\\n")
+
+
+@flow(retries=1)
+def record(ledger: str, n: int = 0, seconds: float = 0.0, slow_host: str = "") -> int:
+    note(ledger, "start", n)
+    if slow_host in (os.environ["TEST_HOST_ROLE"], "any"):
+        time.sleep(seconds)
+    result = double(n)
+    note(ledger, "end", n)
+    return result
+"""
 
 
 def settings_env(settings: dict[str, str]) -> dict[str, str]:
@@ -99,6 +141,33 @@ class HostStack:
             except httpx.TransportError:
                 time.sleep(0.1)
         raise AssertionError(f"the API at {self.api_url} did not answer: {self.server_log()}")
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.hosts["api"].folder / "ledger.jsonl"
+
+    def ledger(self) -> list[dict[str, Any]]:
+        path = self.ledger_path
+        text = path.read_text() if path.exists() else ""
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def deploy_from_ci(self, files: dict[str, str], *deploy_args: str) -> None:
+        """Deploy from a project folder on the CI host with --upload, then take the folder
+        away: the worker hosts can only run what the bundle holds."""
+        project = self.hosts["ci"].folder / "project"
+        project.mkdir()
+        for name, text in files.items():
+            (project / name).write_text(text)
+        deployed = self.cli("ci", "deploy", *deploy_args, "--upload", cwd=project)
+        assert deployed.returncode == 0, deployed.stderr
+        shutil.rmtree(project)
+
+    def deploy_record(self, pool: str, create_pool: bool = True) -> None:
+        """RECORD_FLOW deployed from the CI host as `record/d` in `pool`."""
+        if create_pool:
+            created = self.cli("ci", "work-pool", "create", "--type", "process", pool)
+            assert created.returncode == 0, created.stderr
+        self.deploy_from_ci({"jobs.py": RECORD_FLOW}, "jobs.py:record", "-n", "d", "-p", pool)
 
     def server_log(self) -> str:
         path = self.hosts["api"].folder / "server.log"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -20,33 +19,6 @@ README = HERE.parent.parent / "README.md"
 # cores, ~110 s on the shared machine at load 12. HEADRACE_TEST_HOSTS_RUNS changes the count.
 RUNS = int(os.environ.get("HEADRACE_TEST_HOSTS_RUNS", "200"))
 
-RECORD_FLOW = """
-import json
-import os
-import time
-
-from headrace import flow, task
-
-
-@task
-def double(n: int) -> int:
-    return 2 * n
-
-
-@flow
-def record(ledger: str, n: int = 0, seconds: float = 0.0) -> int:
-    # The side effect the test counts: one line per start and end, saying which host ran it.
-    run, host = os.environ["HEADRACE_FLOW_RUN_ID"], os.environ["TEST_HOST_ROLE"]
-    entry = {"n": n, "run": run, "host": host}
-    with open(ledger, "a") as file:
-        file.write(json.dumps({**entry, "event": "start", "t": time.time()}) + "\\n")
-    time.sleep(seconds)
-    result = double(n)
-    with open(ledger, "a") as file:
-        file.write(json.dumps({**entry, "event": "end", "t": time.time()}) + "\\n")
-    return result
-"""
-
 
 def readme_script() -> str:
     """`my_script.py` exactly as the README says to save it."""
@@ -57,24 +29,6 @@ def readme_script() -> str:
     return match.group(1)
 
 
-def read_ledger(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def deploy_from_ci(stack: Any, files: dict[str, str], *deploy_args: str) -> None:
-    """Deploy from a project folder on the CI host with --upload, then take the folder away:
-    the worker hosts can only run what the bundle holds."""
-    project = stack.hosts["ci"].folder / "project"
-    project.mkdir()
-    for name, text in files.items():
-        (project / name).write_text(text)
-    deployed = stack.cli("ci", "deploy", *deploy_args, "--upload", cwd=project)
-    assert deployed.returncode == 0, deployed.stderr
-    shutil.rmtree(project)
-
-
 def test_readme_deployment_journey_across_hosts(host_stack: Any) -> None:
     stack = host_stack
     stack.start_api()
@@ -83,8 +37,7 @@ def test_readme_deployment_journey_across_hosts(host_stack: Any) -> None:
     assert "nightly" in stack.cli("ci", "work-pool", "ls").stdout
     stack.start_worker("w1", "nightly")
     stack.start_worker("w2", "nightly")
-    deploy_from_ci(
-        stack,
+    stack.deploy_from_ci(
         {"my_script.py": readme_script()},
         "my_script.py:etl",
         "--name",
@@ -112,19 +65,21 @@ def test_readme_deployment_journey_across_hosts(host_stack: Any) -> None:
 def test_two_worker_hosts_drain_200_runs_each_exactly_once(host_stack: Any) -> None:
     stack = host_stack
     stack.start_api()
-    ledger = stack.hosts["api"].folder / "ledger.jsonl"
-    assert stack.cli("ci", "work-pool", "create", "--type", "process", "drain").returncode == 0
-    deploy_from_ci(stack, {"jobs.py": RECORD_FLOW}, "jobs.py:record", "-n", "d", "-p", "drain")
+    stack.deploy_record("drain")
     stack.start_worker("w1", "drain", "--limit", "8")
     stack.start_worker("w2", "drain", "--limit", "8")
 
     started = time.monotonic()
     out = stack.python(
-        "ci", HERE / "ci_trigger.py", "record/d", str(RUNS), json.dumps({"ledger": str(ledger)})
+        "ci",
+        HERE / "ci_trigger.py",
+        "record/d",
+        str(RUNS),
+        json.dumps({"ledger": str(stack.ledger_path)}),
     )
     elapsed = time.monotonic() - started
     assert json.loads(out) == {"COMPLETED": RUNS}
-    entries = read_ledger(ledger)
+    entries = stack.ledger()
     starts = sorted(e["n"] for e in entries if e["event"] == "start")
     ends = sorted(e["n"] for e in entries if e["event"] == "end")
     assert starts == ends == list(range(RUNS))  # each run once: no loss, no duplicate
@@ -146,11 +101,10 @@ def test_a_worker_host_started_before_the_api_host_waits_and_connects(host_stack
     assert f"waiting for the headrace API at {stack.api_url}" in log.read_text()
     time.sleep(2)  # a few failed attempts at a host that does not answer yet
     stack.start_api()
-    ledger = stack.hosts["api"].folder / "ledger.jsonl"
-    deploy_from_ci(stack, {"jobs.py": RECORD_FLOW}, "jobs.py:record", "-n", "d", "-p", "early")
+    stack.deploy_record("early", create_pool=False)
     watched = stack.cli(
-        "ci", "deployment", "run", "record/d", "--param", f"ledger={ledger}", "--watch"
+        "ci", "deployment", "run", "record/d", "--param", f"ledger={stack.ledger_path}", "--watch"
     )
     assert watched.returncode == 0, (watched.stdout, watched.stderr)
     assert f"connected to the headrace API at {stack.api_url}" in log.read_text()
-    assert [e["host"] for e in read_ledger(ledger) if e["event"] == "end"] == ["w1"]
+    assert [e["host"] for e in stack.ledger() if e["event"] == "end"] == ["w1"]
