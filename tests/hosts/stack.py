@@ -82,7 +82,7 @@ def settings_env(settings: dict[str, str]) -> dict[str, str]:
 @dataclass
 class HostStack:
     hosts: dict[str, Any]  # role -> netns.Host; "api" is the API host
-    database_url: str
+    database_url: str | None  # None: the server's embedded PostgreSQL (bench)
     port: int
     scheme: str = "http"
     ca_file: Path | None = None
@@ -116,8 +116,9 @@ class HostStack:
         host = self.hosts["api"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
         env.update(settings_env({**FAST_SERVER, **settings}))
+        if self.database_url is not None:
+            env["HEADRACE_DATABASE_URL"] = self.database_url
         env.update(
-            HEADRACE_DATABASE_URL=self.database_url,
             HEADRACE_HOME=str(host.folder / "home"),
             HEADRACE_AUTH_ENABLED="true",
             HEADRACE_BOOTSTRAP_API_KEY=self.key,
@@ -241,6 +242,7 @@ class HostStack:
                 if process.poll() is None:
                     process.kill()
                     process.wait(5)
+        self.processes, self.server = [], None
 
 
 def _context(ca_file: Path) -> Any:
