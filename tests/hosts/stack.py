@@ -186,6 +186,7 @@ class HostStack:
 
     def start_worker(self, role: str, pool: str, *options: str, **settings: str) -> None:
         host = self.hosts[role]
+        env = self.env(role, **{**FAST_WORKER, **settings})
         log = open(host.folder / "worker.log", "ab")  # noqa: SIM115 - closed with the process
         self.processes.append(
             subprocess.Popen(
@@ -193,7 +194,7 @@ class HostStack:
                     [*HEADRACE, "worker", "start", "--pool", pool, "--name", role, *options]
                 ),
                 cwd=host.folder,
-                env=self.env(role, **{**FAST_WORKER, **settings}),
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
