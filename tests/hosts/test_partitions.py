@@ -54,7 +54,8 @@ def test_a_cut_longer_than_the_lease_moves_the_runs_and_fences_the_cut_off_host(
         # Two runs on w1: one still busy when the link heals, one that finishes during the cut
         # and whose Completed can only arrive late.
         busy = trigger(http, stack, 0, seconds=120, slow_host="w1")
-        quick = trigger(http, stack, 1, seconds=2, slow_host="w1")
+        # (4 s: under load, process starts may lag each other by a second or two.)
+        quick = trigger(http, stack, 1, seconds=4, slow_host="w1")
         first = wait_for(lambda: started_on(stack, busy, "w1"), 30, "the busy run on w1")
         wait_for(lambda: started_on(stack, quick, "w1"), 30, "the quick run on w1")
         cut_off.cut()
@@ -78,8 +79,12 @@ def test_a_cut_longer_than_the_lease_moves_the_runs_and_fences_the_cut_off_host(
         # its quick attempt ended with nobody to tell.
         assert running(first["pid"])
         assert (started_on(stack, quick, "w2") or {}).get("host") == "w2"
-        ended_on_w1 = [e for e in stack.ledger() if e["host"] == "w1" and e["event"] == "end"]
-        assert [e["run"] for e in ended_on_w1] == [quick]
+
+        def ended_on_w1() -> list[str]:
+            return [e["run"] for e in stack.ledger() if e["host"] == "w1" and e["event"] == "end"]
+
+        wait_for(ended_on_w1, 15, "the quick attempt's end on w1, still cut off")
+        assert ended_on_w1() == [quick]
 
         cut_off.heal()
         healed = time.monotonic()
