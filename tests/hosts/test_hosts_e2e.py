@@ -16,7 +16,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 README = HERE.parent.parent / "README.md"
 # Each run is a Python process on a worker host (~0.4 s of CPU): 200 take ~50 s on two quiet
-# cores, ~110 s on the shared machine at load 12. HEADRACE_TEST_HOSTS_RUNS changes the count.
+# cores, 77-129 s on the shared machine at load 8-27. HEADRACE_TEST_HOSTS_RUNS changes the count.
 RUNS = int(os.environ.get("HEADRACE_TEST_HOSTS_RUNS", "200"))
 
 
