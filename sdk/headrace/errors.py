@@ -6,6 +6,7 @@ HeadraceError
 │   └── Conflict        409: a refused state transition or a duplicate
 ├── ApiUnreachable      no connection to the API
 └── SettingsError       a HEADRACE_* setting is invalid (the message names it)
+    └── ApiUntrusted    the API's TLS certificate is not trusted (HEADRACE_API_CA_FILE)
 """
 
 from __future__ import annotations
@@ -38,3 +39,7 @@ class ApiUnreachable(HeadraceError):
 
 class SettingsError(HeadraceError, ValueError):
     """A client setting is invalid; the message names it and says why, in one line."""
+
+
+class ApiUntrusted(SettingsError):
+    """The API's TLS certificate is not trusted: a setting to fix, not an outage to wait out."""

@@ -31,6 +31,17 @@ class ClientSettings(BaseSettings):
         "reached or answers 503 (a worker hands the whole list to its runs' processes).",
     )
     api_key: str | None = Field(default=None, description="API key sent as a Bearer token.")
+    api_ca_file: Path | None = Field(
+        default=None,
+        description="A CA certificate file (PEM) to verify an https API with, instead of the "
+        "system's store: for a server whose certificate a private CA signed.",
+    )
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Send the API key over plain http to a host other than this one (an "
+        "`http://` HEADRACE_API_URL that is not loopback). Off, such a client refuses to start: "
+        "use https, or set this on a private network you trust.",
+    )
     home: Path = Field(
         default=Path("~/.headrace"), description="Folder for the embedded database and caches."
     )

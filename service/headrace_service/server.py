@@ -22,6 +22,7 @@ from headrace_service.errors import StartupError
 from headrace_service.logs import announce, configure_logging
 from headrace_service.request_guard import guard_policy
 from headrace_service.settings import ServerSettings
+from headrace_service.tls import tls_files
 
 log = logging.getLogger("headrace.server")
 
@@ -86,6 +87,7 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 def serve(settings: ServerSettings) -> None:
     configure_logging(settings)
     check_bind_is_safe(settings)
+    tls = tls_files(settings)
     if guard_policy(settings).hosts is None and not settings.auth_enabled:
         log.warning(
             "answering to any host name without auth: a web page that points its own domain "
@@ -102,7 +104,8 @@ def serve(settings: ServerSettings) -> None:
             app = create_app(settings, url)
             announce(
                 settings,
-                f"headrace server on http://{settings.host}:{settings.port} "
+                f"headrace server on {'https' if tls else 'http'}://{settings.host}:"
+                f"{settings.port} "
                 f"(API at /api, dashboard at /)",
             )
             # uvicorn re-raises the signal that stopped it once it has shut down; exiting
@@ -123,4 +126,6 @@ def serve(settings: ServerSettings) -> None:
                 forwarded_allow_ips=settings.forwarded_allow_ips,
                 # Open dashboard tabs hold SSE streams; do not let them stall a shutdown.
                 timeout_graceful_shutdown=5,
+                ssl_certfile=str(tls[0]) if tls else None,
+                ssl_keyfile=str(tls[1]) if tls else None,
             )

@@ -23,6 +23,14 @@ class ServerSettings(BaseSettings):
     home: Path = Field(default=Path("~/.headrace"), description="Folder for the embedded database.")
     host: str = Field(default="127.0.0.1", description="Address the API binds to.")
     port: int = Field(default=4200, ge=0, le=65535, description="Port the API listens on.")
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="Serve https with this certificate (PEM; the chain after the server's own "
+        "certificate). Needs tls_key_file. Unset: plain http (put a TLS proxy in front).",
+    )
+    tls_key_file: Path | None = Field(
+        default=None, description="The private key (PEM) of tls_cert_file."
+    )
     database_wait_seconds: float = Field(
         default=0.0,
         description="On start, how long to keep retrying an unreachable HEADRACE_DATABASE_URL "

@@ -165,6 +165,8 @@ def test_the_api_has_auth_and_the_worker_its_key() -> None:
     assert server["environment"]["HEADRACE_BOOTSTRAP_API_KEY"].startswith("${HEADRACE_API_KEY:?")
     assert worker["environment"]["HEADRACE_API_KEY"].startswith("${HEADRACE_API_KEY:?")
     assert worker["environment"]["HEADRACE_API_URL"] == "http://server:4200/api"
+    # Plain http to a host that is not loopback: refused with a key unless said explicitly.
+    assert worker["environment"]["HEADRACE_ALLOW_INSECURE_HTTP"] == "true"
     assert worker["depends_on"]["server"]["condition"] == "service_healthy"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -32,6 +33,19 @@ def start(
     insecure_no_auth: Annotated[
         bool, typer.Option(help="Allow a non-loopback --host without auth (unsafe).")
     ] = False,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert",
+            help="Serve https with this certificate chain, PEM (HEADRACE_TLS_CERT_FILE).",
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-key", help="The certificate's private key, PEM (HEADRACE_TLS_KEY_FILE)."
+        ),
+    ] = None,
 ) -> None:
     """Start the API and the dashboard (embedded PostgreSQL unless HEADRACE_DATABASE_URL)."""
     try:
@@ -45,6 +59,8 @@ def start(
         "auth_enabled": auth,
         # Unset rather than False, so HEADRACE_INSECURE_NO_AUTH still applies.
         "insecure_no_auth": insecure_no_auth or None,
+        "tls_cert_file": tls_cert,
+        "tls_key_file": tls_key,
     }
     overrides = {k: v for k, v in given.items() if v is not None}
     settings = load_server_settings(**overrides)

@@ -22,8 +22,15 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from headrace.api_urls import parse_api_urls
-from headrace.client import health
-from headrace.errors import ApiError, ApiUnreachable, Conflict, NotFound, SettingsError
+from headrace.client import health, tls
+from headrace.errors import (
+    ApiError,
+    ApiUnreachable,
+    ApiUntrusted,
+    Conflict,
+    NotFound,
+    SettingsError,
+)
 from headrace.settings import client_settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -59,6 +66,7 @@ class HeadraceClient:
         self._in_use = 0  # index in api_urls of the replica requests go to
         self._in_use_lock = threading.Lock()
         key = api_key if api_key is not None else settings.api_key
+        tls.refuse_key_in_clear(self.api_urls, key, settings.allow_insecure_http)
         self.api_key = key
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.retries = settings.client_retries if retries is None else retries
@@ -66,6 +74,7 @@ class HeadraceClient:
             headers=headers,
             timeout=_timeout(timeout or settings.client_timeout_seconds),
             transport=transport,
+            verify=tls.verify_context(self.api_urls, settings.api_ca_file),
         )
 
     @property
@@ -130,6 +139,8 @@ class HeadraceClient:
                     timeout=_timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
                 )
             except httpx.TransportError as exc:
+                if untrusted := tls.untrusted_certificate(exc):
+                    raise ApiUntrusted(tls.untrusted_message(url, untrusted)) from None
                 # Even when giving up: the caller's next request starts on the next replica.
                 following = self._move_on_from(url, type(exc).__name__)
                 if attempt + 1 >= attempts:
