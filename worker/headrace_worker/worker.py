@@ -265,9 +265,15 @@ class Worker:
             time.sleep(self.heartbeat_seconds)
             try:
                 answer = self._heartbeat()
-            except (ApiUnreachable, ApiError) as error:
+            except Exception as error:
+                # Any failure, not only the expected ones (an OSError, a certificate that stopped
+                # being trusted): the thread must live on, or leases silently stop being renewed.
                 if not unreachable:
-                    _logger.warning("heartbeat failed (leases are not renewed): %s", error)
+                    expected = isinstance(error, (ApiUnreachable, ApiError))
+                    _logger.warning(
+                        "heartbeat failed (leases are not renewed): %s",
+                        error if expected else f"{type(error).__name__}: {error}",
+                    )
                 unreachable = True
                 continue
             if unreachable:
