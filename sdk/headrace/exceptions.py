@@ -5,7 +5,8 @@ HeadraceError                (headrace.errors)
     ├── FailedRun            a run ended Failed and its own exception is not at hand
     ├── UpstreamFailed       a task's upstream future did not complete
     ├── RunTimeout           an attempt exceeded `timeout_seconds` (also a TimeoutError)
-    ├── ParameterError       the parameters do not match the flow's type hints
+    ├── ParameterTypeError   the parameters do not match the flow's type hints (also
+    │                        `ParameterError`, headrace's earlier name)
     ├── ResultError          a result cannot be stored
     │   ├── UnserializableResult
     │   └── ResultTooLarge
@@ -18,8 +19,8 @@ HeadraceError                (headrace.errors)
 NotOffered                   a Prefect feature headrace does not offer (also a TypeError)
 
 Prefect's names for the same exceptions, so that `except` clauses of Prefect scripts work:
-`PrefectException` (HeadraceError), `UpstreamTaskError` (UpstreamFailed), `ParameterTypeError`
-(ParameterError), `ObjectNotFound` (headrace.errors.NotFound).
+`PrefectException` (HeadraceError), `UpstreamTaskError` (UpstreamFailed), `ObjectNotFound`
+(headrace.errors.NotFound); `ParameterTypeError` is the class itself, named as in Prefect.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class RunTimeout(RunError, TimeoutError):
     """The run exceeded its timeout."""
 
 
-class ParameterError(RunError, ValueError):
+class ParameterTypeError(RunError, ValueError):
     """The parameters are not valid for this flow."""
 
 
@@ -90,8 +91,8 @@ class NotOffered(HeadraceError, TypeError):
 
 # Prefect's names (`from prefect.exceptions import ...`), for scripts that catch them.
 PrefectException = HeadraceError
+ParameterError = ParameterTypeError  # headrace's earlier name
 UpstreamTaskError = UpstreamFailed
-ParameterTypeError = ParameterError
 ObjectNotFound = NotFound
 
 

@@ -49,9 +49,23 @@ def _await(awaitable: Awaitable[Any]) -> None:
         pool.submit(context.run, asyncio.run, main()).result()
 
 
-def as_list(hooks: Hook | Sequence[Hook] | None) -> list[Hook]:
+class Hooks(list[Hook]):
+    """The hooks of one kind on a flow or task; also a decorator that adds one, as in Prefect:
+
+    @my_task.on_completion
+    def notify(task, task_run, state): ...
+    """
+
+    def __call__(self, hook: Hook) -> Hook:
+        self.append(hook)
+        return hook
+
+
+def as_list(hooks: Hook | Sequence[Hook] | None) -> Hooks:
     if hooks is None:
-        return []
+        return Hooks()
+    if isinstance(hooks, (list, tuple)):  # a Hooks list (from `with_options`) is a list too
+        return Hooks(hooks)
     if callable(hooks):
-        return [hooks]
-    return list(hooks)
+        return Hooks([hooks])
+    return Hooks(hooks)

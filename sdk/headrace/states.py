@@ -65,6 +65,14 @@ class State(Generic[R]):
         message = f", message={self.message.splitlines()[0]!r}" if self.message else ""
         return f"{self.name}(type={self.type.value}{message})"
 
+    def __str__(self) -> str:
+        # What `print(state)` shows, as in Prefect: `Completed('done')`, `TimedOut('...',
+        # type=FAILED)` (the type only when the name does not say it).
+        shown = [repr(self.message)] if self.message else []
+        if self.name.lower() != self.type.value.lower():
+            shown.append(f"type={self.type.value}")
+        return f"{self.name}({', '.join(shown)})"
+
     def is_scheduled(self) -> bool:
         return self.type is StateType.SCHEDULED
 

@@ -23,7 +23,7 @@ from headrace.context import FlowRunContext, NamingContext, flow_run_context, na
 from headrace.engine.lease_watch import LeaseWatch
 from headrace.engine.task_call import call_context
 from headrace.engine.task_dispatch import await_submitted, new_task_run, wait_submitted
-from headrace.exceptions import Abort, ParameterError, RunTimeout
+from headrace.exceptions import Abort, ParameterError
 from headrace.futures import states_of_futures
 from headrace.hooks import run_hooks
 from headrace.interrupts import signals_interrupt_main_thread
@@ -205,19 +205,27 @@ class FlowRunEngine:
             and r.state.type in (StateType.FAILED, StateType.CRASHED)
             and r.id not in ctx.handled
         ]
-        if not failed:
-            self.state = st.Completed(result)
-            return None
-        names = ", ".join(repr(r.name) for r in failed[:_NAMED_FAILURES])
-        more = f" and {len(failed) - _NAMED_FAILURES} more" if len(failed) > _NAMED_FAILURES else ""
-        message = (
-            f"{len(failed)} task run(s) failed and the flow did not handle them: {names}{more}"
-        )
-        exception = failed[0].state.exception if failed[0].state else None
-        return self._failed(st.Failed(message, exception=exception))
+        if failed:
+            # As in Prefect 3, the returned value decides: the flow is Completed. The failures
+            # nobody looked at are named in the run's logs so that they are not silent.
+            names = ", ".join(repr(r.name) for r in failed[:_NAMED_FAILURES])
+            more = (
+                f" and {len(failed) - _NAMED_FAILURES} more"
+                if len(failed) > _NAMED_FAILURES
+                else ""
+            )
+            self.logger().warning(
+                "%d task run(s) failed and the flow did not look at them: %s%s",
+                len(failed),
+                names,
+                more,
+            )
+        self.state = st.Completed(result)
+        return None
 
     def handle_exception(self, exc: Exception) -> float | None:
-        if isinstance(exc, RunTimeout):
+        # Any TimeoutError, ours or the code's own, is named TimedOut, as Prefect does.
+        if isinstance(exc, TimeoutError):
             return self._failed(st.TimedOut(str(exc), exception=exc))
         return self._failed(st.Failed(st.exception_message(exc), exception=exc))
 

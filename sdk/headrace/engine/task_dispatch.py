@@ -99,7 +99,7 @@ def resolve_call(
             record.task_inputs["wait_for"] = wait_for_upstream(wait_for, flow_ctx)
         resolved, edges = resolve_inputs(parameters, flow_ctx)
     except UpstreamFailed as exc:
-        return _report(flow_ctx, record, st.Failed(str(exc), exception=exc, name="NotReady"))
+        return _report(flow_ctx, record, st.Pending(str(exc), exception=exc, name="NotReady"))
     except BaseException as exc:
         _report(flow_ctx, record, st.Crashed(f"interrupted by {type(exc).__name__}", exception=exc))
         raise

@@ -22,7 +22,7 @@ from headrace import states as st
 from headrace.caching import CacheContext
 from headrace.concurrency import acquire_slots
 from headrace.context import TaskRunContext, task_run_context
-from headrace.exceptions import ResultError, RunTimeout, UnserializableResult
+from headrace.exceptions import ResultError, UnserializableResult
 from headrace.hooks import run_hooks
 from headrace.log_prints import capture_prints, capturing, no_capture
 from headrace.logging import PRINT_LOGGER, RunLogger, run_logger
@@ -206,7 +206,8 @@ class TaskRunEngine:
 
     def handle_exception(self, exc: Exception) -> float | None:
         """Record the failed attempt; the delay before the next one, or None if final."""
-        if isinstance(exc, RunTimeout):
+        # Any TimeoutError, ours or the code's own, is named TimedOut, as Prefect does.
+        if isinstance(exc, TimeoutError):
             failed = st.TimedOut(str(exc), exception=exc)
         else:
             failed = st.Failed(st.exception_message(exc), exception=exc)
