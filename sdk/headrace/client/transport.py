@@ -23,6 +23,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from headrace.api_urls import parse_api_urls
 from headrace.client import health
+from headrace.client.tls import verify_context
 from headrace.errors import ApiError, ApiUnreachable, Conflict, NotFound, SettingsError
 from headrace.settings import client_settings
 
@@ -66,6 +67,7 @@ class HeadraceClient:
             headers=headers,
             timeout=_timeout(timeout or settings.client_timeout_seconds),
             transport=transport,
+            verify=verify_context(self.api_urls),
         )
 
     @property
