@@ -138,7 +138,8 @@ class ReadyInterpreter:
 
     def close(self) -> None:
         """The ready interpreter exits (and with it any child still running)."""
-        self._socket.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):  # closed already
+            self._socket.shutdown(socket.SHUT_RDWR)
 
     def _forget(self, number: int, request: _Request) -> None:
         with self._lock:
