@@ -68,7 +68,7 @@ class BenchStack:
             raise SystemExit(f"headrace {' '.join(args)} failed: {result.stderr}")
         return result.stdout
 
-    def start_worker(self, pool: str, name: str, limit: int) -> None:
+    def start_worker(self, pool: str, name: str, limit: int, *options: str) -> None:
         log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the worker
         self.workers.append(
             subprocess.Popen(
@@ -82,6 +82,7 @@ class BenchStack:
                     name,
                     "--limit",
                     str(limit),
+                    *options,
                 ],
                 cwd=self.folder,
                 env=self.env,

@@ -1,7 +1,8 @@
 """Pickup latency of an idle worker: from the request creating a run to (a) the run claimed,
-(b) the flow's first line running, (c) the run Completed.
+(b) the run Running (the flow process told the API), (c) the flow's first line running, (d) the
+run Completed.
 
-    .venv/bin/python bench/pickup_latency.py [--runs 50]
+    .venv/bin/python bench/pickup_latency.py [--runs 50] [--start-method fork|spawn]
 
 Starts its own server (embedded PostgreSQL, temporary home) and one `headrace worker start`.
 Runs are created one at a time through the API, each after the previous one completed, so the
@@ -24,12 +25,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--start-method", choices=["fork", "spawn"], default="fork")
     args = parser.parse_args()
     claimed: list[float] = []
+    running: list[float] = []
     first_line: list[float] = []
     completed: list[float] = []
     with bench_stack() as stack:
-        stack.start_worker("bench", "idle", limit=1)
+        stack.start_worker("bench", "idle", 1, "--start-method", args.start_method)
         stack.wait_workers_online("bench", 1)
         out = out_folder(stack)
         for index in range(args.warmup + args.runs):
@@ -52,6 +55,8 @@ def main() -> None:
                 continue
             pending = next(s for s in run["states"] if s["type"] == "PENDING")
             claimed.append(datetime.fromisoformat(pending["timestamp"]).timestamp() - started)
+            began = next(s for s in run["states"] if s["type"] == "RUNNING")
+            running.append(datetime.fromisoformat(began["timestamp"]).timestamp() - started)
             first_line.append(float(marker.read_text()) - started)
             end = datetime.fromisoformat(run["end_time"]).timestamp()
             completed.append(min(end, done) - started)
@@ -59,7 +64,9 @@ def main() -> None:
         json.dumps(
             {
                 "runs": args.runs,
+                "start_method": args.start_method,
                 "create_to_claimed": summary(claimed),
+                "create_to_running": summary(running),
                 "create_to_first_line": summary(first_line),
                 "create_to_completed": summary(completed),
             },

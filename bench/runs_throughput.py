@@ -1,11 +1,17 @@
 """End-to-end throughput of trivial runs through 1 and 2 workers with `--limit 8`.
 
-    .venv/bin/python bench/runs_throughput.py [--runs 500] [--workers 1 2]
+    .venv/bin/python bench/runs_throughput.py [--runs 1000] [--workers 1 2]
+        [--start-method fork|spawn]
 
 Starts its own server (embedded PostgreSQL, temporary home). For each worker count: the workers
 start and register, then the runs are created through the API as fast as one client can, and the
 clock runs from the first create request to the moment every run is Completed. Every run is one
-`python -m headrace.engine` process, so this mostly measures Python start-up on this host.
+`python -m headrace.engine` process (forked from the worker's ready interpreter, or spawned).
+Also printed: how long each create request took while the workers drained the burst (p50/p95),
+and the peak memory (PSS) of the workers and all their processes.
+
+With `--prefill` the runs are all created first and the clock starts when the workers start:
+that measures how fast the workers drain a backlog, not how fast one client creates runs.
 """
 
 from __future__ import annotations
@@ -15,27 +21,38 @@ import json
 import time
 
 import httpx
-from _stack import bench_stack
+from _memory import PeakMemory
+from _stack import bench_stack, summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--limit", type=int, default=8)
+    parser.add_argument("--start-method", choices=["fork", "spawn"], default="fork")
+    parser.add_argument("--prefill", action="store_true", help="create the runs first")
     args = parser.parse_args()
     results = []
     for count in args.workers:
         with bench_stack() as stack:
-            for index in range(count):
-                stack.start_worker("bench", f"w{index}", limit=args.limit)
-            stack.wait_workers_online("bench", count)
+            creates: list[float] = []
+            if args.prefill:
+                _create(stack.http, args.runs, creates)
             started = time.monotonic()
-            for _ in range(args.runs):
-                stack.http.post("/deployments/name/touch/bench/runs", json={}).raise_for_status()
+            for index in range(count):
+                stack.start_worker(
+                    "bench", f"w{index}", args.limit, "--start-method", args.start_method
+                )
+            memory = PeakMemory({worker.pid for worker in stack.workers})
+            if not args.prefill:
+                stack.wait_workers_online("bench", count)
+                started = time.monotonic()
+                _create(stack.http, args.runs, creates)
             created = time.monotonic() - started
             finished = _wait_all_finished(stack.http, args.runs)
             elapsed = time.monotonic() - started
+            memory.stop()
             results.append(
                 {
                     "workers": count,
@@ -45,9 +62,21 @@ def main() -> None:
                     "create_seconds": round(created, 2),
                     "total_seconds": round(elapsed, 2),
                     "runs_per_second": round(args.runs / elapsed, 1),
+                    "start_method": args.start_method,
+                    "prefill": args.prefill,
+                    "create_request": summary(creates),
+                    "peak_pss_mib": round(memory.peak_bytes / 2**20, 1),
+                    "peak_processes": memory.peak_processes,
                 }
             )
     print(json.dumps(results, indent=2))
+
+
+def _create(http: httpx.Client, runs: int, times: list[float]) -> None:
+    for _ in range(runs):
+        sent = time.monotonic()
+        http.post("/deployments/name/touch/bench/runs", json={}).raise_for_status()
+        times.append(time.monotonic() - sent)
 
 
 def _wait_all_finished(http: httpx.Client, runs: int) -> int:

@@ -13,7 +13,6 @@ Each scope raises `RunTimeout` with a message saying which timeout expired.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import signal
 import threading
 import time
@@ -200,6 +199,9 @@ def _timeout_error(seconds: float, what: str) -> RunTimeout:
 
 
 def _set_async_exc(thread_id: int, exc: type[BaseException] | None) -> None:
+    # Imported on first use: ctypes costs every run's start a few ms, and few runs time out.
+    import ctypes
+
     # SetAsyncExc takes an exception class or instance; NULL clears a pending one.
     value = ctypes.py_object(exc) if exc is not None else None
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), value)

@@ -95,6 +95,11 @@ OFFLINE_CASES = [
     pytest.param(["work-pool", "ls", "--bogus"], "No such option", id="unknown-option"),
     pytest.param(["work-pool"], "Missing command", id="missing-command"),
     pytest.param(["no-such-command"], "No such command", id="unknown-command"),
+    pytest.param(
+        ["worker", "start", "--pool", "p", "--start-method", "vfork"],
+        "'vfork' is not one of 'fork', 'spawn'",
+        id="worker-start-method",
+    ),
 ]
 
 
@@ -113,6 +118,18 @@ def test_a_bad_port_in_the_environment_names_the_variable() -> None:
         timeout=60,
     )
     assert_one_line_error(done, "HEADRACE_PORT", "65535")
+
+
+def test_a_bad_worker_start_method_in_the_environment_names_the_variable() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
+    done = subprocess.run(
+        [*HEADRACE, "worker", "start", "--pool", "p"],
+        capture_output=True,
+        text=True,
+        env={**env, "HEADRACE_WORKER_START_METHOD": "vfork"},
+        timeout=60,
+    )
+    assert_one_line_error(done, "HEADRACE_WORKER_START_METHOD", "'fork' or 'spawn'")
 
 
 def test_the_cli_and_the_api_refuse_a_slashed_name_with_the_same_message(

@@ -1,9 +1,11 @@
 """Pool types: what a worker does with a claimed run. A small plug-in interface.
 
 A pool type starts a claimed run and returns a `RunHandle`; the worker only ever waits on,
-cancels or abandons handles. A type is a plug-in: a class taking a `RunContext`, registered under
-the entry-point group `headrace.pool_types` by its distribution (docs/work-pools.md), so a new type
-(a container, a Kubernetes job) is a package of its own and nothing here changes.
+cancels or abandons handles. A type may also have `prepare()` (called once the worker has
+registered, to get ready for runs) and `close()` (called when the worker stops). A type is a
+plug-in: a class taking a `RunContext`, registered under the entry-point group
+`headrace.pool_types` by its distribution (docs/work-pools.md), so a new type (a container, a
+Kubernetes job) is a package of its own and nothing here changes.
 """
 
 from __future__ import annotations

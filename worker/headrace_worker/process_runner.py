@@ -1,6 +1,10 @@
 """The "process" pool type: each claimed run is `python -m headrace.engine <run id>` in a new
 process group, in the deployment's code folder, its output forwarded into the run's logs.
 
+The flow process is forked from the worker's ready interpreter (`--start-method fork`, the
+default on Linux: see warm_launcher) or spawned as a new interpreter (`spawn`); the runner treats
+both alike (see launchers).
+
 Cancellation sends SIGTERM to the whole group (the flow's own children too), then SIGKILL after
 `cancel_grace_seconds`. On Linux the flow process dies with its worker (PR_SET_PDEATHSIG): a
 worker SIGKILLed alone leaves no orphaned attempt running while the run is retried elsewhere.
@@ -11,12 +15,9 @@ Crashed (or Cancelled when a cancel was asked for), with the exit code or signal
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import signal
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -30,6 +31,13 @@ from headrace.errors import Conflict, HeadraceError
 from headrace.logging import OUTPUT_FORWARDED_ENV
 from headrace.pool_types import PROCESS
 from headrace.schemas.work_pools import ClaimedRun
+from headrace_worker.launchers import (
+    FORK,
+    FlowProcess,
+    Launcher,
+    ProcessLost,
+    SpawnLauncher,
+)
 from headrace_worker.outcome import log_entry, propose_state, report_exit, run_log
 from headrace_worker.pool_types import RunContext, RunHandle
 from headrace_worker.sources import SourceError, resolve_code_folder
@@ -49,25 +57,64 @@ class ProcessPoolType:
 
     def __init__(self, context: RunContext) -> None:
         self.context = context
+        self._launcher: Launcher | None = None
+        self._launcher_lock = threading.Lock()
+
+    def prepare(self) -> None:
+        """Called by the worker once registered: the ready interpreter (fork) warms up while
+        the worker waits for its first claim."""
+        self._get_launcher()
 
     def start(self, run: ClaimedRun, on_exit: Callable[[RunHandle], None]) -> RunHandle:
-        handle = ProcessRun(run, self.context, on_exit)
+        handle = ProcessRun(run, self.context, on_exit, self._get_launcher())
         handle.start()
         return handle
+
+    def close(self) -> None:
+        """The worker stopped: the ready interpreter (if any) goes too."""
+        with self._launcher_lock:
+            if self._launcher is not None:
+                self._launcher.close()
+
+    def _get_launcher(self) -> Launcher:
+        with self._launcher_lock:
+            if self._launcher is None:
+                self._launcher = make_launcher(self.context)
+            return self._launcher
+
+
+def make_launcher(context: RunContext) -> Launcher:
+    settings = context.settings
+    if settings.resolved_start_method() != FORK:
+        return SpawnLauncher()
+    # Imported here: a spawning worker never needs it.
+    from headrace_worker.warm_launcher import WarmLauncher
+
+    # It warms up while the worker registers and waits for its first claim; a run that comes
+    # before it is ready waits for it, and a run it cannot start (a bad --preload) Fails with why.
+    return WarmLauncher(
+        settings.preload_modules(),
+        https=any(url.startswith("https:") for url in context.client.api_urls),
+    )
 
 
 class ProcessRun:
     """One flow run in a subprocess, watched by its own supervisor thread."""
 
     def __init__(
-        self, run: ClaimedRun, context: RunContext, on_exit: Callable[[RunHandle], None]
+        self,
+        run: ClaimedRun,
+        context: RunContext,
+        on_exit: Callable[[RunHandle], None],
+        launcher: Launcher,
     ) -> None:
         self.run = run
         self.context = context
         self._on_exit = on_exit
+        self._launcher = launcher
         self._lock = threading.Lock()
         self._done = threading.Event()
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: FlowProcess | None = None
         self._cancel_reason: str | None = None
         self._abandoned = False
         self._folder: Path | None = None
@@ -160,7 +207,12 @@ class ProcessRun:
             self._forward(process.stdout, logging.INFO),
             self._forward(process.stderr, logging.INFO),
         ]
-        code = process.wait()
+        try:
+            code = process.wait()
+            assert code is not None, "waited without a timeout"
+            description = exit_description(code)
+        except ProcessLost as lost:
+            code, description = None, f"flow process lost: {lost}"
         for reader in readers:
             reader.join(OUTPUT_DRAIN_SECONDS)
         with self._lock:
@@ -174,7 +226,7 @@ class ProcessRun:
         report_exit(
             self.context,
             self.run_id,
-            exit_description=exit_description(code),
+            exit_description=description,
             cancel_reason=cancel_reason,
         )
 
@@ -190,7 +242,7 @@ class ProcessRun:
             return False  # report as usual: the server fences what it must
         return False
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _spawn(self) -> FlowProcess:
         env = dict(os.environ)
         env.update(
             HEADRACE_API_URL=self.context.client.api_url_setting(),
@@ -203,17 +255,8 @@ class ProcessRun:
         env[OUTPUT_FORWARDED_ENV] = "1"
         if self.context.api_key:
             env["HEADRACE_API_KEY"] = self.context.api_key
-        return subprocess.Popen(
-            [sys.executable, "-m", "headrace.engine", str(self.run_id)],
-            cwd=self._folder,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            # Its own process group, so cancelling reaches every process the flow starts.
-            start_new_session=True,
-            preexec_fn=die_with_this_worker(),
-        )
+        assert self._folder is not None
+        return self._launcher.launch(str(self.run_id), self._folder, env)
 
     def _forward(self, stream: IO[bytes] | None, level: int) -> threading.Thread:
         def pump() -> None:
@@ -227,10 +270,12 @@ class ProcessRun:
         thread.start()
         return thread
 
-    def _escalate(self, process: subprocess.Popen[bytes]) -> None:
+    def _escalate(self, process: FlowProcess) -> None:
         try:
-            process.wait(self.context.settings.cancel_grace_seconds)
-        except subprocess.TimeoutExpired:
+            ended = process.wait(self.context.settings.cancel_grace_seconds) is not None
+        except ProcessLost:
+            ended = True
+        if not ended:
             run_log(
                 self.context,
                 self.run_id,
@@ -269,40 +314,7 @@ def exit_description(returncode: int) -> str:
     return f"flow process was killed by signal {number} ({name})"
 
 
-def die_with_this_worker() -> Callable[[], None] | None:
-    """A preexec_fn that makes the child get SIGKILL when the worker dies (Linux only; None
-    elsewhere). The kernel sends it when the *thread* that forked the child ends, not the
-    process: children are spawned by their run's supervisor thread, which lives until the child
-    has exited, so only the worker's death fires it."""
-    if _prctl is None:
-        return None
-    worker_pid = os.getpid()
-
-    def in_the_child() -> None:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        # The worker may have died between fork and prctl: then nobody would send the signal.
-        if os.getppid() != worker_pid:
-            os._exit(1)
-
-    return in_the_child
-
-
-def _load_prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        # Looked up once here: the preexec_fn runs between fork and exec and must stay minimal.
-        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    return prctl
-
-
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-_prctl = _load_prctl()
-
-
-def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+def _signal_group(process: FlowProcess, sig: signal.Signals) -> None:
     # ProcessLookupError: the group is gone already.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)

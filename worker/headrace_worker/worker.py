@@ -221,6 +221,10 @@ class Worker:
         with self._beat_lock:
             self.worker_id = self._send_heartbeat(announcement=announcement).worker_id
         self._runner = factory(self._context())
+        # A pool type may get ready for runs meanwhile (the process type's ready interpreter).
+        prepare = getattr(self._runner, "prepare", None)
+        if prepare is not None:
+            prepare()
 
     def _context(self) -> RunContext:
         assert self.worker_id is not None, "registered first"
@@ -474,6 +478,10 @@ class Worker:
         for handle in late:
             handle.wait(max(0.0, deadline - time.monotonic()))
         self._logs.close()
+        # A pool type may hold a helper process (the process type's ready interpreter).
+        close = getattr(self._runner, "close", None)
+        if close is not None:
+            close()
         _logger.info("worker %r stopped", self.name)
 
 
