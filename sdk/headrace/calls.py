@@ -149,6 +149,8 @@ class CallContext:
     result_max_bytes: int
     # What the FLOW_PARAMETERS cache policy keys on (hashed once per attempt).
     flow_parameters_key: str | None = None
+    # The flow's `result_storage`: where its tasks store results unless they name their own.
+    result_storage: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

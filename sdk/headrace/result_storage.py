@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-_ENVELOPE_VERSION = 1
+_ENVELOPE_VERSION = 2  # 1: the first layout, fields at the top (still read)
 
 
 class ResultStore(Protocol):
@@ -103,17 +103,25 @@ class FileResultStore:
         except FileNotFoundError:
             return None
         envelope = json.loads(raw)
-        expires_at = envelope.get("expires_at")
+        if "metadata" not in envelope:  # the first layout: its fields at the top
+            envelope = {"metadata": _first_layout_metadata(envelope), "result": envelope["data"]}
+        metadata = envelope["metadata"]
+        expires_at = metadata.get("expiration")
         if expires_at is not None and datetime.fromisoformat(expires_at) <= datetime.now(UTC):
             return None
-        return envelope["serializer"], base64.b64decode(envelope["data"])
+        return metadata["serializer"]["type"], base64.b64decode(envelope["result"])
 
     def write(self, key: str, serializer: str, data: bytes, expires_at: datetime | None) -> None:
+        # Prefect 3's layout (`metadata` and `result`), so that tools reading its files find
+        # their way; the result itself is the serializer's bytes in base64.
         envelope = {
-            "version": _ENVELOPE_VERSION,
-            "serializer": serializer,
-            "expires_at": expires_at.isoformat() if expires_at is not None else None,
-            "data": base64.b64encode(data).decode(),
+            "metadata": {
+                "storage_key": key,
+                "expiration": expires_at.isoformat() if expires_at is not None else None,
+                "serializer": {"type": serializer},
+                "headrace_layout": _ENVELOPE_VERSION,
+            },
+            "result": base64.b64encode(data).decode(),
         }
         raw = json.dumps(envelope).encode()
         path = self._path(key)
@@ -202,3 +210,10 @@ def read_stored(
     if found is None:
         raise NoStoredResult(f"no result under {key!r} in {location} (or it expired)")
     return deserialize(found[1], found[0], serializer)
+
+
+def _first_layout_metadata(envelope: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "expiration": envelope.get("expires_at"),
+        "serializer": {"type": envelope["serializer"]},
+    }

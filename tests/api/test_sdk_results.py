@@ -46,7 +46,7 @@ def test_a_result_in_a_folder_under_a_templated_key_is_cached_and_readable_later
     assert stored_squares() == [9, 9, 16]
     assert calls == [3, 4]  # the templated key is the cache key, as in Prefect 3
     envelope = json.loads((tmp_path / "squares" / "3.json").read_text())
-    assert envelope["serializer"] == "json"
+    assert envelope["metadata"]["serializer"] == {"type": "json"}  # Prefect 3's layout
     cached = task_run(client, "stored-squares", "square-1")
     assert cached.state_name == "Cached"
     assert cached.states[-1].data == {
@@ -164,7 +164,7 @@ def test_a_bad_template_fails_the_task_naming_what_to_fix(client: HeadraceClient
 def _file_data(path: Path) -> bytes:
     import base64
 
-    return base64.b64decode(json.loads(path.read_text())["data"])
+    return base64.b64decode(json.loads(path.read_text())["result"])
 
 
 def test_a_storage_headrace_does_not_offer_is_refused_at_decoration() -> None:

@@ -171,7 +171,12 @@ class FlowRunEngine:
             backend=self.backend,
             task_runner=runner,
             log_prints=capture,
-            call_context=call_context(self.backend, capture, self.parameters),
+            call_context=call_context(
+                self.backend,
+                capture,
+                self.parameters,
+                None if flow.result_storage is None else str(flow.result_storage),
+            ),
             run_count=self.attempt,
             info=self.info,
             parent_flow_run_id=self.parent_ctx.flow_run_id if self.parent_ctx else None,

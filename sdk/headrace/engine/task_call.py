@@ -48,7 +48,10 @@ def task_run_id(flow_run_id: uuid.UUID, task_key: str, dynamic_key: str) -> uuid
 
 
 def call_context(
-    backend: Backend, log_prints: bool, flow_parameters: dict[str, Any] | None = None
+    backend: Backend,
+    log_prints: bool,
+    flow_parameters: dict[str, Any] | None = None,
+    result_storage: str | None = None,
 ) -> CallContext:
     """The snapshot of a flow run attempt's context for its task calls."""
     # Here: settings load pydantic-settings, which `import headrace` must not.
@@ -61,6 +64,7 @@ def call_context(
         log_prints=log_prints,
         result_max_bytes=client_settings().result_max_bytes,
         flow_parameters_key=flow_parameters_key(flow_parameters or {}),
+        result_storage=result_storage,
     )
 
 

@@ -33,6 +33,8 @@ from headrace.states import State, state_of_return_value
 from headrace.timeouts import async_timeout, timeout
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from headrace.calls import TaskCall
     from headrace.ports.backend import Backend
     from headrace.reporter import TaskRunRecord
@@ -160,15 +162,21 @@ class TaskRunEngine:
     def _location_key(self, key: str) -> str:
         """`key` as the store takes it: the API accepts a bounded set of characters, so a key
         for it is hashed unless it is one of ours already."""
-        if self.task.result_storage is None and not _API_KEY.match(key):
+        if self._storage is None and not _API_KEY.match(key):
             return storage_key(key)
         return key
 
+    @property
+    def _storage(self) -> str | Path | None:
+        """The task's own `result_storage`, else its flow's (as in Prefect)."""
+        own = self.task.result_storage
+        return own if own is not None else self.call.context.result_storage
+
     def _store(self) -> ResultStore:
-        return store_for(self.task.result_storage, self.backend.results)
+        return store_for(self._storage, self.backend.results)
 
     def _result_ref(self, key: str, serializer: str) -> dict[str, Any]:
-        return result_ref(key, serializer, self.task.result_storage)
+        return result_ref(key, serializer, self._storage)
 
     # -- attempts -----------------------------------------------------------------------------
 
