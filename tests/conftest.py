@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -138,6 +139,14 @@ def live_server(
     database_url: str, tmp_path: object, server_settings_overrides: dict[str, object]
 ) -> Iterator[LiveServer]:
     """The real app under uvicorn on a free port, in a thread of this process."""
+    with serve_app(database_url, home=tmp_path, **server_settings_overrides) as server:
+        yield server
+
+
+@contextmanager
+def serve_app(database_url: str, **settings_fields: object) -> Iterator[LiveServer]:
+    """Serve the real app with these settings until the block ends (tests that restart a
+    server, e.g. with other keys, use it directly)."""
     import uvicorn
 
     from headrace_service.app import create_app
@@ -145,11 +154,10 @@ def live_server(
 
     port = free_port()
     settings = ServerSettings(
-        home=tmp_path,
         host="127.0.0.1",
         port=port,
         database_url=database_url,  # type: ignore[arg-type]
-        **server_settings_overrides,  # type: ignore[arg-type]
+        **settings_fields,  # type: ignore[arg-type]
     )
     app = create_app(settings, database_url)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

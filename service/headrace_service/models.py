@@ -449,6 +449,39 @@ concurrency_slot = Table(
     UniqueConstraint("concurrency_limit_id", "holder_id", name="uq_concurrency_slot_holder"),
 )
 
+block_type = Table(
+    "block_type",
+    metadata,
+    _id(),
+    Column("slug", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("json_schema", JSONB, nullable=False),
+    Column("description", Text),
+    _created(),
+    _updated(),
+)
+
+# A block's values: `data` holds them with every secret replaced by the mask (what read keys
+# and the dashboard see); `encrypted_data`, when the type has secrets, all of them in clear,
+# encrypted with the server's key (block_crypto.py).
+block_document = Table(
+    "block_document",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column(
+        "block_type_id",
+        UUID(as_uuid=True),
+        ForeignKey("block_type.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("data", JSONB, nullable=False),
+    Column("encrypted_data", LargeBinary),
+    _created(),
+    _updated(),
+    UniqueConstraint("block_type_id", "name", name="uq_block_document_type_name"),
+)
+
 result = Table(
     "result",
     metadata,

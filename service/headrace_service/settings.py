@@ -81,6 +81,13 @@ class ServerSettings(BaseSettings):
         "the workers the same value as HEADRACE_API_KEY. Only its hash is stored; revoking "
         "it sticks.",
     )
+    block_encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys that encrypt the secret fields of blocks, comma-separated: the "
+        "first encrypts, every one decrypts (rotation: put a new key first, restart, drop the "
+        "old one; docs/blocks.md). Unset: $HEADRACE_HOME/block-encryption.key, generated on "
+        "first start. Every replica of a server must use the same keys.",
+    )
     insecure_no_auth: bool = Field(
         default=False,
         description="Allow starting without auth on a non-loopback address (anyone who reaches "

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from headrace.cli import (
     api_key,
+    block,
     concurrency_limit,
     config,
     deploy,
@@ -39,6 +40,7 @@ app.add_typer(work_queue.app, name="work-queue")
 app.add_typer(deployment.app, name="deployment")
 app.command("deploy")(deploy.deploy)
 app.add_typer(concurrency_limit.app, name="concurrency-limit")
+app.add_typer(block.app, name="block")
 app.add_typer(config.app, name="config")
 app.add_typer(profile.app, name="profile")
 

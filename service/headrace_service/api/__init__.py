@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from headrace_service.api import (
     api_keys,
+    blocks,
     cancel,
     code_bundles,
     concurrency_limits,
@@ -37,6 +38,7 @@ ROUTERS = [
     flow_run_wait.router,
     cancel.router,
     code_bundles.router,
+    blocks.router,
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from headrace_service.dashboard.block_pages import block_new_page, block_page, blocks_page
 from headrace_service.dashboard.deployment_pages import deployment_page, deployments_page
 from headrace_service.dashboard.events import events_endpoint
 from headrace_service.dashboard.overview_page import overview_page
@@ -23,6 +24,9 @@ def dashboard_routes() -> list[BaseRoute]:
         Route("/deployments/{deployment_id}", deployment_page, methods=["GET"]),
         Route("/work-pools", work_pools_page, methods=["GET"]),
         Route("/concurrency", concurrency_page, methods=["GET"]),
+        Route("/blocks", blocks_page, methods=["GET"]),
+        Route("/blocks/new/{slug}", block_new_page, methods=["GET"]),
+        Route("/blocks/{slug}/{name}", block_page, methods=["GET"]),
         Route("/api/events", events_endpoint, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
