@@ -88,6 +88,13 @@ class ServerSettings(BaseSettings):
         "old one; docs/blocks.md). Unset: $HEADRACE_HOME/block-encryption.key, generated on "
         "first start. Every replica of a server must use the same keys.",
     )
+    global_concurrency_default_limit: int | None = Field(
+        default=None,
+        ge=0,
+        description="When set, `concurrency(name)` and `rate_limit(name)` on a name that has no "
+        "global concurrency limit create one with this many slots (per-key limits such as "
+        "f'customer-{id}'). Unset: such names are not limited (strict=True fails instead).",
+    )
     insecure_no_auth: bool = Field(
         default=False,
         description="Allow starting without auth on a non-loopback address (anyone who reaches "

@@ -15,6 +15,7 @@ from headrace.cli import (
     deploy,
     deployment,
     flow_run,
+    global_concurrency_limit,
     profile,
     server,
     work_pool,
@@ -41,6 +42,8 @@ app.add_typer(deployment.app, name="deployment")
 app.command("deploy")(deploy.deploy)
 app.add_typer(concurrency_limit.app, name="concurrency-limit")
 app.add_typer(block.app, name="block")
+app.add_typer(global_concurrency_limit.app, name="global-concurrency-limit")
+app.add_typer(global_concurrency_limit.app, name="gcl", help="Alias of global-concurrency-limit.")
 app.add_typer(config.app, name="config")
 app.add_typer(profile.app, name="profile")
 

@@ -12,6 +12,7 @@ from headrace_service.api import (
     flow_run_wait,
     flow_runs,
     flows,
+    global_concurrency,
     health,
     logs,
     results,
@@ -39,6 +40,7 @@ ROUTERS = [
     cancel.router,
     code_bundles.router,
     blocks.router,
+    global_concurrency.router,
 ]
 
 

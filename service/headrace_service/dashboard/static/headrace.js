@@ -356,9 +356,17 @@ function initLivePage() {
     }
   });
   liveEvents("/api/events", refresh);
+  return refresh;
 }
 
 const initOverviewPage = initLivePage;
+
+// Slots are taken and given back without any run event: the limits page also re-reads itself
+// every few seconds, so its slot counts stay live.
+function initLimitsPage() {
+  const refresh = initLivePage();
+  setInterval(() => refresh(null), 3000);
+}
 
 // ---- a deployment: Run form and its runs live (pause buttons: data-patch, below) ---------
 function initDeploymentPage() {
@@ -521,7 +529,7 @@ const PAGES = {
   deployment: initDeploymentPage,
   pools: initLivePage,
   deployments: initLivePage,
-  limits: initLivePage,
+  limits: initLimitsPage,
 };
 
 document.addEventListener("DOMContentLoaded", () => {
