@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -253,3 +254,27 @@ def test_the_cli_lists_inspects_and_deletes_blocks_secrets_masked(api_url: str) 
     assert absent.exit_code != 0 and "no warehouse block named 'absent'" in absent.output
     assert runner.invoke(app, ["block", "delete", "warehouse/prod"]).exit_code == 0
     assert json.loads(runner.invoke(app, ["block", "ls", "--json"]).output) == []
+
+
+def test_a_loaded_secret_is_masked_in_the_run_logs(api_url: str, client: HeadraceClient) -> None:
+    from headrace import flow, get_run_logger
+
+    Secret(value="tok-do-not-log-me").save("token")
+
+    @flow(log_prints=True)
+    def leaky() -> None:
+        token = Secret.load("token").get()
+        print(f"calling the API with {token}")
+        get_run_logger().info("token=%s", token)
+
+    leaky()
+    run = client.get_json("/flow_runs", params={"flow_name": "leaky"})["items"][0]
+    deadline = time.monotonic() + 10
+    lines: list[str] = []
+    while len(lines) < 2 and time.monotonic() < deadline:
+        logs = client.get_json(f"/flow_runs/{run['id']}/logs")
+        items = logs["items"] if isinstance(logs, dict) else logs
+        lines = [x["message"] for x in items if "token" in x["message"] or "API" in x["message"]]
+        time.sleep(0.1)
+    assert lines and all("tok-do-not-log-me" not in line for line in lines)
+    assert any("calling the API with **********" in line for line in lines)

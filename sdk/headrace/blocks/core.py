@@ -29,6 +29,7 @@ from pydantic import Secret as PydanticSecret
 from pydantic_core import to_jsonable_python
 
 from headrace.errors import Conflict, NotFound
+from headrace.redaction import remember_secret
 
 T = TypeVar("T")
 
@@ -74,6 +75,23 @@ def _reveal(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_reveal(v) for v in value]
     return to_jsonable_python(value)
+
+
+def _remember_secrets(value: Any, inside_secret: bool = False) -> None:
+    """Remember every clear string held by a secret field, so run logs mask it."""
+    if isinstance(value, SecretStr | PydanticSecret):
+        _remember_secrets(value.get_secret_value(), True)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _remember_secrets(getattr(value, name), inside_secret)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _remember_secrets(item, inside_secret)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _remember_secrets(item, inside_secret)
+    elif inside_secret and isinstance(value, str):
+        remember_secret(value)
 
 
 class Block(BaseModel):
@@ -181,6 +199,7 @@ class Block(BaseModel):
         )
         loaded._block_document_id = document.id
         loaded._block_document_name = document.name
+        _remember_secrets(loaded)
         return cast(Self, loaded)
 
     @classmethod
