@@ -4,7 +4,7 @@
 
 Starts its own server (embedded PostgreSQL, temporary home). (1) `with concurrency("solo"):`
 uncontended, timed around the whole block: one acquire and one release through the API.
-(2) `--contenders` threads, started 5 ms apart, each `with concurrency("shared")` (limit 5)
+(2) `--contenders` threads, started 20 ms apart, each `with concurrency("shared")` (limit 5)
 holding 50 ms; a sampler reads the limit's slot count from the API every 10 ms, and each
 holder counts itself in and out, so both the server's view and the holders' own never pass 5.
 The order of service is printed beside the order of arrival.
@@ -25,7 +25,7 @@ from headrace.settings import client_settings
 
 LIMIT = 5
 HOLD_SECONDS = 0.05
-STAGGER_SECONDS = 0.005
+STAGGER_SECONDS = 0.02
 SAMPLE_SECONDS = 0.01
 
 
@@ -105,6 +105,7 @@ def main() -> None:
             stack.http.post(
                 "/global_concurrency_limits", json={"name": name, "limit": limit}
             ).raise_for_status()
+        time.sleep(5)  # the server's start-up work (migrations check, first loop passes) is done
         timings = uncontended(args.iterations)
         result = {
             "acquire_release_uncontended": {"iterations": args.iterations, **summary(timings)},

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 # A waiting holder asks again after these delays (with jitter); the server drops a waiter that
 # has not asked for 10 s, so the longest delay stays well under that.
 FIRST_POLL_SECONDS = 0.02
-MAX_POLL_SECONDS = 0.5
+HEAD_POLL_SECONDS = 0.05
+MAX_POLL_SECONDS = 1.0
 
 _logger = logging.getLogger("headrace.concurrency")
 
@@ -158,11 +159,17 @@ def acquire_steps(request: Request) -> Generator[float, None, HeldGlobalSlots | 
                 f"attempt to acquire concurrency slots of {result.blocked_by!r} timed out "
                 f"after {request.timeout_seconds} second(s)"
             )
-        wait = delay * random.uniform(0.5, 1.5)
+        # Next in line: ask again soon, a slot may free any moment. Further back: more slowly
+        # (still well within the server's 10 s before it drops a silent waiter).
+        delay = (
+            min(delay * 1.5, HEAD_POLL_SECONDS)
+            if result.waiting_ahead == 0
+            else min(FIRST_POLL_SECONDS * (1 + result.waiting_ahead), MAX_POLL_SECONDS)
+        )
+        wait = delay * random.uniform(0.75, 1.25)
         if deadline is not None:
             wait = max(0.0, min(wait, deadline - time.monotonic()))
         yield wait
-        delay = min(delay * 1.5, MAX_POLL_SECONDS)
 
 
 def acquisition(

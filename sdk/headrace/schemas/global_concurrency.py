@@ -75,6 +75,8 @@ class GlobalSlotAcquireResult(ReadModel):
     limits: list[str] = Field(default_factory=list)
     # When not acquired: the limits that are full, or have holders waiting before this one.
     blocked_by: list[str] = Field(default_factory=list)
+    # When not acquired: holders queued before this one (on the limit with the longest line).
+    waiting_ahead: int = 0
 
 
 class GlobalSlotHolder(Model):

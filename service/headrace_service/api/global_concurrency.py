@@ -102,6 +102,9 @@ async def acquire_global_slots(
     names = sorted(set(body.names))
     default = settings(request).global_concurrency_default_limit
     async with db(request).begin() as conn:
+        behind = await store.global_waiter_still_behind(conn, names, body.holder_id)
+        if behind is not None:
+            return _refused(sorted(behind), behind)
         limits = await store.global_limit_lock(conn, names, default)
         enabled = [row for row in limits if row["active"]]
         _check_request(enabled, body)
@@ -117,10 +120,19 @@ async def acquire_global_slots(
                 ),
             )
             if enabled
-            else []
+            else {}
         )
+    if blocked:
+        return _refused([row["name"] for row in limits], blocked)
+    return GlobalSlotAcquireResult(acquired=True, limits=[row["name"] for row in limits])
+
+
+def _refused(limits: list[str], blocked: dict[str, int]) -> GlobalSlotAcquireResult:
     return GlobalSlotAcquireResult(
-        acquired=not blocked, limits=[row["name"] for row in limits], blocked_by=blocked
+        acquired=False,
+        limits=limits,
+        blocked_by=sorted(blocked),
+        waiting_ahead=max(blocked.values(), default=0),
     )
 
 

@@ -94,6 +94,46 @@ async def global_slot_list_live(
     return list(rows.mappings())
 
 
+async def global_waiter_still_behind(
+    conn: AsyncConnection,
+    names: list[str],
+    holder_id: uuid.UUID,
+    now: datetime | None = None,
+) -> dict[str, int] | None:
+    """For a holder already in line: keep its place, and, while someone is still before it on
+    a limit, say so without locking anything (the line moves only from its head, so only the
+    head needs the locking `global_slot_take`). Returns the limits it waits on with the
+    holders before it, or None when it is not in line or is first on every limit."""
+    rows = await conn.execute(
+        text(
+            """
+            WITH mine AS (
+                UPDATE global_concurrency_waiter w
+                SET expires_at = coalesce(:now, now()) + make_interval(secs => :ttl)
+                FROM global_concurrency_limit l
+                WHERE l.id = w.limit_id AND l.name = ANY(:names) AND l.active
+                    AND w.holder_id = :holder AND w.expires_at > coalesce(:now, now())
+                RETURNING w.limit_id, w.enqueued_at, l.name
+            )
+            SELECT m.name, (
+                SELECT count(*) FROM global_concurrency_waiter o
+                WHERE o.limit_id = m.limit_id AND o.holder_id <> :holder
+                    AND o.expires_at > coalesce(:now, now())
+                    AND (o.enqueued_at < m.enqueued_at
+                         OR (o.enqueued_at = m.enqueued_at AND o.holder_id < :holder))
+            ) AS ahead
+            FROM mine m
+            """
+        ),
+        {"names": names, "holder": holder_id, "ttl": WAITER_TTL_SECONDS, "now": now},
+    )
+    waiting = {name: int(ahead) for name, ahead in rows.all()}
+    if not any(waiting.values()):
+        return None
+    await commit_without_flush(conn)
+    return waiting
+
+
 async def global_limit_lock(
     conn: AsyncConnection, names: list[str], create_with_limit: int | None
 ) -> list[RowMapping]:
@@ -149,7 +189,7 @@ WITH used AS (
              OR (w.enqueued_at = me.enqueued_at AND w.holder_id < :holder))
     GROUP BY w.limit_id
 ), blocked AS (
-    SELECT l.name FROM global_concurrency_limit l
+    SELECT l.name, coalesce(ahead.n, 0) AS ahead FROM global_concurrency_limit l
     LEFT JOIN used ON used.limit_id = l.id LEFT JOIN ahead ON ahead.limit_id = l.id
     WHERE l.id = ANY(:ids)
         AND (coalesce(used.n, 0) + :occupy > l."limit" OR coalesce(ahead.n, 0) > 0)
@@ -186,7 +226,7 @@ WITH used AS (
     WHERE limit_id = ANY(:ids) AND holder_id <> :holder AND expires_at <= coalesce(:now, now())
     RETURNING 1
 )
-SELECT name FROM blocked ORDER BY name
+SELECT name, ahead FROM blocked ORDER BY name
 """
 # A lease; or, for rate_limit, decay frees one slot every 1/decay seconds after those taken
 # before.
@@ -203,9 +243,10 @@ async def global_slot_take(
     limits: list[RowMapping],
     request: SlotRequest,
     now: datetime | None = None,
-) -> list[str]:
+) -> dict[str, int]:
     """Take the slots on `limits` (locked by `global_limit_lock`, all enabled) or queue for
-    them. Returns the names of the limits that refused (empty: taken)."""
+    them. Returns the limits that refused, each with the number of holders waiting before
+    this one (empty: taken)."""
     statement = _TAKE.format(expiry=_DECAY_EXPIRY if request.decaying else _LEASE_EXPIRY)
     rows = await conn.execute(
         text(statement),
@@ -219,7 +260,7 @@ async def global_slot_take(
             "now": now,
         },
     )
-    blocked = list(rows.scalars())
+    blocked = {name: int(ahead) for name, ahead in rows.all()}
     if blocked:
         # A place in line lost in a database crash is harmless (the waiter asks again): do not
         # make every poll of every waiter wait for a disk flush.
