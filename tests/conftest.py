@@ -8,6 +8,7 @@ milliseconds), so tests may commit from many connections, LISTEN, and run real p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -146,16 +147,14 @@ def live_server(
     database_url: str, tmp_path: object, server_settings_overrides: dict[str, object]
 ) -> Iterator[LiveServer]:
     """The real app under uvicorn on a free port, in a thread of this process."""
-    with serve_in_thread(database_url, tmp_path, server_settings_overrides) as server:
+    with serve_app(database_url, home=tmp_path, **server_settings_overrides) as server:
         yield server
 
 
 @contextmanager
-def serve_in_thread(
-    database_url: str, home: object, overrides: dict[str, object]
-) -> Iterator[LiveServer]:
-    """The app under uvicorn on a free port in a daemon thread, stopped on exit (for fixtures
-    of any scope)."""
+def serve_app(database_url: str, **settings_fields: object) -> Iterator[LiveServer]:
+    """Serve the real app with these settings until the block ends (tests that restart a
+    server, e.g. with other keys, use it directly)."""
     import uvicorn
 
     from headrace_service.app import create_app
@@ -163,11 +162,10 @@ def serve_in_thread(
 
     port = free_port()
     settings = ServerSettings(
-        home=home,
         host="127.0.0.1",
         port=port,
         database_url=database_url,  # type: ignore[arg-type]
-        **overrides,  # type: ignore[arg-type]
+        **settings_fields,  # type: ignore[arg-type]
     )
     app = create_app(settings, database_url)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -184,6 +182,14 @@ def serve_in_thread(
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def serve_in_thread(
+    database_url: str, home: object, overrides: dict[str, object]
+) -> contextlib.AbstractContextManager[LiveServer]:
+    """The app under uvicorn on a free port in a daemon thread, stopped on exit (for fixtures
+    of any scope)."""
+    return serve_app(database_url, home=home, **overrides)
 
 
 @pytest.fixture

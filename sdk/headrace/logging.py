@@ -19,6 +19,7 @@ from typing import Any
 from headrace.context import flow_run_context, task_run_context
 from headrace.exceptions import MissingContextError
 from headrace.ports.backend import get_current_backend
+from headrace.redaction import redact
 from headrace.reporter import LogLine
 
 RUN_LOGGER = "headrace.run"
@@ -122,6 +123,7 @@ class ApiLogHandler(logging.Handler):
             message = record.getMessage()
             if record.exc_info:
                 message = f"{message}\n{self.formatter_exception(record)}"
+            message = redact(message)
             task_run_id = getattr(record, "headrace_task_run_id", None)
             backend.logs.log(
                 LogLine(
@@ -150,7 +152,7 @@ class ConsoleFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         label = getattr(record, "headrace_run_label", None)
-        text = super().format(record)
+        text = redact(super().format(record))
         if label:
             head, sep, tail = text.partition(" | ")
             level, sep2, message = tail.partition(" | ")

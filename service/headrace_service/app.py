@@ -21,6 +21,8 @@ from headrace_service.api import all_routes
 from headrace_service.api.openapi import openapi_document
 from headrace_service.api.routing import error_response
 from headrace_service.app_state import AppState
+from headrace_service.block_crypto import load_cipher
+from headrace_service.blocks import reencrypt_documents
 from headrace_service.dashboard.routes import dashboard_routes
 from headrace_service.db import Database, create_engine
 from headrace_service.errors import DatabaseUnavailable, ServiceError, Unauthorized
@@ -72,9 +74,11 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
                 )
             )
 
+        block_cipher = load_cipher(settings)
         db = pool(settings.db_pool_size)
         # Heartbeats only: requests that exhaust the main pool cannot make leases expire.
         lease_db = pool(settings.db_lease_pool_size)
+        await reencrypt_documents(db, block_cipher)
         listen_url = settings.listen_url(database_url)
         if listen_url is None:
             log.info(
@@ -99,6 +103,7 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
                 migration_check=MigrationCheck(database_url),
                 metrics_snapshots=SnapshotCache(),
                 log_writers=asyncio.Semaphore(max(1, settings.db_pool_size // 2)),
+                block_cipher=block_cipher,
             )
         finally:
             stop_loops(scheduler)

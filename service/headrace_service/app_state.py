@@ -14,6 +14,7 @@ from typing import TypedDict, cast
 
 from starlette.requests import HTTPConnection
 
+from headrace_service.block_crypto import BlockCipher
 from headrace_service.db import Database
 from headrace_service.metrics_snapshot import SnapshotCache
 from headrace_service.migration_check import MigrationCheck
@@ -39,6 +40,8 @@ class AppState(TypedDict):
     # Log batches written at once: at most half the main pool, so that however fast flows log,
     # reads and state changes find a connection (the other batches wait, their clients too).
     log_writers: asyncio.Semaphore
+    # Encrypts and decrypts the secret fields of blocks (block_crypto.py).
+    block_cipher: BlockCipher
 
 
 class RequestState(AppState, total=False):

@@ -449,6 +449,91 @@ concurrency_slot = Table(
     UniqueConstraint("concurrency_limit_id", "holder_id", name="uq_concurrency_slot_holder"),
 )
 
+block_type = Table(
+    "block_type",
+    metadata,
+    _id(),
+    Column("slug", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("json_schema", JSONB, nullable=False),
+    Column("description", Text),
+    _created(),
+    _updated(),
+)
+
+# A block's values: `data` holds them with every secret replaced by the mask (what read keys
+# and the dashboard see); `encrypted_data`, when the type has secrets, all of them in clear,
+# encrypted with the server's key (block_crypto.py).
+block_document = Table(
+    "block_document",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column(
+        "block_type_id",
+        UUID(as_uuid=True),
+        ForeignKey("block_type.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("data", JSONB, nullable=False),
+    Column("encrypted_data", LargeBinary),
+    _created(),
+    _updated(),
+    UniqueConstraint("block_type_id", "name", name="uq_block_document_type_name"),
+)
+
+global_concurrency_limit = Table(
+    "global_concurrency_limit",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False, unique=True),
+    Column("limit", Integer, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("slot_decay_per_second", Float, nullable=False, server_default=text("0")),
+    _created(),
+    _updated(),
+    CheckConstraint('"limit" >= 0', name="limit_not_negative"),
+    CheckConstraint("slot_decay_per_second >= 0", name="decay_not_negative"),
+)
+
+# A holder's slots of a limit: leased by `concurrency` (renewed while held), or, taken by
+# `rate_limit`, expiring when decay has given them back.
+global_concurrency_slot = Table(
+    "global_concurrency_slot",
+    metadata,
+    _id(),
+    Column(
+        "limit_id",
+        UUID(as_uuid=True),
+        ForeignKey("global_concurrency_limit.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("holder_id", UUID(as_uuid=True), nullable=False),
+    Column("occupy", Integer, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    # Taken by `rate_limit`: never renewed nor released, gone when decayed.
+    Column("decaying", Boolean, nullable=False, server_default=text("false")),
+    _created(),
+    UniqueConstraint("limit_id", "holder_id", name="uq_global_concurrency_slot_holder"),
+)
+
+# Holders refused a slot, in order of arrival: a limit serves its oldest waiter first. A
+# waiter that stops asking again (its process died) expires and leaves the queue.
+global_concurrency_waiter = Table(
+    "global_concurrency_waiter",
+    metadata,
+    Column(
+        "limit_id",
+        UUID(as_uuid=True),
+        ForeignKey("global_concurrency_limit.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("holder_id", UUID(as_uuid=True), primary_key=True),
+    Column("occupy", Integer, nullable=False),
+    Column("enqueued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
 result = Table(
     "result",
     metadata,

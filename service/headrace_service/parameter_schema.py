@@ -10,14 +10,12 @@ from jsonschema.exceptions import SchemaError, ValidationError
 from headrace_service.errors import InvalidInput
 
 
-def check_schema(schema: dict[str, Any]) -> None:
+def check_schema(schema: dict[str, Any], where: str = "body.parameter_schema") -> None:
     """A 422 when `schema` is not a JSON schema at all (caught at deploy time, not at run time)."""
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as error:
-        raise InvalidInput(
-            f"body.parameter_schema: not a valid JSON schema: {error.message}"
-        ) from None
+        raise InvalidInput(f"{where}: not a valid JSON schema: {error.message}") from None
 
 
 def check_parameters(

@@ -89,6 +89,20 @@ class ServerSettings(BaseSettings):
         "the workers the same value as HEADRACE_API_KEY. Only its hash is stored; revoking "
         "it sticks.",
     )
+    block_encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys that encrypt the secret fields of blocks, comma-separated: the "
+        "first encrypts, every one decrypts (rotation: put a new key first, restart, drop the "
+        "old one; docs/blocks.md). Unset: $HEADRACE_HOME/block-encryption.key, generated on "
+        "first start. Every replica of a server must use the same keys.",
+    )
+    global_concurrency_default_limit: int | None = Field(
+        default=None,
+        ge=0,
+        description="When set, `concurrency(name)` and `rate_limit(name)` on a name that has no "
+        "global concurrency limit create one with this many slots (per-key limits such as "
+        "f'customer-{id}'). Unset: such names are not limited (strict=True fails instead).",
+    )
     insecure_no_auth: bool = Field(
         default=False,
         description="Allow starting without auth on a non-loopback address (anyone who reaches "

@@ -25,6 +25,9 @@ GROUPS: dict[str, str] = {
     "deployment": "deployment",
     "deploy": "",  # a command, not a group: see build_app
     "concurrency-limit": "concurrency_limit",
+    "block": "block",
+    "global-concurrency-limit": "global_concurrency_limit",
+    "gcl": "global_concurrency_limit",  # the short name, as in Prefect
     "config": "config",
     "profile": "profile",
     "artifact": "artifact",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from headrace_service.api import (
     api_keys,
     artifacts,
+    blocks,
     cancel,
     code_bundles,
     concurrency_limits,
@@ -12,6 +13,7 @@ from headrace_service.api import (
     flow_run_wait,
     flow_runs,
     flows,
+    global_concurrency,
     health,
     logs,
     results,
@@ -41,6 +43,8 @@ ROUTERS = [
     code_bundles.router,
     artifacts.router,
     variables.router,
+    blocks.router,
+    global_concurrency.router,
 ]
 
 

@@ -1,4 +1,4 @@
-"""Work pools (queues with depth, workers with heartbeats) and tag concurrency limits."""
+"""Work pools (queues with depth, workers with heartbeats), tag and global concurrency limits."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from starlette.responses import Response
 from headrace_service.app_state import request_database, request_state
 from headrace_service.dashboard.templating import render
 from headrace_service.store.concurrency_limits import concurrency_limit_list
+from headrace_service.store.global_concurrency import global_limit_list
 from headrace_service.store.work_pools import work_pool_list, work_queue_list, worker_list
 
 
@@ -32,4 +33,11 @@ async def work_pools_page(request: Request) -> Response:
 async def concurrency_page(request: Request) -> Response:
     async with request_database(request).begin() as conn:
         limits = await concurrency_limit_list(conn)
-    return render("concurrency.html", title="Concurrency limits", nav="limits", limits=limits)
+        global_limits = await global_limit_list(conn)
+    return render(
+        "concurrency.html",
+        title="Concurrency limits",
+        nav="limits",
+        limits=limits,
+        global_limits=global_limits,
+    )

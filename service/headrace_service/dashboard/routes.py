@@ -10,6 +10,7 @@ from headrace_service.dashboard.artifact_views import (
     artifacts_page,
     run_artifacts_fragment,
 )
+from headrace_service.dashboard.block_pages import block_new_page, block_page, blocks_page
 from headrace_service.dashboard.deployment_pages import deployment_page, deployments_page
 from headrace_service.dashboard.events import events_endpoint
 from headrace_service.dashboard.overview_page import overview_page
@@ -33,6 +34,9 @@ def dashboard_routes() -> list[BaseRoute]:
         Route("/deployments/{deployment_id}", deployment_page, methods=["GET"]),
         Route("/work-pools", work_pools_page, methods=["GET"]),
         Route("/concurrency", concurrency_page, methods=["GET"]),
+        Route("/blocks", blocks_page, methods=["GET"]),
+        Route("/blocks/new/{slug}", block_new_page, methods=["GET"]),
+        Route("/blocks/{slug}/{name}", block_page, methods=["GET"]),
         Route("/api/events", events_endpoint, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]

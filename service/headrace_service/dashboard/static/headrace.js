@@ -381,9 +381,17 @@ function initLivePage() {
     }
   });
   liveEvents("/api/events", refresh);
+  return refresh;
 }
 
 const initOverviewPage = initLivePage;
+
+// Slots are taken and given back without any run event: the limits page also re-reads itself
+// every few seconds, so its slot counts stay live.
+function initLimitsPage() {
+  const refresh = initLivePage();
+  setInterval(() => refresh(null), 3000);
+}
 
 // ---- a deployment: Run form and its runs live (pause buttons: data-patch, below) ---------
 function initDeploymentPage() {
@@ -435,7 +443,9 @@ function readParameters(form) {
     const kind = field.dataset.kind;
     const input = field.querySelector("input, select, textarea");
     if (kind === "boolean") { parameters[name] = input.checked; continue; }
-    const raw = input.value.trim();
+    if (kind === "name") continue;
+    // A secret is taken as typed (spaces included), never parsed.
+    const raw = kind === "secret" ? input.value : input.value.trim();
     if (raw === "") {
       if (input.required) { fieldError(form, name, "required"); ok = false; }
       continue; // left empty: the deployment's default applies
@@ -460,11 +470,12 @@ function readParameters(form) {
   return { parameters, ok };
 }
 
-// The server names each bad parameter as `parameters.NAME: why`; put each by its field.
-function showServerErrors(form, message) {
+// The server names each bad value as `PREFIX.NAME: why`; put each by its field.
+function showServerErrors(form, message, prefix = "parameters") {
   const rest = [];
+  const pattern = new RegExp("^" + prefix.replace(/\./g, "\\.") + "\\.([^.:]+)[^:]*: (.*)$", "s");
   for (const part of message.split("; ")) {
-    const match = /^parameters\.([^.:]+)[^:]*: (.*)$/s.exec(part);
+    const match = pattern.exec(part);
     if (!(match && fieldError(form, match[1], match[2]))) rest.push(part);
   }
   form.querySelector("#form-error").textContent = rest.join("; ");
@@ -536,14 +547,65 @@ function initVariablesPage() {
   });
 }
 
+// ---- a block: create/edit form generated from its type's schema, delete -------------------
+function initBlockPage() {
+  const form = document.getElementById("block-form");
+  const slug = document.body.dataset.blockType;
+  const existing = document.body.dataset.blockName;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const { parameters, ok } = readParameters(form);
+    const name = existing ?? document.getElementById("block-name").value.trim();
+    if (!name) {
+      document.getElementById("block-name-error").textContent = "required";
+      return;
+    }
+    if (!ok) return;
+    // Write-only fields left empty when editing keep what the server stores.
+    const keep = existing === undefined ? [] : [...form.querySelectorAll('.field[data-kind="secret"]')]
+      .filter((f) => f.querySelector("input, textarea").value === "")
+      .map((f) => f.dataset.name);
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      await api("/api/block_documents", {
+        method: "POST",
+        body: JSON.stringify({
+          block_type_slug: slug, name, data: parameters,
+          overwrite: existing !== undefined, keep_secrets: keep,
+        }),
+      });
+      window.location.href = `/blocks/${encodeURIComponent(slug)}/${encodeURIComponent(name)}`;
+    } catch (error) {
+      showServerErrors(form, error.message, "body.data");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  const remove = document.getElementById("block-delete");
+  if (remove) {
+    remove.addEventListener("click", async () => {
+      if (!window.confirm(`Delete the ${slug} block ${existing}?`)) return;
+      try {
+        await api(`/api/block_documents/${encodeURIComponent(slug)}/${encodeURIComponent(existing)}`, { method: "DELETE" });
+        window.location.href = "/blocks";
+      } catch (error) {
+        toast(error.message, true);
+      }
+    });
+  }
+}
+
 const PAGES = {
+  block: initBlockPage,
   runs: initRunsPage,
   run: initRunPage,
   overview: initOverviewPage,
   deployment: initDeploymentPage,
   pools: initLivePage,
   deployments: initLivePage,
-  limits: initLivePage,
+  limits: initLimitsPage,
   variables: initVariablesPage,
   artifacts: initLivePage, // new artifacts come with runs: re-read when runs change
 };

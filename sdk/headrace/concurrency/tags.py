@@ -1,4 +1,5 @@
 """Tag concurrency limits on the client: wait for slots, keep their leases alive, release them.
+(`renewer` also keeps the leases of global concurrency slots: one thread per process.)
 
 Slots are held in Postgres through the API, each with a lease. A holder renews its leases from a
 background thread; if the process dies (even SIGKILL), its slots come back when the lease expires.
@@ -12,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from headrace import states as st
 from headrace.errors import HeadraceError
@@ -38,7 +39,7 @@ class HeldSlots:
         self.holder_id = holder_id
 
     def release(self) -> None:
-        _renewer.remove(self.holder_id)
+        renewer.remove(self.holder_id)
         try:
             self.slots.release(self.holder_id)
         except HeadraceError as exc:
@@ -74,22 +75,31 @@ def acquire_slots(
             on_wait(st.AwaitingConcurrencySlot(f"waiting for a concurrency slot of {tags}"))
         time.sleep(delay * random.uniform(0.5, 1.5))
         delay = min(delay * 2, MAX_POLL_SECONDS)
-    _renewer.add(slots, holder_id, lease_seconds)
+    renewer.add(slots, holder_id, lease_seconds)
     return HeldSlots(slots, holder_id)
 
 
-class _LeaseRenewer:
+class Renews(Protocol):
+    """Where leases of held slots are renewed (tag limits' slots, global limits' slots)."""
+
+    def renew(self, holder_ids: list[uuid.UUID], lease_seconds: float) -> None: ...
+
+
+class LeaseRenewer:
     """One daemon thread that renews the leases of all slots held by this process."""
 
     def __init__(self) -> None:
-        self._held: dict[uuid.UUID, tuple[Slots, float]] = {}
+        self._held: dict[uuid.UUID, tuple[Renews, float]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
+        self._waiting = LEASE_SECONDS  # how long the thread sleeps between renewals now
 
-    def add(self, slots: Slots, holder_id: uuid.UUID, lease_seconds: float) -> None:
+    def add(self, slots: Renews, holder_id: uuid.UUID, lease_seconds: float) -> None:
         with self._lock:
             self._held[holder_id] = (slots, lease_seconds)
+            if lease_seconds / 3 < self._waiting:
+                self._wake.set()  # a shorter lease than the thread sleeps: wake it up
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="headrace-lease-renewer", daemon=True
@@ -105,8 +115,11 @@ class _LeaseRenewer:
         while True:
             with self._lock:
                 shortest = min((lease for _, lease in self._held.values()), default=LEASE_SECONDS)
+                self._waiting = shortest / 3
             # Renew at a third of the lease: two renewals may fail before a slot is lost.
-            self._wake.wait(shortest / 3)
+            if self._wake.wait(self._waiting):
+                self._wake.clear()
+                continue  # woken by a shorter lease: sleep the shorter time from now
             with self._lock:
                 held = list(self._held.items())
             for holder_id, (slots, lease) in held:
@@ -116,4 +129,4 @@ class _LeaseRenewer:
                     _logger.debug("lease renewal failed: %s", exc)
 
 
-_renewer = _LeaseRenewer()
+renewer = LeaseRenewer()
