@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -15,6 +16,15 @@ app = typer.Typer(help="Run the API server and manage its database.", no_args_is
 database_app = typer.Typer(help="Manage the server's database schema.", no_args_is_help=True)
 app.add_typer(database_app, name="database")
 app.add_typer(server_api_key.app, name="api-key")
+
+
+class LogLevelChoice(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+    critical = "critical"
+
 
 SERVER_EXTRA = "the server needs the [server] extra: pip install 'headrace[server]'"
 
@@ -32,6 +42,14 @@ def start(
     insecure_no_auth: Annotated[
         bool, typer.Option(help="Allow a non-loopback --host without auth (unsafe).")
     ] = False,
+    log_level: Annotated[
+        LogLevelChoice | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Console detail (HEADRACE_LOG_LEVEL, default info): debug adds every request "
+            "and every background-loop pass.",
+        ),
+    ] = None,
 ) -> None:
     """Start the API and the dashboard (embedded PostgreSQL unless HEADRACE_DATABASE_URL)."""
     try:
@@ -45,6 +63,7 @@ def start(
         "auth_enabled": auth,
         # Unset rather than False, so HEADRACE_INSECURE_NO_AUTH still applies.
         "insecure_no_auth": insecure_no_auth or None,
+        "log_level": log_level.value if log_level else None,
     }
     overrides = {k: v for k, v in given.items() if v is not None}
     settings = load_server_settings(**overrides)
