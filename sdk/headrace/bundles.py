@@ -204,8 +204,8 @@ def _check_member(member: tarfile.TarInfo) -> None:
     if path.is_absolute() or ".." in path.parts:
         raise BundleError(f"the code bundle holds an unsafe path {member.name!r}")
     # Links (a git repository may hold some) are left to the "data" filter (tar_filter),
-    # which refuses the ones pointing outside the folder; devices and fifos have no place in code, and a sparse
-    # file would unpack to far more than its bytes in the archive.
+    # which refuses the ones pointing outside the folder; devices and fifos have no place in
+    # code, and a sparse file would unpack to far more than its bytes in the archive.
     if not (member.isfile() or member.isdir() or member.issym()) or member.issparse():
         raise BundleError(f"the code bundle holds {member.name!r}, which is not a plain file")
 
