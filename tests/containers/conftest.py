@@ -12,9 +12,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.containers.stack import Stack, build_images
+from tests.containers.stack import Stack, build_images, wait_for
 
 pytestmark = pytest.mark.containers
+# What docs/benchmarks.md quotes (seconds, and the image's size): printed at the end of the run.
+TIMINGS: dict[str, float] = {}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if TIMINGS:
+        terminalreporter.section("containers suite timings")
+        for step, value in TIMINGS.items():
+            terminalreporter.write_line(f"{step}: {value:.1f}")
 
 
 @pytest.fixture(scope="session")
@@ -24,20 +33,25 @@ def stack() -> Iterator[Stack]:
         raise RuntimeError(f"the containers suite needs {', '.join(missing)} (docs/containers.md)")
     stack = Stack()
     stack.remove_everything()
-    build_images(stack.timings)
-    started = time.monotonic()
-    stack.compose("up", "-d", timeout=300)
-    stack.timings["up -d"] = time.monotonic() - started
-    (url,) = stack.api_urls()
-    stack.wait_ready(url)
-    stack.timings["up to server ready"] = time.monotonic() - started
-    deadline = time.monotonic() + 120
-    while stack.workers_online(url) < 1:
-        assert time.monotonic() < deadline, "the compose worker never came online"
-        time.sleep(0.25)
-    stack.timings["up to worker online"] = time.monotonic() - started
     try:
+        build_images(stack.timings)
+        start(stack)
         yield stack
     finally:
         stack.remove_everything()
-        print("\ncontainers suite timings (s):", {k: round(v, 1) for k, v in stack.timings.items()})
+        TIMINGS.update(stack.timings)
+
+
+def start(stack: Stack) -> None:
+    """`up -d`, then wait for the server to be ready and the worker to be online."""
+    started = time.monotonic()
+    stack.compose("up", "-d", timeout=300)
+    stack.timings["up -d"] = time.monotonic() - started
+    try:
+        (url,) = stack.api_urls()
+        stack.wait_ready(url)
+        stack.timings["up to server ready"] = time.monotonic() - started
+        wait_for(lambda: stack.workers_online(url) >= 1, 120, "the worker never came online")
+        stack.timings["up to worker online"] = time.monotonic() - started
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{stack.logs()}") from None

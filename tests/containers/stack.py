@@ -110,12 +110,28 @@ class Stack:
     def remove_everything(self) -> None:
         """Whatever a failed test left (the suite starts from nothing and ends with nothing)."""
         label = f"label=io.podman.compose.project={PROJECT}"
-        for name in run("podman", "ps", "-a", "--filter", label, "--format", "{{.Names}}").split():
-            subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, timeout=60)
-        for name in self.leftovers()["volumes"]:
+        # A container another one depends on goes in a later round.
+        for _ in range(3):
+            names = run("podman", "ps", "-a", "--filter", label, "--format", "{{.Names}}").split()
+            if names:
+                subprocess.run(
+                    ["podman", "rm", "-f", "-t", "0", *names], capture_output=True, timeout=120
+                )
+        left = self.leftovers()
+        for name in left["volumes"]:
             subprocess.run(["podman", "volume", "rm", "-f", name], capture_output=True, timeout=60)
-        for name in self.leftovers()["networks"]:
+        for name in left["networks"]:
             subprocess.run(["podman", "network", "rm", "-f", name], capture_output=True, timeout=60)
+
+    def logs(self) -> str:
+        """The last lines of every container of the project, to explain a failure."""
+        return "\n".join(
+            f"--- {name}\n"
+            + subprocess.run(
+                ["podman", "logs", "--tail", "30", name], capture_output=True, text=True, timeout=30
+            ).stdout
+            for name in self.containers(running_only=False)
+        )
 
 
 def _answers(url: str) -> bool:
@@ -153,6 +169,7 @@ def build_images(timings: dict[str, float]) -> None:
         timeout=900,
     )
     timings["image build"] = time.monotonic() - started
+    timings["image size (MB)"] = image_size_mb()
 
 
 def image_size_mb() -> float:

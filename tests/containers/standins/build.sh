@@ -26,7 +26,8 @@ fi
 build() {  # build NAME CONTAINERFILE: unless NAME exists
   if ! podman image exists "$1"; then
     echo "building the stand-in $1"
-    podman build --quiet -t "$1" -f "$here/$2" "$here" >/dev/null
+    podman build --quiet -t "$1" -f "$here/$2" "$here" >/tmp/headrace-standin-build.log 2>&1 \
+      || { tail -30 /tmp/headrace-standin-build.log; exit 1; }
   fi
 }
 build "$PYTHON" python.Containerfile

@@ -16,7 +16,9 @@ if [ "${1:-}" = "postgres" ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
   db="${POSTGRES_DB:-$user}"
   pwfile="$(mktemp)"
   printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
+  # UTF8 as in the official image (its default locale is en_US.utf8); minbase has C.UTF-8.
   initdb --username="$user" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 \
+    --encoding=UTF8 --locale=C.UTF-8 \
     >/dev/null
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
