@@ -56,6 +56,10 @@ def docker_host() -> Iterator[str]:
     )
     wait_for(lambda: os.path.exists(socket), 30, "podman system service never made its socket")
     yield f"unix://{socket}"
+    # Whatever a failed test left: the suite ends with no container of a run.
+    left = run("podman", "ps", "-a", "-q", "--filter", f"label={LABEL_RUN}").split()
+    if left:
+        run("podman", "rm", "-f", "-t", "0", *left)
     service.send_signal(signal.SIGTERM)
     service.wait(30)
 
@@ -124,8 +128,8 @@ def containers_of(run_id: str) -> list[str]:
     ).split()
 
 
-def start_run(env: dict[str, str], folder: Path, flow_name: str) -> str:
-    made = cli(env, "deployment", "run", f"{flow_name}/box", cwd=folder)
+def start_run(env: dict[str, str], folder: Path, flow_name: str, *params: str) -> str:
+    made = cli(env, "deployment", "run", f"{flow_name}/box", *params, cwd=folder)
     assert made.returncode == 0, made.stderr
     found = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", made.stdout)
     assert found, made.stdout
@@ -177,3 +181,17 @@ def test_a_container_killed_from_outside_crashes_the_run_with_the_reason(docker_
     assert "137" in (state_of(server, run_id)["state_message"] or "")
     logs = cli(env, "flow-run", "logs", run_id, cwd=folder)
     assert "killed from outside" in logs.stdout
+
+
+def test_the_container_of_a_finished_run_is_removed_as_an_orphan(docker_pool: Any) -> None:
+    """A worker SIGKILLed with its runs leaves their containers: any worker of a docker pool
+    removes a labelled container once its run is over or held by another worker."""
+    env, folder, server = docker_pool
+    finished = start_run(env, folder, "hello", "--param", "name=orphan")
+    wait_for(lambda: state_of(server, finished)["state_type"] == "COMPLETED", 120, "not Completed")
+    wait_for(lambda: containers_of(finished) == [], 30, "the run's own container was left behind")
+    labels = [f"{LABEL_RUN}={finished}", "io.headrace.worker-id=a-dead-worker"]
+    run("podman", "run", "-d", *[f"--label={label}" for label in labels], IMAGE, "sleep", "300")
+    assert len(containers_of(finished)) == 1
+    wait_for(lambda: containers_of(finished) == [], 60, "the orphan was never removed")
+    assert "removed the orphaned container" in (folder / "worker.log").read_text()

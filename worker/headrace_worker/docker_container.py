@@ -110,6 +110,17 @@ def run(spec: dict[str, Any]) -> int:
                 container.remove(force=True)
 
 
+def labelled_containers() -> list[tuple[str, str]]:
+    """(run id, worker id) of every container a docker pool worker started."""
+    import docker
+
+    client = docker.from_env()
+    return [
+        (container.labels[LABEL_RUN], container.labels.get(LABEL_WORKER, ""))
+        for container in client.containers.list(all=True, filters={"label": LABEL_RUN})
+    ]
+
+
 def remove_run_containers(run_id: str) -> list[str]:
     """Force-remove every container of the run (this program may have been killed before it
     removed its own); the names removed."""

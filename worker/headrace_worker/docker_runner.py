@@ -14,9 +14,13 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from headrace._state_types import TERMINAL_TYPES
+from headrace.client import flow_runs
+from headrace.errors import NotFound
 from headrace.logging import OUTPUT_FORWARDED_ENV
 from headrace.schemas.work_pools import ClaimedRun
 from headrace_worker.docker_container import (
@@ -24,6 +28,7 @@ from headrace_worker.docker_container import (
     LABEL_POOL,
     LABEL_RUN,
     LABEL_WORKER,
+    labelled_containers,
     remove_run_containers,
 )
 from headrace_worker.pool_types import RunContext, RunHandle
@@ -31,6 +36,7 @@ from headrace_worker.process_runner import ProcessPoolType, ProcessRun, die_with
 
 DOCKER = "docker"
 _logger = logging.getLogger("headrace.worker")
+ORPHAN_SWEEP_SECONDS = 15.0
 
 JOB_VARIABLES_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -57,6 +63,21 @@ JOB_VARIABLES_SCHEMA: dict[str, Any] = {
 class DockerPoolType(ProcessPoolType):
     name = DOCKER
     job_variables_schema: ClassVar[dict[str, Any]] = JOB_VARIABLES_SCHEMA
+
+    def __init__(self, context: RunContext) -> None:
+        super().__init__(context)
+        threading.Thread(target=self._sweep_orphans, name="headrace-orphans", daemon=True).start()
+
+    def _sweep_orphans(self) -> None:
+        """Remove, now and then every ORPHAN_SWEEP_SECONDS, the containers whose run is over or
+        held by another worker than the one that started them (that one died with them)."""
+        while True:
+            try:
+                for name in remove_orphans(self.context):
+                    _logger.warning("removed the orphaned container %s", name)
+            except Exception as error:  # the engine or the API away: the next sweep retries
+                _logger.warning("cannot look for orphaned containers: %s", error)
+            time.sleep(ORPHAN_SWEEP_SECONDS)
 
     def start(self, run: ClaimedRun, on_exit: Callable[[RunHandle], None]) -> RunHandle:
         handle = DockerRun(run, self.context, on_exit)
@@ -99,6 +120,19 @@ def container_spec(run: ClaimedRun, context: RunContext, folder: str) -> dict[st
         # Inside the worker's own grace: the worker kills this program when its grace ends.
         "stop_grace_seconds": max(1, int(context.settings.cancel_grace_seconds) - 2),
     }
+
+
+def remove_orphans(context: RunContext) -> list[str]:
+    """The containers removed: those whose run is finished, or moved to another worker."""
+    removed = []
+    for run_id, worker_id in labelled_containers():
+        try:
+            flow_run = flow_runs.read(context.client, run_id)
+        except NotFound:
+            continue  # a run of another server: not ours to judge
+        if flow_run.state_type in TERMINAL_TYPES or str(flow_run.worker_id) != worker_id:
+            removed += remove_run_containers(run_id)
+    return removed
 
 
 class DockerRun(ProcessRun):
