@@ -180,7 +180,7 @@ def test_a_container_killed_from_outside_crashes_the_run_with_the_reason(docker_
     wait_for(lambda: state_of(server, run_id)["state_type"] == "CRASHED", 90, "never Crashed")
     assert "137" in (state_of(server, run_id)["state_message"] or "")
     logs = cli(env, "flow-run", "logs", run_id, cwd=folder)
-    assert "killed from outside" in logs.stdout
+    assert "by something outside this worker" in logs.stdout
 
 
 def test_the_container_of_a_finished_run_is_removed_as_an_orphan(docker_pool: Any) -> None:

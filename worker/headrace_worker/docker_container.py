@@ -26,6 +26,13 @@ CODE_PARENT = "/tmp"
 CODE_DIR = "headrace-flow"
 CODE_PATH = f"{CODE_PARENT}/{CODE_DIR}"
 LABEL_RUN = "io.headrace.flow-run-id"
+# Exit codes of a container stopped by a signal this program did not send. An engine that does
+# not flag OOM kills (podman on cgroups v1) shows one as a plain SIGKILL.
+OUTSIDE_KILLS = {
+    137: "the container was killed (SIGKILL, exit code 137) by something outside this worker: "
+    "`docker kill`, or the out-of-memory killer",
+    143: "the container was stopped (SIGTERM, exit code 143) by something outside this worker",
+}
 LABEL_POOL = "io.headrace.work-pool"
 LABEL_WORKER = "io.headrace.worker-id"
 
@@ -101,8 +108,8 @@ def run(spec: dict[str, Any]) -> int:
         state = client.api.inspect_container(container.id)["State"]
         if state.get("OOMKilled"):
             print("the container was killed: out of memory (OOMKilled)", file=sys.stderr)
-        elif code in (137, 143) and not stopping.is_set():
-            print(f"the container was killed from outside (exit code {code})", file=sys.stderr)
+        elif code in OUTSIDE_KILLS and not stopping.is_set():
+            print(OUTSIDE_KILLS[code], file=sys.stderr)
         return code
     finally:
         if spec["auto_remove"]:
