@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-faults lint fmt bench clean fuzz
+.PHONY: help install run test test-faults test-containers lint fmt bench clean fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -28,11 +28,16 @@ run: $(STAMP) ## Start the API and dashboard on http://localhost:4200 (embedded 
 TEST_JOBS ?= 2
 
 test: $(STAMP) ## Run the whole test suite (real PostgreSQL, real processes)
-	$(BIN)/pytest -n $(TEST_JOBS) --dist loadfile --ignore=tests/faults
+	$(BIN)/pytest -n $(TEST_JOBS) --dist loadfile --ignore=tests/faults --ignore=tests/containers
 	$(BIN)/pytest tests/faults
 
 test-faults: $(STAMP) ## Run the fault suite (kills, pauses, cut connections; docs/reliability.md)
 	$(BIN)/pytest tests/faults
+
+# Needs podman, runc and debootstrap set up as docs/containers.md says (root); builds the
+# stand-in base images once, then the image, and runs docker-compose.yml for real.
+test-containers: $(STAMP) ## Run docker-compose.yml for real with podman (docs/containers.md)
+	$(BIN)/pytest -p no:xdist tests/containers
 
 fuzz: $(STAMP) ## Fuzz the API from its OpenAPI document (long schemathesis run, new seed)
 	HEADRACE_TEST_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} HEADRACE_TEST_FUZZ_SEED=random \

@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from headrace.errors import HeadraceError
+from headrace.tar_filter import check_member, extract_member
 
 if TYPE_CHECKING:
     from headrace.client import HeadraceClient
@@ -120,7 +121,7 @@ def unpack_bundle(data: bytes, target: Path, max_unpacked_bytes: int) -> None:
             for tar, member in _walk(data, staging, max_unpacked_bytes):
                 # A folder's own mode is left alone, as extractall does until the end: a
                 # read-only folder would refuse the files that follow it.
-                tar.extract(member, staging, set_attrs=not member.isdir(), filter="data")
+                extract_member(tar, member, str(staging), set_attrs=not member.isdir())
             try:
                 staging.rename(target)
             except OSError:
@@ -154,7 +155,7 @@ def _walk(
                     f"the code bundle holds more than {MAX_BUNDLE_ENTRIES} files and folders"
                 )
             _check_member(member)
-            tarfile.data_filter(member, str(target))
+            check_member(member, str(target))
             declared += member.size
             if declared > max_unpacked_bytes:
                 raise BundleTooLarge(_too_large(max_unpacked_bytes))
@@ -202,9 +203,9 @@ def _check_member(member: tarfile.TarInfo) -> None:
     path = PurePosixPath(member.name)
     if path.is_absolute() or ".." in path.parts:
         raise BundleError(f"the code bundle holds an unsafe path {member.name!r}")
-    # Links (a git repository may hold some) are left to the "data" filter, which refuses the
-    # ones pointing outside the folder; devices and fifos have no place in code, and a sparse
-    # file would unpack to far more than its bytes in the archive.
+    # Links (a git repository may hold some) are left to the "data" filter (tar_filter),
+    # which refuses the ones pointing outside the folder; devices and fifos have no place in
+    # code, and a sparse file would unpack to far more than its bytes in the archive.
     if not (member.isfile() or member.isdir() or member.issym()) or member.issparse():
         raise BundleError(f"the code bundle holds {member.name!r}, which is not a plain file")
 

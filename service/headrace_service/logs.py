@@ -74,6 +74,16 @@ def configure_logging(settings: ServerSettings) -> None:
     # pgserver narrates every postgres command at INFO; only its problems matter here.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Below debug the console is the start line, then problems only: APScheduler's lines for
+    # every loop pass (4 every 5 s) show at debug.
+    quiet = settings.log_level != "debug"
+    logging.getLogger("apscheduler").setLevel(logging.WARNING if quiet else logging.DEBUG)
+
+
+def uvicorn_log_level(settings: ServerSettings) -> str:
+    """uvicorn sets its loggers' level itself: its start-up and shutdown narration (the start
+    line already says where the server listens) shows at debug only."""
+    return "warning" if settings.log_level == "info" else settings.log_level
 
 
 def announce(settings: ServerSettings, message: str) -> None:

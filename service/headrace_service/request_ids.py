@@ -2,9 +2,9 @@
 
 A pure ASGI middleware (no body buffering, so SSE streams pass through untouched) puts the id
 in a context variable that the log filter of `headrace_service.logs` reads, and echoes it in
-the response's `X-Request-ID` header so a client can quote it when reporting a problem. At
-DEBUG level it also logs one access line per request (method, path, status, duration; never
-headers or the query string).
+the response's `X-Request-ID` header so a client can quote it when reporting a problem. It logs
+one access line per failed request (4xx at INFO, 5xx at WARNING) and, at DEBUG, per request
+(method, path, status, duration; never headers or the query string).
 """
 
 from __future__ import annotations
@@ -31,6 +31,13 @@ def request_id_from(headers: Headers) -> str:
     return given if _ACCEPTED.fullmatch(given) else uuid.uuid4().hex
 
 
+def access_level(status: int) -> int:
+    """A failed request is one line at the default level; a server error is a warning."""
+    if status >= 500:
+        return logging.WARNING
+    return logging.INFO if status >= 400 else logging.DEBUG
+
+
 class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -46,11 +53,13 @@ class RequestIdMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)[HEADER] = request_id
-                log.debug(
+                status = message["status"]
+                log.log(
+                    access_level(status),
                     "%s %s %d in %.1f ms",
                     scope["method"],
                     scope["path"],
-                    message["status"],
+                    status,
                     (time.perf_counter() - started) * 1000,
                 )
             await send(message)

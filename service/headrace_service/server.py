@@ -19,7 +19,7 @@ from headrace_service.bootstrap_key import register_bootstrap_key
 from headrace_service.db import sqlalchemy_url
 from headrace_service.embedded import embedded_postgres, home_lock
 from headrace_service.errors import StartupError
-from headrace_service.logs import announce, configure_logging
+from headrace_service.logs import announce, configure_logging, uvicorn_log_level
 from headrace_service.request_guard import guard_policy
 from headrace_service.settings import ServerSettings
 from headrace_service.tls import tls_files
@@ -117,7 +117,7 @@ def serve(settings: ServerSettings) -> None:
                 app,
                 host=settings.host,
                 port=settings.port,
-                log_level=settings.log_level.lower(),
+                log_level=uvicorn_log_level(settings),
                 log_config=None,  # uvicorn's loggers go through configure_logging's handler
                 access_log=False,
                 # X-Forwarded-Proto/-For are believed from these proxies only: the login

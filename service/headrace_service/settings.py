@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from headrace.schemas.limits import MAX_BODY_BYTES
 from headrace.settings import DEFAULT_BUNDLE_MAX_UNPACKED_BYTES
+
+# `HEADRACE_LOG_LEVEL=WARNING` is as good as `warning`: Python's own level names are upper case.
+LogLevel = Annotated[
+    Literal["debug", "info", "warning", "error", "critical"],
+    BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value),
+]
 
 
 class ServerSettings(BaseSettings):
@@ -202,7 +208,12 @@ class ServerSettings(BaseSettings):
         description="Most bytes an uploaded code bundle may unpack to; a larger one is refused "
         "(413). Workers read the same variable and stop unpacking there.",
     )
-    log_level: str = Field(default="info", description="Log level of the server's own logs.")
+    log_level: LogLevel = Field(
+        default="info",
+        description="Log level of the server's own logs: `debug`, `info`, `warning`, `error` or "
+        "`critical`. At `info` the console shows the start line, warnings, errors and one line "
+        "per failed request; `debug` adds a line per request and per background-loop pass.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="Format of the server's own logs (on stderr): `text`, or `json` for one "

@@ -95,12 +95,13 @@ def test_pool_types_are_found_by_entry_point(
         client=None, worker_id=uuid.uuid4(), api_key=None, logs=None, settings=None
     )  # type: ignore[arg-type]
     assert pool_type("process", context).name == "process"
-    with pytest.raises(ValueError, match=r"installed types: process$"):
+    assert pool_type("docker", context).name == "docker"
+    with pytest.raises(ValueError, match=r"installed types: docker, process$"):
         pool_type("second", context)
     install_second_pool_type(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert set(installed_pool_types()) == {"process", "second"}
+    assert set(installed_pool_types()) == {"docker", "process", "second"}
     assert pool_type("second", context).name == "second"
     assert unknown_pool_type_message("x") == (
-        "unknown work pool type 'x'; installed types: process, second"
+        "unknown work pool type 'x'; installed types: docker, process, second"
     )

@@ -87,6 +87,18 @@ def deploy(
         str | None,
         typer.Option(help="Run the code of a git repository: git+https://host/repo.git@ref."),
     ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(help="Image of the run's container (the job variable image; docker pools)."),
+    ] = None,
+    job_variable: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--job-variable",
+            help="A job variable of the pool type, key=value (JSON values allowed), e.g. "
+            "network=host.",
+        ),
+    ] = None,
 ) -> None:
     """Create or update a deployment of a flow (deploying twice updates it).
 
@@ -96,6 +108,9 @@ def deploy(
     folder = Path.cwd()
     code_source, folder = _code_source(upload, source, folder)
     parameters = parse_params(param)
+    job_variables = parse_params(job_variable, option="--job-variable")
+    if image is not None:
+        job_variables["image"] = image
     try:
         schedules = deployment_schedules(
             cron=cron, interval=interval, rrule=rrule, timezone=timezone, anchor_date=anchor_date
@@ -123,6 +138,7 @@ def deploy(
         concurrency_limit=concurrency_limit,
         schedules=schedules,
     )
+    request.job_variables = job_variables
     from headrace.client import deployments
 
     with api() as client:

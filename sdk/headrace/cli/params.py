@@ -15,14 +15,14 @@ from headrace.cli.output import fail
 from headrace.schemas.common import check_resource_name
 
 
-def parse_params(pairs: list[str] | None) -> dict[str, Any]:
+def parse_params(pairs: list[str] | None, option: str = "--param") -> dict[str, Any]:
     """`["day=2026-11-24", "n=3"]` -> `{"day": "2026-11-24", "n": 3}`; a bad pair exits 2."""
     parameters: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, raw = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            fail(f"--param {pair!r}: expected key=value, e.g. --param day=2026-11-24")
+            fail(f"{option} {pair!r}: expected key=value, e.g. {option} day=2026-11-24")
         try:
             parameters[key] = json.loads(raw)
         except ValueError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,15 @@ app = typer.Typer(help="Run the API server and manage its database.", no_args_is
 database_app = typer.Typer(help="Manage the server's database schema.", no_args_is_help=True)
 app.add_typer(database_app, name="database")
 app.add_typer(server_api_key.app, name="api-key")
+
+
+class LogLevelChoice(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+    critical = "critical"
+
 
 SERVER_EXTRA = "the server needs the [server] extra: pip install 'headrace[server]'"
 
@@ -46,6 +56,14 @@ def start(
             "--tls-key", help="The certificate's private key, PEM (HEADRACE_TLS_KEY_FILE)."
         ),
     ] = None,
+    log_level: Annotated[
+        LogLevelChoice | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Console detail (HEADRACE_LOG_LEVEL, default info): debug adds every request "
+            "and every background-loop pass.",
+        ),
+    ] = None,
 ) -> None:
     """Start the API and the dashboard (embedded PostgreSQL unless HEADRACE_DATABASE_URL)."""
     try:
@@ -61,6 +79,7 @@ def start(
         "insecure_no_auth": insecure_no_auth or None,
         "tls_cert_file": tls_cert,
         "tls_key_file": tls_key,
+        "log_level": log_level.value if log_level else None,
     }
     overrides = {k: v for k, v in given.items() if v is not None}
     settings = load_server_settings(**overrides)

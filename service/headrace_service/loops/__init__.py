@@ -36,56 +36,55 @@ def _job(
     return job
 
 
+# What each loop does, in the job name APScheduler logs at debug ("Running job ...").
+LOOP_NAMES = {
+    "reaper": "reaper loop: crash runs whose worker lease expired",
+    "scheduler": "scheduler loop: create runs from schedules",
+    "late_runs": "late_runs loop: mark overdue scheduled runs Late",
+    "retention": "retention loop: delete old finished runs and logs",
+}
+
+
 def start_loops(settings: ServerSettings, db: Database) -> AsyncIOScheduler:
     """Start a scheduler running every loop on `db`; `stop_loops` stops it."""
     scheduler = AsyncIOScheduler()
-    scheduler.add_job(
-        _job("reaper", db, reaper.run_once),
-        "interval",
-        seconds=settings.reaper_interval_seconds,
-        id="reaper",
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        _job(
-            "scheduler",
-            db,
-            partial(
-                scheduler_loop.run_once,
-                config=scheduler_loop.SchedulerConfig.from_settings(settings),
-            ),
+
+    def add(
+        loop_id: str,
+        run_once: Callable[[Database], Awaitable[object]],
+        seconds: float,
+        **options: object,
+    ) -> None:
+        scheduler.add_job(
+            _job(loop_id, db, run_once),
+            "interval",
+            seconds=seconds,
+            id=loop_id,
+            name=LOOP_NAMES[loop_id],
+            max_instances=1,
+            coalesce=True,
+            **options,
+        )
+
+    add("reaper", reaper.run_once, settings.reaper_interval_seconds)
+    add(
+        "scheduler",
+        partial(
+            scheduler_loop.run_once,
+            config=scheduler_loop.SchedulerConfig.from_settings(settings),
         ),
-        "interval",
-        seconds=settings.scheduler_interval_seconds,
-        id="scheduler",
-        max_instances=1,
-        coalesce=True,
+        settings.scheduler_interval_seconds,
         next_run_time=datetime.now(UTC),  # runs of a new server are made at once
     )
-    scheduler.add_job(
-        _job(
-            "late_runs",
-            db,
-            partial(late_runs.run_once, late_after_seconds=settings.late_after_seconds),
-        ),
-        "interval",
-        seconds=settings.late_runs_interval_seconds,
-        id="late_runs",
-        max_instances=1,
-        coalesce=True,
+    add(
+        "late_runs",
+        partial(late_runs.run_once, late_after_seconds=settings.late_after_seconds),
+        settings.late_runs_interval_seconds,
     )
-    scheduler.add_job(
-        _job(
-            "retention",
-            db,
-            partial(retention.run_once, policy=retention.RetentionPolicy.from_settings(settings)),
-        ),
-        "interval",
-        seconds=settings.retention_interval_seconds,
-        id="retention",
-        max_instances=1,
-        coalesce=True,
+    add(
+        "retention",
+        partial(retention.run_once, policy=retention.RetentionPolicy.from_settings(settings)),
+        settings.retention_interval_seconds,
     )
     scheduler.start()
     return scheduler
