@@ -31,8 +31,10 @@ from headrace_worker.docker_container import (
     labelled_containers,
     remove_run_containers,
 )
+from headrace_worker.launchers import FlowProcess, SpawnedProcess, SpawnLauncher
+from headrace_worker.parent_death import die_with_this_process
 from headrace_worker.pool_types import RunContext, RunHandle
-from headrace_worker.process_runner import ProcessPoolType, ProcessRun, die_with_this_worker
+from headrace_worker.process_runner import ProcessPoolType, ProcessRun
 
 DOCKER = "docker"
 _logger = logging.getLogger("headrace.worker")
@@ -79,8 +81,12 @@ class DockerPoolType(ProcessPoolType):
                 _logger.warning("cannot look for orphaned containers: %s", error)
             time.sleep(ORPHAN_SWEEP_SECONDS)
 
+    def prepare(self) -> None:
+        """Nothing to warm up: a container's process is the image's, not a fork of ours."""
+
     def start(self, run: ClaimedRun, on_exit: Callable[[RunHandle], None]) -> RunHandle:
-        handle = DockerRun(run, self.context, on_exit)
+        # The launcher is not used: DockerRun starts `docker_container` itself (see _spawn).
+        handle = DockerRun(run, self.context, on_exit, SpawnLauncher())
         handle.start()
         return handle
 
@@ -157,13 +163,14 @@ class DockerRun(ProcessRun):
         except Exception as error:  # the engine unreachable: the run's outcome stands anyway
             _logger.warning("run %s: cannot remove its container: %s", self.run_id, error)
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _spawn(self) -> FlowProcess:
         spec = container_spec(self.run, self.context, str(self._folder))
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "headrace_worker.docker_container", json.dumps(spec)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=die_with_this_worker(),
+            preexec_fn=die_with_this_process(),
         )
+        return SpawnedProcess(process)
