@@ -63,4 +63,6 @@ def test_a_sigterm_received_by_another_thread_stops_the_worker_at_once(
     reader.join(5)
     assert process.returncode == 0, "".join(output)
     assert any("SIGTERM: stopping" in line for line in output), "".join(output)
-    assert took < 2.0, f"the worker stopped {took:.2f} s after SIGTERM"
+    # Before the fix the stop waited for the long poll to end (tens of seconds); a loaded CI
+    # machine takes up to about 2 s to drain, close its ready interpreter and exit.
+    assert took < 5.0, f"the worker stopped {took:.2f} s after SIGTERM"
