@@ -1,5 +1,6 @@
 """`headrace.runtime` in a run made by a deployment and executed by a real worker, reached by
-`run_deployment` from code, as a Prefect 3 script does it."""
+`run_deployment` from code, as a Prefect 3 script does it; the run takes its flow's
+`flow_run_name` when it starts."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pathlib import Path as _Path
 from headrace import runtime
 
 
-@flow
+@flow(flow_run_name="probe-{day}-{rows}")
 def probe(day: str, rows: int = 3) -> int:
     seen = {
         "flow_run_id": runtime.flow_run.id,
@@ -57,7 +58,9 @@ def test_runtime_in_a_worker_run_names_its_deployment(
     seen = json.loads((stack.folder / "seen.json").read_text())
     deployment = stack.http.get(f"/deployments/{run.deployment_id}").json()
     assert seen["flow_run_id"] == str(run.id)
-    assert seen["flow_run_name"] == run.name
+    # The deployment's run took the name its flow's flow_run_name makes, as on Prefect.
+    assert run.name == "probe-mon-5"
+    assert seen["flow_run_name"] == "probe-mon-5"
     assert seen["flow_name"] == "probe"
     assert seen["parameters"] == {"day": "mon", "rows": 5}
     assert seen["run_count"] == 1

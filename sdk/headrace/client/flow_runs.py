@@ -17,6 +17,7 @@ from headrace.schemas.flow_runs import (
     FlowRunList,
     FlowRunQuery,
     FlowRunReadQuery,
+    FlowRunUpdate,
     FlowRunWaitQuery,
     SetStateRequest,
     SetStateResponse,
@@ -68,6 +69,10 @@ def lease(
     """The run's lease, if `worker_id` still holds it; `Conflict` (409) saying why if not."""
     query = FlowRunLeaseQuery(worker_id=worker_id)
     return client.call("GET", f"{path(flow_run_id)}/lease", FlowRunLease, query=query, **options)
+
+
+def rename(client: HeadraceClient, flow_run_id: uuid.UUID | str, name: str) -> FlowRun:
+    return client.call("PATCH", path(flow_run_id), FlowRun, FlowRunUpdate(name=name))
 
 
 def cancel(client: HeadraceClient, flow_run_id: uuid.UUID | str) -> FlowRun:

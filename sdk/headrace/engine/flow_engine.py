@@ -92,6 +92,19 @@ class FlowRunEngine:
         if self.existing_id is not None:
             self.info = self.backend.runs.read(self.existing_id)
             self.backend.runs.set_state(self.info.id, running, worker_id=self.worker_id)
+            # A run made elsewhere (a deployment's) takes its flow's `flow_run_name` now, as in
+            # Prefect. It is already Running: a name that cannot be made is logged, not fatal.
+            try:
+                name = self._custom_name(self.info.tags)
+            except (TypeError, ValueError) as exc:
+                name = None
+                self.logger().warning("the run keeps its name: %s", exc)
+            if (
+                name is not None
+                and name != self.info.name
+                and self.backend.runs.rename(self.info.id, name)
+            ):
+                self.info.name = name
         else:
             parent_task_run_id = None
             if parent is not None:

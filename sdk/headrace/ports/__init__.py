@@ -69,6 +69,11 @@ class RunStates(Protocol):
         """The deployment an existing run loads its code from; `Abort` when unreadable."""
         ...
 
+    def rename(self, flow_run_id: uuid.UUID, name: str) -> bool:
+        """Give an existing run the name its flow's `flow_run_name` makes; False when the
+        name could not be recorded (the run goes on under its old name)."""
+        ...
+
 
 class TaskRuns(Protocol):
     """Task run states: buffered, sent in batches."""

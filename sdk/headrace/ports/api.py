@@ -130,6 +130,14 @@ class ApiRunStates:
     def read_deployment(self, deployment_id: uuid.UUID) -> DeploymentCode:
         return deployment_code.read(self.client, deployment_id)
 
+    def rename(self, flow_run_id: uuid.UUID, name: str) -> bool:
+        try:
+            flow_runs.rename(self.client, flow_run_id, name)
+        except HeadraceError as exc:
+            _logger.warning("could not rename flow run %s to %r: %s", flow_run_id, name, exc)
+            return False
+        return True
+
     def _warn_lost(self, exc: Exception) -> None:
         if not self._lost_api:
             self._lost_api = True

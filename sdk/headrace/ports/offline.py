@@ -41,6 +41,9 @@ class OfflineRunStates:
     def read_deployment(self, deployment_id: uuid.UUID) -> DeploymentCode:
         raise Abort("the headrace API is not reachable: cannot read a deployment")
 
+    def rename(self, flow_run_id: uuid.UUID, name: str) -> bool:
+        return False
+
 
 class OfflineTaskRuns:
     def set_state(self, record: TaskRunRecord, state: State[Any]) -> None:

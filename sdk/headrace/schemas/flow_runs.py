@@ -37,6 +37,13 @@ class FlowRunCreate(Model):
     state: StateCreate | None = None
 
 
+class FlowRunUpdate(Model):
+    """What may change of a flow run besides its state: its name (a deployment's run takes the
+    name its flow's `flow_run_name` makes when it starts, as in Prefect)."""
+
+    name: Name
+
+
 class FlowRun(ReadModel):
     _mask_secrets = model_validator(mode="before")(masked_parameters)
 

@@ -17,6 +17,7 @@ from headrace.schemas.flow_runs import (
     FlowRunList,
     FlowRunQuery,
     FlowRunReadQuery,
+    FlowRunUpdate,
     SetStateRequest,
     SetStateResponse,
     SetStateStatus,
@@ -122,6 +123,16 @@ async def read_flow_run(request: Request, run_id: str, query: FlowRunReadQuery) 
         {**row, "states": [dict(s) for s in states]},
         context={"reveal_secrets": query.reveal_secrets},
     )
+
+
+@router.route("PATCH", "/flow_runs/{run_id}", scope="worker", body=FlowRunUpdate, response=FlowRun)
+async def update_flow_run(request: Request, run_id: str, body: FlowRunUpdate) -> FlowRun:
+    """Rename a flow run (its flow's `flow_run_name`, applied when a deployment's run starts)."""
+    rid = parse_uuid(run_id, "flow run")
+    async with db(request).begin() as conn:
+        if not await store.flow_run_rename(conn, rid, body.name):
+            raise NotFoundError(f"flow run {run_id} not found")
+        return await read_run(conn, rid)
 
 
 @router.route(

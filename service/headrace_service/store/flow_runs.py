@@ -93,3 +93,11 @@ async def flow_run_parameters_set(
         text("UPDATE flow_run SET parameters = CAST(:parameters AS jsonb) WHERE id = :id"),
         {"id": run_id, "parameters": json.dumps(parameters)},
     )
+
+
+async def flow_run_rename(conn: AsyncConnection, run_id: uuid.UUID, name: str) -> bool:
+    """Give a run a new name (not a state change); False when there is no such run."""
+    result = await conn.execute(
+        text("UPDATE flow_run SET name = :name WHERE id = :id"), {"id": run_id, "name": name}
+    )
+    return bool(result.rowcount)
