@@ -1,22 +1,17 @@
 """`DaskTaskRunner`: task calls run on a Dask cluster (the `headrace[dask]` extra).
 
 The call travels to a Dask worker process, possibly on another host, and `run_call_elsewhere`
-runs it there: the task run reports its states, logs and results to the API itself, from the
-call's snapshot. What Dask cannot report is its own failure: a worker that dies mid-task takes the
-task run's reports with it, so the flow side records that task run Crashed and, while the task
-has retries left, sends the call again.
+runs it there (see `headrace.distributed_runner` for what a lost worker does to its task run).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from headrace.engine.task_call import backend_for, run_call_elsewhere
-from headrace.states import Crashed
-from headrace.task_runners import TaskRunner
+from headrace.distributed_runner import DistributedTaskRunner
+from headrace.engine.task_call import run_call_elsewhere
 
 if TYPE_CHECKING:
     from headrace.calls import TaskCall
@@ -25,12 +20,14 @@ if TYPE_CHECKING:
 INSTALL_HINT = "DaskTaskRunner needs dask.distributed: pip install 'headrace[dask]'"
 
 
-class DaskTaskRunner(TaskRunner):
+class DaskTaskRunner(DistributedTaskRunner):
     """Task calls run on a Dask cluster: the scheduler at `address` ("tcp://host:8786"), or a
     cluster of `cluster_class` (a class or its import path; default `distributed.LocalCluster`)
     made with `cluster_kwargs` for each flow run attempt, scaled by `cluster.adapt(**adapt_kwargs)`
     when given. `client_kwargs` go to `distributed.Client`. Tasks must be importable by name on
     the workers, and their parameters and results must pickle."""
+
+    engine = "Dask"
 
     def __init__(
         self,
@@ -66,11 +63,6 @@ class DaskTaskRunner(TaskRunner):
             self._client = self._connect()
         return self._client
 
-    def submit(self, call: TaskCall) -> concurrent.futures.Future[State[Any]]:
-        final: concurrent.futures.Future[State[Any]] = concurrent.futures.Future()
-        self._send(call, final)
-        return final
-
     def _send(self, call: TaskCall, final: concurrent.futures.Future[State[Any]]) -> None:
         sent = self.client.submit(
             run_call_elsewhere,
@@ -78,34 +70,15 @@ class DaskTaskRunner(TaskRunner):
             key=f"{call.task_run_name}-{call.task_run_id}-{call.runs_before}",
             pure=False,
         )
-        # Dask runs done-callbacks in a thread of its own, never on its event loop.
-        sent.add_done_callback(lambda done: self._settle(call, done, final))
 
-    def _settle(
-        self, call: TaskCall, done: Any, final: concurrent.futures.Future[State[Any]]
-    ) -> None:
-        if done.status == "finished":
-            final.set_result(done.result())
-            return
-        # run_call turns whatever the task raises into a state: an error here is Dask's (the
-        # worker died, the scheduler went away, the call could not be unpickled there).
-        exc = done.exception()
-        try:
-            crashed = Crashed(
-                f"the Dask worker running it was lost: {type(exc).__name__}: {exc}", exception=exc
-            )
-            record = call.new_record()
-            record.run_count = call.runs_before + 1
-            backend = backend_for(call.context)
-            backend.task_runs.set_state(record, crashed)
-            backend.task_runs.flush()
-            if record.run_count <= call.task.retries and self._client is not None:
-                self._send(dataclasses.replace(call, runs_before=record.run_count), final)
+        # Dask runs done-callbacks in a thread of its own, never on its event loop.
+        def settle(done: Any) -> None:
+            if done.status == "finished":
+                final.set_result(done.result())
             else:
-                final.set_result(crashed)
-        except BaseException as failure:  # the flow must not wait forever on this future
-            if not final.done():
-                final.set_exception(failure)
+                self._lost(call, done.exception(), final)
+
+        sent.add_done_callback(settle)
 
     def _connect(self) -> Any:
         try:

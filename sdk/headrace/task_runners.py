@@ -118,7 +118,10 @@ ConcurrentTaskRunner = ThreadPoolTaskRunner
 
 # Runners over an optional engine, loaded on first use: their modules build on this one and
 # `import headrace` must not need dask.
-_OPTIONAL_RUNNERS = {"DaskTaskRunner": "headrace.dask_runner"}
+_OPTIONAL_RUNNERS = {
+    "DaskTaskRunner": "headrace.dask_runner",
+    "RayTaskRunner": "headrace.ray_runner",
+}
 
 
 def __getattr__(name: str) -> Any:

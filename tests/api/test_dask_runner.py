@@ -36,7 +36,7 @@ from headrace import task
 
 @task(log_prints=True)
 def where(x: int) -> int:
-    print(f"task {x} runs on a dask worker")
+    print(f"task {x} runs on a worker")
     return os.getpid()
 
 @task
@@ -94,6 +94,20 @@ def state_names(client: HeadraceClient, task_run: dict[str, Any]) -> list[str]:
     return [s["name"] for s in client.get_json(f"/task_runs/{task_run['id']}")["states"]]
 
 
+def assert_recorded_by_the_workers(client: HeadraceClient, flow_name: str) -> None:
+    """What the API holds after a flow of the tasks above: every state, edge and log line
+    reported from the worker processes."""
+    run, runs = task_runs_of(client, flow_name)
+    assert run["state_type"] == "COMPLETED"
+    assert state_names(client, runs["where-0"]) == ["Pending", "Running", "Completed"]
+    assert state_names(client, runs["flaky-0"])[-3:] == ["AwaitingRetry", "Retrying", "Completed"]
+    assert runs["broken-0"]["state_type"] == "FAILED"
+    assert runs["double-0"]["task_inputs"] == {"x": [{"id": runs["where-0"]["id"]}]}
+    logs = client.get_json(f"/flow_runs/{run['id']}/logs")["items"]
+    lines = {(e["task_run_id"], e["message"]) for e in logs}
+    assert (runs["where-1"]["id"], "task 1 runs on a worker") in lines
+
+
 def test_a_local_cluster_runs_task_calls_in_its_worker_processes(
     client: HeadraceClient, tasks_module: ModuleType, tmp_path: Path
 ) -> None:
@@ -136,16 +150,7 @@ def test_a_local_cluster_runs_task_calls_in_its_worker_processes(
     assert got["error"] == "KeyError('no such row')"
     assert got["timed_out"] == "TimedOut"
 
-    run, runs = task_runs_of(client, "on-dask")
-    assert run["state_type"] == "COMPLETED"
-    assert runs["where-0"]["state_type"] == "COMPLETED"
-    assert state_names(client, runs["where-0"]) == ["Pending", "Running", "Completed"]
-    assert state_names(client, runs["flaky-0"])[-3:] == ["AwaitingRetry", "Retrying", "Completed"]
-    assert runs["broken-0"]["state_type"] == "FAILED"
-    assert runs["double-0"]["task_inputs"] == {"x": [{"id": runs["where-0"]["id"]}]}
-    logs = client.get_json(f"/flow_runs/{run['id']}/logs")["items"]
-    lines = {(e["task_run_id"], e["message"]) for e in logs}
-    assert (runs["where-1"]["id"], "task 1 runs on a dask worker") in lines
+    assert_recorded_by_the_workers(client, "on-dask")
 
 
 def free_port() -> int:
