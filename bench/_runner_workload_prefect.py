@@ -9,16 +9,13 @@ Prints the same line per runner as `bench/task_runners.py`, labelled "prefect".
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
+from _runner_timing import SLOTS, TASK_SECONDS, time_runners
 from prefect import flow, task  # type: ignore[import-not-found]
 from prefect.task_runners import ThreadPoolTaskRunner  # type: ignore[import-not-found]
-
-SLOTS = 2
-TASK_SECONDS = 0.01
 
 
 @task
@@ -53,18 +50,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--runners", default=",".join(RUNNERS))
     args = parser.parse_args()
-    ideal = args.n * TASK_SECONDS / SLOTS
-    for name in args.runners.split(","):
-        timed = flow(name=f"bench-{name}", task_runner=RUNNERS[name]())(body)
-        started = time.perf_counter()
-        in_body = timed(args.n)
-        wall = time.perf_counter() - started
-        overhead = (in_body - ideal) * SLOTS / args.n * 1e3
-        print(
-            f"{'prefect ' + name:>17}: wall {wall:6.2f} s, body {in_body:6.2f} s, "
-            f"overhead {overhead:6.2f} ms per task (load average {os.getloadavg()[0]:.2f})",
-            flush=True,
-        )
+    time_runners(flow, RUNNERS, args.runners.split(","), body, args.n, "prefect ")
 
 
 if __name__ == "__main__":

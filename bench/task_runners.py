@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from _runner_timing import SLOTS, time_runners
 from _runner_workload import ten_ms
 
 from headrace import flow
@@ -32,9 +33,6 @@ from headrace.task_runners import (
     RayTaskRunner,
     ThreadPoolTaskRunner,
 )
-
-SLOTS = 2
-TASK_SECONDS = 0.01
 
 RUNNERS: dict[str, Callable[[], Any]] = {
     "threads": lambda: ThreadPoolTaskRunner(max_workers=SLOTS),
@@ -67,19 +65,8 @@ def main() -> None:
     parser.add_argument("--runners", default=",".join(RUNNERS), help="comma-separated")
     parser.add_argument("--prefect-python", help="also run the workload under this Prefect 3")
     args = parser.parse_args()
-    ideal = args.n * TASK_SECONDS / SLOTS
-    print(f"load average before: {os.getloadavg()[0]:.2f}; ideal body: {ideal:.1f} s")
-    for name in args.runners.split(","):
-        timed = flow(name=f"bench-{name}", task_runner=RUNNERS[name]())(body)
-        started = time.perf_counter()
-        in_body = timed(args.n)
-        wall = time.perf_counter() - started
-        overhead = (in_body - ideal) * SLOTS / args.n * 1e3
-        print(
-            f"{name:>9}: wall {wall:6.2f} s, body {in_body:6.2f} s, "
-            f"overhead {overhead:6.2f} ms per task (load average {os.getloadavg()[0]:.2f})",
-            flush=True,
-        )
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    time_runners(flow, RUNNERS, args.runners.split(","), body, args.n, "")
     if args.prefect_python:
         workload = os.path.join(os.path.dirname(__file__), "_runner_workload_prefect.py")
         subprocess.run([args.prefect_python, workload, "--n", str(args.n)], check=True)
