@@ -32,7 +32,13 @@ import asyncio
 import os
 import time
 from pathlib import Path
-from headrace import task
+from headrace import INPUTS, task
+
+@task(cache_policy=INPUTS)
+def counted(x: int, log: str) -> int:
+    with open(log, "a") as f:
+        f.write("ran\\n")
+    return x * 10
 
 @task(log_prints=True)
 def where(x: int) -> int:
@@ -129,6 +135,9 @@ def test_a_local_cluster_runs_task_calls_in_its_worker_processes(
         except KeyError as exc:
             error = repr(exc)
         slow = remote.slow.submit()
+        log = str(Path(marker).with_name("counted.log"))
+        computed = remote.counted.submit(3, log).result()
+        reused = remote.counted.submit(3, log)  # read from the cache, on whichever worker
         slow.result(raise_on_failure=False)  # handled: the flow run may still complete
         return {
             "pids": pids.result(),
@@ -138,6 +147,7 @@ def test_a_local_cluster_runs_task_calls_in_its_worker_processes(
             "flaky": remote.flaky.submit(marker).result(),
             "error": error,
             "timed_out": slow.state.name,
+            "cached": (computed, reused.result(), reused.state.name),
         }
 
     got = on_dask(str(tmp_path / "flaky.marker"))
@@ -149,6 +159,8 @@ def test_a_local_cluster_runs_task_calls_in_its_worker_processes(
     assert got["flaky"] == "second attempt"
     assert got["error"] == "KeyError('no such row')"
     assert got["timed_out"] == "TimedOut"
+    assert got["cached"] == (30, 30, "Cached")
+    assert (tmp_path / "counted.log").read_text() == "ran\n"  # the function ran once
 
     assert_recorded_by_the_workers(client, "on-dask")
 
