@@ -169,6 +169,9 @@ class TaskCall:
     # Upstream task run ids per parameter (edges of the run graph), resolved on the flow side.
     task_inputs: dict[str, list[uuid.UUID]]
     context: CallContext
+    # Attempts already spent elsewhere (a runner resending the call after its worker died):
+    # the next attempt counts from here, so retries are not granted twice.
+    runs_before: int = 0
 
     @classmethod
     def of(
@@ -202,4 +205,5 @@ class TaskCall:
             dynamic_key=self.dynamic_key,
             tags=list(self.tags),
             task_inputs=dict(self.task_inputs),
+            run_count=self.runs_before,
         )

@@ -115,3 +115,18 @@ class ProcessPoolTaskRunner(_PoolTaskRunner):
 
 # Prefect's older name for the thread pool runner (`from prefect.task_runners import ...`).
 ConcurrentTaskRunner = ThreadPoolTaskRunner
+
+# Runners over an optional engine, loaded on first use: their modules build on this one and
+# `import headrace` must not need dask.
+_OPTIONAL_RUNNERS = {
+    "DaskTaskRunner": "headrace.dask_runner",
+    "RayTaskRunner": "headrace.ray_runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _OPTIONAL_RUNNERS:
+        import importlib
+
+        return getattr(importlib.import_module(_OPTIONAL_RUNNERS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
