@@ -13,7 +13,7 @@ import concurrent.futures
 import contextvars
 from typing import TYPE_CHECKING, Any
 
-from headrace.engine.task_call import run_call, run_call_elsewhere
+from headrace.engine.task_call import run_call, run_pickled_call
 
 if TYPE_CHECKING:
     from headrace.calls import TaskCall
@@ -110,7 +110,11 @@ class ProcessPoolTaskRunner(_PoolTaskRunner):
     def _submit(
         self, pool: concurrent.futures.Executor, call: TaskCall
     ) -> concurrent.futures.Future[State[Any]]:
-        return pool.submit(run_call_elsewhere, call)
+        # Here: cloudpickle is needed only by process pools. It carries a script's own task
+        # functions by value (the pool's processes do not see `__main__` as the script has it).
+        import cloudpickle
+
+        return pool.submit(run_pickled_call, cloudpickle.dumps(call))
 
 
 # Prefect's older name for the thread pool runner (`from prefect.task_runners import ...`).

@@ -122,11 +122,16 @@ class Task(Generic[P, R]):
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled as a reference to its function plus its options (a task call travels to
         # task runners in other processes): the function by module and qualified name, which
-        # the decorator's module-level name reaches; otherwise the function as pickle sees it.
+        # the decorator's module-level name reaches; otherwise the function as the pickler sees
+        # it. A script's own function (`__main__`) goes as itself too: cloudpickle (the process
+        # pool, Dask, Ray) then carries it by value with the globals it reads, as Prefect does,
+        # instead of re-running the script's module-level code in the other process.
         fn = self.fn
         ref: tuple[str, str] | Callable[..., Any] = (
             fn
-            if "<locals>" in fn.__qualname__ or _lookup(fn.__module__, fn.__qualname__) is not fn
+            if fn.__module__ == "__main__"
+            or "<locals>" in fn.__qualname__
+            or _lookup(fn.__module__, fn.__qualname__) is not fn
             else (fn.__module__, fn.__qualname__)
         )
         # Transaction hooks run on the flow's side only: they need not (and may not) pickle.

@@ -89,5 +89,7 @@ def _key_from_file(path: Path) -> str:
         return path.read_text().strip()
     with os.fdopen(fd, "w") as file:
         file.write(key + "\n")
-    log.info("generated the block encryption key in %s (back it up with the database)", path)
+    # A warning, seen once at the first start even on a quiet console: without this file (or
+    # HEADRACE_BLOCK_ENCRYPTION_KEYS), stored secrets cannot be read.
+    log.warning("generated the block encryption key in %s: back it up with the database", path)
     return key

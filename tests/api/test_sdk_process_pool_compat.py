@@ -81,7 +81,7 @@ def test_process_pool_runs_resolve_cache_store_and_roll_back(
     assert (first, again, unboxed) == (4, 4, 5)
     assert kept["x"] == 3 and kept["pid"] != os.getpid()
     envelope = json.loads((folder / "stored-3.json").read_text())
-    assert envelope["serializer"] == "json"
+    assert envelope["metadata"]["serializer"] == {"type": "json"}
     assert len(remote.ROLLED_BACK) == 1  # the hook ran on the flow's side, with its key
 
     run = client.get_json("/flow_runs", params={"flow_name": "pooled"})["items"][0]

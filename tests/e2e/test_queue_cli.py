@@ -33,7 +33,7 @@ def test_work_pool_commands(api_url: str, http: httpx.Client) -> None:
     again = cli(api_url, "work-pool", "create", "nightly")
     assert again.returncode == 2 and "--overwrite" in again.stderr
     ok(api_url, "work-pool", "create", "nightly", "--overwrite", "--concurrency-limit", "4")
-    unknown = cli(api_url, "work-pool", "create", "--type", "docker", "x")
+    unknown = cli(api_url, "work-pool", "create", "--type", "kubernetes", "x")
     assert unknown.returncode == 2
     assert unknown.stderr.strip().count("\n") == 0 and "process" in unknown.stderr
     listing = ok(api_url, "work-pool", "ls")

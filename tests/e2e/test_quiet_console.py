@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from cryptography.fernet import Fernet
 
 from tests.conftest import ServerProcess, free_port, headrace_command, wait_healthy
 
@@ -35,8 +36,15 @@ def exercise(server_url: str) -> None:
 def test_default_level_prints_the_start_line_and_failed_requests_only(
     start_server: Callable[..., Any], database_url: str
 ) -> None:
-    # The same name rule as in production: HEADRACE_ALLOWED_HOSTS given, so no rebinding warning.
-    server = start_server(database_url=database_url, allowed_hosts="127.0.0.1", **FAST_LOOPS)
+    # The same name rule as in production (HEADRACE_ALLOWED_HOSTS given, so no rebinding
+    # warning), and a block key given (a first start that makes
+    # one says so once, as a warning).
+    server = start_server(
+        database_url=database_url,
+        allowed_hosts="127.0.0.1",
+        block_encryption_keys=Fernet.generate_key().decode(),
+        **FAST_LOOPS,
+    )
     exercise(server.url)
     assert server.stop() == 0
     lines = server.process.stdout.read().splitlines()

@@ -86,6 +86,14 @@ def run_call_elsewhere(call: TaskCall) -> State[Any]:
         backend_for(call.context).flush()
 
 
+def run_pickled_call(pickled: bytes) -> State[Any]:
+    """`run_call_elsewhere` for a call sent by cloudpickle (a process pool's worker)."""
+    import pickle
+
+    call: TaskCall = pickle.loads(pickled)  # what cloudpickle wrote, plain pickle reads
+    return run_call_elsewhere(call)
+
+
 _backends_lock = threading.Lock()
 
 
