@@ -146,3 +146,17 @@ def test_every_docs_section_an_error_names_exists() -> None:
         "deployments-from-code",
     }
     assert named - anchors == set()
+
+
+def test_a_prefect_notification_block_fails_at_import_in_one_line() -> None:
+    import subprocess
+    import sys
+
+    script = "from headrace.blocks.notifications import SlackWebhook\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == (
+        "headrace.exceptions.NotOffered: headrace.blocks.notifications.SlackWebhook is a Prefect "
+        "feature headrace does not offer: see docs/migrating-from-prefect.md#not-supported"
+    )
