@@ -123,6 +123,8 @@ def test_the_dashboard_logs_in_and_cancels_from_its_own_pages(
     page.fill("#key", admin)
     page.click("button[type=submit]")
     expect(page.locator("h1 .state")).to_have_text("Running")
+    # The page's script wires the buttons up: a click before it has run does nothing.
+    expect(page.locator("#live")).to_have_text("live")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("button[data-action=cancel]")
     expect(page.locator("h1 .state")).to_have_text("Cancelling")

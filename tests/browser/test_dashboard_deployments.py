@@ -80,6 +80,8 @@ def test_run_form_rejects_bad_parameters_inline_then_runs_and_cancels(
         "tables": ["orders"],
     }
 
+    # The page's script wires the buttons up: a click before it has run does nothing.
+    expect(page.locator("#live")).to_have_text("live")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("button[data-action=cancel]")
     expect(page.locator("h1 .state")).to_have_text("Cancelled")
