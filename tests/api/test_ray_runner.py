@@ -11,7 +11,7 @@ from typing import Any
 
 from headrace import flow
 from headrace.client import HeadraceClient
-from headrace.task_runners import RayTaskRunner
+from headrace.task_runners.ray import RayTaskRunner
 from tests.api.test_dask_runner import assert_recorded_by_the_workers, tasks_module
 
 __all__ = ["tasks_module"]  # the fixture, shared with the Dask tests

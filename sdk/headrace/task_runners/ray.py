@@ -1,7 +1,7 @@
 """`RayTaskRunner`: task calls run on Ray (the `headrace[ray]` extra).
 
 The call travels to a Ray worker process, possibly on another node, and `run_call_elsewhere`
-runs it there (see `headrace.distributed_runner` for what a lost worker does to its task run).
+runs it there (see `headrace.task_runners.distributed` for what a lost worker does to its task run).
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import concurrent.futures
 from typing import TYPE_CHECKING, Any
 
-from headrace.distributed_runner import DistributedTaskRunner
 from headrace.engine.task_call import run_call_elsewhere
+from headrace.task_runners.distributed import DistributedTaskRunner
 
 if TYPE_CHECKING:
     from headrace.calls import TaskCall

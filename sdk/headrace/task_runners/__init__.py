@@ -123,8 +123,8 @@ ConcurrentTaskRunner = ThreadPoolTaskRunner
 # Runners over an optional engine, loaded on first use: their modules build on this one and
 # `import headrace` must not need dask.
 _OPTIONAL_RUNNERS = {
-    "DaskTaskRunner": "headrace.dask_runner",
-    "RayTaskRunner": "headrace.ray_runner",
+    "DaskTaskRunner": "headrace.task_runners.dask",
+    "RayTaskRunner": "headrace.task_runners.ray",
 }
 
 

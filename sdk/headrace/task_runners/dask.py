@@ -1,7 +1,7 @@
 """`DaskTaskRunner`: task calls run on a Dask cluster (the `headrace[dask]` extra).
 
 The call travels to a Dask worker process, possibly on another host, and `run_call_elsewhere`
-runs it there (see `headrace.distributed_runner` for what a lost worker does to its task run).
+runs it there (see `headrace.task_runners.distributed` for what a lost worker does to its task run).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import concurrent.futures
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from headrace.distributed_runner import DistributedTaskRunner
 from headrace.engine.task_call import run_call_elsewhere
+from headrace.task_runners.distributed import DistributedTaskRunner
 
 if TYPE_CHECKING:
     from headrace.calls import TaskCall
