@@ -255,18 +255,3 @@ def test_a_scheduler_address_runs_tasks_and_a_killed_worker_crashes_then_retries
     assert "Crashed" in history and history[-2:] == ["Retrying", "Completed"]
     crashed = client.get_json(f"/task_runs/{dies['id']}")["states"][history.index("Crashed")]
     assert "Dask worker running it was lost" in crashed["message"]
-
-
-def test_the_runners_import_from_both_paths_and_headrace_alone_needs_no_engine() -> None:
-    # `import headrace` and the thread runner must not load dask or ray: they are extras.
-    probe = (
-        "import sys, headrace, headrace.task_runners as r; r.ThreadPoolTaskRunner; "
-        "print(sorted(m for m in ('dask', 'distributed', 'ray') if m in sys.modules)); "
-        "from headrace.task_runners.dask import DaskTaskRunner; "
-        "from headrace.task_runners.ray import RayTaskRunner; "
-        "print(r.DaskTaskRunner is DaskTaskRunner, r.RayTaskRunner is RayTaskRunner)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    ).stdout.split("\n")
-    assert out[:2] == ["[]", "True True"]

@@ -77,6 +77,18 @@ def test_import_headrace_stays_lazy() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_distributed_runners_import_from_both_paths_and_load_no_engine_before_use() -> None:
+    script = (
+        "import sys, headrace.task_runners as r\n"
+        "print(sorted(m for m in ('dask', 'distributed', 'ray') if m in sys.modules))\n"
+        "from headrace.task_runners.dask import DaskTaskRunner\n"
+        "from headrace.task_runners.ray import RayTaskRunner\n"
+        "print(r.DaskTaskRunner is DaskTaskRunner, r.RayTaskRunner is RayTaskRunner)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "True True"]
+
+
 def test_outside_a_run_get_run_logger_says_so_unless_disabled() -> None:
     from headrace.exceptions import MissingContextError
     from headrace.logging import disable_run_logger, get_run_logger

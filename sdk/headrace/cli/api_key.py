@@ -9,7 +9,9 @@ import typer
 from pydantic import ValidationError
 
 from headrace.cli.common import api
-from headrace.cli.output import fail, print_json, table
+from headrace.cli.exits import fail
+from headrace.cli.groups import group_help
+from headrace.cli.output import print_json, table
 from headrace.client import api_keys
 from headrace.schemas.api_keys import (
     MAX_EXPIRES_IN_SECONDS,
@@ -20,7 +22,7 @@ from headrace.schemas.api_keys import (
     Scope,
 )
 
-app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app = typer.Typer(help=group_help("api-key"), no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ScopeOption = Annotated[

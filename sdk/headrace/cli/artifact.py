@@ -9,11 +9,13 @@ from typing import Annotated
 import typer
 
 from headrace.cli.common import api
-from headrace.cli.output import console, fail, print_json, table
+from headrace.cli.exits import fail
+from headrace.cli.groups import group_help
+from headrace.cli.output import console, print_json, table
 from headrace.client import artifacts
 from headrace.schemas.artifacts import Artifact, ArtifactQuery, check_key
 
-app = typer.Typer(help="Artifacts published by runs.", no_args_is_help=True)
+app = typer.Typer(help=group_help("artifact"), no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 LimitOption = Annotated[int, typer.Option(min=1, max=1000, help="How many at most.")]

@@ -7,13 +7,13 @@ from typing import Annotated
 import typer
 
 from headrace.cli.common import api
-from headrace.cli.output import console, fail, print_json, table
+from headrace.cli.exits import fail
+from headrace.cli.groups import group_help
+from headrace.cli.output import console, print_json, table
 from headrace.client import blocks
 from headrace.schemas.secrets import contains_secret, mask_secret_parameters
 
-app = typer.Typer(
-    help="Blocks: typed configuration and secrets saved by name.", no_args_is_help=True
-)
+app = typer.Typer(help=group_help("block"), no_args_is_help=True)
 type_app = typer.Typer(
     help="Block types (registered by saving a Block subclass).", no_args_is_help=True
 )

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from headrace.cli.output import fail
-from headrace.client import HeadraceClient, deployments
+from headrace.cli.exits import fail
+from headrace.client import HeadraceClient
 from headrace.client.transport import detail_text
 from headrace.errors import ApiError, ApiUnreachable
 from headrace.profiles import ProfileError
-from headrace.schemas.deployments import Deployment
 from headrace.schemas.names import MAX_NAME, resource_name_problem
+
+if TYPE_CHECKING:
+    from headrace.schemas.deployments import Deployment
 
 
 @contextmanager
@@ -47,4 +50,6 @@ def split_name(full_name: str) -> tuple[str, str]:
 
 def read_by_full_name(client: HeadraceClient, full_name: str) -> Deployment:
     """The deployment named `FLOW/NAME`."""
+    from headrace.client import deployments  # only the commands that name a deployment
+
     return deployments.read_by_name(client, *split_name(full_name))

@@ -7,12 +7,13 @@ from typing import Annotated
 import typer
 
 from headrace.cli.common import api
+from headrace.cli.groups import group_help
 from headrace.cli.output import console, print_json, table
 from headrace.cli.params import resource_name
 from headrace.client import concurrency
 from headrace.schemas.concurrency import ConcurrencyLimitCreate
 
-app = typer.Typer(help="Limit how many task runs with a tag run at once.", no_args_is_help=True)
+app = typer.Typer(help=group_help("concurrency-limit"), no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 TagArgument = Annotated[

@@ -8,11 +8,13 @@ from typing import Annotated, Any
 import typer
 from pydantic import TypeAdapter, ValidationError
 
-from headrace.cli.output import fail, print_json, table
+from headrace.cli.exits import fail
+from headrace.cli.groups import group_help
+from headrace.cli.output import print_json, table
 from headrace.cli.profile import editing, profile_in_effect, read_profiles
 from headrace.settings import NOT_IN_PROFILES, ClientSettings, settings_error_message
 
-app = typer.Typer(help="View and change the client settings.", no_args_is_help=True)
+app = typer.Typer(help=group_help("config"), no_args_is_help=True)
 PREFIX = "HEADRACE_"
 
 

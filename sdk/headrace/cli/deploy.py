@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from headrace.cli.common import api
-from headrace.cli.output import console, fail
+from headrace.cli.exits import fail
+from headrace.cli.output import console
 from headrace.cli.params import parse_params, resource_name
 from headrace.deployments import deployment_create, deployment_schedules, split_entrypoint
 from headrace.entrypoints import EntrypointError

@@ -11,7 +11,9 @@ import typer
 
 from headrace.cli import schedule
 from headrace.cli.common import api, read_by_full_name, split_name
-from headrace.cli.output import console, fail, print_json, table
+from headrace.cli.exits import fail
+from headrace.cli.groups import group_help
+from headrace.cli.output import console, print_json, table
 from headrace.cli.params import parse_params
 from headrace.cli.watch import watch as follow
 from headrace.client import deployments
@@ -21,7 +23,7 @@ from headrace.schemas.deployments import (
     DeploymentUpdate,
 )
 
-app = typer.Typer(help="List, inspect, run and pause deployments.", no_args_is_help=True)
+app = typer.Typer(help=group_help("deployment"), no_args_is_help=True)
 app.add_typer(schedule.app, name="schedule")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]

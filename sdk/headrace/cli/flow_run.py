@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from headrace.cli.common import api
+from headrace.cli.groups import group_help
 from headrace.cli.output import console, print_json, state_text, table, timestamp
 from headrace.client import flow_runs
 from headrace.client import logs as run_logs
@@ -14,7 +15,7 @@ from headrace.client import task_runs as run_task_runs
 from headrace.schemas.flow_runs import FlowRun, FlowRunQuery
 from headrace.schemas.logs import LogQuery
 
-app = typer.Typer(help="List and inspect flow runs.", no_args_is_help=True)
+app = typer.Typer(help=group_help("flow-run"), no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 LEVELS = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}

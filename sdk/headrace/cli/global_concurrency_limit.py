@@ -8,14 +8,14 @@ from typing import Annotated
 import typer
 
 from headrace.cli.common import api
+from headrace.cli.groups import group_help
 from headrace.cli.output import console, print_json, table
 from headrace.cli.params import resource_name
 from headrace.client import global_concurrency
 from headrace.schemas.global_concurrency import GlobalLimit, GlobalLimitCreate, GlobalLimitUpdate
 
 app = typer.Typer(
-    help="Global concurrency and rate limits: named limits that `concurrency(...)` and "
-    "`rate_limit(...)` take slots of.",
+    help=group_help("global-concurrency-limit"),
     no_args_is_help=True,
 )
 

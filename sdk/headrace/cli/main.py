@@ -7,43 +7,28 @@ import sys
 from typing import Any
 
 import typer
-from pydantic import ValidationError
 
-from headrace.cli.output import fail
+from headrace.cli.exits import fail
+from headrace.cli.groups import GROUPS
 from headrace.errors import SettingsError
 
-# Each command group's module, in the order `headrace --help` lists them. A command line naming
-# one imports only that module: `headrace work-pool ls` does not pay for the server, the engine
-# (deploy) and the rest.
-GROUPS: dict[str, str] = {
-    "server": "server",
-    "flow-run": "flow_run",
-    "api-key": "api_key",
-    "worker": "worker",
-    "work-pool": "work_pool",
-    "work-queue": "work_queue",
-    "deployment": "deployment",
-    "deploy": "",  # a command, not a group: see build_app
-    "concurrency-limit": "concurrency_limit",
-    "block": "block",
-    "global-concurrency-limit": "global_concurrency_limit",
-    "gcl": "global_concurrency_limit",  # the short name, as in Prefect
-    "config": "config",
-    "profile": "profile",
-    "artifact": "artifact",
-    "variable": "variable",
-}
+# Asking for the top-level help (or for nothing): list the groups from their help lines alone.
+_TOP_LEVEL_HELP: tuple[list[str], ...] = ([], ["--help"])
 
 
-def build_app(only: str | None = None) -> typer.Typer:
-    """The `headrace` command with every group, or with the group `only` alone."""
-    app = typer.Typer(
+def _root() -> typer.Typer:
+    return typer.Typer(
         help="headrace: a self-hosted workflow orchestrator for Python, on PostgreSQL.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
     )
-    for name, module in GROUPS.items():
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The `headrace` command with every group, or with the group `only` alone."""
+    app = _root()
+    for name, group in GROUPS.items():
         if only is not None and name != only:
             continue
         if name == "deploy":
@@ -51,8 +36,24 @@ def build_app(only: str | None = None) -> typer.Typer:
 
             app.command("deploy")(deploy.deploy)
         else:
-            app.add_typer(importlib.import_module(f"headrace.cli.{module}").app, name=name)
+            app.add_typer(importlib.import_module(f"headrace.cli.{group.module}").app, name=name)
     return app
+
+
+def _listing_app() -> typer.Typer:
+    # Only ever asked for its help: each group is an empty stand-in with the group's help line,
+    # so listing the commands imports none of their modules.
+    app = _root()
+    for name, group in GROUPS.items():
+        if name == "deploy":
+            app.command("deploy", help=group.help)(_listed_only)
+        else:
+            app.add_typer(typer.Typer(help=group.help), name=name)
+    return app
+
+
+def _listed_only() -> None:
+    raise AssertionError("the listing app only prints help")  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
@@ -64,6 +65,8 @@ def __getattr__(name: str) -> Any:
 
 def _app_for(argv: list[str]) -> typer.Typer:
     # A lone command would become the app itself (typer), so `deploy` gets the whole command.
+    if argv in _TOP_LEVEL_HELP:
+        return _listing_app()
     first = argv[0] if argv else None
     if first in GROUPS and first != "deploy":
         return build_app(only=first)
@@ -83,15 +86,23 @@ def main() -> None:
         fail("aborted", 1)
     except SettingsError as error:  # from any command that reads the client settings
         fail(str(error))
-    except ValidationError as error:
+    except Exception as error:
+        if not _is_validation_error(error):
+            raise
         # Input checked by a model outside `api()` (e.g. a body built before connecting).
         from headrace.client.transport import detail_text
 
-        fail(detail_text(error.errors(include_url=False)))
+        fail(detail_text(error.errors(include_url=False)))  # type: ignore[attr-defined]
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _is_validation_error(error: Exception) -> bool:
+    # Without importing pydantic: a command that raised one has imported it already.
+    pydantic_core = sys.modules.get("pydantic_core")
+    return pydantic_core is not None and isinstance(error, pydantic_core.ValidationError)
 
 
 def usage_error_line(error: typer.TyperException) -> str:

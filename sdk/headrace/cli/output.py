@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
@@ -26,12 +26,6 @@ STATE_STYLES = {
     "CANCELLED": "magenta",
     "PAUSED": "yellow",
 }
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print one line to stderr and exit: errors never show a traceback."""
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(code)
 
 
 def print_json(value: Any) -> None:

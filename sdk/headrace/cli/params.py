@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from headrace.cli.output import fail
+from headrace.cli.exits import fail
 from headrace.schemas.common import check_resource_name
 
 

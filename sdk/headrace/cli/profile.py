@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
-from headrace.cli.output import fail, table
+from headrace.cli.exits import fail
+from headrace.cli.groups import group_help
+from headrace.cli.output import table
 from headrace.profiles import ProfileError, Profiles, load, profiles_path, save
 from headrace.settings import client_home, selected_profile
 
-app = typer.Typer(
-    help="Switch between sets of client settings (API URL, API key, ...).", no_args_is_help=True
-)
+app = typer.Typer(help=group_help("profile"), no_args_is_help=True)
 Name = Annotated[str, typer.Argument(help="Profile name.", show_default=False)]
 
 

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from headrace.cli.common import api, read_by_full_name
-from headrace.cli.output import console, fail, print_json, table
+from headrace.cli.exits import fail
+from headrace.cli.output import console, print_json, table
 from headrace.cli.params import parse_params
 from headrace.client import HeadraceClient
 from headrace.client import schedules as deployment_schedules

@@ -10,10 +10,11 @@ from typing import Annotated
 import typer
 
 from headrace.cli import server_api_key
-from headrace.cli.output import fail
+from headrace.cli.exits import fail
+from headrace.cli.groups import group_help
 from headrace.cli.server_settings import load_server_settings
 
-app = typer.Typer(help="Run the API server and manage its database.", no_args_is_help=True)
+app = typer.Typer(help=group_help("server"), no_args_is_help=True)
 database_app = typer.Typer(help="Manage the server's database schema.", no_args_is_help=True)
 app.add_typer(database_app, name="database")
 app.add_typer(server_api_key.app, name="api-key")

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from headrace.cli.api_key import ExpiresOption, JsonOption, key_request, print_created
-from headrace.cli.output import fail
+from headrace.cli.exits import fail
 from headrace.cli.server_settings import load_server_settings
 from headrace.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, Scope
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from headrace.cli.output import fail
+from headrace.cli.exits import fail
 from headrace.settings import settings_error_message
 
 if TYPE_CHECKING:

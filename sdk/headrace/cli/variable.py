@@ -8,13 +8,15 @@ from typing import Annotated, Any
 import typer
 
 from headrace.cli.common import api
-from headrace.cli.output import console, fail, print_json, table
+from headrace.cli.exits import fail
+from headrace.cli.groups import group_help
+from headrace.cli.output import console, print_json, table
 from headrace.cli.params import resource_name
 from headrace.client import variables
 from headrace.errors import Conflict
 from headrace.schemas.variables import VariableCreate, VariableQuery, VariableSet
 
-app = typer.Typer(help="Named JSON values shared by flows and deployments.", no_args_is_help=True)
+app = typer.Typer(help=group_help("variable"), no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 NameArgument = Annotated[

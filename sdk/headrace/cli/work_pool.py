@@ -7,13 +7,15 @@ from typing import Annotated
 import typer
 
 from headrace.cli.common import api
-from headrace.cli.output import console, fail, print_json, table
+from headrace.cli.exits import fail
+from headrace.cli.groups import group_help
+from headrace.cli.output import console, print_json, table
 from headrace.cli.params import PoolNameArgument
 from headrace.client import work_pools, work_queues, workers
 from headrace.pool_types import installed_pool_types, unknown_pool_type_message
 from headrace.schemas.work_pools import WorkPool, WorkPoolCreate, WorkPoolUpdate
 
-app = typer.Typer(help="Manage work pools: where deployments' runs wait for workers.")
+app = typer.Typer(help=group_help("work-pool"))
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

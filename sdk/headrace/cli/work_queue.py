@@ -7,12 +7,13 @@ from typing import Annotated
 import typer
 
 from headrace.cli.common import api
+from headrace.cli.groups import group_help
 from headrace.cli.output import console, print_json, table
 from headrace.cli.params import resource_name
 from headrace.client import work_queues
 from headrace.schemas.work_pools import WorkQueueCreate, WorkQueueUpdate
 
-app = typer.Typer(help="Manage the queues of a work pool (priority, limit, pause).")
+app = typer.Typer(help=group_help("work-queue"))
 
 PoolOption = Annotated[
     str, typer.Option("--pool", help="The work pool of the queue.", callback=resource_name)

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from headrace.cli.output import fail
+from headrace.cli.exits import fail
+from headrace.cli.groups import group_help
 from headrace.cli.params import resource_name
 from headrace.errors import ApiError, ApiUnreachable
 from headrace.pool_types import installed_pool_types, unknown_pool_type_message
 from headrace.settings import settings_error_message
 
-app = typer.Typer(help="Run a worker that executes the runs of a work pool.", no_args_is_help=True)
+app = typer.Typer(help=group_help("worker"), no_args_is_help=True)
 
 DEFAULT_LIMIT = 10
 
