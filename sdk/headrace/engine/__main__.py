@@ -15,7 +15,7 @@ import uuid
 from types import FrameType
 from typing import Any
 
-from headrace.engine.flow_engine import Terminated, arun_flow, run_flow
+from headrace.engine.flow_engine import ExistingRun, Terminated, arun_flow, run_flow
 from headrace.engine.lease_watch import EXIT_LEASE_LOST, lease_lost
 from headrace.entrypoints import load_entrypoint
 from headrace.errors import HeadraceError
@@ -59,7 +59,7 @@ def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
         print(f"headrace: cannot start flow run {flow_run_id}: {exc}", file=sys.stderr)
         return EXIT_NOT_STARTED
     try:
-        state = _run(flow, parameters, flow_run_id, worker_id, run_flow)
+        state = _run(flow, parameters, ExistingRun(run, worker_id))
     except HeadraceError as exc:
         # Refused before anything ran (e.g. the run is being cancelled, or another worker has it).
         print(f"headrace: flow run {flow_run_id} not started: {exc}", file=sys.stderr)
@@ -69,22 +69,11 @@ def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
     return EXIT_COMPLETED if state.is_completed() else EXIT_FAILED
 
 
-def _run(
-    flow: Any,
-    parameters: dict[str, Any],
-    flow_run_id: uuid.UUID,
-    worker_id: str | None,
-    run_flow: Any,
-) -> Any:
+def _run(flow: Any, parameters: dict[str, Any], existing: ExistingRun) -> Any:
+    # The run read above is handed on: the engine does not read it again.
     if flow.isasync:
-        return asyncio.run(
-            arun_flow(
-                flow, parameters, return_type="state", flow_run_id=flow_run_id, worker_id=worker_id
-            )
-        )
-    return run_flow(
-        flow, parameters, return_type="state", flow_run_id=flow_run_id, worker_id=worker_id
-    )
+        return asyncio.run(arun_flow(flow, parameters, return_type="state", existing=existing))
+    return run_flow(flow, parameters, return_type="state", existing=existing)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import asyncio
 import time
 import uuid
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -55,6 +56,14 @@ class Terminated(BaseException):
     """The process was asked to stop (SIGTERM), e.g. by a worker cancelling the run."""
 
 
+@dataclass(frozen=True)
+class ExistingRun:
+    """A run made elsewhere (a deployment's), already read, that this process is to run."""
+
+    info: FlowRunInfo
+    worker_id: str | None = None  # the worker holding its lease, if a worker started it
+
+
 class FlowRunEngine:
     """The state machine of one flow run."""
 
@@ -63,13 +72,12 @@ class FlowRunEngine:
         flow: FlowLike,
         parameters: dict[str, Any],
         *,
-        flow_run_id: uuid.UUID | None = None,
-        worker_id: str | None = None,
+        existing: ExistingRun | None = None,
     ) -> None:
         self.flow = flow
         self.parameters = parameters
-        self.existing_id = flow_run_id
-        self.worker_id = worker_id
+        self.existing = existing
+        self.worker_id = existing.worker_id if existing else None
         self.parent_ctx = flow_run_context.get()
         self.parent_record: TaskRunRecord | None = None
         self.state: State[Any] = st.Pending()
@@ -87,10 +95,11 @@ class FlowRunEngine:
         the server refuses: then nothing of the flow runs)."""
         flow = self.flow
         parent = self.parent_ctx
-        self.backend = parent.backend if parent else get_backend(require_api=bool(self.existing_id))
+        existing = self.existing
+        self.backend = parent.backend if parent else get_backend(require_api=existing is not None)
         running = st.Running()
-        if self.existing_id is not None:
-            self.info = self.backend.runs.read(self.existing_id)
+        if existing is not None:
+            self.info = existing.info
             self.backend.runs.set_state(self.info.id, running, worker_id=self.worker_id)
             # A run made elsewhere (a deployment's) takes its flow's `flow_run_name` now, as in
             # Prefect. It is already Running: a name that cannot be made is logged, not fatal.
@@ -133,7 +142,7 @@ class FlowRunEngine:
         self.state = running
         self.label = f"Flow run {self.info.name!r}"
         self.logger().info("Beginning flow run %r for flow %r", self.info.name, flow.name)
-        if self.existing_id is not None and self.worker_id is not None:
+        if self.existing is not None and self.worker_id is not None:
             # A worker's run: stop as soon as the worker no longer holds it.
             self._lease_watch = LeaseWatch(self.info.id, uuid.UUID(self.worker_id), self.logger())
             self._lease_watch.start()
@@ -409,22 +418,20 @@ def run_flow(
     parameters: dict[str, Any],
     *,
     return_type: ReturnType = "result",
-    flow_run_id: uuid.UUID | None = None,
-    worker_id: str | None = None,
+    existing: ExistingRun | None = None,
 ) -> Any:
-    """Run a sync flow: a new run, or the existing run `flow_run_id`."""
+    """Run a sync flow: a new run, or the `existing` one."""
     with signals_interrupt_main_thread(), signals_deferrable():
-        return _run_flow(flow, parameters, return_type, flow_run_id, worker_id)
+        return _run_flow(flow, parameters, return_type, existing)
 
 
 def _run_flow(
     flow: FlowLike,
     parameters: dict[str, Any],
     return_type: ReturnType,
-    flow_run_id: uuid.UUID | None,
-    worker_id: str | None,
+    existing: ExistingRun | None,
 ) -> Any:
-    engine = FlowRunEngine(flow, parameters, flow_run_id=flow_run_id, worker_id=worker_id)
+    engine = FlowRunEngine(flow, parameters, existing=existing)
     _start(engine)
     try:
         params = engine.validated_parameters()
@@ -459,8 +466,7 @@ async def arun_flow(
     parameters: dict[str, Any],
     *,
     return_type: ReturnType = "result",
-    flow_run_id: uuid.UUID | None = None,
-    worker_id: str | None = None,
+    existing: ExistingRun | None = None,
 ) -> Any:
     """Run an async flow (the same steps as `run_flow`, awaited)."""
     with (
@@ -468,18 +474,17 @@ async def arun_flow(
         signals_stop_this_task() as cause_of,
         signals_deferrable(),  # its handlers wrap the task's: entered last
     ):
-        return await _arun_flow(flow, parameters, return_type, flow_run_id, worker_id, cause_of)
+        return await _arun_flow(flow, parameters, return_type, existing, cause_of)
 
 
 async def _arun_flow(
     flow: FlowLike,
     parameters: dict[str, Any],
     return_type: ReturnType,
-    flow_run_id: uuid.UUID | None,
-    worker_id: str | None,
+    existing: ExistingRun | None,
     cause_of: CauseOf,
 ) -> Any:
-    engine = FlowRunEngine(flow, parameters, flow_run_id=flow_run_id, worker_id=worker_id)
+    engine = FlowRunEngine(flow, parameters, existing=existing)
     _start(engine)
     try:
         params = engine.validated_parameters()
