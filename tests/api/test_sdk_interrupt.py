@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,12 +28,18 @@ from headrace.client import HeadraceClient
 
 FLOWS = """
 import asyncio
+import faulthandler
+import signal
 import sys
 import time
 from pathlib import Path
 
 from headrace import flow
 from headrace.context import flow_run_context
+
+
+# A process that does not stop is asked for its threads' stacks before it is killed.
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 def note(flow, run, state):
@@ -134,6 +141,10 @@ def stop_when_ready(
         )
     assert process.stderr is not None
     run_id = wait_ready(process, process.stderr)
+    # Read the rest of stderr as it comes: a full pipe would block the process we time.
+    stderr_lines: list[str] = []
+    reader = threading.Thread(target=stderr_lines.extend, args=(process.stderr,), daemon=True)
+    reader.start()
     # Varied moments: at once (right after the prints), a few ms into the burst or the sleep.
     time.sleep({"after-print": 0.0}.get(moment, 0.002 + 0.004 * (try_no % 8)))
     before_signal(run_id)
@@ -142,10 +153,17 @@ def stop_when_ready(
     try:
         exit_code = process.wait(timeout=STOP_WITHIN + 10)
     except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGUSR1)  # FLOWS' faulthandler: every thread's stack
+        time.sleep(1)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        pytest.fail(f"try {try_no} ({moment}): still running {STOP_WITHIN + 10:g} s after it")
+        reader.join(5)
+        pytest.fail(
+            f"try {try_no} ({moment}): still running {STOP_WITHIN + 10:g} s after it; "
+            f"its stderr ends with:\n{''.join(stderr_lines[-80:])}"
+        )
     took = time.monotonic() - signalled
+    reader.join(5)
     process.stderr.close()
     return Stopped(run_id, exit_code, took, console.read_text())
 

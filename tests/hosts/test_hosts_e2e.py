@@ -94,17 +94,22 @@ def test_a_worker_host_started_before_the_api_host_waits_and_connects(host_stack
     stack = host_stack
     stack.start_worker("w1", "early", "--type", "process")
     log = stack.hosts["w1"].folder / "worker.log"
-    deadline = time.monotonic() + 30
-    while "waiting for the headrace API" not in (log.read_text() if log.exists() else ""):
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
-    assert f"waiting for the headrace API at {stack.api_url}" in log.read_text()
+    wait_for_line(log, f"waiting for the headrace API at {stack.api_url}")
     time.sleep(2)  # a few failed attempts at a host that does not answer yet
     stack.start_api()
+    wait_for_line(log, f"connected to the headrace API at {stack.api_url}")
+    # The worker makes its pool once it reaches the API: deploying to it before would be refused.
+    wait_for_line(log, "created work pool 'early' of type process")
     stack.deploy_record("early", create_pool=False)
     watched = stack.cli(
         "ci", "deployment", "run", "record/d", "--param", f"ledger={stack.ledger_path}", "--watch"
     )
     assert watched.returncode == 0, (watched.stdout, watched.stderr)
-    assert f"connected to the headrace API at {stack.api_url}" in log.read_text()
     assert [e["host"] for e in stack.ledger() if e["event"] == "end"] == ["w1"]
+
+
+def wait_for_line(log: Path, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, log.read_text() if log.exists() else "no log"
+        time.sleep(0.2)
