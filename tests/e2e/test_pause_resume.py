@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +73,30 @@ def holding() -> str:
 """
 
 
-def _script(tmp_path: Path, name: str, timeout: float) -> subprocess.Popen[str]:
-    path = tmp_path / f"{name}.py"
-    path.write_text(textwrap.dedent(SCRIPT.format(name=name, timeout=timeout)))
-    return subprocess.Popen(
-        [sys.executable, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+@pytest.fixture
+def start_script(tmp_path: Path) -> Iterator[Callable[[str, float], subprocess.Popen[str]]]:
+    """`start_script(flow_name, pause_timeout)`: the script above in its own process, killed
+    at the end of the test if it still waits."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(name: str, timeout: float) -> subprocess.Popen[str]:
+        path = tmp_path / f"{name}.py"
+        path.write_text(textwrap.dedent(SCRIPT.format(name=name, timeout=timeout)))
+        started.append(
+            subprocess.Popen(
+                [sys.executable, str(path)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
 
 
 def _until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
@@ -107,32 +125,26 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_paused_script_resumed_from_the_cli_gets_the_typed_input(
-    api_url: str, http: httpx.Client, tmp_path: Path
+    api_url: str, http: httpx.Client, start_script: Callable[[str, float], Any]
 ) -> None:
-    script = _script(tmp_path, "approval-flow", 600)
-    try:
-        run = _until(lambda: _state(http, "approval-flow", "PAUSED"), "the run to pause")
-        assert run["state_name"] == "Paused"
-        detail = http.get(f"/flow_runs/{run['id']}").json()
-        paused = detail["states"][-1]["data"]
-        assert paused["run_input_schema"]["properties"]["approver"]["description"] == "Who approves"
+    script = start_script("approval-flow", 600)
+    run = _until(lambda: _state(http, "approval-flow", "PAUSED"), "the run to pause")
+    assert run["state_name"] == "Paused"
+    detail = http.get(f"/flow_runs/{run['id']}").json()
+    paused = detail["states"][-1]["data"]
+    assert paused["run_input_schema"]["properties"]["approver"]["description"] == "Who approves"
 
-        bad = _cli("flow-run", "resume", run["id"], "--input", "count=many")
-        assert bad.returncode == 2
-        assert "body.run_input.approver" in bad.stderr  # missing
-        assert "body.run_input.count" in bad.stderr  # not an integer
-        assert len(bad.stderr.strip().splitlines()) == 1
-        assert _state(http, "approval-flow", "PAUSED") is not None
+    bad = _cli("flow-run", "resume", run["id"], "--input", "count=many")
+    assert bad.returncode == 2
+    assert "body.run_input.approver" in bad.stderr  # missing
+    assert "body.run_input.count" in bad.stderr  # not an integer
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert _state(http, "approval-flow", "PAUSED") is not None
 
-        good = _cli(
-            "flow-run", "resume", run["id"], "--input", "approver=ann", "--input", "count=2"
-        )
-        assert good.returncode == 0, good.stderr
-        assert "Running" in good.stdout
-        out, err = script.communicate(timeout=60)
-    finally:
-        if script.poll() is None:
-            script.kill()
+    good = _cli("flow-run", "resume", run["id"], "--input", "approver=ann", "--input", "count=2")
+    assert good.returncode == 0, good.stderr
+    assert "Running" in good.stdout
+    out, err = script.communicate(timeout=60)
     assert script.returncode == 0, err
     assert "approved by ann x3" in out
     done = http.get(f"/flow_runs/{run['id']}").json()
@@ -146,9 +158,9 @@ def test_paused_script_resumed_from_the_cli_gets_the_typed_input(
 
 
 def test_a_pause_nobody_resumes_fails_the_run_with_a_clear_message(
-    api_url: str, http: httpx.Client, tmp_path: Path
+    api_url: str, http: httpx.Client, start_script: Callable[[str, float], Any]
 ) -> None:
-    script = _script(tmp_path, "forgotten-flow", 1.5)
+    script = start_script("forgotten-flow", 1.5)
     _, err = script.communicate(timeout=60)
     assert "FlowPauseTimeout" in err or "nobody resumed it" in err
     run = _run_of(http, "forgotten-flow")

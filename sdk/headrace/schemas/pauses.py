@@ -58,4 +58,6 @@ class PauseDetails(ReadModel):
     pause_expiration_time: datetime
     reschedule: bool = False
     run_input_schema: dict[str, Any] | None = None
+    # The schema's fields in the model's order (JSONB does not keep the order of keys).
+    input_order: list[str] = Field(default_factory=list)
     description: str | None = None

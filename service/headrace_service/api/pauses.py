@@ -58,6 +58,7 @@ async def pause_flow_run(request: Request, run_id: str, body: PauseRequest) -> P
             pause_expiration_time=datetime.now(UTC) + timedelta(seconds=body.timeout_seconds),
             reschedule=body.reschedule,
             run_input_schema=body.run_input_schema,
+            input_order=list((body.run_input_schema or {}).get("properties") or {}),
             description=body.description,
         )
         waits = "for input" if body.run_input_schema else "to be resumed"
