@@ -8,9 +8,11 @@ through the queue's one state-change path; the history is the record.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 
 from headrace._state_types import StateType
@@ -84,16 +86,27 @@ async def resume_flow_run(request: Request, run_id: str, body: ResumeRequest) ->
     """Resume a Paused run (Running again) or a Suspended one (Scheduled for a worker), with
     the input it waits for, checked against its RunInput's JSON schema (422 naming the field)."""
     rid = parse_uuid(run_id, "flow run")
+    lease_seconds = settings(request).lease_seconds
     async with db(request).begin() as conn:
         run = await read_run(conn, rid)
         if run.state_type is not StateType.PAUSED:
             raise ConflictError(f"cannot resume: the run is {run.state_name}, not paused")
-        paused = await pauses.pause_latest(conn, rid)
-        details = (
-            PauseDetails.model_validate(paused["data"])
-            if paused is not None and paused["data"] and "pause_key" in paused["data"]
-            else None
-        )
+        details = await _pause_details(conn, rid)
+        timed_out = _timed_out(details)
+        if timed_out is not None and details is not None and details.reschedule:
+            # No process waits to fail a Suspended run: the resume that finds it too late does.
+            await queue.flow_run_set_state(
+                conn,
+                rid,
+                state_type=StateType.FAILED,
+                state_name="Failed",
+                message=f"suspended and not resumed in time: {timed_out}",
+                lease_seconds=lease_seconds,
+            )
+    if timed_out is not None:  # after the commit: a Suspended run stays Failed
+        raise ConflictError(f"cannot resume: {timed_out}")
+    async with db(request).begin() as conn:
+        details = await _pause_details(conn, rid)
         _check_input(details, body.run_input)
         resumed: dict[str, Any] = {"run_input": body.run_input}
         if details is not None:
@@ -106,26 +119,36 @@ async def resume_flow_run(request: Request, run_id: str, body: ResumeRequest) ->
             state_name="Resuming" if suspended else "Running",
             message="resumed",
             data=resumed,
-            lease_seconds=settings(request).lease_seconds,
+            lease_seconds=lease_seconds,
         )
         if not change.decision.accept:
             raise ConflictError(f"cannot resume: {change.decision.reason}")
         return await read_run(conn, rid)
 
 
+async def _pause_details(conn: AsyncConnection, run_id: uuid.UUID) -> PauseDetails | None:
+    """What the run's newest pause recorded; None for a PAUSED state not made by a pause."""
+    paused = await pauses.pause_latest(conn, run_id)
+    if paused is None or not paused["data"] or "pause_key" not in paused["data"]:
+        return None
+    return PauseDetails.model_validate(paused["data"])
+
+
+def _timed_out(details: PauseDetails | None) -> str | None:
+    """Why the pause can no longer be resumed (its timeout passed); None while it can."""
+    if details is None or details.pause_expiration_time >= datetime.now(UTC):
+        return None
+    return (
+        f"the pause timed out at {details.pause_expiration_time.isoformat()} "
+        f"(after {details.timeout_seconds:g} s)"
+    )
+
+
 def _check_input(details: PauseDetails | None, run_input: dict[str, Any] | None) -> None:
-    """A 409 when the pause expired; a 422 naming the field when the input does not fit."""
-    if details is None:
+    """A 422 naming the field when the input does not fit what the pause waits for."""
+    schema = details.run_input_schema if details is not None else None
+    if schema is None:
         if run_input:
             raise InvalidInput("body.run_input: the paused flow waits for no input")
         return
-    if details.pause_expiration_time < datetime.now(UTC):
-        raise ConflictError(
-            f"cannot resume: the pause timed out at {details.pause_expiration_time.isoformat()} "
-            f"(after {details.timeout_seconds:g} s)"
-        )
-    if details.run_input_schema is None:
-        if run_input:
-            raise InvalidInput("body.run_input: the paused flow waits for no input")
-        return
-    check_parameters(details.run_input_schema, run_input or {}, where="body.run_input")
+    check_parameters(schema, run_input or {}, where="body.run_input")
