@@ -51,19 +51,34 @@ needs_approval()
 
 FLOWS = """
 
+from pathlib import Path
+
+from headrace import task
 from headrace.flow_runs import pause_flow_run, suspend_flow_run
 from headrace.input import RunInput
+
+
+def _note(name: str, line: str) -> None:
+    with open(Path(__file__).resolve().parent.parent / name, "a") as file:
+        file.write(line + "\\n")
 
 
 class Size(RunInput):
     rows: int
 
 
+@task(persist_result=True)
+def extract() -> int:
+    _note("extracted.txt", "once")
+    return 2
+
+
 @flow
 def suspendable() -> int:
+    factor = extract()  # its result is stored: Cached in the attempt after the resume
     answer = suspend_flow_run(wait_for_input=Size, timeout=600)
     print(f"resumed with {answer.rows} rows")
-    return answer.rows * 2
+    return answer.rows * factor
 
 
 @flow
@@ -208,3 +223,5 @@ def test_suspended_deployment_run_exits_and_a_worker_finishes_it_after_resume(
     detail = stack.http.get(f"/flow_runs/{run_id}").json()
     assert detail["run_count"] == 2  # the next attempt finished it
     assert detail["states"][-1]["data"]["result"] == 42
+    # The task that ran before the suspension was not run again.
+    assert (stack.folder / "extracted.txt").read_text().splitlines() == ["once"]
