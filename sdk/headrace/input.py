@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, create_model
+from pydantic.fields import FieldInfo
 
 
 class RunInput(BaseModel):
@@ -30,7 +31,8 @@ class RunInput(BaseModel):
             if name not in cls.model_fields:
                 raise ValueError(f"{cls.__name__} has no field {name!r}")
             info = cls.model_fields[name]
-            fields[name] = (info.annotation, value)
+            # The field as declared (description, constraints), with the new default.
+            fields[name] = (info.annotation, FieldInfo.merge_field_infos(info, default=value))
         model: type[RunInput] = create_model(cls.__name__, __base__=cls, **fields)
         model.description = description if description is not None else cls.description
         return model
