@@ -175,7 +175,10 @@ async def apause_flow_run(
     key: str | None = None,
 ) -> T | None:
     """`pause_flow_run`, awaited (in an async flow)."""
-    return await asyncio.to_thread(pause_flow_run, wait_for_input, timeout, poll_interval, key)
+    del poll_interval
+    # In a thread (the context is copied): the wait must not block the flow's event loop.
+    paused = await asyncio.to_thread(_pause, wait_for_input, timeout, key, reschedule=False)
+    return paused[1]
 
 
 @overload
@@ -207,16 +210,23 @@ def pause_flow_run(
     return _pause(wait_for_input, timeout, key, reschedule=False)[1]
 
 
-def suspend_flow_run(
+async def asuspend_flow_run(
     wait_for_input: type[T] | None = None,
     flow_run_id: uuid.UUID | str | None = None,
     timeout: float = 3600,
     key: str | None = None,
 ) -> T | None:
-    """Suspend the current flow run: it becomes Suspended and this process exits; once
-    resumed, a worker runs the flow again as its next attempt, where this call returns the
-    validated input given by the resume (tasks with persisted results are not run again).
-    The run must come from a deployment (only a worker can start it again)."""
+    """`suspend_flow_run`, awaited (in an async flow)."""
+    _suspendable(flow_run_id)
+    must_exit, run_input = await asyncio.to_thread(
+        _pause, wait_for_input, timeout, key, reschedule=True
+    )
+    if must_exit:
+        raise Pause("the flow run is suspended until it is resumed")
+    return run_input
+
+
+def _suspendable(flow_run_id: uuid.UUID | str | None) -> None:
     if flow_run_id is not None:
         raise RuntimeError(
             "suspend_flow_run() suspends the current run; flow_run_id is not offered"
@@ -227,6 +237,20 @@ def suspend_flow_run(
             "suspend_flow_run() needs a run of a deployment (a worker starts it again once "
             "resumed); use pause_flow_run() in a script"
         )
+
+
+@async_dispatch(asuspend_flow_run)
+def suspend_flow_run(
+    wait_for_input: type[T] | None = None,
+    flow_run_id: uuid.UUID | str | None = None,
+    timeout: float = 3600,
+    key: str | None = None,
+) -> T | None:
+    """Suspend the current flow run: it becomes Suspended and this process exits; once
+    resumed, a worker runs the flow again as its next attempt, where this call returns the
+    validated input given by the resume (tasks with persisted results are not run again).
+    The run must come from a deployment (only a worker can start it again)."""
+    _suspendable(flow_run_id)
     must_exit, run_input = _pause(wait_for_input, timeout, key, reschedule=True)
     if must_exit:
         raise Pause("the flow run is suspended until it is resumed")
@@ -250,6 +274,7 @@ def resume_flow_run(
 
 __all__ = [
     "apause_flow_run",
+    "asuspend_flow_run",
     "pause_flow_run",
     "resume_flow_run",
     "suspend_flow_run",

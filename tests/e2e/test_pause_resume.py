@@ -49,6 +49,29 @@ def needs_approval() -> str:
 needs_approval()
 """
 
+ASYNC_SCRIPT = """
+import asyncio
+
+from headrace import flow
+from headrace.flow_runs import pause_flow_run
+from headrace.input import RunInput
+
+
+class Go(RunInput):
+    speed: float = 1.0
+
+
+@flow(name="{name}")
+async def async_pause() -> float:
+    first = await pause_flow_run(wait_for_input=Go, timeout={timeout})
+    await pause_flow_run(timeout={timeout})  # a second pause: the next key
+    print(f"speed {{first.speed * 2}}", flush=True)
+    return first.speed
+
+
+asyncio.run(async_pause())
+"""
+
 FLOWS = """
 
 from pathlib import Path
@@ -89,14 +112,14 @@ def holding() -> str:
 
 
 @pytest.fixture
-def start_script(tmp_path: Path) -> Iterator[Callable[[str, float], subprocess.Popen[str]]]:
+def start_script(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
     """`start_script(flow_name, pause_timeout)`: the script above in its own process, killed
     at the end of the test if it still waits."""
     started: list[subprocess.Popen[str]] = []
 
-    def start(name: str, timeout: float) -> subprocess.Popen[str]:
+    def start(name: str, timeout: float, script: str = SCRIPT) -> subprocess.Popen[str]:
         path = tmp_path / f"{name}.py"
-        path.write_text(textwrap.dedent(SCRIPT.format(name=name, timeout=timeout)))
+        path.write_text(textwrap.dedent(script.format(name=name, timeout=timeout)))
         started.append(
             subprocess.Popen(
                 [sys.executable, str(path)],
@@ -140,7 +163,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_paused_script_resumed_from_the_cli_gets_the_typed_input(
-    api_url: str, http: httpx.Client, start_script: Callable[[str, float], Any]
+    api_url: str, http: httpx.Client, start_script: Callable[..., Any]
 ) -> None:
     script = start_script("approval-flow", 600)
     run = _until(lambda: _state(http, "approval-flow", "PAUSED"), "the run to pause")
@@ -172,8 +195,31 @@ def test_paused_script_resumed_from_the_cli_gets_the_typed_input(
     assert "not paused" in again.stderr
 
 
+def test_an_async_flow_awaits_its_pauses(
+    api_url: str, http: httpx.Client, start_script: Callable[..., Any]
+) -> None:
+    script = start_script("async-pause", 600, ASYNC_SCRIPT)
+    run = _until(lambda: _state(http, "async-pause", "PAUSED"), "the first pause")
+    resume_flow_run(run["id"], {"speed": 2.5})
+    _until(
+        lambda: (
+            len(http.get(f"/flow_runs/{run['id']}").json()["states"]) >= 4
+            and _state(http, "async-pause", "PAUSED")
+        ),
+        "the second pause",
+    )
+    resume_flow_run(run["id"])
+    out, err = script.communicate(timeout=60)
+    assert script.returncode == 0, err
+    assert "speed 5.0" in out
+    states = http.get(f"/flow_runs/{run['id']}").json()["states"]
+    keys = [s["data"]["pause_key"] for s in states if s["type"] == "PAUSED"]
+    assert keys == ["1", "2"]
+    assert states[-1]["name"] == "Completed"
+
+
 def test_a_pause_nobody_resumes_fails_the_run_with_a_clear_message(
-    api_url: str, http: httpx.Client, start_script: Callable[[str, float], Any]
+    api_url: str, http: httpx.Client, start_script: Callable[..., Any]
 ) -> None:
     script = start_script("forgotten-flow", 1.5)
     _, err = script.communicate(timeout=60)
