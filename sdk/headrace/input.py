@@ -45,6 +45,33 @@ class RunInput(BaseModel):
         model.description = description if description is not None else cls.description
         return model
 
+    def send_to(self, flow_run_id: uuid.UUID | str, sender: str | None = None) -> None:
+        """`send_input(self, flow_run_id, sender)`."""
+        send_input(self, flow_run_id, sender=sender)
+
+    @classmethod
+    def receive(
+        cls,
+        timeout: float | None = 3600,
+        poll_interval: float = 10,
+        raise_timeout_error: bool = False,
+        exclude_keys: set[str] | None = None,
+        key_prefix: str | None = None,
+        flow_run_id: uuid.UUID | str | None = None,
+        with_metadata: bool = False,
+    ) -> Iterator[Any]:
+        """`receive_input(cls, ...)`: the inputs of this type sent to the run."""
+        return receive_input(
+            cls,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            raise_timeout_error=raise_timeout_error,
+            exclude_keys=exclude_keys,
+            key_prefix=key_prefix,
+            flow_run_id=flow_run_id,
+            with_metadata=with_metadata,
+        )
+
     @classmethod
     def run_input_schema(cls) -> dict[str, Any]:
         """The JSON schema the API checks a resume's `run_input` against."""

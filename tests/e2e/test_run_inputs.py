@@ -29,7 +29,7 @@ class Order(RunInput):
 @flow(name="order-taker")
 def order_taker() -> int:
     total = 0
-    for order in receive_input(Order, timeout=30, poll_interval=0.1, with_metadata=True):
+    for order in Order.receive(timeout=30, poll_interval=0.1, with_metadata=True):
         print(f"{order.value.qty} x {order.value.item} from {order.sender}", flush=True)
         total += order.value.qty
         if order.value.qty == 0:
@@ -61,7 +61,7 @@ def test_a_flow_receives_typed_inputs_in_the_order_they_were_sent(
         send_input(Order(item="apples", qty=3), run_id, sender="shop")
         send_input(Order(item="pears", qty=2), run_id)
         send_input("leave at the door", run_id)
-        send_input(Order(item="stop", qty=0), run_id, sender="shop")
+        Order(item="stop", qty=0).send_to(run_id, sender="shop")
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
