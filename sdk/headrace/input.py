@@ -50,27 +50,10 @@ class RunInput(BaseModel):
         send_input(self, flow_run_id, sender=sender)
 
     @classmethod
-    def receive(
-        cls,
-        timeout: float | None = 3600,
-        poll_interval: float = 10,
-        raise_timeout_error: bool = False,
-        exclude_keys: set[str] | None = None,
-        key_prefix: str | None = None,
-        flow_run_id: uuid.UUID | str | None = None,
-        with_metadata: bool = False,
-    ) -> Iterator[Any]:
-        """`receive_input(cls, ...)`: the inputs of this type sent to the run."""
-        return receive_input(
-            cls,
-            timeout=timeout,
-            poll_interval=poll_interval,
-            raise_timeout_error=raise_timeout_error,
-            exclude_keys=exclude_keys,
-            key_prefix=key_prefix,
-            flow_run_id=flow_run_id,
-            with_metadata=with_metadata,
-        )
+    def receive(cls, **options: Any) -> Iterator[Any]:
+        """`receive_input(cls, **options)`, with its keywords: the inputs of this type sent
+        to the run."""
+        return receive_input(cls, **options)
 
     @classmethod
     def run_input_schema(cls) -> dict[str, Any]:
