@@ -95,3 +95,11 @@ def test_a_resumed_suspended_run_waits_for_a_worker(http: httpx.Client) -> None:
         "SCHEDULED",
         "Resuming",
     )
+
+
+def test_a_suspended_run_is_cancelled_at_once(http: httpx.Client) -> None:
+    run_id = _running(http)
+    _pause(http, run_id, reschedule=True)
+    cancelled = http.post(f"/flow_runs/{run_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["state_type"] == "CANCELLED"

@@ -218,6 +218,18 @@ def test_an_async_flow_awaits_its_pauses(
     assert states[-1]["name"] == "Completed"
 
 
+def test_cancelling_a_paused_script_run_ends_its_wait(
+    api_url: str, http: httpx.Client, start_script: Callable[..., Any]
+) -> None:
+    script = start_script("cancelled-flow", 600)
+    run = _until(lambda: _state(http, "cancelled-flow", "PAUSED"), "the run to pause")
+    cancelled = _cli("flow-run", "cancel", run["id"])
+    assert cancelled.returncode == 0, cancelled.stderr
+    _, err = script.communicate(timeout=60)
+    assert "the run became Cancelled while paused" in err
+    assert http.get(f"/flow_runs/{run['id']}").json()["state_type"] == "CANCELLED"
+
+
 def test_a_pause_nobody_resumes_fails_the_run_with_a_clear_message(
     api_url: str, http: httpx.Client, start_script: Callable[..., Any]
 ) -> None:

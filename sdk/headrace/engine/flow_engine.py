@@ -442,6 +442,8 @@ def _run_flow(
                     ctx = engine.enter_attempt(stack)
                     args, kwargs = flow.call_args(params)
                     result = flow.fn(*args, **kwargs)
+            except Abort:
+                raise  # the API stopped the run (e.g. cancelled while paused): not a failure
             except Exception as exc:
                 delay = engine.handle_exception(exc)
             else:
@@ -501,6 +503,8 @@ async def _arun_flow(
                     async with async_timeout(flow.timeout_seconds, engine.label):
                         result = await flow.fn(*args, **kwargs)
                         await await_submitted(ctx)
+            except Abort:
+                raise  # the API stopped the run (e.g. cancelled while paused): not a failure
             except Exception as exc:
                 delay = engine.handle_exception(exc)
             else:
