@@ -3,10 +3,15 @@ how a resume's input is checked, and what a pause that timed out becomes."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+
+from headrace_service.db import Database, create_engine
+from headrace_service.loops import pause_expiry
 
 SCHEMA = {
     "type": "object",
@@ -103,3 +108,33 @@ def test_a_suspended_run_is_cancelled_at_once(http: httpx.Client) -> None:
     cancelled = http.post(f"/flow_runs/{run_id}/cancel")
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["state_type"] == "CANCELLED"
+
+
+def test_the_pause_expiry_loop_fails_runs_nobody_resumed_in_time(
+    http: httpx.Client, database_url: str
+) -> None:
+    suspended = _running(http)
+    _pause(http, suspended, timeout_seconds=60, reschedule=True)
+    paused = _running(http)
+    _pause(http, paused, timeout_seconds=60)
+    now = datetime.now(UTC)
+
+    async def expire(at: datetime) -> int:
+        db = Database(create_engine(database_url, pool_size=1, pool_timeout=10))
+        try:
+            return await pause_expiry.run_once(db, at, grace_seconds=30)
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(expire(now + timedelta(seconds=30))) == 0  # neither timed out yet
+    # Past the timeout: the Suspended run fails; the Paused one is its process's to fail...
+    assert asyncio.run(expire(now + timedelta(seconds=70))) == 1
+    run = http.get(f"/flow_runs/{suspended}").json()
+    assert run["state_type"] == "FAILED"
+    assert run["state_message"] == "suspended and not resumed in time (its pause timed out)"
+    assert run["states"][-2]["name"] == "Suspended"
+    assert http.get(f"/flow_runs/{paused}").json()["state_name"] == "Paused"
+    # ...unless that process is gone: it fails too, after the grace.
+    assert asyncio.run(expire(now + timedelta(seconds=100))) == 1
+    left = http.get(f"/flow_runs/{paused}").json()
+    assert left["state_type"] == "FAILED" and "its process did not end" in left["state_message"]
