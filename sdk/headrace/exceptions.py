@@ -15,8 +15,10 @@ HeadraceError                (headrace.errors)
     ├── CancelledRun         a run ended Cancelled
     ├── UnfinishedRun        a run is not in a final state (e.g. `wait_for_flow_run` timed out)
     ├── MissingResult        a state holds no result to return
-    └── MissingContextError  a run-time call (`get_run_logger`) outside any flow or task run
+    ├── MissingContextError  a run-time call (`get_run_logger`) outside any flow or task run
+    └── FlowPauseTimeout     a paused run was not resumed within its timeout
 NotOffered                   a Prefect feature headrace does not offer (also a TypeError)
+Pause (a BaseException)      `suspend_flow_run` ends the flow's process; not an error
 
 Prefect's names for the same exceptions, so that `except` clauses of Prefect scripts work:
 `PrefectException` (HeadraceError), `UpstreamTaskError` (UpstreamFailed), `ObjectNotFound`
@@ -98,3 +100,12 @@ ObjectNotFound = NotFound
 
 class FlowRunWaitTimeout(RunError, TimeoutError):
     """The flow run did not reach a final state within the time given to wait for it."""
+
+
+class FlowPauseTimeout(RunError):
+    """The flow run was paused and not resumed within its timeout."""
+
+
+class Pause(BaseException):
+    """`suspend_flow_run` stops the flow's process here; the run stays Suspended until resumed.
+    A BaseException, like Prefect's: a flow's `except Exception` does not swallow it."""

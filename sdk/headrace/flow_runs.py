@@ -1,21 +1,33 @@
-"""Waiting for flow runs from code (`from headrace.flow_runs import wait_for_flow_run`), under
-Prefect's names. Pausing and resuming a run from its code is not offered yet: those names fail
-at once with one line saying so.
+"""Waiting for flow runs, and pausing, suspending and resuming them from code, under Prefect's
+names (`from headrace.flow_runs import pause_flow_run`). See docs/pause-and-resume.md.
+
+A pause is a state change like any other (the API records it through its one state-change
+path): Paused while the flow's process waits for the resume, Suspended when the process exits
+and a worker runs the flow again once resumed. Each pause of an attempt has a key ("1", "2"...
+in call order, or the one given): the next attempt of a suspended run reaches the same
+`suspend_flow_run` call, learns from the API that its key was resumed, and goes on with the
+input given then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from headrace.exceptions import FlowRunWaitTimeout
-from headrace.not_offered import not_offered
+from headrace.async_dispatch import async_dispatch
+from headrace.context import FlowRunContext, flow_run_context, task_run_context
+from headrace.exceptions import Abort, FlowPauseTimeout, FlowRunWaitTimeout, Pause
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from headrace.client import HeadraceClient
     from headrace.schemas.flow_runs import FlowRun
+
+T = TypeVar("T", bound="BaseModel")
 
 # A long poll of the API answers at least this often, so a deadline is kept.
 _POLL_SECONDS = 30.0
@@ -60,16 +72,211 @@ def wait_until_final(
             active.close()
 
 
-def _not_yet(name: str) -> Any:
-    def refuse(*args: Any, **kwargs: Any) -> NoReturn:
-        raise not_offered(f"headrace.flow_runs.{name}()", "pause-and-resume")
-
-    refuse.__name__ = name
-    return refuse
+# -- pause, suspend, resume --------------------------------------------------------------------
 
 
-pause_flow_run = _not_yet("pause_flow_run")
-suspend_flow_run = _not_yet("suspend_flow_run")
-resume_flow_run = _not_yet("resume_flow_run")
+def _running_flow(what: str) -> FlowRunContext:
+    if task_run_context.get() is not None:
+        raise RuntimeError(f"{what}() pauses flow runs, not task runs: call it in the flow")
+    ctx = flow_run_context.get()
+    if ctx is None:
+        raise RuntimeError(f"{what}() can only be called inside a flow run")
+    if not ctx.backend.online:
+        raise RuntimeError(f"{what}() needs the headrace API (this run is not being recorded)")
+    return ctx
 
-__all__ = ["pause_flow_run", "resume_flow_run", "suspend_flow_run", "wait_for_flow_run"]
+
+def _client(ctx: FlowRunContext) -> HeadraceClient:
+    from headrace.client import HeadraceClient
+
+    return HeadraceClient(ctx.backend.api_url, api_key=ctx.backend.api_key)
+
+
+def _request(
+    ctx: FlowRunContext,
+    key: str | None,
+    timeout: float,
+    wait_for_input: type[BaseModel] | None,
+    *,
+    reschedule: bool,
+) -> Any:
+    from headrace.schemas.pauses import PauseRequest
+
+    # Each pause of an attempt gets the next key, so the next attempt of a suspended run finds
+    # its earlier pauses by the same keys.
+    pause_key = key or str(int(ctx.next_dynamic_key("headrace.pause")) + 1)
+    worker = os.environ.get("HEADRACE_WORKER_ID")
+    return PauseRequest(
+        pause_key=pause_key,
+        timeout_seconds=timeout,
+        reschedule=reschedule,
+        run_input_schema=wait_for_input.model_json_schema() if wait_for_input else None,
+        description=getattr(wait_for_input, "description", None) if wait_for_input else None,
+        worker_id=uuid.UUID(worker) if worker else None,
+    )
+
+
+def _typed(wait_for_input: type[T] | None, run_input: dict[str, Any] | None) -> T | None:
+    if wait_for_input is None:
+        return None
+    return wait_for_input.model_validate(run_input or {})
+
+
+def _pause(
+    wait_for_input: type[T] | None, timeout: float, key: str | None, *, reschedule: bool
+) -> tuple[bool, T | None]:
+    """Pause the current run; (still paused and must exit, typed input) for a suspension."""
+    from headrace.client import flow_runs
+    from headrace.errors import Conflict
+    from headrace.schemas.pauses import PauseOutcome
+
+    what = "suspend_flow_run" if reschedule else "pause_flow_run"
+    ctx = _running_flow(what)
+    body = _request(ctx, key, timeout, wait_for_input, reschedule=reschedule)
+    with _client(ctx) as client:
+        try:
+            answer = flow_runs.pause(client, ctx.flow_run_id, body)
+        except Conflict as exc:
+            raise Abort(f"the API refused to pause the run: {exc.detail}") from None
+        if answer.outcome is PauseOutcome.RESUMED:
+            return False, _typed(wait_for_input, answer.run_input)
+        ctx.backend.flush()
+        if reschedule:
+            return True, None
+        _wait_for_resume(client, ctx.flow_run_id, timeout)
+        answer = flow_runs.pause(client, ctx.flow_run_id, body)
+    if answer.outcome is not PauseOutcome.RESUMED:  # paused again by someone else meanwhile
+        raise Abort("the run was paused again before it went on")
+    return False, _typed(wait_for_input, answer.run_input)
+
+
+def _wait_for_resume(client: HeadraceClient, run_id: uuid.UUID, timeout: float) -> None:
+    """Long-poll the API until the run leaves PAUSED; `FlowPauseTimeout` at the timeout."""
+    from headrace._state_types import StateType
+    from headrace.client import flow_runs
+
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        run = flow_runs.wait(client, run_id, min(left, _POLL_SECONDS), paused=True)
+        if run.state_type is StateType.RUNNING:
+            return
+        if run.state_type is not StateType.PAUSED:
+            raise Abort(f"the run became {run.state_name} while paused")
+    raise FlowPauseTimeout(
+        f"the flow run was paused for {timeout:g} s and nobody resumed it (pause_flow_run "
+        f"timeout={timeout:g})"
+    )
+
+
+async def apause_flow_run(
+    wait_for_input: type[T] | None = None,
+    timeout: float = 3600,
+    poll_interval: float = 10,
+    key: str | None = None,
+) -> T | None:
+    """`pause_flow_run`, awaited (in an async flow)."""
+    del poll_interval
+    # In a thread (the context is copied): the wait must not block the flow's event loop.
+    paused = await asyncio.to_thread(_pause, wait_for_input, timeout, key, reschedule=False)
+    return paused[1]
+
+
+@overload
+def pause_flow_run(
+    wait_for_input: None = None,
+    timeout: float = 3600,
+    poll_interval: float = 10,
+    key: str | None = None,
+) -> None: ...
+@overload
+def pause_flow_run(
+    wait_for_input: type[T],
+    timeout: float = 3600,
+    poll_interval: float = 10,
+    key: str | None = None,
+) -> T: ...
+@async_dispatch(apause_flow_run)
+def pause_flow_run(
+    wait_for_input: type[T] | None = None,
+    timeout: float = 3600,
+    poll_interval: float = 10,
+    key: str | None = None,
+) -> T | None:
+    """Pause the current flow run (Paused) and wait, in this process, until it is resumed; the
+    validated `wait_for_input` (a `headrace.input.RunInput` subclass) given by the resume, or
+    None. Not resumed within `timeout` seconds: `FlowPauseTimeout`, and the run ends Failed.
+    The API is long-polled: `poll_interval` is accepted and not needed."""
+    del poll_interval
+    return _pause(wait_for_input, timeout, key, reschedule=False)[1]
+
+
+async def asuspend_flow_run(
+    wait_for_input: type[T] | None = None,
+    flow_run_id: uuid.UUID | str | None = None,
+    timeout: float = 3600,
+    key: str | None = None,
+) -> T | None:
+    """`suspend_flow_run`, awaited (in an async flow)."""
+    _suspendable(flow_run_id)
+    must_exit, run_input = await asyncio.to_thread(
+        _pause, wait_for_input, timeout, key, reschedule=True
+    )
+    if must_exit:
+        raise Pause("the flow run is suspended until it is resumed")
+    return run_input
+
+
+def _suspendable(flow_run_id: uuid.UUID | str | None) -> None:
+    if flow_run_id is not None:
+        raise RuntimeError(
+            "suspend_flow_run() suspends the current run; flow_run_id is not offered"
+        )
+    ctx = _running_flow("suspend_flow_run")
+    if ctx.info is None or ctx.info.deployment_id is None:
+        raise RuntimeError(
+            "suspend_flow_run() needs a run of a deployment (a worker starts it again once "
+            "resumed); use pause_flow_run() in a script"
+        )
+
+
+@async_dispatch(asuspend_flow_run)
+def suspend_flow_run(
+    wait_for_input: type[T] | None = None,
+    flow_run_id: uuid.UUID | str | None = None,
+    timeout: float = 3600,
+    key: str | None = None,
+) -> T | None:
+    """Suspend the current flow run: it becomes Suspended and this process exits; once
+    resumed, a worker runs the flow again as its next attempt, where this call returns the
+    validated input given by the resume (tasks with persisted results are not run again).
+    The run must come from a deployment (only a worker can start it again)."""
+    _suspendable(flow_run_id)
+    must_exit, run_input = _pause(wait_for_input, timeout, key, reschedule=True)
+    if must_exit:
+        raise Pause("the flow run is suspended until it is resumed")
+    return run_input
+
+
+def resume_flow_run(
+    flow_run_id: uuid.UUID | str,
+    run_input: dict[str, Any] | None = None,
+    client: HeadraceClient | None = None,
+) -> FlowRun:
+    """Resume a Paused or Suspended run with `run_input` (checked by the API against the
+    RunInput the run waits for: `ApiError` 422 naming the field, the run stays paused)."""
+    from headrace.client import HeadraceClient, flow_runs
+
+    if client is not None:
+        return flow_runs.resume(client, flow_run_id, run_input)
+    with HeadraceClient() as own:
+        return flow_runs.resume(own, flow_run_id, run_input)
+
+
+__all__ = [
+    "apause_flow_run",
+    "asuspend_flow_run",
+    "pause_flow_run",
+    "resume_flow_run",
+    "suspend_flow_run",
+    "wait_for_flow_run",
+]

@@ -60,6 +60,16 @@ def _id() -> Column[object]:
     )
 
 
+def _run_ref() -> Column[object]:
+    """The run a row belongs to; deleting the run (retention) deletes the row."""
+    return Column(
+        "flow_run_id",
+        UUID(as_uuid=True),
+        ForeignKey("flow_run.id", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
 def _created() -> Column[object]:
     return Column("created", DateTime(timezone=True), nullable=False, server_default=text("now()"))
 
@@ -309,12 +319,7 @@ flow_run_state = Table(
     "flow_run_state",
     metadata,
     _id(),
-    Column(
-        "flow_run_id",
-        UUID(as_uuid=True),
-        ForeignKey("flow_run.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _run_ref(),
     Column("type", state_type_enum, nullable=False),
     Column("name", Text, nullable=False),
     Column("message", Text),
@@ -333,12 +338,7 @@ event_outbox = Table(
     metadata,
     Column("id", BigInteger, Identity(always=True), primary_key=True),
     Column("occurred", DateTime(timezone=True), nullable=False),
-    Column(
-        "flow_run_id",
-        UUID(as_uuid=True),
-        ForeignKey("flow_run.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _run_ref(),
     Column("old_state_type", state_type_enum),  # NULL: the run was created in this state
     Column("old_state_name", Text),
     Column("new_state_type", state_type_enum, nullable=False),
@@ -355,12 +355,7 @@ task_run = Table(
     metadata,
     # Client-generated: the SDK names its task runs before the API has heard of them.
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column(
-        "flow_run_id",
-        UUID(as_uuid=True),
-        ForeignKey("flow_run.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _run_ref(),
     Column("name", Text, nullable=False),
     Column("task_key", Text, nullable=False),
     Column("dynamic_key", Text, nullable=False),
@@ -403,12 +398,7 @@ log = Table(
     "log",
     metadata,
     Column("id", BigInteger, Identity(always=True), primary_key=True),
-    Column(
-        "flow_run_id",
-        UUID(as_uuid=True),
-        ForeignKey("flow_run.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _run_ref(),
     Column("task_run_id", UUID(as_uuid=True)),
     Column("level", Integer, nullable=False),
     Column("name", Text, nullable=False),
@@ -565,6 +555,23 @@ api_key = Table(
     Column("last_used", DateTime(timezone=True)),
     _created(),
     CheckConstraint("scope IN ('admin', 'worker', 'read')", name="known_scope"),
+)
+
+# Input sent to a flow run by another run or a program (`send_input` / `receive_input`), under
+# a key unique within the run. Inputs of pauses are not here: they live in the run's states.
+flow_run_input = Table(
+    "flow_run_input",
+    metadata,
+    _id(),
+    _run_ref(),
+    Column("key", Text, nullable=False),
+    Column("value", JSONB, nullable=False),
+    Column("sender", Text),
+    _created(),
+    # One value per key and run; the receiver reads a run's inputs in the order they came
+    # (created, id) after the last one it saw (and the cascade of a run's deletion).
+    UniqueConstraint("flow_run_id", "key", name="uq_flow_run_input_key"),
+    Index("ix_flow_run_input_run_created", "flow_run_id", "created", "id"),
 )
 
 artifact = Table(

@@ -173,6 +173,12 @@ class ServerSettings(BaseSettings):
     late_runs_interval_seconds: float = Field(
         default=5.0, gt=0, description="How often waiting runs are checked for lateness."
     )
+    pause_expiry_interval_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often paused runs are checked for a pause that timed out (a Suspended "
+        "run not resumed in time ends Failed).",
+    )
     retention_runs_days: int | None = Field(
         default=None,
         ge=1,

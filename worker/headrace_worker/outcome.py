@@ -69,7 +69,8 @@ def report_exit(
     except (ApiError, ApiUnreachable) as error:
         _logger.warning("run %s: cannot read its state after it exited: %s", run_id, error)
         return
-    if is_terminal(run.state_type):
+    if is_terminal(run.state_type) or run.state_name == "Suspended":
+        # Finished, or suspended by its flow: the process was meant to exit.
         return
     if cancel_reason is not None or run.state_type is StateType.CANCELLING:
         why = cancel_reason or "cancelled"

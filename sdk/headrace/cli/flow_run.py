@@ -1,4 +1,4 @@
-"""`headrace flow-run ...`: list, inspect, read the logs of flow runs."""
+"""`headrace flow-run ...`: list, inspect, read the logs of, cancel and resume flow runs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from headrace.cli.common import api
 from headrace.cli.groups import group_help
 from headrace.cli.output import console, print_json, state_text, table, timestamp
+from headrace.cli.params import parse_params
 from headrace.client import flow_runs
 from headrace.client import logs as run_logs
 from headrace.client import task_runs as run_task_runs
@@ -154,4 +155,23 @@ def cancel(run_id: str) -> None:
     """Cancel a run: a waiting one at once; a running one through its worker (Cancelling)."""
     with api() as client:
         run = flow_runs.cancel(client, run_id)
+    console.print(f"{run.name} ({run.id}): {state_text(run.state_type.value, run.state_name)}")
+
+
+@app.command("resume")
+def resume(
+    run_id: str,
+    input_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            help="A value of the input the paused run waits for, key=value (JSON values "
+            "allowed); repeatable.",
+        ),
+    ] = None,
+) -> None:
+    """Resume a paused run (Running again) or a suspended one (Scheduled for a worker)."""
+    run_input = parse_params(input_, "--input") if input_ else None
+    with api() as client:
+        run = flow_runs.resume(client, run_id, run_input)
     console.print(f"{run.name} ({run.id}): {state_text(run.state_type.value, run.state_name)}")

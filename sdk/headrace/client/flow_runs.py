@@ -22,6 +22,7 @@ from headrace.schemas.flow_runs import (
     SetStateRequest,
     SetStateResponse,
 )
+from headrace.schemas.pauses import PauseRequest, PauseResponse, ResumeRequest
 
 if TYPE_CHECKING:
     from headrace.client.transport import HeadraceClient
@@ -80,11 +81,33 @@ def cancel(client: HeadraceClient, flow_run_id: uuid.UUID | str) -> FlowRun:
 
 
 def wait(
-    client: HeadraceClient, flow_run_id: uuid.UUID | str, seconds: float, **options: Any
+    client: HeadraceClient,
+    flow_run_id: uuid.UUID | str,
+    seconds: float,
+    *,
+    paused: bool = False,
+    **options: Any,
 ) -> FlowRun:
-    """The run once it is terminal, or after `seconds`, whichever comes first."""
-    query = FlowRunWaitQuery(timeout=seconds)
+    """The run once it is terminal (or, with `paused`, no longer PAUSED), or after `seconds`,
+    whichever comes first."""
+    query = FlowRunWaitQuery(timeout=seconds, paused=paused)
     return client.call("GET", f"{path(flow_run_id)}/wait", FlowRun, query=query, **options)
+
+
+def pause(
+    client: HeadraceClient, flow_run_id: uuid.UUID | str, body: PauseRequest
+) -> PauseResponse:
+    """Pause (or suspend) the run from its own process; `Conflict` (409) when refused."""
+    return client.call("POST", f"{path(flow_run_id)}/pause", PauseResponse, body)
+
+
+def resume(
+    client: HeadraceClient, flow_run_id: uuid.UUID | str, run_input: dict[str, Any] | None = None
+) -> FlowRun:
+    """Resume a paused run; `Conflict` (409) when it is not paused, `InvalidRequest`-style
+    422 naming the field when `run_input` does not fit what the run waits for."""
+    body = ResumeRequest(run_input=run_input)
+    return client.call("POST", f"{path(flow_run_id)}/resume", FlowRun, body)
 
 
 def children(client: HeadraceClient, flow_run_id: uuid.UUID | str) -> list[FlowRun]:

@@ -1,8 +1,9 @@
 """`python -m headrace.engine <flow_run_id>`: run an existing flow run (started by a worker).
 
-Exit status: 0 when the run completed, 1 when it failed (or crashed, or was cancelled), 2 when
-it could not start (the API refused the run to start, the entrypoint cannot be loaded, ...), 3
-when its worker lost the run while it ran (the lease expired: another attempt owns the run).
+Exit status: 0 when the run completed (or was suspended: it runs again once resumed), 1 when it
+failed (or crashed, or was cancelled), 2 when it could not start (the API refused the run to
+start, the entrypoint cannot be loaded, ...), 3 when its worker lost the run while it ran (the
+lease expired: another attempt owns the run).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from headrace.engine.flow_engine import ExistingRun, Terminated, arun_flow, run_
 from headrace.engine.lease_watch import EXIT_LEASE_LOST, lease_lost
 from headrace.entrypoints import load_entrypoint
 from headrace.errors import HeadraceError
+from headrace.exceptions import Pause
 from headrace.flows import require_flow
 from headrace.ports.backend import get_backend
 
@@ -66,6 +68,8 @@ def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
         return EXIT_NOT_STARTED
     except Terminated:
         return EXIT_LEASE_LOST if lease_lost() else EXIT_FAILED
+    except Pause:
+        return EXIT_COMPLETED
     return EXIT_COMPLETED if state.is_completed() else EXIT_FAILED
 
 

@@ -24,7 +24,7 @@ from headrace.context import FlowRunContext, NamingContext, flow_run_context, na
 from headrace.engine.lease_watch import LeaseWatch
 from headrace.engine.task_call import call_context
 from headrace.engine.task_dispatch import await_submitted, new_task_run, wait_submitted
-from headrace.exceptions import Abort, ParameterError
+from headrace.exceptions import Abort, ParameterError, Pause
 from headrace.futures import states_of_futures
 from headrace.hooks import run_hooks
 from headrace.interrupts import signals_interrupt_main_thread
@@ -296,6 +296,13 @@ class FlowRunEngine:
             self.state = st.Cancelled("cancelled while running")
         self.finish()
 
+    def suspended(self) -> None:
+        """`suspend_flow_run`: the run is Suspended on the server; this process only stops."""
+        self._stop_lease_watch()
+        self.state = st.Suspended("suspended until it is resumed")
+        self.logger().info("Suspended; a worker runs the flow again once it is resumed")
+        self.backend.flush()
+
     def abort(self, exc: Abort) -> None:
         """The server refused a transition: the run is not ours to go on with."""
         self._stop_lease_watch()
@@ -442,6 +449,8 @@ def _run_flow(
                     ctx = engine.enter_attempt(stack)
                     args, kwargs = flow.call_args(params)
                     result = flow.fn(*args, **kwargs)
+            except Abort:
+                raise  # the API stopped the run (e.g. cancelled while paused): not a failure
             except Exception as exc:
                 delay = engine.handle_exception(exc)
             else:
@@ -454,6 +463,9 @@ def _run_flow(
         engine.abort(exc)
         engine.backend.flush()
         return engine.outcome(return_type)
+    except Pause:
+        engine.suspended()
+        raise
     except BaseException as exc:
         engine.crash(exc)
         raise
@@ -496,6 +508,8 @@ async def _arun_flow(
                     async with async_timeout(flow.timeout_seconds, engine.label):
                         result = await flow.fn(*args, **kwargs)
                         await await_submitted(ctx)
+            except Abort:
+                raise  # the API stopped the run (e.g. cancelled while paused): not a failure
             except Exception as exc:
                 delay = engine.handle_exception(exc)
             else:
@@ -508,6 +522,9 @@ async def _arun_flow(
         engine.abort(exc)
         engine.backend.flush()
         return engine.outcome(return_type)
+    except Pause:
+        engine.suspended()
+        raise
     except BaseException as exc:
         # The cancellation by a Ctrl-C or a SIGTERM is reported as that signal's exception.
         cause = cause_of(exc)

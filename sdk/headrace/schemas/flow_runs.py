@@ -161,3 +161,8 @@ class FlowRunWaitQuery(ReadModel):
         le=MAX_WAIT_SECONDS,
         description="Seconds to wait for the run to finish; the run is returned either way.",
     )
+    paused: bool = Field(
+        default=False,
+        description="Also return as soon as the run is no longer PAUSED (a paused flow waiting "
+        "for its resume).",
+    )

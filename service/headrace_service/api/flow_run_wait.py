@@ -12,7 +12,7 @@ import uuid
 
 from starlette.requests import Request
 
-from headrace._state_types import is_terminal
+from headrace._state_types import StateType, is_terminal
 from headrace.schemas.flow_runs import FlowRun, FlowRunWaitQuery
 from headrace_service.api.deps import db, notifier
 from headrace_service.api.flow_runs import read_run
@@ -27,7 +27,8 @@ RECHECK_SECONDS = 2.0
 
 @router.route("GET", "/flow_runs/{run_id}/wait", query=FlowRunWaitQuery, response=FlowRun)
 async def wait_for_flow_run(request: Request, run_id: str, query: FlowRunWaitQuery) -> FlowRun:
-    """Wait until the run is terminal or `timeout` seconds pass; returns the run."""
+    """Wait until the run is terminal (or, with `paused`, no longer PAUSED) or `timeout` seconds
+    pass; returns the run."""
     rid = parse_uuid(run_id, "flow run")
     deadline = time.monotonic() + query.timeout
     # Subscribed before the first read: a change between the read and the wait is not lost.
@@ -35,7 +36,8 @@ async def wait_for_flow_run(request: Request, run_id: str, query: FlowRunWaitQue
         while True:
             async with db(request).begin() as conn:
                 run = await read_run(conn, rid)
-            if is_terminal(run.state_type) or time.monotonic() >= deadline:
+            unpaused = query.paused and run.state_type is not StateType.PAUSED
+            if is_terminal(run.state_type) or unpaused or time.monotonic() >= deadline:
                 return run
             await _until_worth_reading(
                 subscription, rid, min(deadline, time.monotonic() + RECHECK_SECONDS)

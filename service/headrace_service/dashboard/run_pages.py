@@ -15,6 +15,7 @@ from starlette.responses import Response
 from headrace.schemas.secrets import mask_secret_parameters
 from headrace_service.app_state import request_database
 from headrace_service.dashboard.artifact_views import RunArtifacts, run_artifact_section
+from headrace_service.dashboard.resume_form import resume_form
 from headrace_service.dashboard.run_queries import (
     SORT_KEYS,
     TIME_RANGES,
@@ -152,6 +153,7 @@ async def run_detail_page(request: Request) -> Response:
         task_names={str(t["id"]): t["name"] for t in tasks},
         artifacts=artifacts,
         run_id=run_id,
+        resume=resume_form(run, states),
     )
 
 

@@ -15,7 +15,7 @@ from functools import partial
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from headrace_service.db import Database
-from headrace_service.loops import late_runs, reaper, retention
+from headrace_service.loops import late_runs, pause_expiry, reaper, retention
 from headrace_service.loops import scheduler as scheduler_loop
 from headrace_service.metrics import loop_succeeded
 from headrace_service.settings import ServerSettings
@@ -42,6 +42,7 @@ LOOP_NAMES = {
     "scheduler": "scheduler loop: create runs from schedules",
     "late_runs": "late_runs loop: mark overdue scheduled runs Late",
     "retention": "retention loop: delete old finished runs and logs",
+    "pause_expiry": "pause_expiry loop: fail paused runs not resumed in time",
 }
 
 
@@ -81,6 +82,7 @@ def start_loops(settings: ServerSettings, db: Database) -> AsyncIOScheduler:
         partial(late_runs.run_once, late_after_seconds=settings.late_after_seconds),
         settings.late_runs_interval_seconds,
     )
+    add("pause_expiry", pause_expiry.run_once, settings.pause_expiry_interval_seconds)
     add(
         "retention",
         partial(retention.run_once, policy=retention.RetentionPolicy.from_settings(settings)),

@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import text
-
 from headrace_service import queue
 from headrace_service.db import Database
+from headrace_service.loops.batches import locked_batches
 
 log = logging.getLogger("headrace.late_runs")
 
@@ -29,20 +28,12 @@ async def run_once(
 ) -> int:
     """Mark the runs late at `now`; how many (0 when another replica is at it)."""
     now = now or datetime.now(UTC)
-    marked = 0
-    while True:
-        async with db.begin() as conn:
-            locked = await conn.execute(
-                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LATE_RUNS_LOCK_KEY}
-            )
-            if not locked.scalar_one():
-                return marked
-            batch = await queue.flow_run_mark_late(
-                conn, late_after_seconds=late_after_seconds, now=now
-            )
-        marked += len(batch)
-        if len(batch) < queue.LATE_BATCH:
-            break
+    marked = await locked_batches(
+        db,
+        LATE_RUNS_LOCK_KEY,
+        lambda conn: queue.flow_run_mark_late(conn, late_after_seconds=late_after_seconds, now=now),
+        queue.LATE_BATCH,
+    )
     if marked:
         log.info(
             "%d waiting runs are late (not claimed %gs after their start)",

@@ -6,10 +6,10 @@ transaction; every statement here is short and never waits on anything but row l
 
 One package is their one home, a module per concern: `states` (create a run, move it between
 states), `claim`, `leases` (heartbeats, the reaper's rescue), `cancel`, `scheduling` (the
-scheduler's statements). Each statement that changes a state derives the run's other columns
-from its new state with `state_columns` and ends in the one tail of `state_tail` (history row,
-outbox row, NOTIFY). Callers import `headrace_service.queue` and call `queue.<statement>`;
-nothing else in the service writes a flow run's state.
+scheduler's statements), `pauses` (pauses that timed out). Each statement that changes a state
+derives the run's other columns from its new state with `state_columns` and ends in the one
+tail of `state_tail` (history row, outbox row, NOTIFY). Callers import `headrace_service.queue`
+and call `queue.<statement>`; nothing else in the service writes a flow run's state.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from headrace_service.queue.leases import (
     flow_run_rescue_expired,
     worker_heartbeat,
 )
+from headrace_service.queue.pauses import PAUSE_EXPIRY_BATCH, flow_run_fail_expired_pauses
 from headrace_service.queue.scheduling import (
     LATE_BATCH,
     ScheduledRun,
@@ -59,6 +60,7 @@ __all__ = [
     "CLAIM_WAKING_TYPES",
     "FLOW_RUN_CHANNEL",
     "LATE_BATCH",
+    "PAUSE_EXPIRY_BATCH",
     "RESCUE_BATCH",
     "WORK_POOL_CHANNEL",
     "LeaseRenewal",
@@ -72,6 +74,7 @@ __all__ = [
     "flow_run_create",
     "flow_run_create_scheduled_many",
     "flow_run_delete_future_auto_scheduled",
+    "flow_run_fail_expired_pauses",
     "flow_run_lease_get",
     "flow_run_mark_late",
     "flow_run_next_start",

@@ -36,9 +36,10 @@ async def flow_run_cancel(
         raise NotFoundError(f"flow run {run_id} not found")
     state_type = StateType(current["state_type"])
     # A process may be executing the run: its worker must stop it and report Cancelled. A run
-    # only claimed (PENDING) is cancelled at once; its worker learns it was fenced off.
-    in_process = state_type in (StateType.RUNNING, StateType.PAUSED) or (
-        state_type is StateType.SCHEDULED and current["worker_id"] is not None
+    # only claimed (PENDING) is cancelled at once; its worker learns it was fenced off. So is a
+    # PAUSED run no worker holds: Suspended (no process), or a script's (its wait sees it).
+    in_process = state_type is StateType.RUNNING or (
+        state_type in (StateType.SCHEDULED, StateType.PAUSED) and current["worker_id"] is not None
     )
     target = StateType.CANCELLING if in_process else StateType.CANCELLED
     return await flow_run_set_state(

@@ -7,9 +7,10 @@ constraints of `flow_run` (models.py) true:
 
 - `end_time` is the change's time if the new state is terminal, else NULL;
 - `next_scheduled_start_time` is set if and only if the new state is SCHEDULED;
-- a terminal run, and a run sent back to SCHEDULED, holds no worker and no lease (except an
-  in-process retry: the holder keeps a run it will retry itself); any other state keeps its
-  holder, whose lease the statement renews or keeps.
+- a terminal run, a run sent back to SCHEDULED, and a Suspended run (a PAUSED state named
+  Suspended: its process exited, a worker takes it again once resumed) hold no worker and no
+  lease (except an in-process retry: the holder keeps a run it will retry itself); any other
+  state keeps its holder, whose lease the statement renews or keeps.
 
 Arguments are SQL expressions (a column, a bound parameter, a CASE); the statement binds `:now`.
 """
@@ -19,6 +20,8 @@ from __future__ import annotations
 from headrace_service.models import TERMINAL_SQL
 
 NOW = "coalesce(:now, now())"
+# The name of a PAUSED state whose process exited (suspend_flow_run).
+SUSPENDED = "Suspended"
 
 
 def new_run_columns(state_type: str, next_start: str, at: str = NOW) -> dict[str, str]:
@@ -47,7 +50,8 @@ def state_set(
     SCHEDULED stays its holder's (an in-process retry).
     """
     frees = (
-        f"({state_type} IN {TERMINAL_SQL} OR ({state_type} = 'SCHEDULED' AND NOT {keeps_holder}))"
+        f"({state_type} IN {TERMINAL_SQL} OR ({state_type} = 'SCHEDULED' AND NOT {keeps_holder})"
+        f" OR ({state_type} = 'PAUSED' AND {name} = '{SUSPENDED}'))"
     )
     columns = {
         "state_type": state_type,

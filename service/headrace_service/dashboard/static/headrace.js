@@ -218,6 +218,9 @@ function initRunPage() {
         const details = fresh.querySelector("details.task-table");
         if (details) details.open = openTable;
       }
+      // Paused or resumed: the page (its Resume form) is drawn anew.
+      const pausedNow = fresh.dataset.state === "PAUSED";
+      if (pausedNow !== (live.dataset.state === "PAUSED")) { window.location.reload(); return; }
       const focused = focusKey(live);
       live.replaceWith(fresh);
       live = fresh;
@@ -242,6 +245,7 @@ function initRunPage() {
   });
   logs.pull();
   followArtifacts();
+  initResumeForm(runId);
 
   document.addEventListener("click", async (event) => {
     const button = event.target.closest("[data-action]");
@@ -268,6 +272,21 @@ function initRunPage() {
     } finally {
       button.disabled = false;
     }
+  });
+}
+
+// A paused run's Resume form: the typed values go to the API as `run_input`; what the API
+// refuses (`body.run_input.NAME: why`) is shown next to its field, and the run stays paused.
+function initResumeForm(runId) {
+  const form = document.getElementById("resume-form");
+  if (!form) return;
+  onSchemaFormSubmit(form, "body.run_input", async (runInput) => {
+    await api(`/api/flow_runs/${runId}/resume`, {
+      method: "POST",
+      body: JSON.stringify({ run_input: runInput }),
+    });
+    toast("Resumed");
+    window.location.reload();
   });
 }
 
@@ -399,6 +418,18 @@ function initDeploymentPage() {
   const form = document.getElementById("run-form");
   initRunsPage();
 
+  onSchemaFormSubmit(form, "parameters", async (parameters) => {
+    const run = await api(`/api/deployments/${deploymentId}/runs`, {
+      method: "POST",
+      body: JSON.stringify({ parameters }),
+    });
+    window.location.href = "/runs/" + run.id;
+  });
+}
+
+// A form of schema fields (a deployment's Run form, a paused run's Resume form): read the typed
+// values, `send` them; the API's refusals (`PREFIX.NAME: why`) go next to their fields.
+function onSchemaFormSubmit(form, prefix, send) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
@@ -407,13 +438,9 @@ function initDeploymentPage() {
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
-      const run = await api(`/api/deployments/${deploymentId}/runs`, {
-        method: "POST",
-        body: JSON.stringify({ parameters }),
-      });
-      window.location.href = "/runs/" + run.id;
+      await send(parameters);
     } catch (error) {
-      showServerErrors(form, error.message);
+      showServerErrors(form, error.message, prefix);
     } finally {
       button.disabled = false;
     }

@@ -1,0 +1,154 @@
+"""Pausing a flow run from its own code, and resuming it with the input it waits for.
+
+A pause is a PAUSED state whose `data` holds its details (`PauseDetails`: key, expiry, the
+JSON schema of the RunInput it waits for); the resume is the RUNNING (or, for a Suspended run,
+SCHEDULED) state after it, whose `data` holds the pause key it resumed and the input. Both go
+through the queue's one state-change path; the history is the record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+
+from headrace._state_types import StateType
+from headrace.schemas.flow_runs import FlowRun
+from headrace.schemas.pauses import (
+    PauseDetails,
+    PauseOutcome,
+    PauseRequest,
+    PauseResponse,
+    ResumeRequest,
+)
+from headrace_service import queue
+from headrace_service.api.deps import db, settings
+from headrace_service.api.flow_runs import read_run
+from headrace_service.api.routing import Router
+from headrace_service.errors import ConflictError, InvalidInput
+from headrace_service.parameter_schema import check_parameters, check_schema
+from headrace_service.queue.state_columns import SUSPENDED
+from headrace_service.store import pauses
+from headrace_service.validation import parse_uuid
+
+router = Router("flow_runs")
+
+
+@router.route(
+    "POST", "/flow_runs/{run_id}/pause", scope="worker", body=PauseRequest, response=PauseResponse
+)
+async def pause_flow_run(request: Request, run_id: str, body: PauseRequest) -> PauseResponse:
+    """Pause a Running run (its process waits), or suspend it (its process exits); when this
+    pause key was resumed before, say so with the input it was given and change nothing."""
+    rid = parse_uuid(run_id, "flow run")
+    if body.run_input_schema is not None:
+        check_schema(body.run_input_schema, "body.run_input_schema")
+    async with db(request).begin() as conn:
+        resumed = await pauses.pause_resumed(conn, rid, body.pause_key)
+        if resumed is not None:
+            return PauseResponse(
+                outcome=PauseOutcome.RESUMED,
+                run=await read_run(conn, rid),
+                run_input=(resumed["data"] or {}).get("run_input"),
+            )
+        details = PauseDetails(
+            pause_key=body.pause_key,
+            timeout_seconds=body.timeout_seconds,
+            pause_expiration_time=datetime.now(UTC) + timedelta(seconds=body.timeout_seconds),
+            reschedule=body.reschedule,
+            run_input_schema=body.run_input_schema,
+            input_order=list((body.run_input_schema or {}).get("properties") or {}),
+            description=body.description,
+        )
+        waits = "for input" if body.run_input_schema else "to be resumed"
+        change = await queue.flow_run_set_state(
+            conn,
+            rid,
+            state_type=StateType.PAUSED,
+            state_name=SUSPENDED if body.reschedule else "Paused",
+            message=f"waiting {waits} (times out after {body.timeout_seconds:g} s)",
+            data=details.model_dump(mode="json"),
+            requester=body.worker_id,
+            lease_seconds=settings(request).lease_seconds,
+        )
+        if not change.decision.accept:
+            raise ConflictError(f"cannot pause: {change.decision.reason}")
+        return PauseResponse(outcome=PauseOutcome.PAUSED, run=await read_run(conn, rid))
+
+
+@router.route(
+    "POST", "/flow_runs/{run_id}/resume", scope="worker", body=ResumeRequest, response=FlowRun
+)
+async def resume_flow_run(request: Request, run_id: str, body: ResumeRequest) -> FlowRun:
+    """Resume a Paused run (Running again) or a Suspended one (Scheduled for a worker), with
+    the input it waits for, checked against its RunInput's JSON schema (422 naming the field)."""
+    rid = parse_uuid(run_id, "flow run")
+    lease_seconds = settings(request).lease_seconds
+    async with db(request).begin() as conn:
+        run = await read_run(conn, rid)
+        if run.state_type is not StateType.PAUSED:
+            raise ConflictError(f"cannot resume: the run is {run.state_name}, not paused")
+        details = await _pause_details(conn, rid)
+        timed_out = _timed_out(details)
+        if timed_out is not None and details is not None and details.reschedule:
+            # No process waits to fail a Suspended run: the resume that finds it too late does.
+            await queue.flow_run_set_state(
+                conn,
+                rid,
+                state_type=StateType.FAILED,
+                state_name="Failed",
+                message=f"suspended and not resumed in time: {timed_out}",
+                lease_seconds=lease_seconds,
+            )
+    if timed_out is not None:  # after the commit: a Suspended run stays Failed
+        raise ConflictError(f"cannot resume: {timed_out}")
+    async with db(request).begin() as conn:
+        details = await _pause_details(conn, rid)
+        _check_input(details, body.run_input)
+        resumed: dict[str, Any] = {"run_input": body.run_input}
+        if details is not None:
+            resumed["resumed_pause_key"] = details.pause_key
+        suspended = details is not None and details.reschedule
+        change = await queue.flow_run_set_state(
+            conn,
+            rid,
+            state_type=StateType.SCHEDULED if suspended else StateType.RUNNING,
+            state_name="Resuming" if suspended else "Running",
+            message="resumed",
+            data=resumed,
+            lease_seconds=lease_seconds,
+        )
+        if not change.decision.accept:
+            raise ConflictError(f"cannot resume: {change.decision.reason}")
+        return await read_run(conn, rid)
+
+
+async def _pause_details(conn: AsyncConnection, run_id: uuid.UUID) -> PauseDetails | None:
+    """What the run's newest pause recorded; None for a PAUSED state not made by a pause."""
+    paused = await pauses.pause_latest(conn, run_id)
+    if paused is None or not paused["data"] or "pause_key" not in paused["data"]:
+        return None
+    return PauseDetails.model_validate(paused["data"])
+
+
+def _timed_out(details: PauseDetails | None) -> str | None:
+    """Why the pause can no longer be resumed (its timeout passed); None while it can."""
+    if details is None or details.pause_expiration_time >= datetime.now(UTC):
+        return None
+    return (
+        f"the pause timed out at {details.pause_expiration_time.isoformat()} "
+        f"(after {details.timeout_seconds:g} s)"
+    )
+
+
+def _check_input(details: PauseDetails | None, run_input: dict[str, Any] | None) -> None:
+    """A 422 naming the field when the input does not fit what the pause waits for."""
+    schema = details.run_input_schema if details is not None else None
+    if schema is None:
+        if run_input:
+            raise InvalidInput("body.run_input: the paused flow waits for no input")
+        return
+    check_parameters(schema, run_input or {}, where="body.run_input")

@@ -1,0 +1,97 @@
+"""A paused run's page: the Resume form drawn from the RunInput schema, filled in a real
+browser, reaches the waiting flow as its typed input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from .conftest import Dashboard, screenshot
+
+SCRIPT = """
+from pydantic import Field
+
+from headrace import flow
+from headrace.flow_runs import pause_flow_run
+from headrace.input import RunInput
+
+
+class Approval(RunInput):
+    \"\"\"Approve the nightly load before it writes to the warehouse.\"\"\"
+
+    approver: str = Field(description="Who approves (initials)", max_length=5)
+    copies: int = Field(default=1, description="How many copies to load")
+    urgent: bool = False
+
+
+@flow(name="awaiting-approval")
+def awaiting_approval() -> str:
+    answer = pause_flow_run(wait_for_input=Approval, timeout=120)
+    line = f"approved by {answer.approver}: {answer.copies * 10} rows, urgent={answer.urgent}"
+    print(line, flush=True)
+    return line
+
+
+awaiting_approval()
+"""
+
+
+def test_resume_form_sends_typed_input_and_shows_errors_by_the_field(
+    page: Any, dashboard: Dashboard, tmp_path: Path
+) -> None:
+    script = tmp_path / "approval.py"
+    script.write_text(SCRIPT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
+    env["HEADRACE_API_URL"] = dashboard.url + "/api"
+    process = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        run_id = _paused_run(dashboard)
+        page.goto(f"{dashboard.url}/runs/{run_id}")
+        form = page.locator("#resume-form")
+        expect(page.locator(".resume-section")).to_contain_text("Approve the nightly load")
+        expect(form).to_contain_text("Who approves (initials)")
+        expect(page.locator("#input-copies")).to_have_value("1")  # the model's default
+        # The page's script wires the form up: a submit before it has run does nothing.
+        expect(page.locator("#live")).to_have_text("live")
+
+        page.fill("#input-approver", "somebody")  # longer than max_length: the API refuses it
+        page.fill("#input-copies", "3")
+        page.check("#input-urgent")
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#input-approver-error")).to_contain_text("too long")
+        assert dashboard.api.get(f"/flow_runs/{run_id}").json()["state_name"] == "Paused"
+        screenshot(page, "flow-run-resume")
+
+        page.fill("#input-approver", "ann")
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#run-live h1")).to_contain_text("Completed", timeout=30_000)
+        expect(page.locator("#resume-form")).to_have_count(0)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "approved by ann: 30 rows, urgent=True" in output
+
+
+def _paused_run(dashboard: Dashboard) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        runs = dashboard.api.get("/flow_runs", params={"flow_name": "awaiting-approval"}).json()
+        if runs["items"] and runs["items"][0]["state_type"] == "PAUSED":
+            run_id: str = runs["items"][0]["id"]
+            return run_id
+        time.sleep(0.1)
+    raise AssertionError("the run never paused")

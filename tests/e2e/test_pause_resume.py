@@ -1,0 +1,285 @@
+"""Pause, suspend and resume as users do it: a real server, the flow in its own process (a
+script, or a deployment run by a real worker), resumed from the CLI or the SDK."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from headrace.client import HeadraceClient
+from headrace.errors import ApiError
+from headrace.flow_runs import resume_flow_run
+from tests.e2e.conftest import HEADRACE, DeploymentStack
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = """
+import sys
+
+from pydantic import Field
+
+from headrace import flow
+from headrace.flow_runs import pause_flow_run
+from headrace.input import RunInput
+
+
+class Approval(RunInput):
+    approver: str = Field(description="Who approves")
+    count: int = 1
+
+
+@flow(name="{name}")
+def needs_approval() -> str:
+    answer = pause_flow_run(wait_for_input=Approval, timeout={timeout})
+    assert isinstance(answer, Approval)
+    line = f"approved by {{answer.approver}} x{{answer.count + 1}}"
+    print(line, flush=True)
+    return line
+
+
+needs_approval()
+"""
+
+ASYNC_SCRIPT = """
+import asyncio
+
+from headrace import flow
+from headrace.flow_runs import pause_flow_run
+from headrace.input import RunInput
+
+
+class Go(RunInput):
+    speed: float = 1.0
+
+
+@flow(name="{name}")
+async def async_pause() -> float:
+    first = await pause_flow_run(wait_for_input=Go, timeout={timeout})
+    await pause_flow_run(timeout={timeout})  # a second pause: the next key
+    print(f"speed {{first.speed * 2}}", flush=True)
+    return first.speed
+
+
+asyncio.run(async_pause())
+"""
+
+FLOWS = """
+
+from pathlib import Path
+
+from headrace import task
+from headrace.flow_runs import pause_flow_run, suspend_flow_run
+from headrace.input import RunInput
+
+
+def _note(name: str, line: str) -> None:
+    with open(Path(__file__).resolve().parent.parent / name, "a") as file:
+        file.write(line + "\\n")
+
+
+class Size(RunInput):
+    rows: int
+
+
+@task(persist_result=True)
+def extract() -> int:
+    _note("extracted.txt", "once")
+    return 2
+
+
+@flow
+def suspendable() -> int:
+    factor = extract()  # its result is stored: Cached in the attempt after the resume
+    answer = suspend_flow_run(wait_for_input=Size, timeout=600)
+    print(f"resumed with {answer.rows} rows")
+    return answer.rows * factor
+
+
+@flow
+def holding() -> str:
+    pause_flow_run(timeout=600)
+    return "went on"
+"""
+
+
+@pytest.fixture
+def start_script(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """`start_script(flow_name, pause_timeout)`: the script above in its own process, killed
+    at the end of the test if it still waits."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(name: str, timeout: float, script: str = SCRIPT) -> subprocess.Popen[str]:
+        path = tmp_path / f"{name}.py"
+        path.write_text(textwrap.dedent(script.format(name=name, timeout=timeout)))
+        started.append(
+            subprocess.Popen(
+                [sys.executable, str(path)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def _until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+    return found
+
+
+def _run_of(http: httpx.Client, flow_name: str) -> dict[str, Any] | None:
+    items = http.get("/flow_runs", params={"flow_name": flow_name}).json()["items"]
+    return items[0] if items else None
+
+
+def _state(http: httpx.Client, flow_name: str, state_type: str) -> dict[str, Any] | None:
+    run = _run_of(http, flow_name)
+    return run if run is not None and run["state_type"] == state_type else None
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*HEADRACE, *args], capture_output=True, text=True, timeout=60, env=os.environ.copy()
+    )
+
+
+def test_paused_script_resumed_from_the_cli_gets_the_typed_input(
+    api_url: str, http: httpx.Client, start_script: Callable[..., Any]
+) -> None:
+    script = start_script("approval-flow", 600)
+    run = _until(lambda: _state(http, "approval-flow", "PAUSED"), "the run to pause")
+    assert run["state_name"] == "Paused"
+    detail = http.get(f"/flow_runs/{run['id']}").json()
+    paused = detail["states"][-1]["data"]
+    assert paused["run_input_schema"]["properties"]["approver"]["description"] == "Who approves"
+
+    bad = _cli("flow-run", "resume", run["id"], "--input", "count=many")
+    assert bad.returncode == 2
+    assert "body.run_input.approver" in bad.stderr  # missing
+    assert "body.run_input.count" in bad.stderr  # not an integer
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert _state(http, "approval-flow", "PAUSED") is not None
+
+    good = _cli("flow-run", "resume", run["id"], "--input", "approver=ann", "--input", "count=2")
+    assert good.returncode == 0, good.stderr
+    assert "Running" in good.stdout
+    out, err = script.communicate(timeout=60)
+    assert script.returncode == 0, err
+    assert "approved by ann x3" in out
+    done = http.get(f"/flow_runs/{run['id']}").json()
+    assert done["state_type"] == "COMPLETED"
+    names = [s["name"] for s in done["states"]]
+    assert names[-4:] == ["Running", "Paused", "Running", "Completed"]
+
+    again = _cli("flow-run", "resume", run["id"])
+    assert again.returncode == 2
+    assert "not paused" in again.stderr
+
+
+def test_an_async_flow_awaits_its_pauses(
+    api_url: str, http: httpx.Client, start_script: Callable[..., Any]
+) -> None:
+    script = start_script("async-pause", 600, ASYNC_SCRIPT)
+    run = _until(lambda: _state(http, "async-pause", "PAUSED"), "the first pause")
+    resume_flow_run(run["id"], {"speed": 2.5})
+    _until(
+        lambda: (
+            len(http.get(f"/flow_runs/{run['id']}").json()["states"]) >= 4
+            and _state(http, "async-pause", "PAUSED")
+        ),
+        "the second pause",
+    )
+    resume_flow_run(run["id"])
+    out, err = script.communicate(timeout=60)
+    assert script.returncode == 0, err
+    assert "speed 5.0" in out
+    states = http.get(f"/flow_runs/{run['id']}").json()["states"]
+    keys = [s["data"]["pause_key"] for s in states if s["type"] == "PAUSED"]
+    assert keys == ["1", "2"]
+    assert states[-1]["name"] == "Completed"
+
+
+def test_cancelling_a_paused_script_run_ends_its_wait(
+    api_url: str, http: httpx.Client, start_script: Callable[..., Any]
+) -> None:
+    script = start_script("cancelled-flow", 600)
+    run = _until(lambda: _state(http, "cancelled-flow", "PAUSED"), "the run to pause")
+    cancelled = _cli("flow-run", "cancel", run["id"])
+    assert cancelled.returncode == 0, cancelled.stderr
+    _, err = script.communicate(timeout=60)
+    assert "the run became Cancelled while paused" in err
+    assert http.get(f"/flow_runs/{run['id']}").json()["state_type"] == "CANCELLED"
+
+
+def test_a_pause_nobody_resumes_fails_the_run_with_a_clear_message(
+    api_url: str, http: httpx.Client, start_script: Callable[..., Any]
+) -> None:
+    script = start_script("forgotten-flow", 1.5)
+    _, err = script.communicate(timeout=60)
+    assert "FlowPauseTimeout" in err or "nobody resumed it" in err
+    run = _run_of(http, "forgotten-flow")
+    assert run is not None
+    assert run["state_type"] == "FAILED"
+    assert "paused for 1.5 s and nobody resumed it" in run["state_message"]
+    assert script.returncode != 0
+    # Too late to resume: the pause timed out.
+    late = _cli("flow-run", "resume", run["id"], "--input", "approver=ann")
+    assert late.returncode == 2
+
+
+def test_suspended_deployment_run_exits_and_a_worker_finishes_it_after_resume(
+    deployment_stack: Callable[..., DeploymentStack],
+) -> None:
+    stack = deployment_stack(
+        lease_seconds="3", heartbeat_seconds="0.5", reaper_interval_seconds="0.5"
+    )
+    jobs = stack.folder / "flows" / "jobs.py"
+    jobs.write_text(jobs.read_text() + textwrap.dedent(FLOWS))
+    suspended = stack.deploy("suspendable")
+    held = stack.deploy("holding")
+    stack.start_worker()
+    run_id = stack.cli("deployment", "run", suspended).stdout.strip()
+    held_id = stack.cli("deployment", "run", held).stdout.strip()
+
+    run = _until(lambda: (r := stack.read(run_id))["state_name"] == "Suspended" and r, "Suspended")
+    assert run["state_type"] == "PAUSED"
+    assert run["worker_id"] is None  # the process exited; no worker holds the run
+    # A Paused run's process waits: its worker's heartbeat keeps it alive past its lease.
+    _until(lambda: stack.read(held_id)["state_name"] == "Paused", "Paused")
+    time.sleep(5)
+    assert stack.read(held_id)["state_name"] == "Paused"
+    assert stack.read(run_id)["state_name"] == "Suspended"  # not reaped either
+
+    with HeadraceClient(stack.url) as client:
+        with pytest.raises(ApiError, match=r"body\.run_input\.rows"):
+            resume_flow_run(run_id, {"rows": "x"}, client=client)
+        assert stack.read(run_id)["state_name"] == "Suspended"
+        resumed = resume_flow_run(run_id, {"rows": 21}, client=client)
+    assert resumed.state_name == "Resuming"
+    stack.cli("flow-run", "resume", held_id)
+    for rid in (run_id, held_id):
+        _until(lambda rid=rid: stack.read(rid)["state_type"] == "COMPLETED", "Completed", 90)
+    detail = stack.http.get(f"/flow_runs/{run_id}").json()
+    assert detail["run_count"] == 2  # the next attempt finished it
+    assert detail["states"][-1]["data"]["result"] == 42
+    # The task that ran before the suspension was not run again.
+    assert (stack.folder / "extracted.txt").read_text().splitlines() == ["once"]
