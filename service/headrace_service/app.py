@@ -31,12 +31,12 @@ from headrace_service.metrics import RequestMetricsMiddleware, metrics_routes
 from headrace_service.metrics_snapshot import SnapshotCache
 from headrace_service.migration_check import MigrationCheck
 from headrace_service.notifier import Notifier
-from headrace_service.store.events import EVENT_CHANNEL
 from headrace_service.queue import FLOW_RUN_CHANNEL, WORK_POOL_CHANNEL
 from headrace_service.request_guard import RequestGuardMiddleware, guard_policy
 from headrace_service.request_ids import HEADER as REQUEST_ID_HEADER
 from headrace_service.request_ids import RequestIdMiddleware, current_request_id
 from headrace_service.settings import ServerSettings
+from headrace_service.store.events import EVENT_CHANNEL
 from headrace_service.store.run_activity import RUN_ACTIVITY_CHANNEL
 from headrace_service.web_auth import guard_routes, login_routes
 

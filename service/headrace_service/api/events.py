@@ -46,9 +46,7 @@ async def write_events(request: Request, body: EventBatch) -> EventsAccepted:
 async def read_events(request: Request, query: EventQuery) -> EventPage:
     """Events matching the filter, newest first; pass `next_page` back as `page`."""
     async with db(request).begin() as conn:
-        rows, next_page = await store.events_page(
-            conn, query, limit=query.limit, page=query.page
-        )
+        rows, next_page = await store.events_page(conn, query, limit=query.limit, page=query.page)
     return EventPage(items=[to_model(Event, r) for r in rows], next_page=next_page)
 
 
