@@ -32,6 +32,7 @@ GROUPS: dict[str, str] = {
     "profile": "profile",
     "artifact": "artifact",
     "variable": "variable",
+    "event": "event",
 }
 
 
