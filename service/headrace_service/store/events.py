@@ -86,6 +86,11 @@ async def event_record(
     await announce_events(conn)
 
 
+def check_filter(f: EventFilter) -> None:
+    """A 422 for a filter that cannot be read (before a stream starts, not inside it)."""
+    _where(f)
+
+
 def _where(f: EventFilter) -> tuple[list[str], dict[str, Any]]:
     clauses: list[str] = []
     params: dict[str, Any] = {}
