@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -33,5 +34,5 @@ async def events_dashboard_page(request: Request) -> Response:
         row["seq"]: json.dumps(row["payload"], ensure_ascii=False, separators=(",", ":"))
         for row in rows
     }
-    page = {"events": rows, "prefix": prefix, "problem": problem, "after": after}
+    page: dict[str, Any] = {"events": rows, "prefix": prefix, "problem": problem, "after": after}
     return render("events.html", title="Events", nav="events", payload_text=payloads, **page)
