@@ -180,3 +180,46 @@ def test_bad_events_are_422_naming_the_field(http: httpx.Client) -> None:
     assert page.status_code == 422 and "query.page" in page.text
     limit = http.get("/event_feed", params={"limit": 5000})
     assert limit.status_code == 422 and "limit" in limit.text
+
+
+def test_a_deployment_run_through_a_worker_makes_every_state_event_in_order(
+    http: httpx.Client, queue_api: Any
+) -> None:
+    queue_api.pool("ev-work")
+    deployment = queue_api.deploy("ev-work", name="nightly", flow="etl", tags=["finance"])
+    run = queue_api.run(deployment)
+    worker = queue_api.heartbeat("ev-work")["worker_id"]
+    [claimed] = queue_api.claim("ev-work", worker)
+    assert claimed["flow_run"]["id"] == run["id"]
+    assert queue_api.set_state(run["id"], "RUNNING", worker).status_code == 201
+    assert queue_api.set_state(run["id"], "COMPLETED", worker).status_code == 201
+    resource = f"headrace.flow-run.{run['id']}"
+    states = _wait_for(lambda: _events(http, resource=resource), 4)
+    assert [e["event"] for e in reversed(states)] == [
+        "headrace.flow-run.Scheduled",
+        "headrace.flow-run.Pending",
+        "headrace.flow-run.Running",
+        "headrace.flow-run.Completed",
+    ]
+    running = states[1]
+    assert running["payload"]["initial_state"] == {"type": "PENDING", "name": "Pending"}
+    related = {r["headrace.resource.role"]: r["headrace.resource.id"] for r in running["related"]}
+    assert related == {
+        "flow": f"headrace.flow.{deployment['flow_id']}",
+        "deployment": f"headrace.deployment.{deployment['id']}",
+        "work-pool": related["work-pool"],
+        "tag": "headrace.tag.finance",
+    }
+    assert related["work-pool"].startswith("headrace.work-pool.")
+    # The deployment's run is found through its deployment, and counted by name.
+    by_deployment = _events(http, related=f"headrace.deployment.{deployment['id']}")
+    assert len(by_deployment) == 4
+    counts = http.get("/event_feed/count", params={"name": "headrace.flow-run."}).json()
+    assert {c["event"]: c["count"] for c in counts} == {
+        "headrace.flow-run.Scheduled": 1,
+        "headrace.flow-run.Pending": 1,
+        "headrace.flow-run.Running": 1,
+        "headrace.flow-run.Completed": 1,
+    }
+    created = _events(http, name="headrace.deployment.created")
+    assert created[0]["resource"]["headrace.resource.name"] == "nightly"
