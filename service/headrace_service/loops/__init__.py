@@ -46,6 +46,18 @@ LOOP_NAMES = {
 }
 
 
+class _QuietRelaySkips(logging.Filter):
+    """The relay runs every half second: a pass that outlasts the interval under load is
+    normal (the next one catches up), not worth a WARNING each time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (LOOP_NAMES["event_relay"] in message and "maximum number" in message)
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_QuietRelaySkips())
+
+
 def start_loops(settings: ServerSettings, db: Database) -> AsyncIOScheduler:
     """Start a scheduler running every loop on `db`; `stop_loops` stops it."""
     scheduler = AsyncIOScheduler()
