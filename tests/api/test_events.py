@@ -223,3 +223,12 @@ def test_a_deployment_run_through_a_worker_makes_every_state_event_in_order(
     }
     created = _events(http, name="headrace.deployment.created")
     assert created[0]["resource"]["headrace.resource.name"] == "nightly"
+
+
+def test_a_bad_stream_filter_is_422_before_the_stream_opens(http: httpx.Client) -> None:
+    misspelt = http.get("/event_feed/stream", params={"nmae": "headrace."})
+    assert misspelt.status_code == 422 and "query.nmae" in misspelt.text
+    label = http.get("/event_feed/stream", params={"label": "novalue"})
+    assert label.status_code == 422 and "query.label" in label.text
+    after = http.get("/event_feed/stream", params={"after": "-1"})
+    assert after.status_code == 422 and "after" in after.text
