@@ -80,6 +80,10 @@ def test_stream_sees_events_emitted_by_other_processes(api_url: str) -> None:
     assert [e["event"] for e in json.loads(listed.stdout)] == ["cli.test.done"]
     shown = run_cli("event", "ls", "--name", "cli.", api_url=api_url)
     assert "cli.from.python" in shown.stdout and "cli.test.done" in shown.stdout
+    since = run_cli("event", "ls", "--since", "2000-01-01T00:00:00Z", "--json", api_url=api_url)
+    assert len(json.loads(since.stdout)) == 3, since.stderr
+    until = run_cli("event", "ls", "--until", "2000-01-01T00:00:00Z", "--json", api_url=api_url)
+    assert json.loads(until.stdout) == []
 
 
 def test_bad_event_input_is_one_line_error() -> None:
@@ -90,3 +94,4 @@ def test_bad_event_input_is_one_line_error() -> None:
         run_cli("event", "emit", "x", "--resource-id", "r", "--label", "nope"), "--label"
     )
     assert_one_line_error(run_cli("event", "ls", "--limit", "5000"), "limit")
+    assert_one_line_error(run_cli("event", "ls", "--since", "yesterday"), "--since")
