@@ -13,10 +13,18 @@ import threading
 from tests.e2e.conftest import HEADRACE
 from tests.e2e.test_cli_bad_input import assert_one_line_error, run_cli
 
+# Exits at once: what it emitted is sent at exit, from a plain script and from a flow.
 EMITTER = """
+from headrace import flow
 from headrace.events import emit_event
 emit_event(event="cli.from.python", resource={"headrace.resource.id": "py.proc"},
            payload={"n": 2})
+
+@flow
+def emitting():
+    emit_event(event="cli.from.flow", resource={"headrace.resource.id": "flow.proc"})
+
+emitting()
 """
 
 
@@ -68,6 +76,8 @@ def test_stream_sees_events_emitted_by_other_processes(api_url: str) -> None:
         subprocess.run([sys.executable, "-c", EMITTER], env=_env(api_url), check=True, timeout=60)
         line = out.get(timeout=20)
         assert "cli.from.python" in line and "py.proc" in line and '{"n":2}' in line
+        line = out.get(timeout=20)
+        assert "cli.from.flow" in line and "flow.proc" in line
         assert out.empty()
     finally:
         streaming.send_signal(signal.SIGINT)
@@ -80,7 +90,16 @@ def test_stream_sees_events_emitted_by_other_processes(api_url: str) -> None:
     assert [e["event"] for e in json.loads(listed.stdout)] == ["cli.test.done"]
     shown = run_cli("event", "ls", "--name", "cli.", api_url=api_url)
     assert "cli.from.python" in shown.stdout and "cli.test.done" in shown.stdout
-    since = run_cli("event", "ls", "--since", "2000-01-01T00:00:00Z", "--json", api_url=api_url)
+    since = run_cli(
+        "event",
+        "ls",
+        "--name",
+        "cli.",
+        "--since",
+        "2000-01-01T00:00:00Z",
+        "--json",
+        api_url=api_url,
+    )
     assert len(json.loads(since.stdout)) == 3, since.stderr
     until = run_cli("event", "ls", "--until", "2000-01-01T00:00:00Z", "--json", api_url=api_url)
     assert json.loads(until.stdout) == []
