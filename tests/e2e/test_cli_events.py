@@ -114,3 +114,22 @@ def test_bad_event_input_is_one_line_error() -> None:
     )
     assert_one_line_error(run_cli("event", "ls", "--limit", "5000"), "limit")
     assert_one_line_error(run_cli("event", "ls", "--since", "yesterday"), "--since")
+
+
+def test_emit_without_the_api_never_blocks_and_says_what_was_lost() -> None:
+    script = (
+        "import time\n"
+        "from headrace.events import emit_event\n"
+        "started = time.monotonic()\n"
+        "for i in range(100):\n"
+        "    emit_event(event='x.y', resource={'headrace.resource.id': f'r{i}'})\n"
+        "print(round(time.monotonic() - started, 3))\n"
+    )
+    env = _env("http://127.0.0.1:9/api")
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) < 1.0  # 100 emits queued, none waited for the API
+    assert "100 events were not sent" in done.stderr
+    assert "Traceback" not in done.stderr
