@@ -232,3 +232,29 @@ def test_a_bad_stream_filter_is_422_before_the_stream_opens(http: httpx.Client) 
     assert label.status_code == 422 and "query.label" in label.text
     after = http.get("/event_feed/stream", params={"after": "-1"})
     assert after.status_code == 422 and "after" in after.text
+
+
+def test_workers_going_online_and_offline_are_events(http: httpx.Client) -> None:
+    assert http.post("/work_pools", json={"name": "ev-workers"}).status_code == 201
+    beat = {"name": "w-ev", "heartbeat_interval_seconds": 0.3}
+    first = http.post("/work_pools/ev-workers/workers/heartbeat", json=beat)
+    assert first.status_code == 200, first.text
+    worker = f"headrace.worker.{first.json()['worker_id']}"
+    # Heartbeats while online make no event.
+    assert http.post("/work_pools/ev-workers/workers/heartbeat", json=beat).status_code == 200
+    # Silent for more than 3 heartbeats: offline, recorded by the relay loop (once).
+    went = _wait_for(lambda: _events(http, resource=worker, name="headrace.worker.off"), 1)
+    assert [e["event"] for e in went] == ["headrace.worker.offline"]
+    assert went[0]["related"][0]["headrace.resource.name"] == "ev-workers"
+    assert http.post("/work_pools/ev-workers/workers/heartbeat", json=beat).status_code == 200
+    names = [e["event"] for e in reversed(_events(http, resource=worker))]
+    assert names[:3] == [
+        "headrace.worker.online",
+        "headrace.worker.offline",
+        "headrace.worker.online",
+    ]
+    # Many relay passes later: one offline event per silence (the first, and the one after the
+    # last heartbeat), however many passes saw each.
+    time.sleep(2)
+    offline = _events(http, resource=worker, name="headrace.worker.offline")
+    assert len(offline) == 2

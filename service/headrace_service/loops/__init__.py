@@ -99,7 +99,11 @@ def start_loops(settings: ServerSettings, db: Database) -> AsyncIOScheduler:
         partial(retention.run_once, policy=retention.RetentionPolicy.from_settings(settings)),
         settings.retention_interval_seconds,
     )
-    add("event_relay", event_relay.run_once, settings.events_relay_interval_seconds)
+    add(
+        "event_relay",
+        partial(event_relay.run_once, heartbeat_seconds=settings.heartbeat_seconds),
+        settings.events_relay_interval_seconds,
+    )
     scheduler.start()
     return scheduler
 
