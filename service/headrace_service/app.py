@@ -36,6 +36,7 @@ from headrace_service.request_guard import RequestGuardMiddleware, guard_policy
 from headrace_service.request_ids import HEADER as REQUEST_ID_HEADER
 from headrace_service.request_ids import RequestIdMiddleware, current_request_id
 from headrace_service.settings import ServerSettings
+from headrace_service.store.events import EVENT_CHANNEL
 from headrace_service.store.run_activity import RUN_ACTIVITY_CHANNEL
 from headrace_service.web_auth import guard_routes, login_routes
 
@@ -88,7 +89,7 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
         notifier = Notifier(
             listen_url or database_url,
             FLOW_RUN_CHANNEL,
-            extra_channels=[WORK_POOL_CHANNEL, RUN_ACTIVITY_CHANNEL],
+            extra_channels=[WORK_POOL_CHANNEL, RUN_ACTIVITY_CHANNEL, EVENT_CHANNEL],
             enabled=listen_url is not None,
         )
         await notifier.start()

@@ -15,7 +15,7 @@ from functools import partial
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from headrace_service.db import Database
-from headrace_service.loops import late_runs, pause_expiry, reaper, retention
+from headrace_service.loops import event_relay, late_runs, pause_expiry, reaper, retention
 from headrace_service.loops import scheduler as scheduler_loop
 from headrace_service.metrics import loop_succeeded
 from headrace_service.settings import ServerSettings
@@ -41,9 +41,22 @@ LOOP_NAMES = {
     "reaper": "reaper loop: crash runs whose worker lease expired",
     "scheduler": "scheduler loop: create runs from schedules",
     "late_runs": "late_runs loop: mark overdue scheduled runs Late",
-    "retention": "retention loop: delete old finished runs and logs",
+    "retention": "retention loop: delete old finished runs, logs and events",
     "pause_expiry": "pause_expiry loop: fail paused runs not resumed in time",
+    "event_relay": "event_relay loop: turn flow run state changes into events",
 }
+
+
+class _QuietRelaySkips(logging.Filter):
+    """The relay runs every half second: a pass that outlasts the interval under load is
+    normal (the next one catches up), not worth a WARNING each time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (LOOP_NAMES["event_relay"] in message and "maximum number" in message)
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_QuietRelaySkips())
 
 
 def start_loops(settings: ServerSettings, db: Database) -> AsyncIOScheduler:
@@ -87,6 +100,11 @@ def start_loops(settings: ServerSettings, db: Database) -> AsyncIOScheduler:
         "retention",
         partial(retention.run_once, policy=retention.RetentionPolicy.from_settings(settings)),
         settings.retention_interval_seconds,
+    )
+    add(
+        "event_relay",
+        partial(event_relay.run_once, heartbeat_seconds=settings.heartbeat_seconds),
+        settings.events_relay_interval_seconds,
     )
     scheduler.start()
     return scheduler

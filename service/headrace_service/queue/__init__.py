@@ -26,6 +26,7 @@ from headrace_service.queue.claim import (
     flow_run_next_start,
     work_pool_has_limits,
 )
+from headrace_service.queue.event_outbox import relay_outbox
 from headrace_service.queue.leases import (
     RESCUE_BATCH,
     LeaseRenewal,
@@ -83,6 +84,7 @@ __all__ = [
     "flow_run_rescue_expired",
     "flow_run_set_state",
     "flow_run_skip_missed",
+    "relay_outbox",
     "work_pool_has_limits",
     "worker_heartbeat",
 ]
