@@ -44,6 +44,14 @@ class FlowRunUpdate(Model):
     name: Name
 
 
+class FlowRunRetry(Model):
+    """A retry by hand of a finished deployment run: back to Scheduled, for a worker."""
+
+    # True: task runs that completed in an earlier attempt and whose results are stored are
+    # not run again (docs/resume-from-failure.md); False: everything runs again.
+    from_failure: bool = False
+
+
 class FlowRun(ReadModel):
     _mask_secrets = model_validator(mode="before")(masked_parameters)
 
