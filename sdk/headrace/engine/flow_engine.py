@@ -32,9 +32,9 @@ from headrace.parameters import json_safe
 from headrace.ports import NewFlowRun
 from headrace.ports.backend import Backend, FlowRunInfo, get_backend
 from headrace.reporter import TaskRunRecord
-from headrace.resume import attempt_of, completed_in
 from headrace.result_storage import result_ref, store_for
 from headrace.results import serialize, serializer_name, storage_key
+from headrace.resume import attempt_of, completed_in
 from headrace.retries import first_delay, retry_delay
 from headrace.run_names import format_run_name
 from headrace.signal_deferral import handing_off, signals_deferrable

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from headrace.calls import TaskCall
     from headrace.ports.backend import Backend
     from headrace.reporter import TaskRunRecord
+    from headrace.results import ResultSerializer
 
 
 _NOT_STARTED: State[Any] = st.Pending()
@@ -108,12 +109,14 @@ class TaskRunEngine:
         key = self._resume_key()
         found = self._store().read(key)
         if found is None:
-            return self._rerun(attempt, "its result was not stored")
+            self._rerun(attempt, "its result was not stored")
+            return None
         serializer, data = found
         try:
             value = deserialize(data, serializer, self._resume_serializer())
         except Exception as exc:
-            return self._rerun(attempt, f"its stored result cannot be read ({exc})")
+            self._rerun(attempt, f"its stored result cannot be read ({exc})")
+            return None
         return self._set(reused(value, attempt, self._result_ref(key, serializer)))
 
     def _rerun(self, attempt: int, why: str) -> None:
@@ -123,10 +126,13 @@ class TaskRunEngine:
     def _resume_key(self) -> str:
         return resume_key(self.record.id, self.task.task_key, self.parameters)
 
-    def _resume_serializer(self) -> Any:
+    def _resume_serializer(self) -> ResultSerializer:
         """The task's serializer, else its flow's, else JSON (pickle only when asked for)."""
         own = self.task.result_serializer
-        return own if own is not None else self.call.context.result_serializer
+        if own is not None:
+            return own
+        flows: ResultSerializer | None = self.call.context.result_serializer
+        return flows if flows is not None else "json"
 
     def _cache_lookup(self) -> State[Any] | None:
         try:
@@ -314,7 +320,7 @@ class TaskRunEngine:
         may resume); why it could not be, for the Completed state's message."""
         if not self.call.context.resume:
             return None
-        serializer = self._resume_serializer() or "json"
+        serializer = self._resume_serializer()
         try:
             data = serialize(result, serializer, self.label, self.call.context.result_max_bytes)
             if serializer == "json" and deserialize(data, "json") != result:
