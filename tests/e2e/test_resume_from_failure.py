@@ -112,3 +112,81 @@ def test_retry_from_the_start_runs_everything_and_bad_retries_are_refused(
     again = stack.cli("flow-run", "retry", run_id, "--from-failure", check=False)
     assert again.returncode != 0
     assert "only a Failed or Crashed run can be retried" in again.stderr + again.stdout
+
+
+TEN = """
+
+from pathlib import Path as _P10
+
+from headrace import task as _task10
+
+_LOG = _P10({done!r})
+
+
+@_task10
+def part(i: int) -> int:
+    if i == 5:
+        raise RuntimeError("part 5 is broken")
+    with _LOG.open("a") as out:
+        out.write(f"part {{i}}\\n")
+    return i
+
+
+@flow(resume_from_failure=True)
+def ten() -> int:
+    return sum(part(i) for i in range(10))
+"""
+
+# The fix, deployed between the attempts: part 5 works, and a new task runs before it.
+TEN_FIXED = """
+
+@_task10
+def announce() -> None:
+    with _LOG.open("a") as out:
+        out.write("announce\\n")
+
+
+@_task10
+def part(i: int) -> int:
+    with _LOG.open("a") as out:
+        out.write(f"part {i}\\n")
+    return i
+
+
+@flow(resume_from_failure=True)
+def ten() -> int:
+    total = 0
+    for i in range(10):
+        if i == 5:
+            announce()
+        total += part(i)
+    return total
+"""
+
+
+def test_code_changed_between_attempts_a_task_added_before_the_failed_step(
+    deployment_stack: Callable[..., Any], tmp_path: Path
+) -> None:
+    stack = deployment_stack()
+    done = tmp_path / "executed.txt"
+    jobs = stack.folder / "flows" / "jobs.py"
+    jobs.write_text(jobs.read_text() + TEN.format(done=str(done)))
+    name = stack.deploy("ten")
+    stack.start_worker()
+    run_id = stack.cli("deployment", "run", name).stdout.strip()
+    assert wait_final(stack, run_id)["state_type"] == "FAILED"
+
+    jobs.write_text(jobs.read_text() + TEN_FIXED)  # later definitions replace the earlier
+    stack.cli("flow-run", "retry", run_id, "--from-failure")
+    assert wait_final(stack, run_id)["state_type"] == "COMPLETED"
+    first = [f"part {i}" for i in range(5)]
+    assert done.read_text().splitlines() == [
+        *first,
+        "announce",
+        *(f"part {i}" for i in range(5, 10)),
+    ]
+    states = {
+        t["name"]: t["state_name"] for t in stack.http.get(f"/flow_runs/{run_id}/task_runs").json()
+    }
+    assert [states[f"part-{i}"] for i in range(5)] == ["Reused"] * 5
+    assert states["announce-0"] == "Completed"

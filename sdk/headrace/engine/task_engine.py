@@ -109,7 +109,7 @@ class TaskRunEngine:
         key = self._resume_key()
         found = self._store().read(key)
         if found is None:
-            self._rerun(attempt, "its result was not stored")
+            self._rerun(attempt, "no result of it is stored for these inputs")
             return None
         serializer, data = found
         try:
