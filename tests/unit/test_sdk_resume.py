@@ -132,7 +132,9 @@ def test_a_result_json_cannot_keep_runs_again_and_says_why(recorded: RecordingBa
     assert executed == ["pair 0", "pair 1", "pair 0", "pair 1"]
     completed = recorded.task_states["pair-0"][1]
     assert completed.name == "Completed"
-    assert completed.message is not None and "not kept for a retry from failure" in completed.message
+    assert (
+        completed.message is not None and "not kept for a retry from failure" in completed.message
+    )
     assert 'result_serializer="pickle"' in completed.message
     rerun = recorded.task_states["pair-0"][2]
     assert rerun.name == "Running"
