@@ -47,9 +47,11 @@ class FlowRunUpdate(Model):
 class FlowRunRetry(Model):
     """A retry by hand of a finished deployment run: back to Scheduled, for a worker."""
 
-    # True: task runs that completed in an earlier attempt and whose results are stored are
-    # not run again (docs/resume-from-failure.md); False: everything runs again.
-    from_failure: bool = False
+    from_failure: bool = Field(
+        default=False,
+        description="True: task runs that completed in an earlier attempt and whose results are "
+        "stored are not run again (docs/resume-from-failure.md); false: everything runs again.",
+    )
 
 
 class FlowRun(ReadModel):

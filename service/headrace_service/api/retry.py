@@ -23,8 +23,10 @@ RETRYABLE = (StateType.FAILED, StateType.CRASHED)
     "POST", "/flow_runs/{run_id}/retry", scope="worker", body=FlowRunRetry, response=FlowRun
 )
 async def retry_flow_run(request: Request, run_id: str, body: FlowRunRetry) -> FlowRun:
-    """Send a Failed or Crashed deployment run back to Scheduled; a worker of its pool runs it
-    as its next attempt. `from_failure`: reuse the task runs that completed before."""
+    """Send a Failed or Crashed deployment run back to Scheduled, for a worker to run again.
+
+    A worker of its pool claims it as its next attempt. `from_failure: true`: the task runs that
+    completed in an earlier attempt and whose results are stored are not run again."""
     rid = parse_uuid(run_id, "flow run")
     async with db(request).begin() as conn:
         run = await read_run(conn, rid)
