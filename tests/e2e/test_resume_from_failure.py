@@ -108,10 +108,11 @@ def test_retry_from_the_start_runs_everything_and_bad_retries_are_refused(
     lines = done.read_text().split()
     assert lines == [str(i) for i in range(1, 90)] + [str(i) for i in range(1, 101)]
 
-    # A completed run is not retried; the CLI says why in one line, exit code 2... or 1.
+    # A completed run is not retried; the CLI says why in one line, exit code 2.
     again = stack.cli("flow-run", "retry", run_id, "--from-failure", check=False)
-    assert again.returncode != 0
-    assert "only a Failed or Crashed run can be retried" in again.stderr + again.stdout
+    assert again.returncode == 2, again
+    assert len(again.stderr.strip().splitlines()) == 1, again.stderr
+    assert "only a Failed or Crashed run can be retried" in again.stderr
 
 
 TEN = """
