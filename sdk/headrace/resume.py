@@ -24,6 +24,8 @@ from headrace.states import State
 
 # The name of the state of a task run whose result came from an earlier attempt.
 REUSED = "Reused"
+# A completed task run undone with its transaction: it must run again, never be reused.
+ROLLED_BACK = "RolledBack"
 
 
 def resume_key(task_run_id: uuid.UUID, task_key: str, parameters: Mapping[str, Any]) -> str:
@@ -59,6 +61,11 @@ def completed_in(
     merged = dict(known)
     for record in records:
         state = record.state
-        if state is not None and state.is_completed() and record.id not in merged:
+        if (
+            state is not None
+            and state.is_completed()
+            and state.name != ROLLED_BACK
+            and record.id not in merged
+        ):
             merged[record.id] = attempt
     return merged

@@ -10,6 +10,7 @@ import pytest
 
 from headrace import flow, task
 from headrace.testing import RecordingBackend, recording_backend
+from headrace.transactions import transaction
 
 executed: list[str] = []
 attempts = {"n": 0}
@@ -174,3 +175,25 @@ def test_an_unpicklable_result_runs_again(recorded: RecordingBackend) -> None:
     assert executed == ["lock 0", "lock 1", "lock 0", "lock 1"]
     message = recorded.task_states["lock-0"][1].message
     assert message is not None and "cannot be pickled" in message
+
+
+@task
+def booked(i: int) -> int:
+    executed.append(f"booked {i}")
+    return i
+
+
+@flow(retries=1, resume_from_failure=True)
+def booking() -> int:
+    attempts["n"] += 1
+    with transaction():
+        booked(1)
+        if attempts["n"] == 1:
+            raise RuntimeError("the transaction fails: booked(1) is rolled back")
+    return 1
+
+
+def test_a_rolled_back_task_run_is_not_reused(recorded: RecordingBackend) -> None:
+    assert booking() == 1
+    assert executed == ["booked 1", "booked 1"]
+    assert recorded.state_names("booked-0")[-1] == "Completed"

@@ -36,7 +36,7 @@ from headrace.futures import (
 from headrace.logging import run_logger
 from headrace.reporter import TaskRunRecord
 from headrace.result_storage import store_for
-from headrace.resume import REUSED
+from headrace.resume import REUSED, ROLLED_BACK
 from headrace.run_names import format_run_name
 from headrace.states import State
 from headrace.tagging import merge_tags
@@ -341,7 +341,7 @@ def _task_transaction(
                 store_for(task.result_storage, flow_ctx.backend.results).delete(key)
             except Exception as exc:
                 logger.warning("could not forget the rolled-back result (%s)", exc)
-        state = st.Completed(name="RolledBack", message="rolled back with its transaction")
+        state = st.Completed(name=ROLLED_BACK, message="rolled back with its transaction")
         _report(flow_ctx, record, state)
 
     # Rollback hooks run last to first: the task's own hooks, then its state.

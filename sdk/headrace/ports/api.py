@@ -121,7 +121,8 @@ class ApiRunStates:
         return {
             run.id: run.end_time
             for run in task_runs.of_flow_run(self.client, flow_run_id)
-            if run.state_type is StateType.COMPLETED
+            # A run rolled back with its transaction is to run again (headrace.resume).
+            if run.state_type is StateType.COMPLETED and run.state_name != "RolledBack"
         }
 
     def set_state(
