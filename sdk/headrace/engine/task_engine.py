@@ -120,8 +120,8 @@ class TaskRunEngine:
         return self._set(reused(value, attempt, self._result_ref(key, serializer)))
 
     def _rerun(self, attempt: int, why: str) -> None:
+        # Said when it does run (the cache may still serve it).
         self._rerun_reason = f"completed in attempt {attempt} but {why}: running it again"
-        self.logger().warning("%s", self._rerun_reason)
 
     def _resume_key(self) -> str:
         return resume_key(self.record.id, self.task.task_key, self.parameters)
@@ -227,6 +227,8 @@ class TaskRunEngine:
         if record.start_time is None:
             record.start_time = datetime.now(UTC)
         reason, self._rerun_reason = self._rerun_reason, None
+        if reason is not None:
+            self.logger().warning("%s", reason)
         running = self._set(st.Running(reason) if record.run_count == 1 else st.Retrying(reason))
         if self.task.on_running:
             run_hooks(self.task.on_running, self.logger(), self.task, record, running)
