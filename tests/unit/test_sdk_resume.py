@@ -112,6 +112,8 @@ def test_a_call_of_the_same_task_added_shifts_the_later_ones(recorded: Recording
         "completed in attempt 1 but no result of it is stored for these inputs: running it again"
     )
     assert rerun[-1].result() == 1000
+    warning = "completed in attempt 1 but no result of it is stored for these inputs"
+    assert any(warning in line for line in recorded.messages())
 
 
 @task
