@@ -103,6 +103,8 @@ class FlowLike(_RunOptions, Protocol):
     def result_storage(self) -> str | Path | None: ...
     @property
     def result_serializer(self) -> ResultSerializer | None: ...
+    @property
+    def resume_from_failure(self) -> bool: ...
 
 
 class TaskLike(_RunOptions, Protocol):
@@ -151,6 +153,12 @@ class CallContext:
     flow_parameters_key: str | None = None
     # The flow's `result_storage`: where its tasks store results unless they name their own.
     result_storage: str | None = None
+    # The flow run may be retried from failure: each completed task run's result is also
+    # stored under its identity (`headrace.resume`), for a later attempt to reuse.
+    resume: bool = False
+    # The flow's `result_serializer`: what results kept for a resume are written with
+    # (unless the task names its own).
+    result_serializer: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +180,9 @@ class TaskCall:
     # Attempts already spent elsewhere (a runner resending the call after its worker died):
     # the next attempt counts from here, so retries are not granted twice.
     runs_before: int = 0
+    # The flow run attempt in which this task run completed, when this attempt resumes from
+    # failure: its stored result is handed back instead of running it again.
+    completed_in_attempt: int | None = None
 
     @classmethod
     def of(
@@ -180,6 +191,7 @@ class TaskCall:
         parameters: dict[str, Any],
         record: TaskRunRecord,
         context: CallContext,
+        completed_in_attempt: int | None = None,
     ) -> TaskCall:
         """The call of the flow side's task run `record`."""
         return cls(
@@ -193,6 +205,7 @@ class TaskCall:
             tags=tuple(record.tags),
             task_inputs=record.task_inputs,
             context=context,
+            completed_in_attempt=completed_in_attempt,
         )
 
     def new_record(self) -> TaskRunRecord:

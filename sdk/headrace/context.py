@@ -48,6 +48,9 @@ class FlowRunContext:
     submitted: list[tuple[TaskRunRecord, concurrent.futures.Future[State[Any]]]] = field(
         default_factory=list
     )
+    # Resuming from failure: the task runs that completed in an earlier attempt, by id, with
+    # the attempt they completed in; their stored results are handed back instead.
+    completed_before: dict[uuid.UUID, int] = field(default_factory=dict)
     _counters: dict[str, itertools.count[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -59,6 +59,7 @@ class Flow(Generic[P, R]):
         persist_result: bool | None = None,
         result_storage: str | Path | None = None,
         result_serializer: ResultSerializer | None = None,
+        resume_from_failure: bool = False,
     ) -> None:
         if not callable(fn):
             raise TypeError("@flow decorates a function")
@@ -93,6 +94,9 @@ class Flow(Generic[P, R]):
         self.persist_result = persist_result
         self.result_storage = result_storage
         self.result_serializer = result_serializer
+        # A retry skips the task runs that completed in an earlier attempt (their stored
+        # results are handed to the code instead): see docs/resume-from-failure.md.
+        self.resume_from_failure = bool(resume_from_failure)
         self.isasync = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)
         self._parameter_model: ParameterModel | None = None
@@ -206,6 +210,7 @@ def flow(
     persist_result: bool | None = None,
     result_storage: str | Path | None = None,
     result_serializer: ResultSerializer | None = None,
+    resume_from_failure: bool = False,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 

@@ -1,7 +1,8 @@
 """DaskTaskRunner on real Dask clusters: a LocalCluster of worker processes, and a scheduler and
 workers started as separate processes with the `dask` command (the "other host" case, over TCP on
 loopback). Task runs executed there report to the API themselves; a worker killed mid-task leaves
-its task run Crashed and the task's retry finishes the flow run."""
+its task run Crashed and the task's retry finishes the flow run. A flow on Dask resumes from
+failure: its retry does not execute again the tasks that completed."""
 
 from __future__ import annotations
 
@@ -79,6 +80,18 @@ def dies_once(marker: str) -> int:
         path.write_text(str(os.getpid()))
         time.sleep(60)
     return os.getpid()
+
+def create_the_file(task, task_run, state) -> None:
+    # The user's fix, made by a hook so that the flow's own retry finds the file.
+    Path(state.message.split("'")[1]).write_text("here")
+
+@task(on_failure=[create_the_file])
+def step(i: int, after: int, folder: str) -> int:
+    if i == 90:
+        (Path(folder) / "needed.txt").read_text()
+    with (Path(folder) / "executed.txt").open("a") as out:
+        out.write(f"{i}\\n")
+    return i
 """
 
 
@@ -114,13 +127,18 @@ def assert_recorded_by_the_workers(client: HeadraceClient, flow_name: str) -> No
     assert (runs["where-1"]["id"], "task 1 runs on a worker") in lines
 
 
+def local_cluster_runner() -> DaskTaskRunner:
+    """A LocalCluster of two worker processes, one thread each."""
+    return DaskTaskRunner(
+        cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "dashboard_address": ":0"}
+    )
+
+
 def test_a_local_cluster_runs_task_calls_in_its_worker_processes(
     client: HeadraceClient, tasks_module: ModuleType, tmp_path: Path
 ) -> None:
     remote = tasks_module
-    runner = DaskTaskRunner(
-        cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "dashboard_address": ":0"}
-    )
+    runner = local_cluster_runner()
 
     @flow(task_runner=runner)
     def on_dask(marker: str) -> dict[str, Any]:
@@ -255,3 +273,29 @@ def test_a_scheduler_address_runs_tasks_and_a_killed_worker_crashes_then_retries
     assert "Crashed" in history and history[-2:] == ["Retrying", "Completed"]
     crashed = client.get_json(f"/task_runs/{dies['id']}")["states"][history.index("Crashed")]
     assert "Dask worker running it was lost" in crashed["message"]
+
+
+def test_a_flow_on_dask_resumes_from_the_failed_step(
+    client: HeadraceClient, tasks_module: ModuleType, tmp_path: Path
+) -> None:
+    remote = tasks_module
+    runner = local_cluster_runner()
+
+    @flow(retries=1, resume_from_failure=True, task_runner=runner)
+    def chain_on_dask(folder: str) -> int:
+        previous = remote.step.submit(1, 0, folder)
+        for i in range(2, 101):
+            previous = remote.step.submit(i, previous, folder)
+        result: int = previous.result()
+        return result
+
+    assert chain_on_dask(str(tmp_path)) == 100
+    executed = (tmp_path / "executed.txt").read_text().split()
+    assert executed == [str(i) for i in range(1, 101)]  # each task executed once
+
+    run = client.get_json("/flow_runs", params={"flow_name": "chain-on-dask"})["items"][0]
+    assert run["state_type"] == "COMPLETED" and run["run_count"] == 2
+    runs = {t["name"]: t for t in client.get_json(f"/flow_runs/{run['id']}/task_runs")}
+    assert [runs[f"step-{i}"]["state_name"] for i in range(89)] == ["Reused"] * 89
+    assert runs["step-0"]["state_message"] == "reused from attempt 1"
+    assert [runs[f"step-{i}"]["state_name"] for i in range(89, 100)] == ["Completed"] * 11

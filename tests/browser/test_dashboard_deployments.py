@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -189,3 +191,45 @@ def test_each_schedule_shows_its_next_runs_and_pauses_and_resumes(
     expect(daily_item.locator("time")).to_have_count(3)
     page.click("button[data-action=toggle-pause]")
     expect(page.locator("h1 .state")).to_have_text("Active")
+
+
+def test_retry_from_failure_button_sends_the_failed_run_back_to_scheduled(
+    page: Any, dashboard: Dashboard
+) -> None:
+    deployment = make_deployment(dashboard)
+    run = dashboard.ok(
+        dashboard.api.post(
+            f"/deployments/{deployment['id']}/runs", json={"parameters": {"mode": "fast"}}
+        )
+    )
+    dashboard.set_state(run["id"], "FAILED", "FileNotFoundError: needed.txt")
+    # A task run its earlier attempt did not run again, as the engine reports it.
+    now = datetime.now(UTC).isoformat()
+    reused = {
+        "id": str(uuid.uuid4()),
+        "flow_run_id": run["id"],
+        "name": "step-0",
+        "task_key": "flows.step",
+        "dynamic_key": "0",
+        "states": [
+            {
+                "id": str(uuid.uuid4()),
+                "type": "COMPLETED",
+                "name": "Reused",
+                "message": "reused from attempt 1",
+                "timestamp": now,
+            }
+        ],
+    }
+    dashboard.report_tasks(run["id"], [reused])
+    page.goto(f"{dashboard.url}/runs/{run['id']}")
+    expect(page.locator("#run-live")).to_contain_text("reused from attempt 1")
+
+    page.get_by_role("button", name="Retry from failure").click()
+    expect(page.locator(".run-head h1")).to_contain_text("AwaitingRetry")
+    # The same run is waiting for a worker again, told to resume from failure.
+    detail = dashboard.api.get(f"/flow_runs/{run['id']}").json()
+    assert detail["state_type"] == "SCHEDULED"
+    assert detail["states"][-1]["data"] == {"from_failure": True}
+    # No longer failed: the button is gone.
+    expect(page.get_by_role("button", name="Retry from failure")).to_have_count(0)

@@ -150,6 +150,23 @@ def logs(
         )
 
 
+@app.command("retry")
+def retry(
+    run_id: str,
+    from_failure: Annotated[
+        bool,
+        typer.Option(
+            "--from-failure",
+            help="Do not run again the task runs that completed and whose results are stored.",
+        ),
+    ] = False,
+) -> None:
+    """Retry a failed or crashed deployment run: back to Scheduled, a worker runs it again."""
+    with api() as client:
+        run = flow_runs.retry(client, run_id, from_failure=from_failure)
+    console.print(f"{run.name} ({run.id}): {state_text(run.state_type.value, run.state_name)}")
+
+
 @app.command("cancel")
 def cancel(run_id: str) -> None:
     """Cancel a run: a waiting one at once; a running one through its worker (Cancelling)."""

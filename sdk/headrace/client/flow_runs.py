@@ -17,6 +17,7 @@ from headrace.schemas.flow_runs import (
     FlowRunList,
     FlowRunQuery,
     FlowRunReadQuery,
+    FlowRunRetry,
     FlowRunUpdate,
     FlowRunWaitQuery,
     SetStateRequest,
@@ -78,6 +79,14 @@ def rename(client: HeadraceClient, flow_run_id: uuid.UUID | str, name: str) -> F
 
 def cancel(client: HeadraceClient, flow_run_id: uuid.UUID | str) -> FlowRun:
     return client.call("POST", f"{path(flow_run_id)}/cancel", FlowRun)
+
+
+def retry(
+    client: HeadraceClient, flow_run_id: uuid.UUID | str, *, from_failure: bool = False
+) -> FlowRun:
+    """Send a failed or crashed deployment run back to Scheduled for a new attempt."""
+    body = FlowRunRetry(from_failure=from_failure)
+    return client.call("POST", f"{path(flow_run_id)}/retry", FlowRun, body)
 
 
 def wait(

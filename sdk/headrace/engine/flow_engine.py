@@ -35,6 +35,7 @@ from headrace.ports.backend import Backend, FlowRunInfo, get_backend
 from headrace.reporter import TaskRunRecord
 from headrace.result_storage import result_ref, store_for
 from headrace.results import serialize, serializer_name, storage_key
+from headrace.resume import attempt_of, completed_in
 from headrace.retries import first_delay, retry_delay
 from headrace.run_names import format_run_name
 from headrace.signal_deferral import handing_off, signals_deferrable
@@ -87,6 +88,12 @@ class FlowRunEngine:
         self._lease_watch: LeaseWatch | None = None
         self.backend: Backend
         self.info: FlowRunInfo
+        # Resume from failure: attempts this run had before this process took it, whether this
+        # attempt resumes, and the task runs completed so far (id -> attempt) it may reuse.
+        self.earlier_attempts = 0
+        self.resuming = flow.resume_from_failure
+        self.completed: dict[uuid.UUID, int] = {}
+        self._ctx: FlowRunContext | None = None
 
     # -- start --------------------------------------------------------------------------------
 
@@ -101,6 +108,7 @@ class FlowRunEngine:
         if existing is not None:
             self.info = existing.info
             self.backend.runs.set_state(self.info.id, running, worker_id=self.worker_id)
+            self._resume_existing()
             # A run made elsewhere (a deployment's) takes its flow's `flow_run_name` now, as in
             # Prefect. It is already Running: a name that cannot be made is logged, not fatal.
             try:
@@ -146,6 +154,24 @@ class FlowRunEngine:
             # A worker's run: stop as soon as the worker no longer holds it.
             self._lease_watch = LeaseWatch(self.info.id, uuid.UUID(self.worker_id), self.logger())
             self._lease_watch.start()
+
+    def _resume_existing(self) -> None:
+        """An existing run taken again (a retry by hand, or rescheduled after a crash): when
+        it resumes from failure, the task runs its earlier attempts completed."""
+        info = self.info
+        self.earlier_attempts = info.run_count
+        if info.from_failure is not None:
+            self.resuming = info.from_failure
+        if not (self.resuming and info.run_count):
+            return
+        ended = self.backend.runs.completed_task_runs(info.id)
+        self.completed = {
+            run_id: attempt_of(end, info.attempt_starts, info.run_count)
+            for run_id, end in ended.items()
+        }
+        self.logger().info(
+            "Retrying from failure: %d task run(s) completed in earlier attempts", len(ended)
+        )
 
     def _custom_name(self, run_tags: list[str]) -> str | None:
         """The name `flow_run_name` makes for the new run (None: the server names it). A
@@ -198,11 +224,15 @@ class FlowRunEngine:
                 capture,
                 self.parameters,
                 None if flow.result_storage is None else str(flow.result_storage),
+                resume=flow.resume_from_failure or self.resuming,
+                result_serializer=flow.result_serializer,
             ),
             run_count=self.attempt,
             info=self.info,
             parent_flow_run_id=self.parent_ctx.flow_run_id if self.parent_ctx else None,
+            completed_before=dict(self.completed) if self.resuming else {},
         )
+        self._ctx = ctx
         token = flow_run_context.set(ctx)
         stack.callback(flow_run_context.reset, token)
         stack.enter_context(tags(*flow.tags, *self.info.tags))
@@ -278,6 +308,11 @@ class FlowRunEngine:
         return delay
 
     def begin_retry(self) -> None:
+        if self._ctx is not None and (self.resuming or self.flow.resume_from_failure):
+            # The flow's own retry resumes: what this attempt completed is not run again.
+            self.resuming = True
+            done_in = self.earlier_attempts + self.attempt
+            self.completed = completed_in(self._ctx.task_runs, done_in, self.completed)
         self.attempt += 1
         self.state = st.Retrying()
         self._propose(self.state)

@@ -52,6 +52,9 @@ def call_context(
     log_prints: bool,
     flow_parameters: dict[str, Any] | None = None,
     result_storage: str | None = None,
+    *,
+    resume: bool = False,
+    result_serializer: Any = None,
 ) -> CallContext:
     """The snapshot of a flow run attempt's context for its task calls."""
     # Here: settings load pydantic-settings, which `import headrace` must not.
@@ -65,6 +68,8 @@ def call_context(
         result_max_bytes=client_settings().result_max_bytes,
         flow_parameters_key=flow_parameters_key(flow_parameters or {}),
         result_storage=result_storage,
+        resume=resume,
+        result_serializer=result_serializer,
     )
 
 

@@ -36,6 +36,7 @@ from headrace.futures import (
 from headrace.logging import run_logger
 from headrace.reporter import TaskRunRecord
 from headrace.result_storage import store_for
+from headrace.resume import REUSED, ROLLED_BACK
 from headrace.run_names import format_run_name
 from headrace.states import State
 from headrace.tagging import merge_tags
@@ -104,7 +105,9 @@ def resolve_call(
         _report(flow_ctx, record, st.Crashed(f"interrupted by {type(exc).__name__}", exception=exc))
         raise
     record.task_inputs.update(edges)
-    return TaskCall.of(task, resolved, record, flow_ctx.call_context)
+    return TaskCall.of(
+        task, resolved, record, flow_ctx.call_context, flow_ctx.completed_before.get(record.id)
+    )
 
 
 def _report(flow_ctx: FlowRunContext, record: TaskRunRecord, state: State[Any]) -> State[Any]:
@@ -321,7 +324,8 @@ def _join(
 
 
 def _committable(state: State[Any] | None) -> bool:
-    return state is not None and state.is_completed() and state.name != "Cached"
+    # A cached or reused run did not run: it has nothing to commit.
+    return state is not None and state.is_completed() and state.name not in ("Cached", REUSED)
 
 
 def _task_transaction(
@@ -337,7 +341,7 @@ def _task_transaction(
                 store_for(task.result_storage, flow_ctx.backend.results).delete(key)
             except Exception as exc:
                 logger.warning("could not forget the rolled-back result (%s)", exc)
-        state = st.Completed(name="RolledBack", message="rolled back with its transaction")
+        state = st.Completed(name=ROLLED_BACK, message="rolled back with its transaction")
         _report(flow_ctx, record, state)
 
     # Rollback hooks run last to first: the task's own hooks, then its state.

@@ -28,6 +28,7 @@ from headrace.log_prints import capture_prints, capturing, no_capture
 from headrace.logging import PRINT_LOGGER, RunLogger, run_logger
 from headrace.result_storage import ResultStore, result_ref, store_for
 from headrace.results import deserialize, serialize, serializer_name, storage_key
+from headrace.resume import resume_key, reused
 from headrace.retries import retry_delay
 from headrace.states import State, state_of_return_value
 from headrace.timeouts import async_timeout, timeout
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from headrace.calls import TaskCall
     from headrace.ports.backend import Backend
     from headrace.reporter import TaskRunRecord
+    from headrace.results import ResultSerializer
 
 
 _NOT_STARTED: State[Any] = st.Pending()
@@ -68,12 +70,17 @@ class TaskRunEngine:
         # The state the task's function returned, if it returned one (a direct call hands it
         # to the caller as the call's value).
         self.returned_state: Any = None
+        # Why a task run that completed in an earlier attempt runs again (its first state says).
+        self._rerun_reason: str | None = None
 
     # -- before the first attempt ---------------------------------------------------------------
 
     def prepare(self) -> State[Any] | None:
-        """Take concurrency slots, look up the cache. Returns a final state when the function
-        must not run (cache hit)."""
+        """Take concurrency slots, look up an earlier attempt's result, then the cache. Returns
+        a final state when the function must not run (reused or cached)."""
+        earlier = self._reuse_lookup()
+        if earlier is not None:
+            return earlier
         cached = self._cache_lookup()
         if cached is None:
             self._take_slots()  # a cache hit runs nothing, so it needs no slot
@@ -92,6 +99,40 @@ class TaskRunEngine:
         if self._slots is not None:
             self._slots.release()
             self._slots = None
+
+    def _reuse_lookup(self) -> State[Any] | None:
+        """The result this task run stored when it completed in an earlier attempt of its
+        flow run (a retry from failure), as its final state; None: it runs."""
+        attempt = self.call.completed_in_attempt
+        if attempt is None:
+            return None
+        key = self._resume_key()
+        found = self._store().read(key)
+        if found is None:
+            self._rerun(attempt, "no result of it is stored for these inputs")
+            return None
+        serializer, data = found
+        try:
+            value = deserialize(data, serializer, self._resume_serializer())
+        except Exception as exc:
+            self._rerun(attempt, f"its stored result cannot be read ({exc})")
+            return None
+        return self._set(reused(value, attempt, self._result_ref(key, serializer)))
+
+    def _rerun(self, attempt: int, why: str) -> None:
+        # Said when it does run (the cache may still serve it).
+        self._rerun_reason = f"completed in attempt {attempt} but {why}: running it again"
+
+    def _resume_key(self) -> str:
+        return resume_key(self.record.id, self.task.task_key, self.parameters)
+
+    def _resume_serializer(self) -> ResultSerializer:
+        """The task's serializer, else its flow's, else JSON (pickle only when asked for)."""
+        own = self.task.result_serializer
+        if own is not None:
+            return own
+        flows: ResultSerializer | None = self.call.context.result_serializer
+        return flows if flows is not None else "json"
 
     def _cache_lookup(self) -> State[Any] | None:
         try:
@@ -185,7 +226,10 @@ class TaskRunEngine:
         record.run_count += 1
         if record.start_time is None:
             record.start_time = datetime.now(UTC)
-        running = self._set(st.Running() if record.run_count == 1 else st.Retrying())
+        reason, self._rerun_reason = self._rerun_reason, None
+        if reason is not None:
+            self.logger().warning("%s", reason)
+        running = self._set(st.Running(reason) if record.run_count == 1 else st.Retrying(reason))
         if self.task.on_running:
             run_hooks(self.task.on_running, self.logger(), self.task, record, running)
 
@@ -210,7 +254,8 @@ class TaskRunEngine:
             # Retrying would not make the result storable: fail now, saying how to fix it.
             self._set(st.Failed(st.exception_message(exc, with_traceback=False), exception=exc))
             return
-        self._set(st.Completed(result, details=data))
+        unkept = self._keep_for_resume(result)
+        self._set(st.Completed(result, unkept, details=data))
 
     def handle_exception(self, exc: Exception) -> float | None:
         """Record the failed attempt; the delay before the next one, or None if final."""
@@ -271,6 +316,32 @@ class TaskRunEngine:
             self.logger().warning("could not store the result (%s)", exc)
             return None
         return self._result_ref(key, name)
+
+    def _keep_for_resume(self, result: Any) -> str | None:
+        """Store the result under the run's identity for a retry from failure (when its flow
+        may resume); why it could not be, for the Completed state's message."""
+        if not self.call.context.resume:
+            return None
+        serializer = self._resume_serializer()
+        try:
+            data = serialize(result, serializer, self.label, self.call.context.result_max_bytes)
+            if serializer == "json" and deserialize(data, "json") != result:
+                # A tuple comes back a list, int dict keys as strings: handing that to the
+                # code later would not be the same step's result.
+                raise ResultError(
+                    "its JSON form does not read back equal (a tuple, a set or non-string "
+                    'dict keys?); set result_serializer="pickle" on the task or the flow'
+                )
+            self._store().write(self._resume_key(), serializer_name(serializer), data, None)
+        except Exception as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.logger().warning(
+                "the result is not kept for a retry from failure, which will run this task "
+                "again: %s",
+                why,
+            )
+            return f"result not kept for a retry from failure ({why})"
+        return None
 
     # -- the end ------------------------------------------------------------------------------
 

@@ -33,6 +33,11 @@ class FlowRunInfo:
     deployment_name: str | None = None
     # When the run was meant to start (what `headrace.runtime.flow_run.scheduled_start_time` says).
     expected_start_time: datetime | None = None
+    # Set by a retry by hand (`POST /flow_runs/{id}/retry`): True to resume from failure,
+    # False to run everything again; None: the flow's `resume_from_failure` decides.
+    from_failure: bool | None = None
+    # When each earlier attempt started (its Running states), oldest first.
+    attempt_starts: list[datetime] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,11 @@ class RunStates(Protocol):
     def rename(self, flow_run_id: uuid.UUID, name: str) -> bool:
         """Give an existing run the name its flow's `flow_run_name` makes; False when the
         name could not be recorded (the run goes on under its old name)."""
+        ...
+
+    def completed_task_runs(self, flow_run_id: uuid.UUID) -> dict[uuid.UUID, datetime | None]:
+        """The task runs of an existing run that completed (in earlier attempts), by id, with
+        when each ended: what a retry from failure may reuse."""
         ...
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from headrace._state_types import StateType
 from headrace.client import concurrency, deployment_code, flow_runs, logs, results, task_runs
 from headrace.client.transport import HeadraceClient, detail_text
 from headrace.errors import ApiError, ApiUnreachable, Conflict, HeadraceError, NotFound
@@ -107,7 +108,22 @@ class ApiRunStates:
 
     def read(self, flow_run_id: uuid.UUID) -> FlowRunInfo:
         # The run's real parameters, SecretStr ones included (the API masks them otherwise).
-        return flow_run_info(flow_runs.read(self.client, flow_run_id, reveal_secrets=True))
+        detail = flow_runs.read(self.client, flow_run_id, reveal_secrets=True)
+        info = flow_run_info(detail)
+        history = sorted(detail.states, key=lambda s: s.timestamp)
+        info.attempt_starts = [s.timestamp for s in history if s.type is StateType.RUNNING]
+        scheduled = [s for s in history if s.type is StateType.SCHEDULED]
+        if scheduled and scheduled[-1].data and "from_failure" in scheduled[-1].data:
+            info.from_failure = bool(scheduled[-1].data["from_failure"])
+        return info
+
+    def completed_task_runs(self, flow_run_id: uuid.UUID) -> dict[uuid.UUID, datetime | None]:
+        return {
+            run.id: run.end_time
+            for run in task_runs.of_flow_run(self.client, flow_run_id)
+            # A run rolled back with its transaction is to run again (headrace.resume).
+            if run.state_type is StateType.COMPLETED and run.state_name != "RolledBack"
+        }
 
     def set_state(
         self, flow_run_id: uuid.UUID, state: State[Any], *, worker_id: str | None = None

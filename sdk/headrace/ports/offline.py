@@ -44,6 +44,9 @@ class OfflineRunStates:
     def rename(self, flow_run_id: uuid.UUID, name: str) -> bool:
         return False
 
+    def completed_task_runs(self, flow_run_id: uuid.UUID) -> dict[uuid.UUID, datetime | None]:
+        return {}  # an offline run is never an existing one
+
 
 class OfflineTaskRuns:
     def set_state(self, record: TaskRunRecord, state: State[Any]) -> None:

@@ -44,6 +44,16 @@ class FlowRunUpdate(Model):
     name: Name
 
 
+class FlowRunRetry(Model):
+    """A retry by hand of a finished deployment run: back to Scheduled, for a worker."""
+
+    from_failure: bool = Field(
+        default=False,
+        description="True: task runs that completed in an earlier attempt and whose results are "
+        "stored are not run again (docs/resume-from-failure.md); false: everything runs again.",
+    )
+
+
 class FlowRun(ReadModel):
     _mask_secrets = model_validator(mode="before")(masked_parameters)
 

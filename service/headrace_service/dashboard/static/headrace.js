@@ -265,6 +265,14 @@ function initRunPage() {
           body: JSON.stringify({ parameters: run.parameters }),
         });
         window.location.href = "/runs/" + created.id;
+      } else if (button.dataset.action === "retry-from-failure") {
+        // The same run goes back to Scheduled; its next attempt reuses what completed.
+        await api(`/api/flow_runs/${runId}/retry`, {
+          method: "POST",
+          body: JSON.stringify({ from_failure: true }),
+        });
+        toast("Scheduled again: retrying from failure");
+        rerender();
       }
     } catch (error) {
       toast(error.status === 404 && button.dataset.action === "cancel"
