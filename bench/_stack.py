@@ -59,6 +59,7 @@ class BenchStack:
     env: dict[str, str]
     http: httpx.Client
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    server_pid: int = 0  # the `headrace server start` process (the API; PostgreSQL is apart)
 
     def cli(self, *args: str) -> str:
         result = subprocess.run(
@@ -144,7 +145,7 @@ def bench_stack(
         stderr=subprocess.DEVNULL,
     )
     http = httpx.Client(base_url=url, timeout=60)
-    stack = BenchStack(url, folder, env, http)
+    stack = BenchStack(url, folder, env, http, server_pid=server.pid)
     try:
         _wait_healthy(http, server)
         stack.cli("work-pool", "create", "--type", "process", pool)

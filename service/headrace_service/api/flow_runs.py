@@ -92,7 +92,7 @@ async def list_flow_runs(request: Request, query: FlowRunQuery) -> FlowRunList:
         raise InvalidInput(
             f"query.state_type: unknown state type in {query.state_type!r}; known: {known}"
         ) from None
-    async with db(request).begin() as conn:
+    async with db(request).read() as conn:
         rows = await store.flow_run_list(
             conn,
             flow_name=query.flow_name,
@@ -114,15 +114,11 @@ async def read_flow_run(request: Request, run_id: str, query: FlowRunReadQuery) 
     if query.reveal_secrets:
         await require_scope(request, "worker")
     rid = parse_uuid(run_id, "flow run")
-    async with db(request).begin() as conn:
-        row = await store.flow_run_get(conn, rid)
-        if row is None:
-            raise NotFoundError(f"flow run {run_id} not found")
-        states = await store.flow_run_states(conn, rid)
-    return FlowRunDetail.model_validate(
-        {**row, "states": [dict(s) for s in states]},
-        context={"reveal_secrets": query.reveal_secrets},
-    )
+    async with db(request).read() as conn:
+        row = await store.flow_run_get_with_states(conn, rid)
+    if row is None:
+        raise NotFoundError(f"flow run {run_id} not found")
+    return FlowRunDetail.model_validate(row, context={"reveal_secrets": query.reveal_secrets})
 
 
 @router.route("PATCH", "/flow_runs/{run_id}", scope="worker", body=FlowRunUpdate, response=FlowRun)

@@ -32,6 +32,22 @@ async def flow_run_get(conn: AsyncConnection, run_id: uuid.UUID) -> RowMapping |
     )
 
 
+# The run and its history in one statement: one snapshot, on a connection without a transaction.
+_RUN_WITH_STATES = RUN_SELECT.replace(
+    "SELECT fr.*,",
+    """SELECT fr.*,
+           (SELECT coalesce(json_agg(s ORDER BY s.timestamp, s.id), '[]'::json)
+            FROM flow_run_state s WHERE s.flow_run_id = fr.id) AS states,""",
+    1,
+)
+
+
+async def flow_run_get_with_states(conn: AsyncConnection, run_id: uuid.UUID) -> RowMapping | None:
+    """The run (as `flow_run_get`) with `states`, its state history oldest first, as dicts."""
+    statement = text(_RUN_WITH_STATES + " WHERE fr.id = :id")
+    return (await conn.execute(statement, {"id": run_id})).mappings().first()
+
+
 async def flow_run_states(conn: AsyncConnection, run_id: uuid.UUID) -> list[RowMapping]:
     return list(
         (
