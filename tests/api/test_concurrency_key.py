@@ -1,0 +1,80 @@
+"""Concurrency keys through the REST API: stored on the deployment, rendered onto each run, and
+every bad template or parameter a 422 naming what to fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"customer": {"type": "string"}, "size": {"type": "integer"}},
+}
+
+
+def _deployment(http: httpx.Client, **fields: Any) -> httpx.Response:
+    http.post("/work_pools", json={"name": "p"})
+    body = {
+        "flow_name": "bill",
+        "name": "monthly",
+        "entrypoint": "flows/bill.py:bill",
+        "path": "/srv/code",
+        "work_pool_name": "p",
+        "parameter_schema": SCHEMA,
+        "concurrency_limit": 2,
+        **fields,
+    }
+    return http.post("/deployments", json=body)
+
+
+def test_key_is_stored_and_rendered_per_run(http: httpx.Client) -> None:
+    made = _deployment(http, concurrency_key="{{ parameters.customer | lower }}-x")
+    assert made.status_code == 201, made.text
+    deployment = made.json()
+    assert deployment["concurrency_key"] == "{{ parameters.customer | lower }}-x"
+    run = http.post(
+        f"/deployments/{deployment['id']}/runs", json={"parameters": {"customer": "ACME"}}
+    )
+    assert run.status_code == 201, run.text
+    assert run.json()["concurrency_key"] == "acme-x"
+    assert http.get(f"/flow_runs/{run.json()['id']}").json()["concurrency_key"] == "acme-x"
+    cleared = http.patch(f"/deployments/{deployment['id']}", json={"concurrency_key": None})
+    assert cleared.status_code == 200 and cleared.json()["concurrency_key"] is None
+    plain = http.post(
+        f"/deployments/{deployment['id']}/runs", json={"parameters": {"customer": "ACME"}}
+    )
+    assert plain.json()["concurrency_key"] is None
+
+
+def test_bad_templates_name_the_field(http: httpx.Client) -> None:
+    cases = {
+        "{{ parameters.customer ": "not a valid template",
+        "{{ parameters.tenant }}": "parameters.tenant",
+        "{{ variables.x }}": "only 'parameters'",
+        "{% for i in range(9) %}x{% endfor %}": "may not",
+        "{{ parameters.customer | wordwrap }}": "wordwrap",
+        "{{ parameters.customer * 1000000 }}": "may not",
+        "x" * 501: "500",
+    }
+    for template, reason in cases.items():
+        answer = _deployment(http, concurrency_key=template)
+        assert answer.status_code == 422, (template, answer.text)
+        assert "concurrency_key" in answer.text and reason in answer.text, answer.text
+    ok = _deployment(http).json()
+    patched = http.patch(
+        f"/deployments/{ok['id']}", json={"concurrency_key": "{{ parameters.nope }}"}
+    )
+    assert patched.status_code == 422 and "body.concurrency_key" in patched.text
+
+
+def test_run_without_the_keyed_parameter_is_a_422_naming_it(http: httpx.Client) -> None:
+    deployment = _deployment(http, concurrency_key="{{ parameters.customer }}").json()
+    missing = http.post(f"/deployments/{deployment['id']}/runs", json={"parameters": {}})
+    assert missing.status_code == 422
+    assert "body.parameters.customer" in missing.text, missing.text
+    huge = http.post(
+        f"/deployments/{deployment['id']}/runs", json={"parameters": {"customer": "c" * 300}}
+    )
+    assert huge.status_code == 422
+    assert "body.parameters.customer" in huge.text and "200" in huge.text, huge.text
