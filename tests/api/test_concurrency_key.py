@@ -39,6 +39,11 @@ def test_key_is_stored_and_rendered_per_run(http: httpx.Client) -> None:
     assert run.status_code == 201, run.text
     assert run.json()["concurrency_key"] == "acme-x"
     assert http.get(f"/flow_runs/{run.json()['id']}").json()["concurrency_key"] == "acme-x"
+    dashboard = str(http.base_url).rstrip("/").removesuffix("/api")
+    page = httpx.get(f"{dashboard}/deployments/{deployment['id']}").text
+    assert "Concurrency key" in page and "{{ parameters.customer | lower }}-x" in page
+    run_page = httpx.get(f"{dashboard}/runs/{run.json()['id']}").text
+    assert "Concurrency key" in run_page and "<code>acme-x</code>" in run_page
     cleared = http.patch(f"/deployments/{deployment['id']}", json={"concurrency_key": None})
     assert cleared.status_code == 200 and cleared.json()["concurrency_key"] is None
     plain = http.post(
