@@ -3,6 +3,7 @@ every bad template or parameter a 422 naming what to fix."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -83,3 +84,21 @@ def test_run_without_the_keyed_parameter_is_a_422_naming_it(http: httpx.Client) 
     )
     assert huge.status_code == 422
     assert "body.parameters.customer" in huge.text and "200" in huge.text, huge.text
+
+
+def test_scheduled_runs_get_their_key_from_the_schedule_parameters(http: httpx.Client) -> None:
+    made = _deployment(
+        http,
+        concurrency_key="{{ parameters.customer }}",
+        parameters={"customer": "acme"},
+        schedules=[{"schedule": {"interval": 2}, "parameters": {"customer": "globex"}}],
+    )
+    assert made.status_code == 201, made.text
+    deadline = time.monotonic() + 20
+    runs: list[Any] = []
+    while time.monotonic() < deadline and not runs:
+        answer = http.get("/flow_runs", params={"deployment_id": made.json()["id"]})
+        runs = answer.json()["items"]
+        time.sleep(0.2)
+    assert runs, "the scheduler made no run within 20 s"
+    assert {run["concurrency_key"] for run in runs} == {"globex"}
