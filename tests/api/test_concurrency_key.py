@@ -102,3 +102,22 @@ def test_scheduled_runs_get_their_key_from_the_schedule_parameters(http: httpx.C
         time.sleep(0.2)
     assert runs, "the scheduler made no run within 20 s"
     assert {run["concurrency_key"] for run in runs} == {"globex"}
+
+
+def test_the_claims_count_of_active_runs_per_key_reads_only_the_index(sql: Any) -> None:
+    """The claim counts a pool's active runs per (queue, deployment, key value): the partial
+    index ix_flow_run_active holds every column it reads, so the count never visits the table."""
+    from headrace_service.models import ACTIVE_SQL
+
+    with sql.engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+        plan = "\n".join(
+            row[0]
+            for row in conn.exec_driver_sql(
+                "EXPLAIN SELECT deployment_id, concurrency_key, count(*) FROM flow_run "
+                "WHERE work_pool_id = gen_random_uuid() AND state_type IN "
+                f"{ACTIVE_SQL} GROUP BY deployment_id, concurrency_key"
+            )
+        )
+    assert "Index Only Scan using ix_flow_run_active" in plan, plan
