@@ -8,6 +8,9 @@ from typing import Any
 
 import httpx
 
+from headrace import deploy, flow
+from headrace.client import HeadraceClient
+
 SCHEMA = {
     "type": "object",
     "properties": {"customer": {"type": "string"}, "size": {"type": "integer"}},
@@ -121,3 +124,27 @@ def test_the_claims_count_of_active_runs_per_key_reads_only_the_index(sql: Any) 
             )
         )
     assert "Index Only Scan using ix_flow_run_active" in plan, plan
+
+
+@flow
+def invoice(customer: str) -> str:
+    return customer
+
+
+def test_flow_deploy_and_to_deployment_take_a_concurrency_key(
+    client: HeadraceClient, http: httpx.Client
+) -> None:
+    http.post("/work_pools", json={"name": "invoices"})
+    made = invoice.deploy(
+        "per-customer",
+        "invoices",
+        concurrency_limit=1,
+        concurrency_key="{{ parameters.customer }}",
+        client=client,
+    )
+    assert (made.concurrency_limit, made.concurrency_key) == (1, "{{ parameters.customer }}")
+    [again] = deploy(
+        invoice.to_deployment("per-region", concurrency_key="{{ parameters.customer | upper }}"),
+        work_pool_name="invoices",
+    )
+    assert again.concurrency_key == "{{ parameters.customer | upper }}"
