@@ -93,6 +93,7 @@ def deployment_create(
     description: str | None = None,
     version: str | None = None,
     concurrency_limit: int | None = None,
+    concurrency_key: str | None = None,
     paused: bool = False,
     schedules: list[DeploymentScheduleCreate] | None = None,
     source: CodeSource | None = None,
@@ -116,6 +117,7 @@ def deployment_create(
         version=version,
         paused=paused,
         concurrency_limit=concurrency_limit,
+        concurrency_key=concurrency_key,
         # A run that crashes (its worker died) is rescheduled as often as the flow retries.
         retries=flow.retries,
         retry_delay_seconds=first_delay(flow.retry_delay_seconds, flow.retries),
@@ -178,6 +180,8 @@ class DeployOptions(TypedDict, total=False):
     description: str | None
     version: str | None
     concurrency_limit: int | None
+    # A template over the run's parameters: the limit then counts per rendered value.
+    concurrency_key: str | None
     paused: bool
     cron: str | None
     interval: float | None
@@ -222,6 +226,7 @@ def deploy_flow(
         description=options.get("description"),
         version=options.get("version"),
         concurrency_limit=options.get("concurrency_limit"),
+        concurrency_key=options.get("concurrency_key"),
         paused=options.get("paused", False),
         schedules=deployment_schedules(
             cron=options.get("cron"),

@@ -165,6 +165,8 @@ deployment = Table(
     Column("version", Text),
     Column("paused", Boolean, nullable=False, server_default=text("false")),
     Column("concurrency_limit", Integer),
+    # A jinja template over the run's parameters: concurrency_limit then counts per value.
+    Column("concurrency_key", Text),
     Column("catchup", Boolean, nullable=False, server_default=text("false")),
     Column("job_variables", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     # The flow's retries, copied onto each run: the reaper reschedules a crashed run with them.
@@ -237,6 +239,8 @@ flow_run = Table(
     Column("parent_task_run_id", UUID(as_uuid=True)),
     Column("auto_scheduled", Boolean, nullable=False, server_default=text("false")),
     Column("idempotency_key", Text),
+    # The deployment's concurrency key rendered with this run's parameters (NULL: no key).
+    Column("concurrency_key", Text),
     _created(),
     _updated(),
     CheckConstraint(
@@ -272,6 +276,7 @@ flow_run = Table(
         "work_pool_id",
         "work_queue_id",
         "deployment_id",
+        "concurrency_key",
         postgresql_where=text(f"state_type IN {ACTIVE_SQL}"),
     ),
     # A worker's heartbeat finds the runs it holds.

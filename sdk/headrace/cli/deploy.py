@@ -61,6 +61,13 @@ def deploy(
     concurrency_limit: Annotated[
         int | None, typer.Option(min=0, help="Most runs of this deployment at once.")
     ] = None,
+    concurrency_key: Annotated[
+        str | None,
+        typer.Option(
+            help="Count --concurrency-limit per value of this template over the run's "
+            "parameters, e.g. '{{ parameters.customer }}'."
+        ),
+    ] = None,
     cron: Annotated[
         str | None, typer.Option(help=f"Run on a cron schedule, e.g. '{CRON_EXAMPLE}'.")
     ] = None,
@@ -137,6 +144,7 @@ def deploy(
         description=description,
         version=version,
         concurrency_limit=concurrency_limit,
+        concurrency_key=concurrency_key,
         schedules=schedules,
     )
     request.job_variables = job_variables

@@ -75,6 +75,7 @@ def inspect(full_name: NameArgument, as_json: JsonOption = False) -> None:
         f"pool: {d.work_pool_name or '(deleted)'}   queue: {d.work_queue_name or ''}"
         f"   paused: {'yes' if d.paused else 'no'}",
         f"concurrency: {'unlimited' if d.concurrency_limit is None else d.concurrency_limit}"
+        f"{f' per {d.concurrency_key}' if d.concurrency_key else ''}"
         f"   retries: {d.retries}   version: {d.version or ''}",
         f"tags: {', '.join(d.tags)}",
         f"parameters: {d.parameters}",

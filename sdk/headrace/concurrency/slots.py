@@ -125,6 +125,7 @@ def acquire_steps(request: Request) -> Generator[float, None, HeldGlobalSlots | 
         holder_id=holder_id,
         mode=request.mode,
         lease_seconds=request.lease_seconds,
+        first_ask=True,
     )
     deadline = (
         None if request.timeout_seconds is None else time.monotonic() + request.timeout_seconds
@@ -153,6 +154,7 @@ def acquire_steps(request: Request) -> Generator[float, None, HeldGlobalSlots | 
                 return None
             renewer.add(slots, holder_id, request.lease_seconds)
             return HeldGlobalSlots(slots, holder_id)
+        body = body.model_copy(update={"first_ask": False})  # now it may be in line
         if deadline is not None and time.monotonic() >= deadline:
             slots.release(holder_id)  # leave the queues
             raise AcquireConcurrencySlotTimeoutError(

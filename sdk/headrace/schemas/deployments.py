@@ -33,6 +33,7 @@ from headrace.schemas.secrets import masked_parameters
 from headrace.schemas.work_pools import ConcurrencyLimit
 
 MAX_ENTRYPOINT = 1000
+MAX_CONCURRENCY_KEY = 500
 
 
 def check_entrypoint(value: str) -> str:
@@ -71,6 +72,9 @@ class DeploymentCreate(Model):
     version: Name | None = None
     paused: bool = False
     concurrency_limit: ConcurrencyLimit | None = None
+    # A template over the run's parameters (`{{ parameters.customer }}`): the limit then
+    # counts running runs per rendered value instead of per deployment.
+    concurrency_key: str | None = Field(default=None, max_length=MAX_CONCURRENCY_KEY)
     job_variables: Parameters = Field(default_factory=dict)
     # The flow's retries: a run that crashes (its worker died) is rescheduled this many times.
     retries: int = Field(default=0, ge=0, le=1000)
@@ -86,10 +90,12 @@ class DeploymentCreate(Model):
 
 
 class DeploymentUpdate(Model):
-    """PATCH: only the fields sent change; `concurrency_limit: null` removes the limit."""
+    """PATCH: only the fields sent change; `concurrency_limit: null` removes the limit,
+    `concurrency_key: null` the key."""
 
     paused: bool | None = None
     concurrency_limit: ConcurrencyLimit | None = None
+    concurrency_key: str | None = Field(default=None, max_length=MAX_CONCURRENCY_KEY)
     description: Message | None = None
     tags: Tags | None = None
     parameters: Parameters | None = None
@@ -116,6 +122,7 @@ class Deployment(ReadModel):
     version: str | None = None
     paused: bool
     concurrency_limit: int | None = None
+    concurrency_key: str | None = None
     job_variables: dict[str, Any] = Field(default_factory=dict)
     retries: int = 0
     retry_delay_seconds: float = 0.0

@@ -83,6 +83,8 @@ class FlowRun(ReadModel):
     # Made by the scheduler from this schedule (not asked for by a person or a CI job).
     schedule_id: uuid.UUID | None = None
     auto_scheduled: bool = False
+    # The deployment's concurrency key rendered with this run's parameters.
+    concurrency_key: str | None = None
     created: datetime
     updated: datetime
 

@@ -67,6 +67,10 @@ class GlobalSlotAcquire(Model):
     holder_id: uuid.UUID
     mode: Literal["concurrency", "rate_limit"] = "concurrency"
     lease_seconds: float = Field(default=300.0, gt=0, le=MAX_LEASE_SECONDS)
+    # True on a holder's first ask: it cannot be in line yet, so the server skips looking for
+    # its place (one statement fewer). Sending it wrongly only costs that shortcut: the take
+    # itself still honours a place in line.
+    first_ask: bool = False
 
 
 class GlobalSlotAcquireResult(ReadModel):

@@ -26,6 +26,7 @@ from headrace_service.api.deps import db, settings, to_model
 from headrace_service.api.flow_runs import read_run
 from headrace_service.api.patching import changes_of
 from headrace_service.api.routing import Router
+from headrace_service.api.run_keys import check_key, run_key
 from headrace_service.api.schedules import check_schedule_body
 from headrace_service.errors import ConflictError, InvalidInput, NotFoundError
 from headrace_service.names import friendly_name
@@ -50,6 +51,7 @@ async def create_deployment(request: Request, body: DeploymentCreate) -> Deploym
     """Create a deployment, or update the one of the same flow and name (idempotent)."""
     check_schema(body.parameter_schema)
     check_defaults(body.parameter_schema, body.parameters)
+    check_key(body.concurrency_key, body.parameter_schema)
     defaults = {"parameter_schema": body.parameter_schema, "parameters": body.parameters}
     for i, schedule in enumerate(body.schedules or []):
         await check_schedule_body(defaults, schedule, f"body.schedules.{i}")
@@ -136,6 +138,7 @@ async def update_deployment(
         current = await store.deployment_require(conn, did)
         if "parameters" in changes:
             check_defaults(current["parameter_schema"], changes["parameters"])
+        check_key(changes.get("concurrency_key"), current["parameter_schema"])
         if changes:
             await store.deployment_update(conn, did, changes)
             await schedule_store.deployment_sync_runs(conn, did)
@@ -227,6 +230,7 @@ async def _create_run(
         )
     parameters = {**deployment["parameters"], **body.parameters}
     check_parameters(deployment["parameter_schema"], parameters)
+    concurrency_key = run_key(deployment["concurrency_key"], parameters)
     queue_id, priority = deployment["work_queue_id"], deployment["queue_priority"]
     if queue_id is None:  # its queue was deleted: the pool's default one
         default = await pools.work_queue_require(
@@ -250,6 +254,7 @@ async def _create_run(
         priority=priority,
         scheduled_time=body.scheduled_time,
         idempotency_key=key,
+        concurrency_key=concurrency_key,
     )
     if row is None:  # the same key won a race with us a moment ago
         assert key is not None

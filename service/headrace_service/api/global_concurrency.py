@@ -102,9 +102,10 @@ async def acquire_global_slots(
     names = sorted(set(body.names))
     default = settings(request).global_concurrency_default_limit
     async with db(request).begin() as conn:
-        behind = await store.global_waiter_still_behind(conn, names, body.holder_id)
-        if behind is not None:
-            return _refused(sorted(behind), behind)
+        if not body.first_ask:
+            behind = await store.global_waiter_still_behind(conn, names, body.holder_id)
+            if behind is not None:
+                return _refused(sorted(behind), behind)
         limits = await store.global_limit_lock(conn, names, default)
         enabled = [row for row in limits if row["active"]]
         _check_request(enabled, body)

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from headrace_service.errors import InvalidInput
 
 # Fields that accept null in a PATCH: null removes the value (e.g. a concurrency limit).
-NULLABLE = frozenset({"concurrency_limit", "description"})
+NULLABLE = frozenset({"concurrency_limit", "concurrency_key", "description"})
 
 
 def changes_of(body: BaseModel) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from sqlalchemy.engine import RowMapping
 
 from headrace.schemas.schedules import Schedule
 from headrace_service import metrics, queue
+from headrace_service.concurrency_keys import scheduled_key
 from headrace_service.db import Database
 from headrace_service.names import friendly_name
 from headrace_service.schedule_budget import PASS_SECONDS, ScheduleTooSlow, within_budget
@@ -218,6 +219,7 @@ class _Schedule:
             self.caught_up += 1
         self.pending = next(self.times, None)
         row = self.row
+        parameters = {**row["parameters"], **row["schedule_parameters"]}
         return queue.ScheduledRun(
             name=friendly_name(),
             flow_id=row["flow_id"],
@@ -226,12 +228,13 @@ class _Schedule:
             work_pool_id=row["work_pool_id"],
             work_queue_id=row["work_queue_id"],
             priority=row["priority"],
-            parameters={**row["parameters"], **row["schedule_parameters"]},
+            parameters=parameters,
             tags=list(row["tags"]),
             max_retries=row["max_retries"],
             retry_delay_seconds=row["retry_delay_seconds"],
             start=when,
             idempotency_key=idempotency_key(row["schedule_id"], when),
+            concurrency_key=scheduled_key(row["concurrency_key"], parameters),
         )
 
     def bookmark(self, *, cut_short: bool) -> store.Bookmark:

@@ -68,12 +68,20 @@ WITH chosen AS (
 {_CLAIM_TAIL}
 """
 
+# A run's key value as the deployment limit counts it: its rendered key when its deployment
+# has a concurrency key now, else NULL (all the deployment's runs count together).
+_RUN_KEY = (
+    "CASE WHEN EXISTS (SELECT 1 FROM deployment_limit dl WHERE dl.id = {run}.deployment_id "
+    "AND dl.keyed) THEN {run}.concurrency_key END"
+)
+
 # With a concurrency limit somewhere in the pool (callers hold the pool's advisory lock, so the
-# counts below cannot change under us): skip full queues and deployments, lock a few more
-# candidates than asked, then keep those that fit every remaining capacity.
+# counts below cannot change under us): skip full queues and deployment slots (a deployment, or
+# one key value of a deployment with a concurrency key), lock a few more candidates than asked,
+# then keep those that fit every remaining capacity.
 _CLAIM_LIMITED = f"""
 WITH active AS (
-    SELECT work_queue_id, deployment_id FROM flow_run
+    SELECT work_queue_id, deployment_id, concurrency_key FROM flow_run
     WHERE work_pool_id = :pool_id AND state_type IN {ACTIVE_SQL}
 ), pool_room AS (
     SELECT CASE WHEN p.concurrency_limit IS NULL THEN :limit
@@ -83,18 +91,26 @@ WITH active AS (
     SELECT q.id, q.concurrency_limit
                  - (SELECT count(*) FROM active a WHERE a.work_queue_id = q.id) AS room
     FROM work_queue q WHERE q.work_pool_id = :pool_id AND q.concurrency_limit IS NOT NULL
-), deployment_room AS (
-    SELECT d.id, d.concurrency_limit
-                 - (SELECT count(*) FROM active a WHERE a.deployment_id = d.id) AS room
+), deployment_limit AS (
+    SELECT d.id, d.concurrency_limit, d.concurrency_key IS NOT NULL AS keyed
     FROM deployment d WHERE d.work_pool_id = :pool_id AND d.concurrency_limit IS NOT NULL
+), deployment_room AS (
+    -- Only slots with active runs appear; a slot not listed has its whole limit free.
+    SELECT a.deployment_id, a.slot_key, min(dl.concurrency_limit) - count(*) AS room
+    FROM (SELECT deployment_id, {_RUN_KEY.format(run="active")} AS slot_key FROM active) a
+    JOIN deployment_limit dl ON dl.id = a.deployment_id
+    GROUP BY a.deployment_id, a.slot_key
 ), candidates AS (
     SELECT fr.id, fr.work_queue_id, fr.deployment_id, fr.priority, fr.next_scheduled_start_time,
-           fr.state_type AS old_type, fr.state_name AS old_name
+           fr.state_type AS old_type, fr.state_name AS old_name,
+           {_RUN_KEY.format(run="fr")} AS slot_key
     FROM flow_run fr
     WHERE {_CLAIM_DUE}
       AND NOT EXISTS (SELECT 1 FROM queue_room r WHERE r.id = fr.work_queue_id AND r.room <= 0)
       AND NOT EXISTS (
-          SELECT 1 FROM deployment_room r WHERE r.id = fr.deployment_id AND r.room <= 0)
+          SELECT 1 FROM deployment_room r
+          WHERE r.deployment_id = fr.deployment_id
+            AND r.slot_key IS NOT DISTINCT FROM ({_RUN_KEY.format(run="fr")}) AND r.room <= 0)
     ORDER BY {_CLAIM_ORDER}
     LIMIT :scan
     FOR UPDATE OF fr SKIP LOCKED
@@ -102,7 +118,8 @@ WITH active AS (
     SELECT c.*,
         row_number() OVER (PARTITION BY c.work_queue_id ORDER BY {_CLAIM_ORDER.replace("fr.", "c.")}
         ) AS in_queue,
-        row_number() OVER (PARTITION BY c.deployment_id ORDER BY {_CLAIM_ORDER.replace("fr.", "c.")}
+        row_number() OVER (
+            PARTITION BY c.deployment_id, c.slot_key ORDER BY {_CLAIM_ORDER.replace("fr.", "c.")}
         ) AS in_deployment
     FROM candidates c
 ), fitting AS (
@@ -110,9 +127,11 @@ WITH active AS (
            row_number() OVER (ORDER BY {_CLAIM_ORDER.replace("fr.", "r.")}) AS in_pool
     FROM ranked r
     LEFT JOIN queue_room qr ON qr.id = r.work_queue_id
-    LEFT JOIN deployment_room dr ON dr.id = r.deployment_id
+    LEFT JOIN deployment_limit dl ON dl.id = r.deployment_id
+    LEFT JOIN deployment_room dr
+           ON dr.deployment_id = r.deployment_id AND dr.slot_key IS NOT DISTINCT FROM r.slot_key
     WHERE (qr.room IS NULL OR r.in_queue <= qr.room)
-      AND (dr.room IS NULL OR r.in_deployment <= dr.room)
+      AND (dl.id IS NULL OR r.in_deployment <= coalesce(dr.room, dl.concurrency_limit))
 ), chosen AS (
     SELECT f.id, f.old_type, f.old_name
     FROM fitting f, pool_room p WHERE f.in_pool <= least(:limit, p.room)

@@ -32,6 +32,8 @@ class ScheduledRun:
     retry_delay_seconds: float
     start: datetime
     idempotency_key: str
+    # The deployment's concurrency key rendered with `parameters` (None: no key).
+    concurrency_key: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class ScheduledRun:
             "retry_delay_seconds": self.retry_delay_seconds,
             "start": self.start.isoformat(),
             "idempotency_key": self.idempotency_key,
+            "concurrency_key": self.concurrency_key,
         }
 
 
@@ -59,17 +62,19 @@ WITH inserted AS (
         name, flow_id, deployment_id, work_pool_id, work_queue_id, schedule_id,
         parameters, tags, state_type, state_name, state_timestamp, run_count,
         max_retries, retry_delay_seconds, priority, expected_start_time,
-        {", ".join(_NEW_RUN)}, idempotency_key, auto_scheduled, created, updated)
+        {", ".join(_NEW_RUN)}, idempotency_key, concurrency_key, auto_scheduled, created,
+        updated)
     SELECT r.name, r.flow_id, r.deployment_id, r.work_pool_id, r.work_queue_id,
         r.schedule_id, r.parameters, r.tags, 'SCHEDULED', 'Scheduled',
         {NOW}, 0, r.max_retries, r.retry_delay_seconds,
-        r.priority, r.start, {", ".join(_NEW_RUN.values())}, r.idempotency_key, true,
+        r.priority, r.start, {", ".join(_NEW_RUN.values())}, r.idempotency_key,
+        r.concurrency_key, true,
         {NOW}, {NOW}
     FROM jsonb_to_recordset(CAST(:runs AS jsonb)) AS r(
         name text, flow_id uuid, deployment_id uuid, work_pool_id uuid,
         work_queue_id uuid, schedule_id uuid, parameters jsonb, tags text[],
         max_retries int, retry_delay_seconds float8, priority int,
-        start timestamptz, idempotency_key text)
+        start timestamptz, idempotency_key text, concurrency_key text)
     ORDER BY r.start
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *

@@ -29,7 +29,7 @@ WITH inserted AS (
         parameters, tags, state_type, state_name, state_message, state_timestamp,
         run_count, max_retries, retry_delay_seconds, priority,
         expected_start_time, {", ".join(_NEW_RUN)}, start_time,
-        parent_task_run_id, idempotency_key, auto_scheduled, created, updated)
+        parent_task_run_id, idempotency_key, concurrency_key, auto_scheduled, created, updated)
     VALUES (
         :name, :flow_id, :deployment_id, :work_pool_id, :work_queue_id, :schedule_id,
         CAST(:parameters AS jsonb), :tags, CAST(:state_type AS state_type),
@@ -38,7 +38,7 @@ WITH inserted AS (
         :priority, coalesce(:scheduled_time, :now, now()),
         {", ".join(_NEW_RUN.values())},
         CASE WHEN :running THEN {NOW} END,
-        :parent_task_run_id, :idempotency_key, :auto_scheduled, {NOW}, {NOW})
+        :parent_task_run_id, :idempotency_key, :concurrency_key, :auto_scheduled, {NOW}, {NOW})
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *
 ), state_changes AS ({
@@ -104,6 +104,7 @@ async def flow_run_create(
     priority: int = 1,
     scheduled_time: datetime | None = None,
     idempotency_key: str | None = None,
+    concurrency_key: str | None = None,
     schedule_id: uuid.UUID | None = None,
     auto_scheduled: bool = False,
     now: datetime | None = None,
@@ -130,6 +131,7 @@ async def flow_run_create(
         "running": running,
         "parent_task_run_id": parent_task_run_id,
         "idempotency_key": idempotency_key,
+        "concurrency_key": concurrency_key,
         "auto_scheduled": auto_scheduled,
         "now": now,
     }

@@ -39,13 +39,13 @@ async def deployment_upsert(
                 INSERT INTO deployment (
                     flow_id, name, entrypoint, source, parameters, parameter_schema,
                     work_pool_id, work_queue_id, tags, description, version, paused,
-                    concurrency_limit, job_variables, max_retries, retry_delay_seconds,
-                    catchup)
+                    concurrency_limit, concurrency_key, job_variables, max_retries,
+                    retry_delay_seconds, catchup)
                 VALUES (
                     :flow_id, :name, :entrypoint, CAST(:source AS jsonb),
                     CAST(:parameters AS jsonb), CAST(:parameter_schema AS jsonb),
                     :work_pool_id, :work_queue_id, :tags, :description, :version, :paused,
-                    :concurrency_limit, CAST(:job_variables AS jsonb), :retries,
+                    :concurrency_limit, :concurrency_key, CAST(:job_variables AS jsonb), :retries,
                     :retry_delay_seconds, :catchup)
                 ON CONFLICT (flow_id, name) DO UPDATE SET
                     entrypoint = excluded.entrypoint, source = excluded.source,
@@ -55,6 +55,7 @@ async def deployment_upsert(
                     tags = excluded.tags, description = excluded.description,
                     version = excluded.version, paused = excluded.paused,
                     concurrency_limit = excluded.concurrency_limit,
+                    concurrency_key = excluded.concurrency_key,
                     job_variables = excluded.job_variables, max_retries = excluded.max_retries,
                     retry_delay_seconds = excluded.retry_delay_seconds,
                     catchup = excluded.catchup, updated = now()
@@ -79,6 +80,7 @@ async def deployment_upsert(
                 "version": body.version,
                 "paused": body.paused,
                 "concurrency_limit": body.concurrency_limit,
+                "concurrency_key": body.concurrency_key,
                 "job_variables": json.dumps(body.job_variables),
                 "retries": body.retries,
                 "retry_delay_seconds": body.retry_delay_seconds,
@@ -148,6 +150,7 @@ async def deployment_update(
     columns = {
         "paused": ":paused",
         "concurrency_limit": ":concurrency_limit",
+        "concurrency_key": ":concurrency_key",
         "description": ":description",
         "tags": ":tags",
         "parameters": "CAST(:parameters AS jsonb)",

@@ -196,7 +196,7 @@ DUE_SELECT = """
            s.materialized_until, d.flow_id, d.parameters, d.tags, d.work_pool_id,
            coalesce(d.work_queue_id, dq.id) AS work_queue_id,
            coalesce(wq.priority, dq.priority, 1) AS priority,
-           d.max_retries, d.retry_delay_seconds, d.catchup,
+           d.max_retries, d.retry_delay_seconds, d.catchup, d.concurrency_key,
            coalesce(upcoming.times, '{}') AS upcoming
     FROM deployment_schedule s
     JOIN deployment d ON d.id = s.deployment_id
