@@ -31,6 +31,7 @@ from headrace_service.metrics import RequestMetricsMiddleware, metrics_routes
 from headrace_service.metrics_snapshot import SnapshotCache
 from headrace_service.migration_check import MigrationCheck
 from headrace_service.notifier import Notifier
+from headrace_service.store.events import EVENT_CHANNEL
 from headrace_service.queue import FLOW_RUN_CHANNEL, WORK_POOL_CHANNEL
 from headrace_service.request_guard import RequestGuardMiddleware, guard_policy
 from headrace_service.request_ids import HEADER as REQUEST_ID_HEADER
@@ -88,7 +89,7 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
         notifier = Notifier(
             listen_url or database_url,
             FLOW_RUN_CHANNEL,
-            extra_channels=[WORK_POOL_CHANNEL, RUN_ACTIVITY_CHANNEL],
+            extra_channels=[WORK_POOL_CHANNEL, RUN_ACTIVITY_CHANNEL, EVENT_CHANNEL],
             enabled=listen_url is not None,
         )
         await notifier.start()

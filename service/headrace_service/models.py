@@ -348,6 +348,29 @@ event_outbox = Table(
     Column("processed_at", DateTime(timezone=True)),
     # Deleting a run (retention) deletes its events: the foreign key's cascade needs this index.
     Index("ix_event_outbox_flow_run_id", "flow_run_id"),
+    # The relay (queue/event_outbox.py) takes what it has not turned into events yet.
+    Index("ix_event_outbox_unprocessed", "id", postgresql_where=text("processed_at IS NULL")),
+)
+
+# Events in Prefect's shape (migration 0016). `seq`: arrival order (pages, the live stream);
+# `id`: the event's own id, unique, so a batch sent twice is stored once.
+event = Table(
+    "event",
+    metadata,
+    Column("seq", BigInteger, Identity(always=True), primary_key=True),
+    Column("id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("event", Text, nullable=False),
+    Column("occurred", DateTime(timezone=True), nullable=False),
+    Column("resource_id", Text, nullable=False),  # resource["headrace.resource.id"]
+    Column("resource", JSONB, nullable=False),
+    Column("related", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("related_ids", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("payload", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("received", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Index("ix_event_occurred", "occurred", "seq"),
+    Index("ix_event_name", text("event text_pattern_ops"), "occurred"),
+    Index("ix_event_resource_id", "resource_id", "occurred"),
+    Index("ix_event_related_ids", "related_ids", postgresql_using="gin"),
 )
 
 task_run = Table(

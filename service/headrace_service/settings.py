@@ -185,6 +185,17 @@ class ServerSettings(BaseSettings):
         ge=1,
         description="Days a log line is kept after its timestamp; unset keeps logs forever.",
     )
+    retention_events_days: int | None = Field(
+        default=7,
+        ge=1,
+        description="Days an event is kept after the server received it; unset keeps events "
+        "forever.",
+    )
+    events_relay_interval_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="How often flow run state changes waiting in the outbox become events.",
+    )
     retention_interval_seconds: float = Field(
         default=3600.0, gt=0, description="How often the retention loop deletes expired rows."
     )

@@ -10,6 +10,7 @@ from headrace_service.api import (
     code_bundles,
     concurrency_limits,
     deployments,
+    events,
     flow_run_wait,
     flow_runs,
     flows,
@@ -45,6 +46,7 @@ ROUTERS = [
     variables.router,
     blocks.router,
     global_concurrency.router,
+    events.router,
 ]
 
 

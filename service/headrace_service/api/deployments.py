@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,6 +34,7 @@ from headrace_service.store import deployments as store
 from headrace_service.store import schedules as schedule_store
 from headrace_service.store import work_pools as pools
 from headrace_service.store.flows import flow_get_or_create
+from headrace_service.store.resource_events import Action, related_labels, resource_changed
 from headrace_service.validation import parse_uuid
 
 router = Router("deployments")
@@ -80,7 +82,12 @@ async def create_deployment(request: Request, body: DeploymentCreate) -> Deploym
         if body.schedules is not None:
             await schedule_store.schedules_replace(conn, deployment_id, body.schedules)
         await schedule_store.deployment_sync_runs(conn, deployment_id)
-        return to_model(Deployment, await store.deployment_require(conn, deployment_id))
+        row = await store.deployment_require(conn, deployment_id)
+        # An upsert: a row made by this transaction has `updated` equal to `created`.
+        await _deployment_changed(
+            conn, "created" if row["created"] == row["updated"] else "updated", row
+        )
+        return to_model(Deployment, row)
 
 
 @router.route("GET", "/deployments", query=DeploymentQuery, response=list[Deployment])
@@ -132,7 +139,10 @@ async def update_deployment(
         if changes:
             await store.deployment_update(conn, did, changes)
             await schedule_store.deployment_sync_runs(conn, did)
-        return to_model(Deployment, await store.deployment_require(conn, did))
+        row = await store.deployment_require(conn, did)
+        if changes:
+            await _deployment_changed(conn, "updated", row, changes)
+        return to_model(Deployment, row)
 
 
 @router.route("DELETE", "/deployments/{deployment_id}", scope="admin", status=204)
@@ -148,7 +158,19 @@ async def delete_deployment(request: Request, deployment_id: str) -> Response:
             message=f"cancelled: deployment {current['flow_name']}/{current['name']} was deleted",
         )
         await store.deployment_delete(conn, did)
+        await _deployment_changed(conn, "deleted", current)
     return Response(status_code=204)
+
+
+async def _deployment_changed(
+    conn: AsyncConnection, action: Action, row: RowMapping, changes: dict[str, Any] | None = None
+) -> None:
+    related = [related_labels("flow", row["flow_id"], row["flow_name"])]
+    if row.get("work_pool_id") is not None and row.get("work_pool_name"):
+        related.append(related_labels("work-pool", row["work_pool_id"], row["work_pool_name"]))
+    await resource_changed(
+        conn, "deployment", action, row["id"], row["name"], related=related, changes=changes
+    )
 
 
 @router.route(

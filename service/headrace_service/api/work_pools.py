@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,6 +23,7 @@ from headrace_service.api.deps import db, settings, to_model
 from headrace_service.api.patching import changes_of
 from headrace_service.api.routing import Router
 from headrace_service.store import work_pools as store
+from headrace_service.store.resource_events import Action, related_labels, resource_changed
 
 router = Router("work_pools")
 
@@ -46,7 +50,9 @@ async def create_work_pool(
     """Create a work pool (and its "default" queue); 409 if it exists unless overwrite."""
     async with db(request).begin() as conn:
         await store.work_pool_create(conn, body, overwrite=query.overwrite)
-        return await read_pool(request, conn, body.name)
+        pool = await read_pool(request, conn, body.name)
+        await resource_changed(conn, "work-pool", "created", pool.id, pool.name)
+        return pool
 
 
 @router.route("GET", "/work_pools", response=list[WorkPool])
@@ -74,7 +80,12 @@ async def update_work_pool(request: Request, name: str, body: WorkPoolUpdate) ->
         await read_pool(request, conn, name)
         if changes:
             await store.work_pool_update(conn, name, changes)
-        return await read_pool(request, conn, name)
+        pool = await read_pool(request, conn, name)
+        if changes:
+            await resource_changed(
+                conn, "work-pool", "updated", pool.id, pool.name, changes=changes
+            )
+        return pool
 
 
 @router.route("DELETE", "/work_pools/{name}", scope="admin", status=204)
@@ -86,6 +97,7 @@ async def delete_work_pool(request: Request, name: str) -> Response:
             conn, pool_id=pool.id, message=f"cancelled: work pool {name!r} was deleted"
         )
         await store.work_pool_delete(conn, pool.id)
+        await resource_changed(conn, "work-pool", "deleted", pool.id, pool.name)
     return Response(status_code=204)
 
 
@@ -102,7 +114,9 @@ async def create_work_queue(request: Request, name: str, body: WorkQueueCreate) 
     async with db(request).begin() as conn:
         pool = await read_pool(request, conn, name)
         await store.work_queue_create(conn, pool.id, pool.name, body)
-        return to_model(WorkQueue, await store.work_queue_require(conn, pool.id, name, body.name))
+        created = await store.work_queue_require(conn, pool.id, name, body.name)
+        await _queue_changed(conn, "created", created, pool)
+        return to_model(WorkQueue, created)
 
 
 @router.route("GET", "/work_pools/{name}/queues", response=list[WorkQueue])
@@ -140,4 +154,24 @@ async def update_work_queue(
         await store.work_queue_update(conn, current["id"], changes)
         if "priority" in changes:
             await queue.flow_run_reprioritise(conn, current["id"], changes["priority"])
+        if changes:
+            await _queue_changed(conn, "updated", current, pool, changes)
         return to_model(WorkQueue, await store.work_queue_require(conn, pool.id, name, queue_name))
+
+
+async def _queue_changed(
+    conn: AsyncConnection,
+    action: Action,
+    work_queue: RowMapping,
+    pool: WorkPool,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    await resource_changed(
+        conn,
+        "work-queue",
+        action,
+        work_queue["id"],
+        work_queue["name"],
+        related=[related_labels("work-pool", pool.id, pool.name)],
+        changes=changes,
+    )

@@ -15,7 +15,7 @@ from functools import partial
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from headrace_service.db import Database
-from headrace_service.loops import late_runs, reaper, retention
+from headrace_service.loops import event_relay, late_runs, reaper, retention
 from headrace_service.loops import scheduler as scheduler_loop
 from headrace_service.metrics import loop_succeeded
 from headrace_service.settings import ServerSettings
@@ -41,7 +41,8 @@ LOOP_NAMES = {
     "reaper": "reaper loop: crash runs whose worker lease expired",
     "scheduler": "scheduler loop: create runs from schedules",
     "late_runs": "late_runs loop: mark overdue scheduled runs Late",
-    "retention": "retention loop: delete old finished runs and logs",
+    "retention": "retention loop: delete old finished runs, logs and events",
+    "event_relay": "event_relay loop: turn flow run state changes into events",
 }
 
 
@@ -86,6 +87,7 @@ def start_loops(settings: ServerSettings, db: Database) -> AsyncIOScheduler:
         partial(retention.run_once, policy=retention.RetentionPolicy.from_settings(settings)),
         settings.retention_interval_seconds,
     )
+    add("event_relay", event_relay.run_once, settings.events_relay_interval_seconds)
     scheduler.start()
     return scheduler
 

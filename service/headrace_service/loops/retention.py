@@ -30,7 +30,8 @@ log = logging.getLogger("headrace.retention")
 RETENTION_LOCK_KEY = 7_142_104
 DEFAULT_MAX_BATCHES = 100
 # The tables retention shrinks; `vacuum` reclaims their space and refreshes their statistics.
-VACUUMED_TABLES = ("flow_run", "flow_run_state", "task_run", "task_run_state", "log", "artifact")
+VACUUMED_TABLES = ("flow_run", "flow_run_state", "task_run", "task_run_state", "log", "artifact",
+                   "event", "event_outbox")
 
 # `created <= end_time` always, so the extra `created` bound is implied by the `end_time` one;
 # it lets the planner use ix_flow_run_state_created instead of scanning the whole queue table.
@@ -55,11 +56,30 @@ _DELETE_LOGS = text(
     """
 )
 
+# Events by `received`, oldest `seq` first (seq grows with arrival, like log ids); outbox rows
+# already relayed go with them.
+_DELETE_EVENTS = text(
+    """
+    DELETE FROM event WHERE seq IN (
+        SELECT seq FROM event WHERE received < :cutoff ORDER BY seq LIMIT :limit
+    )
+    """
+)
+_DELETE_RELAYED_OUTBOX = text(
+    """
+    DELETE FROM event_outbox WHERE id IN (
+        SELECT id FROM event_outbox
+        WHERE processed_at < :cutoff ORDER BY id LIMIT :limit
+    )
+    """
+)
+
 
 @dataclass(frozen=True)
 class RetentionPolicy:
     runs_days: int | None = None  # None: forever
     logs_days: int | None = 30
+    events_days: int | None = 7
     batch_size: int = 1000
     max_batches: int | None = DEFAULT_MAX_BATCHES  # per kind and pass; None: until done
 
@@ -68,6 +88,7 @@ class RetentionPolicy:
         return cls(
             runs_days=settings.retention_runs_days,
             logs_days=settings.retention_logs_days,
+            events_days=settings.retention_events_days,
             batch_size=settings.retention_batch_size,
         )
 
@@ -77,6 +98,7 @@ class RetentionResult:
     leader: bool = True  # False: another replica holds the lock
     runs_deleted: int = 0
     logs_deleted: int = 0
+    events_deleted: int = 0
 
 
 async def run_once(
@@ -92,9 +114,18 @@ async def run_once(
     runs = await _expire(db, _DELETE_RUNS, policy.runs_days, now, policy)
     if runs is None:
         return RetentionResult(leader=False, logs_deleted=logs)
-    if runs or logs:
-        log.info("retention deleted %d finished flow runs and %d log lines", runs, logs)
-    return RetentionResult(runs_deleted=runs, logs_deleted=logs)
+    events = await _expire(db, _DELETE_EVENTS, policy.events_days, now, policy)
+    if events is None:
+        return RetentionResult(leader=False, logs_deleted=logs, runs_deleted=runs)
+    await _expire(db, _DELETE_RELAYED_OUTBOX, policy.events_days, now, policy)
+    if runs or logs or events:
+        log.info(
+            "retention deleted %d finished flow runs, %d log lines and %d events",
+            runs,
+            logs,
+            events,
+        )
+    return RetentionResult(runs_deleted=runs, logs_deleted=logs, events_deleted=events)
 
 
 async def _expire(

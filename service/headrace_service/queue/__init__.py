@@ -44,6 +44,7 @@ from headrace_service.queue.scheduling import (
     flow_run_mark_late,
     flow_run_skip_missed,
 )
+from headrace_service.queue.event_outbox import relay_outbox
 from headrace_service.queue.state_tail import (
     CANCEL_WAKING_TYPES,
     CLAIM_WAKING_TYPES,
@@ -66,6 +67,7 @@ __all__ = [
     "ScheduledRun",
     "StateChange",
     "flow_run_cancel",
+    "relay_outbox",
     "flow_run_cancel_waiting",
     "flow_run_cancelling_of_worker",
     "flow_run_claim",

@@ -11,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headrace.schemas.task_runs import TaskRunReport
+from headrace_service.store.events import announce_events
 from headrace_service.store.run_activity import run_activity_announce
 
 
@@ -137,14 +138,19 @@ async def task_runs_upsert(
         await conn.execute(
             text(
                 """
-                INSERT INTO task_run_state (id, task_run_id, type, name, message, timestamp, data)
-                SELECT s.id, s.task_run_id, CAST(s.type AS state_type), s.name, s.message,
-                       s.timestamp, s.data
-                FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS s(
-                    id uuid, task_run_id uuid, type text, name text, message text,
-                    timestamp timestamptz, data jsonb)
-                ON CONFLICT (id) DO NOTHING
+                WITH stored AS (
+                    INSERT INTO task_run_state (id, task_run_id, type, name, message, timestamp,
+                                                data)
+                    SELECT s.id, s.task_run_id, CAST(s.type AS state_type), s.name, s.message,
+                           s.timestamp, s.data
+                    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS s(
+                        id uuid, task_run_id uuid, type text, name text, message text,
+                        timestamp timestamptz, data jsonb)
+                    ON CONFLICT (id) DO NOTHING
+                    RETURNING *
+                )
                 """
+                + TASK_RUN_EVENTS_SQL
             ),
             {
                 "rows": json.dumps(
@@ -152,6 +158,7 @@ async def task_runs_upsert(
                 )
             },
         )
+        await announce_events(conn)
     if announce:
         await run_activity_announce(conn, "task_runs", (r.flow_run_id for r in merged.values()))
     return len(reports)
