@@ -27,16 +27,17 @@ from headrace_service.dashboard.routes import dashboard_routes
 from headrace_service.db import Database, create_engine
 from headrace_service.errors import DatabaseUnavailable, ServiceError, Unauthorized
 from headrace_service.loops import start_loops, stop_loops
+from headrace_service.loops.automations import AutomationLoop
 from headrace_service.metrics import RequestMetricsMiddleware, metrics_routes
 from headrace_service.metrics_snapshot import SnapshotCache
 from headrace_service.migration_check import MigrationCheck
 from headrace_service.notifier import Notifier
-from headrace_service.store.events import EVENT_CHANNEL
 from headrace_service.queue import FLOW_RUN_CHANNEL, WORK_POOL_CHANNEL
 from headrace_service.request_guard import RequestGuardMiddleware, guard_policy
 from headrace_service.request_ids import HEADER as REQUEST_ID_HEADER
 from headrace_service.request_ids import RequestIdMiddleware, current_request_id
 from headrace_service.settings import ServerSettings
+from headrace_service.store.events import EVENT_CHANNEL
 from headrace_service.store.run_activity import RUN_ACTIVITY_CHANNEL
 from headrace_service.web_auth import guard_routes, login_routes
 
@@ -94,6 +95,8 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
         )
         await notifier.start()
         scheduler = start_loops(settings, db)
+        automations = AutomationLoop(db, notifier, settings.lease_seconds)
+        automations.start()
         try:
             # Starlette hands each request a copy of this as its state (app_state.py).
             yield AppState(
@@ -107,6 +110,7 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
                 block_cipher=block_cipher,
             )
         finally:
+            await automations.stop()
             stop_loops(scheduler)
             await notifier.stop()
             await db.dispose()

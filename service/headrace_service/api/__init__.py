@@ -5,6 +5,7 @@ from __future__ import annotations
 from headrace_service.api import (
     api_keys,
     artifacts,
+    automations,
     blocks,
     cancel,
     code_bundles,
@@ -47,6 +48,7 @@ ROUTERS = [
     blocks.router,
     global_concurrency.router,
     events.router,
+    automations.router,
 ]
 
 

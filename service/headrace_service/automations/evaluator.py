@@ -1,0 +1,214 @@
+"""The evaluator: reads new events in arrival order and turns the triggers they complete into
+firings (each with its actions, pending), in one transaction per pass.
+
+One replica evaluates at a time (a transaction-level advisory lock, and the cursor row locked
+FOR UPDATE). The cursor, the buckets and the firings change in the same transaction, so a pass
+that dies changes nothing; a firing's idempotency key is unique, so no trigger fires twice for
+the same event or window. Events can commit out of `seq` order (two concurrent inserts): an
+event above a gap is evaluated and remembered (`done_seqs`), and the cursor passes the gap once
+the event after it is GAP_GRACE_SECONDS old (the gap was a rolled-back insert).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from headrace.schemas.automations import EventTrigger
+from headrace.schemas.events import RESOURCE_ID, RESOURCE_NAME, RESOURCE_ROLE
+from headrace_service.automations.triggers import (
+    Bucket,
+    EventView,
+    bucket_key,
+    event_context,
+    event_matches,
+    proactive_due,
+    step,
+)
+from headrace_service.db import Database
+from headrace_service.store import automations as store
+from headrace_service.store.events import event_record
+
+log = logging.getLogger("headrace.automations")
+
+EVALUATOR_LOCK_KEY = 7_142_201
+BATCH = 500
+GAP_GRACE_SECONDS = 5.0
+TRIGGERED = "headrace.automation.triggered"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    id: uuid.UUID
+    name: str
+    trigger: EventTrigger
+    actions: list[dict[str, Any]]
+
+
+def automation_labels(automation_id: uuid.UUID, name: str) -> dict[str, str]:
+    return {RESOURCE_ID: f"headrace.automation.{automation_id}", RESOURCE_NAME: name}
+
+
+def _load(row: RowMapping) -> Loaded | None:
+    try:
+        trigger = EventTrigger.model_validate(row["trigger"])
+    except ValidationError:
+        log.warning("automation %s has a trigger this server cannot read; skipped", row["name"])
+        return None
+    return Loaded(row["id"], row["name"], trigger, list(row["actions"]))
+
+
+def _view(row: RowMapping) -> EventView:
+    return EventView(
+        seq=row["seq"],
+        id=str(row["id"]),
+        event=row["event"],
+        occurred=row["occurred"],
+        resource=row["resource"],
+        related=row["related"],
+        payload=row["payload"],
+    )
+
+
+def _own_event(automation: Loaded, event: EventView) -> bool:
+    """An automation never reacts to the events of its own firings (no loops)."""
+    return (
+        event.event.startswith("headrace.automation.")
+        and event.resource.get(RESOURCE_ID) == f"headrace.automation.{automation.id}"
+    )
+
+
+async def fire(
+    conn: AsyncConnection, automation: Loaded, key: str, event: dict[str, Any] | None
+) -> bool:
+    """Record the firing, its pending actions and its event; False if `key` already fired."""
+    firing_id = await store.firing_insert(
+        conn, automation.id, f"{automation.id}:{key}", event, automation.actions
+    )
+    if firing_id is None:
+        return False
+    related = [{RESOURCE_ID: f"headrace.automation-firing.{firing_id}", RESOURCE_ROLE: "firing"}]
+    if event is not None and event.get("resource", {}).get(RESOURCE_ID):
+        related.append({**event["resource"], RESOURCE_ROLE: "triggering-resource"})
+    payload: dict[str, Any] = {"firing_id": str(firing_id)}
+    if event is not None:
+        payload["triggering_event"] = {"id": event["id"], "event": event["event"]}
+    await event_record(
+        conn,
+        TRIGGERED,
+        automation_labels(automation.id, automation.name),
+        related=related,
+        payload=payload,
+    )
+    log.info("automation %r fired (%s)", automation.name, key)
+    return True
+
+
+class _Buckets:
+    """The buckets of the enabled automations, read once per pass, written back at its end."""
+
+    def __init__(self, rows: list[RowMapping]) -> None:
+        self.values: dict[tuple[uuid.UUID, str], Bucket | None] = {
+            (r["automation_id"], r["key"]): Bucket(r["key"], r["opened"], r["count"], r["opener"])
+            for r in rows
+        }
+        self.changed: set[tuple[uuid.UUID, str]] = set()
+
+    def get(self, automation_id: uuid.UUID, key: str) -> Bucket | None:
+        return self.values.get((automation_id, key))
+
+    def set(self, automation_id: uuid.UUID, key: str, bucket: Bucket | None) -> None:
+        if self.values.get((automation_id, key)) != bucket:
+            self.values[(automation_id, key)] = bucket
+            self.changed.add((automation_id, key))
+
+    def of(self, automation_id: uuid.UUID) -> list[Bucket]:
+        return [b for (a, _), b in self.values.items() if a == automation_id and b is not None]
+
+    async def save(self, conn: AsyncConnection) -> None:
+        for automation_id, key in sorted(self.changed, key=str):
+            bucket = self.values[(automation_id, key)]
+            if bucket is None:
+                await store.bucket_delete(conn, automation_id, key)
+            else:
+                await store.bucket_put(
+                    conn, automation_id, key, bucket.opened, bucket.count, bucket.opener
+                )
+
+
+def advance(last: int, done: set[int], received: dict[int, datetime], now: datetime) -> int:
+    """The new cursor: past every evaluated event whose predecessors are all evaluated or
+    (a gap older than the grace) will never commit."""
+    horizon = now - timedelta(seconds=GAP_GRACE_SECONDS)
+    for seq in sorted(s for s in done if s > last):
+        if seq != last + 1:
+            arrived = received.get(seq)
+            if arrived is None or arrived > horizon:
+                break
+        last = seq
+    return last
+
+
+async def run_once(db: Database, now: datetime | None = None) -> int:
+    """One pass: evaluate a batch of new events and the proactive windows that ended; how many
+    firings it made (0 when another replica holds the evaluator's lock)."""
+    now = now or datetime.now(UTC)
+    async with db.begin() as conn:
+        locked = await conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": EVALUATOR_LOCK_KEY}
+        )
+        if not locked.scalar_one():
+            return 0
+        last, done = await store.cursor_lock(conn)
+        rows = await store.events_from(conn, last, BATCH)
+        automations = [a for a in map(_load, await store.automations_enabled(conn)) if a]
+        buckets = _Buckets(await store.buckets_of(conn, [a.id for a in automations]))
+        fired = 0
+        for row in rows:
+            if row["seq"] in done:
+                continue
+            event = _view(row)
+            for automation in automations:
+                if _own_event(automation, event) or not event_matches(automation.trigger, event):
+                    continue
+                key = bucket_key(automation.trigger, event)
+                result = step(automation.trigger, buckets.get(automation.id, key), event)
+                buckets.set(automation.id, key, result.bucket)
+                if result.fired:
+                    fired += await fire(conn, automation, f"event:{event.id}", event_context(event))
+            done.add(row["seq"])
+        fired += await _sweep_proactive(conn, automations, buckets, now)
+        await buckets.save(conn)
+        received = {r["seq"]: r["received"] for r in rows}
+        await store.cursor_save(conn, advance(last, done, received, now), done)
+    return fired
+
+
+async def _sweep_proactive(
+    conn: AsyncConnection, automations: list[Loaded], buckets: _Buckets, now: datetime
+) -> int:
+    """Fire the proactive windows that ended short of their threshold. Without `after`, a
+    window is always open: the next starts when one ends."""
+    fired = 0
+    for automation in automations:
+        trigger = automation.trigger
+        if trigger.posture != "Proactive":
+            continue
+        if not trigger.after and buckets.get(automation.id, "") is None:
+            buckets.set(automation.id, "", Bucket("", now))
+        for bucket in buckets.of(automation.id):
+            if not proactive_due(trigger, bucket, now):
+                continue
+            key = f"window:{bucket.key}:{bucket.opened.isoformat()}"
+            fired += await fire(conn, automation, key, bucket.opener)
+            following = Bucket("", now) if not trigger.after else None
+            buckets.set(automation.id, bucket.key, following)
+    return fired
