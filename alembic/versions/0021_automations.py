@@ -47,6 +47,7 @@ def upgrade() -> None:
     sa.Column('slug', sa.Text(), nullable=False),
     sa.Column('secret_hash', sa.Text(), nullable=False),
     sa.Column('template', sa.Text(), nullable=False),
+    sa.Column('description', sa.Text(), server_default='', nullable=False),
     sa.Column('enabled', sa.Boolean(), server_default=sa.text('true'), nullable=False),
     sa.Column('received', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('rejected', sa.BigInteger(), server_default=sa.text('0'), nullable=False),

@@ -40,6 +40,7 @@ from headrace_service.settings import ServerSettings
 from headrace_service.store.events import EVENT_CHANNEL
 from headrace_service.store.run_activity import RUN_ACTIVITY_CHANNEL
 from headrace_service.web_auth import guard_routes, login_routes
+from headrace_service.webhooks import hook_routes
 
 API_PREFIX = "/api"
 log = logging.getLogger("headrace.server")
@@ -62,6 +63,7 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
     routes: list[BaseRoute] = [r.starlette_route(API_PREFIX) for r in api]
     routes.append(Route(API_PREFIX + "/openapi.json", openapi, methods=["GET"]))
     routes.extend(login_routes())
+    routes.extend(hook_routes())  # the webhook's secret is their credential, not an API key
     routes.extend(guard_routes(metrics_routes() + dashboard_routes()))
 
     @asynccontextmanager

@@ -717,6 +717,7 @@ webhook = Table(
     Column("slug", Text, nullable=False, unique=True),
     Column("secret_hash", Text, nullable=False),
     Column("template", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
     Column("enabled", Boolean, nullable=False, server_default=text("true")),
     Column("received", BigInteger, nullable=False, server_default=text("0")),
     Column("rejected", BigInteger, nullable=False, server_default=text("0")),

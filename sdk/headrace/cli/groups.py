@@ -42,6 +42,10 @@ GROUPS: dict[str, Group] = {
     "profile": Group("profile", "Switch between sets of client settings (API URL, API key, ...)."),
     "artifact": Group("artifact", "Artifacts published by runs."),
     "variable": Group("variable", "Named JSON values shared by flows and deployments."),
+    "automation": Group(
+        "automation", "Automations: run actions when events happen (or fail to happen)."
+    ),
+    "webhook": Group("webhook", "Inbound webhooks: URLs that turn HTTP requests into events."),
 }
 
 

@@ -22,6 +22,7 @@ from headrace_service.api import (
     schedules,
     task_runs,
     variables,
+    webhooks,
     work_pools,
     workers,
 )
@@ -49,6 +50,7 @@ ROUTERS = [
     global_concurrency.router,
     events.router,
     automations.router,
+    webhooks.router,
 ]
 
 
