@@ -57,7 +57,10 @@ def upgrade() -> None:
     )
     op.create_index('ix_event_occurred', 'event', ['occurred', 'seq'])
     op.create_index(
-        'ix_event_name', 'event', [sa.text('event text_pattern_ops'), 'occurred']
+        'ix_event_name',
+        'event',
+        ['event', 'occurred'],
+        postgresql_ops={'event': 'text_pattern_ops'},
     )
     op.create_index('ix_event_resource_id', 'event', ['resource_id', 'occurred'])
     op.create_index(

@@ -368,7 +368,8 @@ event = Table(
     Column("payload", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("received", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     Index("ix_event_occurred", "occurred", "seq"),
-    Index("ix_event_name", text("event text_pattern_ops"), "occurred"),
+    # Name prefixes (`LIKE 'prefix%'`) whatever the database's collation.
+    Index("ix_event_name", "event", "occurred", postgresql_ops={"event": "text_pattern_ops"}),
     Index("ix_event_resource_id", "resource_id", "occurred"),
     Index("ix_event_related_ids", "related_ids", postgresql_using="gin"),
 )

@@ -42,6 +42,7 @@ GROUPS: dict[str, Group] = {
     "profile": Group("profile", "Switch between sets of client settings (API URL, API key, ...)."),
     "artifact": Group("artifact", "Artifacts published by runs."),
     "variable": Group("variable", "Named JSON values shared by flows and deployments."),
+    "event": Group("event", "Events: what runs, deployments and your code did."),
     "automation": Group(
         "automation", "Automations: run actions when events happen (or fail to happen)."
     ),

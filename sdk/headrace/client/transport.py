@@ -12,9 +12,11 @@ It accepts an httpx transport so tests can run the real SDK against the real app
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -161,6 +163,24 @@ class HeadraceClient:
                 else:
                     time.sleep(min(0.2 * 2**attempt, 5.0))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextlib.contextmanager
+    def stream_lines(
+        self, path: str, *, params: dict[str, Any] | None = None
+    ) -> Iterator[Iterator[str]]:
+        """The lines of a long response (Server-Sent Events), read as they arrive, from the
+        replica in use; no read timeout (the server sends a heartbeat)."""
+        timeout = httpx.Timeout(CONNECT_TIMEOUT_SECONDS, read=None)
+        try:
+            with self._http.stream(
+                "GET", self.current_url + path, params=params, timeout=timeout
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for_status(response)
+                yield response.iter_lines()
+        except httpx.TransportError as exc:
+            raise ApiUnreachable(f"cannot reach the headrace API at {self.api_url}: {exc}") from exc
 
     def get(self, path: str, model: type[M], **kwargs: Any) -> M:
         return model.model_validate(self.request("GET", path, **kwargs).json())

@@ -62,9 +62,7 @@ class EventCreate(Model):
     occurred: ReportedTime | None = None  # None: when the server receives it
     resource: Labels
     related: list[Labels] = Field(default_factory=list, max_length=MAX_RELATED)
-    payload: Annotated[dict[str, Any], AfterValidator(check_payload)] = Field(
-        default_factory=dict
-    )
+    payload: Annotated[dict[str, Any], AfterValidator(check_payload)] = Field(default_factory=dict)
 
 
 class EventBatch(Model):
@@ -97,9 +95,7 @@ class EventFilter(ReadModel):
     label: FilterText | None = Field(
         default=None, description="`key=value`: the resource has this label."
     )
-    related: FilterText | None = Field(
-        default=None, description="A related resource has this id."
-    )
+    related: FilterText | None = Field(default=None, description="A related resource has this id.")
     since: datetime | None = Field(default=None, description="Occurred at or after.")
     until: datetime | None = Field(default=None, description="Occurred before.")
 

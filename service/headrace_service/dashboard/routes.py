@@ -12,6 +12,8 @@ from headrace_service.dashboard.artifact_views import (
 )
 from headrace_service.dashboard.block_pages import block_new_page, block_page, blocks_page
 from headrace_service.dashboard.deployment_pages import deployment_page, deployments_page
+from headrace_service.dashboard.event_pages import events_dashboard_page
+from headrace_service.dashboard.event_stream import event_stream_endpoint
 from headrace_service.dashboard.events import events_endpoint
 from headrace_service.dashboard.overview_page import overview_page
 from headrace_service.dashboard.pool_pages import concurrency_page, work_pools_page
@@ -37,6 +39,8 @@ def dashboard_routes() -> list[BaseRoute]:
         Route("/blocks", blocks_page, methods=["GET"]),
         Route("/blocks/new/{slug}", block_new_page, methods=["GET"]),
         Route("/blocks/{slug}/{name}", block_page, methods=["GET"]),
+        Route("/events", events_dashboard_page, methods=["GET"]),
         Route("/api/events", events_endpoint, methods=["GET"]),
+        Route("/api/event_feed/stream", event_stream_endpoint, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]

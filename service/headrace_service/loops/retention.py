@@ -30,8 +30,16 @@ log = logging.getLogger("headrace.retention")
 RETENTION_LOCK_KEY = 7_142_104
 DEFAULT_MAX_BATCHES = 100
 # The tables retention shrinks; `vacuum` reclaims their space and refreshes their statistics.
-VACUUMED_TABLES = ("flow_run", "flow_run_state", "task_run", "task_run_state", "log", "artifact",
-                   "event", "event_outbox")
+VACUUMED_TABLES = (
+    "flow_run",
+    "flow_run_state",
+    "task_run",
+    "task_run_state",
+    "log",
+    "artifact",
+    "event",
+    "event_outbox",
+)
 
 # `created <= end_time` always, so the extra `created` bound is implied by the `end_time` one;
 # it lets the planner use ix_flow_run_state_created instead of scanning the whole queue table.

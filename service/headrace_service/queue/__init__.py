@@ -26,6 +26,7 @@ from headrace_service.queue.claim import (
     flow_run_next_start,
     work_pool_has_limits,
 )
+from headrace_service.queue.event_outbox import relay_outbox
 from headrace_service.queue.leases import (
     RESCUE_BATCH,
     LeaseRenewal,
@@ -44,7 +45,6 @@ from headrace_service.queue.scheduling import (
     flow_run_mark_late,
     flow_run_skip_missed,
 )
-from headrace_service.queue.event_outbox import relay_outbox
 from headrace_service.queue.state_tail import (
     CANCEL_WAKING_TYPES,
     CLAIM_WAKING_TYPES,
@@ -67,7 +67,6 @@ __all__ = [
     "ScheduledRun",
     "StateChange",
     "flow_run_cancel",
-    "relay_outbox",
     "flow_run_cancel_waiting",
     "flow_run_cancelling_of_worker",
     "flow_run_claim",
@@ -82,6 +81,7 @@ __all__ = [
     "flow_run_rescue_expired",
     "flow_run_set_state",
     "flow_run_skip_missed",
+    "relay_outbox",
     "work_pool_has_limits",
     "worker_heartbeat",
 ]

@@ -48,9 +48,7 @@ async def events_insert(conn: AsyncConnection, events: list[EventCreate], now: d
     if not events:
         return 0
     rows = [e if e.occurred is not None else e.model_copy(update={"occurred": now}) for e in events]
-    done = await conn.execute(
-        text(INSERT_EVENTS_SQL), {"events": _EVENTS.dump_json(rows).decode()}
-    )
+    done = await conn.execute(text(INSERT_EVENTS_SQL), {"events": _EVENTS.dump_json(rows).decode()})
     await announce_events(conn)
     return done.rowcount
 
@@ -86,6 +84,11 @@ async def event_record(
         {"event": json.dumps(event, default=str)},
     )
     await announce_events(conn)
+
+
+def check_filter(f: EventFilter) -> None:
+    """A 422 for a filter that cannot be read (before a stream starts, not inside it)."""
+    _where(f)
 
 
 def _where(f: EventFilter) -> tuple[list[str], dict[str, Any]]:

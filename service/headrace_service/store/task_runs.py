@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headrace.schemas.task_runs import TaskRunReport
-from headrace_service.store.events import announce_events
+from headrace_service.store.events import TASK_RUN_EVENTS_SQL, announce_events
 from headrace_service.store.run_activity import run_activity_announce
 
 

@@ -597,6 +597,41 @@ function initBlockPage() {
   }
 }
 
+// Events: new events matching the page's name prefix are added on top as they are stored. The
+// stream starts after the newest event the server rendered, so none is missed or shown twice.
+function initEventsPage() {
+  const tbody = document.getElementById("event-rows");
+  const params = new URLSearchParams({ after: document.body.dataset.after || "0" });
+  if (document.body.dataset.prefix) params.set("name", document.body.dataset.prefix);
+  const cell = (text, code) => {
+    const td = document.createElement("td");
+    const inner = code ? document.createElement("code") : td;
+    inner.textContent = text;
+    if (code) td.appendChild(inner);
+    return td;
+  };
+  liveEvents("/api/event_feed/stream?" + params, () => {}, {
+    named: {
+      event: (e) => {
+        const tr = document.createElement("tr");
+        tr.dataset.event = e.event;
+        const when = document.createElement("time");
+        when.setAttribute("datetime", e.occurred);
+        const first = document.createElement("td");
+        first.appendChild(when);
+        const payload = JSON.stringify(e.payload);
+        tr.append(first, cell(e.event), cell(e.resource["headrace.resource.id"], true),
+          cell(payload.length > 120 ? payload.slice(0, 117) + "..." : payload, true));
+        tr.lastChild.className = "hide-narrow";
+        tbody.prepend(tr);
+        localiseTimes(tr);
+        while (tbody.rows.length > 500) tbody.deleteRow(-1);
+        document.getElementById("no-events").hidden = true;
+      },
+    },
+  });
+}
+
 const PAGES = {
   block: initBlockPage,
   runs: initRunsPage,
@@ -607,6 +642,7 @@ const PAGES = {
   deployments: initLivePage,
   limits: initLimitsPage,
   variables: initVariablesPage,
+  events: initEventsPage,
   artifacts: initLivePage, // new artifacts come with runs: re-read when runs change
 };
 
