@@ -11,7 +11,8 @@ import typer
 from pydantic import ValidationError
 
 from headrace.cli.common import api
-from headrace.cli.output import fail, print_json, table
+from headrace.cli.exits import fail
+from headrace.cli.output import print_json, table
 from headrace.client import events
 from headrace.schemas.events import (
     RESOURCE_ID,
