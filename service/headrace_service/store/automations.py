@@ -309,3 +309,17 @@ async def firings_recent(
         {"id": automation_id, "limit": limit},
     )
     return list(rows.mappings())
+
+
+async def last_firings(
+    conn: AsyncConnection, automation_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """When each automation last fired (those that did)."""
+    rows = await conn.execute(
+        text(
+            "SELECT automation_id, max(fired) AS fired FROM automation_firing "
+            "WHERE automation_id = ANY(:ids) GROUP BY automation_id"
+        ),
+        {"ids": automation_ids},
+    )
+    return {r.automation_id: r.fired for r in rows}
