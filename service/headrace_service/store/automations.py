@@ -285,7 +285,7 @@ async def actions_interrupted(conn: AsyncConnection) -> list[RowMapping]:
             RETURNING a.firing_id, a.index, a.type, f.automation_id
             """
         ),
-        {"stale": 15 * 60},
+        {"stale": 30 * 60},
     )
     return list(rows.mappings())
 
