@@ -310,3 +310,38 @@ def test_crud_pause_and_resume(http: httpx.Client, receiver: Receiver) -> None:
     wait_for(lambda: firings(http, "notify"), what="a firing once resumed")
     assert http.delete("/automations/notify").status_code == 204
     assert http.get("/automations/notify").status_code == 404
+
+
+def test_a_compound_trigger_fires_once_all_of_its_triggers_fired(
+    http: httpx.Client, receiver: Receiver
+) -> None:
+    create(
+        http,
+        name="both",
+        trigger={
+            "type": "compound",
+            "require": "all",
+            "within": 60,
+            "triggers": [{"expect": ["data.loaded"]}, {"expect": ["model.trained"]}],
+        },
+        actions=[{"type": "send-notification", "url": receiver.url + "2", "message": "go"}],
+    )
+
+    def emit(name: str) -> None:
+        body = {"events": [{"event": name, "resource": {"headrace.resource.id": "r"}}]}
+        assert http.post("/event_feed", json=body).status_code == 201
+
+    emit("data.loaded")
+    emit("data.loaded")
+    time.sleep(1.5)
+    assert firings(http, "both") == []
+    emit("model.trained")
+    [firing] = wait_for(lambda: finished_firings(http, "both"), what="the compound firing")
+    assert firing["event"]["event"] == "model.trained"
+    assert firing["actions"][0]["status"] == "executed"
+    # It starts over: one more of each is needed.
+    emit("model.trained")
+    time.sleep(1.5)
+    assert len(firings(http, "both")) == 1
+    emit("data.loaded")
+    wait_for(lambda: len(firings(http, "both")) == 2, what="the second compound firing")

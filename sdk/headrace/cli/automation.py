@@ -58,7 +58,13 @@ def read_definition(path: Path, model: type[M]) -> M:
 
 
 def trigger_text(automation: Automation) -> str:
-    trigger = automation.trigger
+    return describe_trigger(automation.trigger)
+
+
+def describe_trigger(trigger: dict[str, Any]) -> str:
+    if trigger.get("type") == "compound":
+        parts = [describe_trigger(t) for t in trigger.get("triggers", [])]
+        return f"{trigger.get('require', 'all')} of: " + "; ".join(parts)
     names = ", ".join(trigger.get("expect") or ["any event"])
     if trigger.get("posture") == "Proactive":
         after = ", ".join(trigger.get("after") or ["the start"])

@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Discriminator, Field, StringConstraints, Tag, model_validator
 
 from headrace.schemas.common import Model, Parameters, ReadModel, ResourceName
 
@@ -66,7 +66,27 @@ class EventTrigger(Model):
         return self
 
 
-Trigger = EventTrigger
+class CompoundTrigger(Model):
+    """Fires when all (or any) of its event triggers fired, within `within` seconds of each
+    other (0: however far apart)."""
+
+    type: Literal["compound"] = "compound"
+    require: Literal["all", "any"] = "all"
+    triggers: list[EventTrigger] = Field(min_length=1, max_length=10)
+    within: float = Field(default=0, ge=0, le=MAX_WITHIN_SECONDS)
+
+
+def _trigger_type(value: Any) -> str:
+    """`type` picks the kind; a trigger without one is an event trigger."""
+    if isinstance(value, dict):
+        return str(value.get("type", "event"))
+    return str(getattr(value, "type", "event"))
+
+
+Trigger = Annotated[
+    Annotated[EventTrigger, Tag("event")] | Annotated[CompoundTrigger, Tag("compound")],
+    Discriminator(_trigger_type),
+]
 
 # Which deployment: `flow/name` or its id; None: the one the triggering event is about.
 DeploymentRef = Annotated[str, StringConstraints(min_length=1, max_length=400)]

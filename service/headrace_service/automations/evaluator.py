@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headrace.schemas.automations import EventTrigger
+from headrace.schemas.automations import CompoundTrigger, EventTrigger, Trigger
 from headrace.schemas.events import RESOURCE_ID, RESOURCE_NAME, RESOURCE_ROLE
 from headrace_service.automations.triggers import (
     Bucket,
@@ -43,14 +43,23 @@ EVALUATOR_LOCK_KEY = 7_142_201
 BATCH = 500
 GAP_GRACE_SECONDS = 5.0
 TRIGGERED = "headrace.automation.triggered"
+# The bucket of a compound trigger that remembers which of its triggers fired, and when.
+COMPOUND_KEY = "compound"
+_TRIGGER = TypeAdapter[EventTrigger | CompoundTrigger](Trigger)
 
 
 @dataclass(frozen=True)
 class Loaded:
     id: uuid.UUID
     name: str
-    trigger: EventTrigger
+    trigger: EventTrigger | CompoundTrigger
     actions: list[dict[str, Any]]
+
+    def parts(self) -> list[tuple[str, EventTrigger]]:
+        """Its event triggers, each with the prefix of its buckets' keys."""
+        if isinstance(self.trigger, CompoundTrigger):
+            return [(f"{i}|", t) for i, t in enumerate(self.trigger.triggers)]
+        return [("", self.trigger)]
 
 
 def automation_labels(automation_id: uuid.UUID, name: str) -> dict[str, str]:
@@ -59,7 +68,7 @@ def automation_labels(automation_id: uuid.UUID, name: str) -> dict[str, str]:
 
 def _load(row: RowMapping) -> Loaded | None:
     try:
-        trigger = EventTrigger.model_validate(row["trigger"])
+        trigger = _TRIGGER.validate_python(row["trigger"])
     except ValidationError:
         log.warning("automation %s has a trigger this server cannot read; skipped", row["name"])
         return None
@@ -130,8 +139,12 @@ class _Buckets:
             self.values[(automation_id, key)] = bucket
             self.changed.add((automation_id, key))
 
-    def of(self, automation_id: uuid.UUID) -> list[Bucket]:
-        return [b for (a, _), b in self.values.items() if a == automation_id and b is not None]
+    def of(self, automation_id: uuid.UUID, prefix: str) -> list[tuple[str, Bucket]]:
+        return [
+            (k, b)
+            for (a, k), b in list(self.values.items())
+            if a == automation_id and b is not None and k.startswith(prefix) and k != COMPOUND_KEY
+        ]
 
     async def save(self, conn: AsyncConnection) -> None:
         for automation_id, key in sorted(self.changed, key=str):
@@ -177,19 +190,63 @@ async def run_once(db: Database, now: datetime | None = None) -> int:
                 continue
             event = _view(row)
             for automation in automations:
-                if _own_event(automation, event) or not event_matches(automation.trigger, event):
+                if _own_event(automation, event):
                     continue
-                key = bucket_key(automation.trigger, event)
-                result = step(automation.trigger, buckets.get(automation.id, key), event)
-                buckets.set(automation.id, key, result.bucket)
-                if result.fired:
-                    fired += await fire(conn, automation, f"event:{event.id}", event_context(event))
+                for prefix, trigger in automation.parts():
+                    if not event_matches(trigger, event):
+                        continue
+                    key = prefix + bucket_key(trigger, event)
+                    result = step(trigger, buckets.get(automation.id, key), event)
+                    buckets.set(automation.id, key, result.bucket)
+                    if result.fired:
+                        fired += await _part_fired(
+                            conn,
+                            automation,
+                            buckets,
+                            prefix,
+                            f"event:{event.id}",
+                            event_context(event),
+                            event.occurred,
+                        )
             done.add(row["seq"])
         fired += await _sweep_proactive(conn, automations, buckets, now)
         await buckets.save(conn)
         received = {r["seq"]: r["received"] for r in rows}
         await store.cursor_save(conn, advance(last, done, received, now), done)
     return fired
+
+
+async def _part_fired(
+    conn: AsyncConnection,
+    automation: Loaded,
+    buckets: _Buckets,
+    prefix: str,
+    key: str,
+    event: dict[str, Any] | None,
+    at: datetime,
+) -> int:
+    """An event trigger fired: the automation fires, or, for a compound trigger, once all (or
+    any) of its triggers fired within its window."""
+    trigger = automation.trigger
+    if not isinstance(trigger, CompoundTrigger):
+        return int(await fire(conn, automation, key, event))
+    state = buckets.get(automation.id, COMPOUND_KEY)
+    fired_at: dict[str, str] = dict((state.opener or {}).get("fired", {})) if state else {}
+    fired_at[prefix] = at.isoformat()
+    if trigger.within > 0:
+        horizon = at - timedelta(seconds=trigger.within)
+        fired_at = {p: t for p, t in fired_at.items() if datetime.fromisoformat(t) >= horizon}
+    needed = len(trigger.triggers) if trigger.require == "all" else 1
+    if len(fired_at) >= needed:
+        buckets.set(automation.id, COMPOUND_KEY, None)
+        return int(await fire(conn, automation, f"compound:{key}", event))
+    opened = min(datetime.fromisoformat(t) for t in fired_at.values())
+    buckets.set(
+        automation.id,
+        COMPOUND_KEY,
+        Bucket(COMPOUND_KEY, opened, len(fired_at), {"fired": fired_at}),
+    )
+    return 0
 
 
 async def _sweep_proactive(
@@ -199,16 +256,18 @@ async def _sweep_proactive(
     window is always open: the next starts when one ends."""
     fired = 0
     for automation in automations:
-        trigger = automation.trigger
-        if trigger.posture != "Proactive":
-            continue
-        if not trigger.after and buckets.get(automation.id, "") is None:
-            buckets.set(automation.id, "", Bucket("", now))
-        for bucket in buckets.of(automation.id):
-            if not proactive_due(trigger, bucket, now):
+        for prefix, trigger in automation.parts():
+            if trigger.posture != "Proactive":
                 continue
-            key = f"window:{bucket.key}:{bucket.opened.isoformat()}"
-            fired += await fire(conn, automation, key, bucket.opener)
-            following = Bucket("", now) if not trigger.after else None
-            buckets.set(automation.id, bucket.key, following)
+            if not trigger.after and buckets.get(automation.id, prefix) is None:
+                buckets.set(automation.id, prefix, Bucket(prefix, now))
+            for key, bucket in buckets.of(automation.id, prefix):
+                if not proactive_due(trigger, bucket, now):
+                    continue
+                window = f"window:{key}:{bucket.opened.isoformat()}"
+                fired += await _part_fired(
+                    conn, automation, buckets, prefix, window, bucket.opener, now
+                )
+                following = Bucket(prefix, now) if not trigger.after else None
+                buckets.set(automation.id, key, following)
     return fired
