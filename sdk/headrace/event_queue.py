@@ -53,7 +53,7 @@ class EventQueue:
                     target=self._run, name="headrace-events", daemon=True
                 )
                 self._thread.start()
-                atexit.register(self.flush, EXIT_FLUSH_SECONDS)
+                atexit.register(self._flush_at_exit)
             if len(self._waiting) >= BATCH:
                 self._lock.notify_all()
 
@@ -68,6 +68,15 @@ class EventQueue:
                     return False
                 self._lock.wait(min(left, 0.05))
         return True
+
+    def _flush_at_exit(self) -> None:
+        if not self.flush(EXIT_FLUSH_SECONDS):
+            with self._lock:
+                unsent = len(self._waiting) + self._in_flight
+            _tell_stderr(
+                f"{unsent} events were not sent: the headrace API did not take them within "
+                f"{EXIT_FLUSH_SECONDS:g} s of the process exiting"
+            )
 
     def _take(self) -> tuple[HeadraceClient, list[EventCreate]] | None:
         """The next batch: events of one client (one API) in the order they were emitted."""

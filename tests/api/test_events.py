@@ -180,3 +180,81 @@ def test_bad_events_are_422_naming_the_field(http: httpx.Client) -> None:
     assert page.status_code == 422 and "query.page" in page.text
     limit = http.get("/event_feed", params={"limit": 5000})
     assert limit.status_code == 422 and "limit" in limit.text
+
+
+def test_a_deployment_run_through_a_worker_makes_every_state_event_in_order(
+    http: httpx.Client, queue_api: Any
+) -> None:
+    queue_api.pool("ev-work")
+    deployment = queue_api.deploy("ev-work", name="nightly", flow="etl", tags=["finance"])
+    run = queue_api.run(deployment)
+    worker = queue_api.heartbeat("ev-work")["worker_id"]
+    [claimed] = queue_api.claim("ev-work", worker)
+    assert claimed["flow_run"]["id"] == run["id"]
+    assert queue_api.set_state(run["id"], "RUNNING", worker).status_code == 201
+    assert queue_api.set_state(run["id"], "COMPLETED", worker).status_code == 201
+    resource = f"headrace.flow-run.{run['id']}"
+    states = _wait_for(lambda: _events(http, resource=resource), 4)
+    assert [e["event"] for e in reversed(states)] == [
+        "headrace.flow-run.Scheduled",
+        "headrace.flow-run.Pending",
+        "headrace.flow-run.Running",
+        "headrace.flow-run.Completed",
+    ]
+    running = states[1]
+    assert running["payload"]["initial_state"] == {"type": "PENDING", "name": "Pending"}
+    related = {r["headrace.resource.role"]: r["headrace.resource.id"] for r in running["related"]}
+    assert related == {
+        "flow": f"headrace.flow.{deployment['flow_id']}",
+        "deployment": f"headrace.deployment.{deployment['id']}",
+        "work-pool": related["work-pool"],
+        "tag": "headrace.tag.finance",
+    }
+    assert related["work-pool"].startswith("headrace.work-pool.")
+    # The deployment's run is found through its deployment, and counted by name.
+    by_deployment = _events(http, related=f"headrace.deployment.{deployment['id']}")
+    assert len(by_deployment) == 4
+    counts = http.get("/event_feed/count", params={"name": "headrace.flow-run."}).json()
+    assert {c["event"]: c["count"] for c in counts} == {
+        "headrace.flow-run.Scheduled": 1,
+        "headrace.flow-run.Pending": 1,
+        "headrace.flow-run.Running": 1,
+        "headrace.flow-run.Completed": 1,
+    }
+    created = _events(http, name="headrace.deployment.created")
+    assert created[0]["resource"]["headrace.resource.name"] == "nightly"
+
+
+def test_a_bad_stream_filter_is_422_before_the_stream_opens(http: httpx.Client) -> None:
+    misspelt = http.get("/event_feed/stream", params={"nmae": "headrace."})
+    assert misspelt.status_code == 422 and "query.nmae" in misspelt.text
+    label = http.get("/event_feed/stream", params={"label": "novalue"})
+    assert label.status_code == 422 and "query.label" in label.text
+    after = http.get("/event_feed/stream", params={"after": "-1"})
+    assert after.status_code == 422 and "after" in after.text
+
+
+def test_workers_going_online_and_offline_are_events(http: httpx.Client) -> None:
+    assert http.post("/work_pools", json={"name": "ev-workers"}).status_code == 201
+    beat = {"name": "w-ev", "heartbeat_interval_seconds": 0.3}
+    first = http.post("/work_pools/ev-workers/workers/heartbeat", json=beat)
+    assert first.status_code == 200, first.text
+    worker = f"headrace.worker.{first.json()['worker_id']}"
+    # Heartbeats while online make no event.
+    assert http.post("/work_pools/ev-workers/workers/heartbeat", json=beat).status_code == 200
+    # Silent for more than 3 heartbeats: offline, recorded by the relay loop (once).
+    went = _wait_for(lambda: _events(http, resource=worker, name="headrace.worker.off"), 1)
+    assert [e["event"] for e in went] == ["headrace.worker.offline"]
+    assert went[0]["related"][0]["headrace.resource.name"] == "ev-workers"
+    assert http.post("/work_pools/ev-workers/workers/heartbeat", json=beat).status_code == 200
+    names = [e["event"] for e in reversed(_events(http, resource=worker))]
+    assert names[:3] == [
+        "headrace.worker.online",
+        "headrace.worker.offline",
+        "headrace.worker.online",
+    ]
+    # Many relay passes later: one offline event per silence (the first, and the one after the
+    # last heartbeat), however many passes saw each.
+    time.sleep(2)
+    offline = _events(http, resource=worker, name="headrace.worker.offline")
+    assert len(offline) == 2

@@ -222,3 +222,22 @@ def test_the_api_process_runs_the_retention_loop(sql: Connection, live_server: o
         time.sleep(0.1)
     assert run_ids(sql) == {kept}
     assert counts(sql)["log"] == 1  # the kept run's recent line; the 31-day-old one is gone
+
+
+def test_events_are_kept_7_days_by_default(sql: Connection, database_url: str) -> None:
+    for name, received in (("old", days_ago(8)), ("older", days_ago(30)), ("new", days_ago(6))):
+        sql.execute(
+            text(
+                "INSERT INTO event (id, event, occurred, resource_id, resource, received) "
+                "VALUES (gen_random_uuid(), :name, :t, 'r', "
+                '\'{"headrace.resource.id": "r"}\', :t)'
+            ),
+            {"name": name, "t": received},
+        )
+    assert retention.RetentionPolicy().events_days == 7
+    done = retain(database_url, NOW, retention.RetentionPolicy())
+    assert done.events_deleted == 2
+    kept = sql.execute(text("SELECT event FROM event")).scalars().all()
+    assert kept == ["new"]
+    forever = retention.RetentionPolicy(events_days=None)
+    assert retain(database_url, days_ago(-30), forever).events_deleted == 0

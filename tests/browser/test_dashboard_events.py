@@ -43,3 +43,27 @@ def test_events_page_filters_by_name_and_shows_new_events_live(
     expect(rows.first).to_contain_text('{"seconds":3}')
     expect(page.locator("#event-rows")).not_to_contain_text("other.")
     screenshot(page, "events")
+
+
+def test_run_page_lists_the_runs_events(page: Any, dashboard: Dashboard) -> None:
+    run = dashboard.start_run("evented")
+    rid = f"headrace.flow-run.{run['id']}"
+    body = {
+        "events": [
+            {
+                "event": "demo.step.done",
+                "resource": {"headrace.resource.id": "step.1"},
+                "related": [{"headrace.resource.id": rid, "headrace.resource.role": "flow-run"}],
+            }
+        ]
+    }
+    dashboard.ok(dashboard.api.post("/event_feed", json=body))
+    dashboard.set_state(run["id"], "RUNNING")
+    page.goto(f"{dashboard.url}/runs/{run['id']}")
+    events = page.locator("section[aria-labelledby=events-h] li")
+    # The relay turns state changes into events within about half a second; the page re-renders
+    # its live part when the run changes.
+    dashboard.set_state(run["id"], "COMPLETED")
+    expect(events.filter(has_text="headrace.flow-run.Completed")).to_have_count(1)
+    expect(events.filter(has_text="demo.step.done")).to_contain_text("step.1")
+    expect(events.filter(has_text="headrace.flow-run.Running")).to_have_count(1)

@@ -13,10 +13,18 @@ import threading
 from tests.e2e.conftest import HEADRACE
 from tests.e2e.test_cli_bad_input import assert_one_line_error, run_cli
 
+# Exits at once: what it emitted is sent at exit, from a plain script and from a flow.
 EMITTER = """
+from headrace import flow
 from headrace.events import emit_event
 emit_event(event="cli.from.python", resource={"headrace.resource.id": "py.proc"},
            payload={"n": 2})
+
+@flow
+def emitting():
+    emit_event(event="cli.from.flow", resource={"headrace.resource.id": "flow.proc"})
+
+emitting()
 """
 
 
@@ -68,6 +76,8 @@ def test_stream_sees_events_emitted_by_other_processes(api_url: str) -> None:
         subprocess.run([sys.executable, "-c", EMITTER], env=_env(api_url), check=True, timeout=60)
         line = out.get(timeout=20)
         assert "cli.from.python" in line and "py.proc" in line and '{"n":2}' in line
+        line = out.get(timeout=20)
+        assert "cli.from.flow" in line and "flow.proc" in line
         assert out.empty()
     finally:
         streaming.send_signal(signal.SIGINT)
@@ -80,6 +90,19 @@ def test_stream_sees_events_emitted_by_other_processes(api_url: str) -> None:
     assert [e["event"] for e in json.loads(listed.stdout)] == ["cli.test.done"]
     shown = run_cli("event", "ls", "--name", "cli.", api_url=api_url)
     assert "cli.from.python" in shown.stdout and "cli.test.done" in shown.stdout
+    since = run_cli(
+        "event",
+        "ls",
+        "--name",
+        "cli.",
+        "--since",
+        "2000-01-01T00:00:00Z",
+        "--json",
+        api_url=api_url,
+    )
+    assert len(json.loads(since.stdout)) == 3, since.stderr
+    until = run_cli("event", "ls", "--until", "2000-01-01T00:00:00Z", "--json", api_url=api_url)
+    assert json.loads(until.stdout) == []
 
 
 def test_bad_event_input_is_one_line_error() -> None:
@@ -90,3 +113,23 @@ def test_bad_event_input_is_one_line_error() -> None:
         run_cli("event", "emit", "x", "--resource-id", "r", "--label", "nope"), "--label"
     )
     assert_one_line_error(run_cli("event", "ls", "--limit", "5000"), "limit")
+    assert_one_line_error(run_cli("event", "ls", "--since", "yesterday"), "--since")
+
+
+def test_emit_without_the_api_never_blocks_and_says_what_was_lost() -> None:
+    script = (
+        "import time\n"
+        "from headrace.events import emit_event\n"
+        "started = time.monotonic()\n"
+        "for i in range(100):\n"
+        "    emit_event(event='x.y', resource={'headrace.resource.id': f'r{i}'})\n"
+        "print(round(time.monotonic() - started, 3))\n"
+    )
+    env = _env("http://127.0.0.1:9/api")
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) < 1.0  # 100 emits queued, none waited for the API
+    assert "100 events were not sent" in done.stderr
+    assert "Traceback" not in done.stderr

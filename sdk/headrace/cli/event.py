@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -51,11 +50,12 @@ def ls(
     resource: ResourceOption = None,
     label: LabelOption = None,
     related: RelatedOption = None,
+    # Text, read by the query model: ISO 8601 with `Z` or an offset, as the API takes it.
     since: Annotated[
-        datetime | None, typer.Option("--since", help="Occurred at or after (ISO time).")
+        str | None, typer.Option("--since", help="Occurred at or after (ISO 8601 time).")
     ] = None,
     until: Annotated[
-        datetime | None, typer.Option("--until", help="Occurred before (ISO time).")
+        str | None, typer.Option("--until", help="Occurred before (ISO 8601 time).")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many at most.")] = 50,
     as_json: JsonOption = False,

@@ -34,6 +34,8 @@ from headrace_service.api.deps import db, notifier, settings, to_model
 from headrace_service.api.routing import Router
 from headrace_service.notifier import Event, Subscription
 from headrace_service.store import work_pools as store
+from headrace_service.store.resource_events import related_labels, resource_changed
+from headrace_service.store.worker_events import worker_was_online
 from headrace_service.variable_templates import fill_claimed_runs
 
 router = Router("workers")
@@ -57,6 +59,7 @@ async def heartbeat(request: Request, name: str, body: WorkerHeartbeat) -> Heart
     config = settings(request)
     async with db(request).begin() as conn:
         pool_id = await store.work_pool_id_require(conn, name)
+        was_online = await worker_was_online(conn, pool_id, body.name, config.heartbeat_seconds)
         worker = await queue.worker_heartbeat(
             conn,
             pool_id,
@@ -68,6 +71,15 @@ async def heartbeat(request: Request, name: str, body: WorkerHeartbeat) -> Heart
         renewal = await queue.flow_run_renew_leases(
             conn, worker["id"], body.run_ids, config.lease_seconds
         )
+        if not was_online and not body.stopping:
+            await resource_changed(
+                conn,
+                "worker",
+                "online",
+                worker["id"],
+                worker["name"],
+                related=[related_labels("work-pool", pool_id, name)],
+            )
     return HeartbeatResponse(
         worker_id=worker["id"],
         cancel_run_ids=renewal.cancelling,

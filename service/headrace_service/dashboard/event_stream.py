@@ -19,6 +19,7 @@ from headrace_service.api.routing import check_text_params, validate
 from headrace_service.app_state import request_database, request_state
 from headrace_service.dashboard.events import HEARTBEAT_SECONDS, RECONNECT_MS
 from headrace_service.db import Database
+from headrace_service.errors import InvalidInput
 from headrace_service.notifier import Notifier
 from headrace_service.store import events as store
 
@@ -28,6 +29,13 @@ READ_BATCH = 500
 async def event_stream_endpoint(request: Request) -> Response:
     params = dict(request.query_params)
     check_text_params(params, "query")
+    # A misspelt filter would otherwise open a stream of every event that looks like it works.
+    unknown = sorted(set(params) - set(EventStreamQuery.model_fields))
+    if unknown:
+        raise InvalidInput(
+            f"query.{unknown[0][:100]}: unknown parameter; the stream takes "
+            f"{', '.join(EventStreamQuery.model_fields)}"
+        )
     query = validate(EventStreamQuery, params, "query")
     store.check_filter(query)
     after = query.after

@@ -5,9 +5,9 @@ notifier (app_state.py), so a thousand open tabs cost a thousand in-memory queue
 database connection.
 
 - `/api/events`: every flow run state change (`data: {"id", "state_type", "work_pool_id"}`).
-- `/api/events?flow_run=<id>`: that run's state changes, plus `event: task_runs` and
-  `event: logs` (`data: {"flow_run_id"}`) when task runs or log lines of the run were stored,
-  so its page reads what is new instead of polling.
+- `/api/events?flow_run=<id>`: that run's state changes, plus `event: task_runs`, `event: logs`
+  and `event: events` (`data: {"flow_run_id"}`) when task runs, log lines or events (the relay's,
+  queue/event_outbox.py) of the run were stored, so its page reads what is new instead of polling.
 - `event: reread` on either: the listener reconnected and something may have been missed.
 """
 

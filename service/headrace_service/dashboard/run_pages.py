@@ -28,10 +28,12 @@ from headrace_service.dashboard.run_queries import (
 from headrace_service.dashboard.templating import bad_request, not_found, render
 from headrace_service.dashboard.timeline import layout
 from headrace_service.models import STATE_TYPES
+from headrace_service.store.events import events_of_flow_run
 from headrace_service.store.flow_runs import flow_run_get, flow_run_states
 from headrace_service.store.task_runs import task_runs_of_flow_run
 
 MAX_TASK_ROWS = 1000
+RUN_EVENTS_SHOWN = 50  # the newest; `headrace event ls --related` reads them all
 
 
 async def runs_page(request: Request) -> Response:
@@ -135,6 +137,7 @@ async def run_detail_page(request: Request) -> Response:
         # `?part=live` is what the page's script fetches to swap in what changed.
         live_part = request.query_params.get("part") == "live"
         artifacts = RunArtifacts([], 0) if live_part else await run_artifact_section(conn, run_id)
+        events = await events_of_flow_run(conn, run_id, RUN_EVENTS_SHOWN)
     now = datetime.now(UTC)
     template = "_run_live.html" if live_part else "run.html"
     return render(
@@ -152,6 +155,7 @@ async def run_detail_page(request: Request) -> Response:
         task_names={str(t["id"]): t["name"] for t in tasks},
         artifacts=artifacts,
         run_id=run_id,
+        events=events,
     )
 
 

@@ -10,10 +10,15 @@ reading them here keeps the state tail, on every state change's path, as cheap a
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headrace_service.store.events import EVENT_COLUMNS_SQL, announce_events
+from headrace_service.store.run_activity import run_activity_announce
+
+FLOW_RUN_PREFIX = "headrace.flow-run."
 
 _RELAY = text(
     f"""
@@ -71,13 +76,17 @@ _RELAY = text(
     ) e
     ORDER BY e.outbox_id
     ON CONFLICT (id) DO NOTHING
+    RETURNING resource_id
     """
 )
 
 
 async def relay_outbox(conn: AsyncConnection, limit: int) -> int:
     """Turn up to `limit` unprocessed outbox rows into events; how many were taken."""
-    done = await conn.execute(_RELAY, {"limit": limit})
-    if done.rowcount:
+    resources = list((await conn.execute(_RELAY, {"limit": limit})).scalars())
+    if resources:
         await announce_events(conn)
-    return done.rowcount
+        # Open run pages list their run's events: they re-read when new ones are stored.
+        runs = {uuid.UUID(r.removeprefix(FLOW_RUN_PREFIX)) for r in resources}
+        await run_activity_announce(conn, "events", runs)
+    return len(resources)

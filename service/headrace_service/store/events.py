@@ -7,6 +7,7 @@ transaction into one), so live streams re-read only when something arrived.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -230,3 +231,25 @@ TASK_RUN_EVENTS_SQL = f"""
     ) e
     ON CONFLICT (id) DO NOTHING
 """
+
+
+async def events_of_flow_run(
+    conn: AsyncConnection, run_id: uuid.UUID, limit: int
+) -> list[RowMapping]:
+    """A run's events, newest first: its own state changes and every event related to it (its
+    task runs' states, what its code emitted)."""
+    resource_id = f"headrace.flow-run.{run_id}"
+    return list(
+        (
+            await conn.execute(
+                text(
+                    """
+                    SELECT * FROM event
+                    WHERE resource_id = :rid OR related_ids @> ARRAY[CAST(:rid AS text)]
+                    ORDER BY occurred DESC, seq DESC LIMIT :limit
+                    """
+                ),
+                {"rid": resource_id, "limit": limit},
+            )
+        ).mappings()
+    )

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from headrace.schemas.events import RESOURCE_ID, RESOURCE_NAME, RESOURCE_ROLE
 from headrace_service.store.events import event_record
 
-Kind = Literal["deployment", "work-pool", "work-queue"]
-Action = Literal["created", "updated", "deleted"]
+Kind = Literal["deployment", "work-pool", "work-queue", "worker"]
+Action = Literal["created", "updated", "deleted", "online"]
 
 
 def resource_labels(kind: str, resource_id: uuid.UUID, name: str) -> dict[str, str]:

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 RUN_ACTIVITY_CHANNEL = "headrace_run_activity"
 MAX_IDS_PER_NOTIFY = 100  # 100 ids of 39 bytes stay well under the 8000-byte payload limit
 
-ActivityKind = Literal["task_runs", "logs"]
+ActivityKind = Literal["task_runs", "logs", "events"]
 
 
 def run_activity_payload(kind: ActivityKind, flow_run_ids: Iterable[uuid.UUID]) -> str:

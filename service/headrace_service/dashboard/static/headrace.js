@@ -238,7 +238,7 @@ function initRunPage() {
     if (event === null) pullSoon(event); // reconnected: anything may have been missed
   }, {
     rereadOnOpen: true, // covers what changed between rendering the page and subscribing
-    named: { task_runs: rerenderSoon, logs: pullSoon },
+    named: { task_runs: rerenderSoon, logs: pullSoon, events: rerenderSoon },
   });
   logs.pull();
   followArtifacts();
