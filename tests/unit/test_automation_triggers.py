@@ -106,3 +106,20 @@ def test_templates_render_in_a_sandbox() -> None:
             assert "template error" in str(error)
         else:
             raise AssertionError(f"{hostile} rendered")
+
+
+def test_templates_are_bounded_in_work() -> None:
+    hostile = [
+        "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+        '{{ "x" * 10**9 }}',
+        "{{ [1] * 100000000 }}",
+        "{{ 2 ** 100000000 }}",
+    ]
+    for source in hostile:
+        try:
+            render(source, {})
+        except TemplateFailed as error:
+            assert "template error" in str(error)
+        else:
+            raise AssertionError(f"{source} rendered")
+    assert render("{% for i in range(3) %}{{ i * 2 }}{% endfor %} {{ 'ab' * 2 }}", {}) == "024 abab"

@@ -1,21 +1,58 @@
-"""Jinja2 templates of automations' actions, rendered in a sandbox over the triggering event.
+"""Jinja2 templates of automations' actions and inbound webhooks, rendered in a sandbox.
 
 The sandbox keeps a template from reaching Python internals (attributes starting with `_`,
-unsafe callables) and bounds `range()`; the rendered text is bounded too. A template that does
-not parse is refused when the automation is saved; one that fails while rendering fails its
-action with the reason, never the evaluator.
+unsafe callables). A template is also bounded in work: every `range()` of one rendering draws
+from one budget of items (so nested loops cannot multiply), `*` and `**` cannot build huge
+values, and the rendered text has a maximum size. A template that does not parse is refused
+when it is saved; one that fails while rendering fails its action (or its request) with the
+reason, never the evaluator.
 """
 
 from __future__ import annotations
 
+import contextvars
+import operator
 from typing import Any
 
 from jinja2 import TemplateError
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 MAX_RENDERED_CHARS = 1_000_000
+# Items all the range() calls of one rendering may produce together.
+RANGE_BUDGET = 100_000
+MAX_EXPONENT = 1000
 
-_ENV = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+_budget: contextvars.ContextVar[list[int]] = contextvars.ContextVar("template_budget")
+
+
+def _bounded_range(*args: int) -> range:
+    numbers = range(*args)
+    budget = _budget.get([RANGE_BUDGET])
+    budget[0] -= len(numbers)
+    if budget[0] < 0:
+        raise SecurityError(f"range(): a template may loop over {RANGE_BUDGET} items in all")
+    return numbers
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, op: str, left: Any, right: Any) -> Any:
+        if op == "**":
+            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+                raise SecurityError(f"**: exponents are at most {MAX_EXPONENT}")
+            return operator.pow(left, right)
+        for seq, times in ((left, right), (right, left)):
+            sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
+            if sized and len(seq) * times > MAX_RENDERED_CHARS:
+                raise SecurityError(f"*: the result would be over {MAX_RENDERED_CHARS} items")
+        return operator.mul(left, right)
+
+
+_ENV = BoundedSandbox(autoescape=False, keep_trailing_newline=True)
+_ENV.globals["range"] = _bounded_range
 
 
 class TemplateFailed(Exception):
@@ -32,12 +69,15 @@ def syntax_problem(source: str) -> str | None:
 
 
 def render(source: str, context: dict[str, Any]) -> str:
+    token = _budget.set([RANGE_BUDGET])
     try:
         text = _ENV.from_string(source).render(context)
     except TemplateError as error:
         raise TemplateFailed(f"template error: {error}") from None
     except Exception as error:  # a filter raising on a wrong type, a division by zero...
         raise TemplateFailed(f"template error: {type(error).__name__}: {error}") from None
+    finally:
+        _budget.reset(token)
     if len(text) > MAX_RENDERED_CHARS:
         raise TemplateFailed(f"the rendered template is over {MAX_RENDERED_CHARS} characters")
     return text
