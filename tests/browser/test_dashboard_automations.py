@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
+import pytest
 from playwright.sync_api import expect
 
 from .conftest import Dashboard, screenshot
+from .test_cross_site import attacker_site  # noqa: F401 (a fixture)
 
 
 def test_automations_list_detail_firings_and_pause(page: Any, dashboard: Dashboard) -> None:
@@ -65,3 +68,42 @@ def test_automations_list_detail_firings_and_pause(page: Any, dashboard: Dashboa
     page.get_by_role("button", name="Resume automation page-on-failure").click()
     expect(page.locator("tr[data-automation='page-on-failure']")).to_contain_text("Enabled")
     screenshot(page, "automations")
+
+
+HOOK_ATTACK = """<!doctype html><title>cute dogs</title><script>
+(async () => {
+  const body = JSON.stringify({id: 1, status: "paid"});
+  // What any page may send without asking: a no-cors text/plain POST (no custom header).
+  await fetch("%(url)s", {method: "POST", mode: "no-cors",
+                          headers: {"Content-Type": "text/plain"}, body}).catch(() => null);
+  // With the secret in its header: the browser must ask first (CORS preflight), and is told no.
+  await fetch("%(url)s", {method: "POST", headers: {"X-Headrace-Webhook-Secret": "%(secret)s"},
+                          body}).catch(() => null);
+  document.title = "sent";
+})();
+</script>"""
+
+
+def test_a_page_of_another_site_cannot_call_a_webhook(
+    page: Any, dashboard: Dashboard, request: pytest.FixtureRequest
+) -> None:
+    made = dashboard.ok(
+        dashboard.api.post(
+            "/webhooks",
+            json={
+                "name": "orders",
+                "template": '{"event": "shop.order", "resource": {"headrace.resource.id": "o"}}',
+            },
+        )
+    )
+    url = str(dashboard.api.base_url).rstrip("/").removesuffix("/api") + made["path"]
+    origin, site = request.getfixturevalue("attacker_site")
+    (site / "dogs.html").write_text(HOOK_ATTACK % {"url": url, "secret": made["secret"]})
+    page.goto(f"{origin}/dogs.html")
+    page.wait_for_function("document.title === 'sent'")
+    assert dashboard.ok(dashboard.api.get("/event_feed", params={"name": "shop."}))["items"] == []
+    shown = dashboard.ok(dashboard.api.get("/webhooks/orders"))
+    assert shown["received"] == 0
+    # The same request from a program (no Origin) with the secret is accepted.
+    sent = httpx.post(url, json={}, headers={"X-Headrace-Webhook-Secret": made["secret"]})
+    assert sent.status_code == 202, sent.text
