@@ -345,3 +345,53 @@ def test_a_compound_trigger_fires_once_all_of_its_triggers_fired(
     assert len(firings(http, "both")) == 1
     emit("data.loaded")
     wait_for(lambda: len(firings(http, "both")) == 2, what="the second compound firing")
+
+
+def test_actions_pause_a_pool_a_queue_and_the_automation_itself(
+    http: httpx.Client, queue_api: QueueApi
+) -> None:
+    queue_api.pool("p")
+    queue_api.queue("p", "urgent")
+    create(
+        http,
+        name="freeze",
+        trigger={"expect": ["ops.freeze"]},
+        actions=[
+            {"type": "pause-work-pool", "work_pool": "p"},
+            {"type": "pause-work-queue", "work_pool": "p", "work_queue": "urgent"},
+            {"type": "pause-automation"},
+        ],
+    )
+    body = {"events": [{"event": "ops.freeze", "resource": {"headrace.resource.id": "ops"}}]}
+    assert http.post("/event_feed", json=body).status_code == 201
+    [firing] = wait_for(lambda: finished_firings(http, "freeze"), what="the actions")
+    assert [a["status"] for a in firing["actions"]] == ["executed"] * 3, firing
+    assert http.get("/work_pools/p").json()["paused"] is True
+    queues = http.get("/work_pools/p/queues").json()
+    assert {q["name"]: q["paused"] for q in queues}["urgent"] is True
+    assert http.get("/automations/freeze").json()["enabled"] is False
+    # Paused: a second event fires nothing.
+    assert http.post("/event_feed", json=body).status_code == 201
+    time.sleep(1.5)
+    assert len(firings(http, "freeze")) == 1
+
+
+@pytest.mark.parametrize(
+    ("action", "field"),
+    [
+        ({"type": "pause-work-pool", "work_pool": "nope"}, "body.actions.0.work_pool"),
+        (
+            {"type": "resume-work-queue", "work_pool": "p", "work_queue": "nope"},
+            "body.actions.0.work_queue",
+        ),
+        ({"type": "resume-automation", "automation": "nope"}, "body.actions.0.automation"),
+    ],
+)
+def test_actions_naming_what_does_not_exist_are_422(
+    http: httpx.Client, queue_api: QueueApi, action: dict[str, Any], field: str
+) -> None:
+    queue_api.pool("p")
+    answer = http.post(
+        "/automations", json={"name": "x", "trigger": {"expect": ["y"]}, "actions": [action]}
+    )
+    assert answer.status_code == 422 and field in answer.json()["detail"], answer.text

@@ -110,6 +110,47 @@ class ResumeDeployment(Model):
     deployment: DeploymentRef | None = None
 
 
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class PauseWorkPool(Model):
+    """Pauses a work pool: its workers claim nothing until it is resumed."""
+
+    type: Literal["pause-work-pool"]
+    work_pool: Name | None = Field(
+        default=None, description="Its name; left out: the pool the event is related to."
+    )
+
+
+class ResumeWorkPool(Model):
+    type: Literal["resume-work-pool"]
+    work_pool: Name | None = None
+
+
+class PauseWorkQueue(Model):
+    type: Literal["pause-work-queue"]
+    work_pool: Name
+    work_queue: Name
+
+
+class ResumeWorkQueue(Model):
+    type: Literal["resume-work-queue"]
+    work_pool: Name
+    work_queue: Name
+
+
+class PauseAutomation(Model):
+    type: Literal["pause-automation"]
+    automation: Name | None = Field(
+        default=None, description="Its name or id; left out: this automation."
+    )
+
+
+class ResumeAutomation(Model):
+    type: Literal["resume-automation"]
+    automation: Name | None = None
+
+
 class CancelFlowRun(Model):
     """Cancels the flow run the triggering event is about."""
 
@@ -141,6 +182,12 @@ Action = Annotated[
     RunDeployment
     | PauseDeployment
     | ResumeDeployment
+    | PauseWorkPool
+    | ResumeWorkPool
+    | PauseWorkQueue
+    | ResumeWorkQueue
+    | PauseAutomation
+    | ResumeAutomation
     | CancelFlowRun
     | CallWebhook
     | SendNotification,

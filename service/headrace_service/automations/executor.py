@@ -22,13 +22,19 @@ from headrace.schemas.automations import (
     Action,
     CallWebhook,
     CancelFlowRun,
+    PauseAutomation,
     PauseDeployment,
+    PauseWorkPool,
+    PauseWorkQueue,
+    ResumeAutomation,
     ResumeDeployment,
+    ResumeWorkPool,
+    ResumeWorkQueue,
     RunDeployment,
     SendNotification,
 )
 from headrace.schemas.events import RESOURCE_ID, RESOURCE_ROLE
-from headrace_service.automations import actions
+from headrace_service.automations import actions, pausing
 from headrace_service.automations.actions import ActionFailed, Firing
 from headrace_service.automations.evaluator import automation_labels
 from headrace_service.db import Database
@@ -116,6 +122,12 @@ class Executor:
             return await actions.run_deployment(conn, action, firing)
         if isinstance(action, PauseDeployment | ResumeDeployment):
             return await actions.set_paused(conn, action, firing)
+        if isinstance(action, PauseWorkPool | ResumeWorkPool):
+            return await pausing.set_pool_paused(conn, action, firing)
+        if isinstance(action, PauseWorkQueue | ResumeWorkQueue):
+            return await pausing.set_queue_paused(conn, action, firing)
+        if isinstance(action, PauseAutomation | ResumeAutomation):
+            return await pausing.set_automation_enabled(conn, action, firing)
         if isinstance(action, CancelFlowRun):
             return await actions.cancel_flow_run(conn, action, firing, self.lease_seconds)
         raise ActionFailed(f"unknown action type {action.type!r}")
