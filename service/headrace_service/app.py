@@ -97,7 +97,9 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
         )
         await notifier.start()
         scheduler = start_loops(settings, db)
-        automations = AutomationLoop(db, notifier, settings.lease_seconds)
+        automations = AutomationLoop(
+            db, notifier, settings.lease_seconds, retention_days=settings.retention_events_days
+        )
         automations.start()
         try:
             # Starlette hands each request a copy of this as its state (app_state.py).

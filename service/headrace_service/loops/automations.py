@@ -11,26 +11,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime, timedelta
 
 from headrace_service.automations import evaluator
 from headrace_service.automations.executor import Executor
 from headrace_service.db import Database
 from headrace_service.metrics import loop_succeeded
 from headrace_service.notifier import Notifier
+from headrace_service.store import automations as store
 from headrace_service.store.events import EVENT_CHANNEL
 
 log = logging.getLogger("headrace.automations")
 
 TICK_SECONDS = 1.0
-# Each how many ticks running actions left by a stopped server are looked for.
-INTERRUPTED_EVERY = 60
+# Each how many passes the upkeep runs: running actions left by a stopped server are failed,
+# firings older than the events' retention are deleted.
+UPKEEP_EVERY = 60
+UPKEEP_BATCH = 1000
 
 
 class AutomationLoop:
     def __init__(
-        self, db: Database, notifier: Notifier, lease_seconds: float, tick: float = TICK_SECONDS
+        self,
+        db: Database,
+        notifier: Notifier,
+        lease_seconds: float,
+        *,
+        retention_days: int | None = None,
+        tick: float = TICK_SECONDS,
     ) -> None:
         self.db = db
+        self.retention_days = retention_days
         self.notifier = notifier
         self.tick = tick
         self.executor = Executor(db, lease_seconds)
@@ -50,14 +61,23 @@ class AutomationLoop:
         await evaluator.run_once(self.db)
         await self.executor.run_once()
 
+    async def upkeep(self, now: datetime | None = None) -> int:
+        """Fail interrupted webhook calls; delete old firings; how many firings went."""
+        await self.executor.fail_interrupted()
+        if self.retention_days is None:
+            return 0
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=self.retention_days)
+        async with self.db.begin() as conn:
+            return await store.firings_delete_before(conn, cutoff, UPKEEP_BATCH)
+
     async def _run(self) -> None:
         passes = 0
         async with self.notifier.subscribe([EVENT_CHANNEL]) as events:
             while True:
                 try:
                     await self.run_once()
-                    if passes % INTERRUPTED_EVERY == 0:
-                        await self.executor.fail_interrupted()
+                    if passes % UPKEEP_EVERY == 0:
+                        await self.upkeep()
                     loop_succeeded("automations")
                 except asyncio.CancelledError:
                     raise

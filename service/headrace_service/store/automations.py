@@ -323,3 +323,17 @@ async def last_firings(
         {"ids": automation_ids},
     )
     return {r.automation_id: r.fired for r in rows}
+
+
+async def firings_delete_before(conn: AsyncConnection, cutoff: datetime, limit: int) -> int:
+    """Delete up to `limit` firings (and their actions) older than `cutoff`; how many."""
+    deleted = await conn.execute(
+        text(
+            """
+            DELETE FROM automation_firing WHERE id IN (
+                SELECT id FROM automation_firing WHERE fired < :cutoff LIMIT :limit)
+            """
+        ),
+        {"cutoff": cutoff, "limit": limit},
+    )
+    return deleted.rowcount
