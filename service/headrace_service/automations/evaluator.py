@@ -181,8 +181,12 @@ async def run_once(db: Database, now: datetime | None = None) -> int:
         if not locked.scalar_one():
             return 0
         last, done = await store.cursor_lock(conn)
-        rows = await store.events_from(conn, last, BATCH)
         automations = [a for a in map(_load, await store.automations_enabled(conn)) if a]
+        if not automations:
+            # Nothing to evaluate: skip to the newest event without reading any.
+            await store.cursor_save(conn, await store.newest_seq(conn, last), set())
+            return 0
+        rows = await store.events_from(conn, last, BATCH)
         buckets = _Buckets(await store.buckets_of(conn, [a.id for a in automations]))
         fired = 0
         for row in rows:

@@ -137,6 +137,11 @@ async def events_from(conn: AsyncConnection, after: int, limit: int) -> list[Row
     return list(rows.mappings())
 
 
+async def newest_seq(conn: AsyncConnection, at_least: int) -> int:
+    newest = (await conn.execute(text("SELECT max(seq) FROM event"))).scalar_one_or_none()
+    return max(at_least, int(newest or 0))
+
+
 async def buckets_of(conn: AsyncConnection, automation_ids: list[uuid.UUID]) -> list[RowMapping]:
     rows = await conn.execute(
         text(
