@@ -13,10 +13,8 @@ renders the event as JSON.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
-import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -34,23 +32,11 @@ from headrace_service.app_state import request_database
 from headrace_service.automations.templates import TemplateFailed, render
 from headrace_service.store import webhooks as store
 from headrace_service.store.events import events_insert
+from headrace_service.webhook_secrets import hash_secret
 
 MAX_HOOK_BODY = 1_000_000
 MAX_SECRET = 200
 HIDDEN_HEADERS = frozenset({SECRET_HEADER.lower(), "authorization", "cookie"})
-
-
-def new_secret() -> str:
-    return "whs_" + secrets.token_urlsafe(32)
-
-
-def new_slug() -> str:
-    return secrets.token_urlsafe(12)
-
-
-def hash_secret(secret: str) -> str:
-    # A random 256-bit secret: a fast hash is enough (no dictionary to try), as for API keys.
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def sent_secret(request: Request) -> str:

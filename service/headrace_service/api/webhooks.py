@@ -20,7 +20,7 @@ from headrace_service.api.routing import Router
 from headrace_service.automations.templates import syntax_problem
 from headrace_service.errors import ConflictError, InvalidInput, NotFoundError
 from headrace_service.store import webhooks as store
-from headrace_service.webhooks import hash_secret, new_secret, new_slug
+from headrace_service.webhook_secrets import hash_secret, new_secret, new_slug
 
 router = Router("webhooks")
 
