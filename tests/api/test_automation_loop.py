@@ -62,3 +62,38 @@ def test_a_proactive_trigger_without_after_fires_once_per_quiet_window(database_
         await loop.executor.close()
 
     run(database_url, test)
+
+
+def test_reactive_counts_whose_window_passed_are_forgotten(database_url: str) -> None:
+    async def test(db: Database) -> None:
+        async with db.begin() as conn:
+            await store.automation_create(
+                conn,
+                {
+                    "name": "flapping",
+                    "description": "",
+                    "enabled": True,
+                    "trigger": {
+                        "expect": ["job.failed"],
+                        "for_each": ["headrace.resource.id"],
+                        "threshold": 3,
+                        "within": 60,
+                    },
+                    "actions": [{"type": "cancel-flow-run"}],
+                },
+            )
+            for job in ("a", "b"):
+                await conn.execute(
+                    text(
+                        "INSERT INTO event (id, event, occurred, resource_id, resource) VALUES "
+                        "(gen_random_uuid(), 'job.failed', :at, :job, "
+                        "jsonb_build_object('headrace.resource.id', CAST(:job AS text)))"
+                    ),
+                    {"at": datetime.now(UTC), "job": job},
+                )
+        assert await evaluator.run_once(db, datetime.now(UTC)) == 0
+        assert await count(db, "automation_bucket") == 2  # one count per job, each at 1
+        assert await evaluator.run_once(db, datetime.now(UTC) + timedelta(seconds=61)) == 0
+        assert await count(db, "automation_bucket") == 0
+
+    run(database_url, test)

@@ -262,6 +262,7 @@ async def _sweep_proactive(
     for automation in automations:
         for prefix, trigger in automation.parts():
             if trigger.posture != "Proactive":
+                _forget_expired(automation, buckets, prefix, trigger, now)
                 continue
             if not trigger.after and buckets.get(automation.id, prefix) is None:
                 buckets.set(automation.id, prefix, Bucket(prefix, now))
@@ -275,3 +276,16 @@ async def _sweep_proactive(
                 following = Bucket(prefix, now) if not trigger.after else None
                 buckets.set(automation.id, key, following)
     return fired
+
+
+def _forget_expired(
+    automation: Loaded, buckets: _Buckets, prefix: str, trigger: EventTrigger, now: datetime
+) -> None:
+    """A reactive count whose window is over can no longer fire: drop it (one per `for_each`
+    value would otherwise pile up)."""
+    if trigger.within <= 0:
+        return
+    horizon = now - timedelta(seconds=trigger.within)
+    for key, bucket in buckets.of(automation.id, prefix):
+        if bucket.opened < horizon:
+            buckets.set(automation.id, key, None)
