@@ -164,3 +164,23 @@ def test_bad_templates_and_definitions_are_one_line_errors(
         run_cli("automation", "create", "--from-file", str(file), api_url=api_url),
         "not valid JSON",
     )
+
+
+def test_a_text_body_is_given_as_text_and_a_huge_one_is_413(
+    api_url: str, http: httpx.Client
+) -> None:
+    template = (
+        '{"event": "log.line", "resource": {"headrace.resource.id": "app"}, '
+        '"payload": {"line": {{ body | tojson }}, "q": {{ query | tojson }}}}'
+    )
+    url, secret = create_hook(api_url, "lines", template=template)
+    headers = {"X-Headrace-Webhook-Secret": secret, "Content-Type": "text/plain"}
+    sent = httpx.post(url + "?level=warn", content="disk almost full", headers=headers)
+    assert sent.status_code == 202, sent.text
+    assert events(http, "log.line")[0]["payload"] == {
+        "line": "disk almost full",
+        "q": {"level": "warn"},
+    }
+    huge = httpx.post(url, content="x" * 1_000_001, headers=headers)
+    assert huge.status_code == 413
+    assert len(events(http, "log.line")) == 1
