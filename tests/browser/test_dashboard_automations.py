@@ -26,6 +26,20 @@ def test_automations_list_detail_firings_and_pause(page: Any, dashboard: Dashboa
             },
         )
     )
+    made_hook = dashboard.ok(
+        dashboard.api.post(
+            "/webhooks",
+            json={
+                "name": "github",
+                "template": '{"event": "gh", "resource": {"headrace.resource.id": "r"}}',
+            },
+        )
+    )
+    no_secret = httpx.post(
+        str(dashboard.api.base_url).removesuffix("/api/").removesuffix("/api") + made_hook["path"],
+        json={},
+    )
+    assert no_secret.status_code == 401
     body = {
         "events": [
             {
@@ -67,6 +81,9 @@ def test_automations_list_detail_firings_and_pause(page: Any, dashboard: Dashboa
     expect(page.locator("tr[data-automation='page-on-failure']")).to_contain_text("Paused")
     page.get_by_role("button", name="Resume automation page-on-failure").click()
     expect(page.locator("tr[data-automation='page-on-failure']")).to_contain_text("Enabled")
+    hook = page.locator("tr[data-webhook='github']")
+    expect(hook).to_contain_text(f"POST {made_hook['path']}")
+    expect(hook.locator("td").nth(4)).to_have_text("1")  # the request without its secret
     screenshot(page, "automations")
 
 

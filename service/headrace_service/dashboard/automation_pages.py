@@ -11,6 +11,7 @@ from starlette.responses import Response
 from headrace_service.app_state import request_database
 from headrace_service.dashboard.templating import not_found, render
 from headrace_service.store import automations as store
+from headrace_service.store import webhooks as webhook_store
 
 MAX_AUTOMATIONS = 500
 RECENT_FIRINGS = 25
@@ -22,8 +23,14 @@ async def automations_page(request: Request) -> Response:
             conn, name_contains=None, limit=MAX_AUTOMATIONS, offset=0
         )
         last = await store.last_firings(conn, [r["id"] for r in rows])
+        hooks = await webhook_store.webhook_list(conn, MAX_AUTOMATIONS, 0)
     return render(
-        "automations.html", title="Automations", nav="automations", automations=rows, last=last
+        "automations.html",
+        title="Automations",
+        nav="automations",
+        automations=rows,
+        last=last,
+        webhooks=hooks,
     )
 
 
