@@ -28,11 +28,14 @@ def upgrade() -> None:
     sa.Column('enabled', sa.Boolean(), server_default=sa.text('true'), nullable=False),
     sa.Column('trigger', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('actions', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('deployment_id', sa.UUID(), nullable=True),
     sa.Column('created', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.ForeignKeyConstraint(['deployment_id'], ['deployment.id'], name=op.f('fk_automation_deployment_id'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_automation')),
     sa.UniqueConstraint('name', name=op.f('uq_automation_name'))
     )
+    op.create_index('ix_automation_deployment_id', 'automation', ['deployment_id'], unique=False)
     op.create_table('automation_cursor',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('last_seq', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
@@ -105,4 +108,5 @@ def downgrade() -> None:
     op.drop_table('automation_bucket')
     op.drop_table('webhook')
     op.drop_table('automation_cursor')
+    op.drop_index('ix_automation_deployment_id', table_name='automation')
     op.drop_table('automation')

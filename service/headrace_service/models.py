@@ -634,8 +634,12 @@ automation = Table(
     Column("enabled", Boolean, nullable=False, server_default=text("true")),
     Column("trigger", JSONB, nullable=False),
     Column("actions", JSONB, nullable=False),
+    # Set for the automations a deployment's `triggers=` made: replaced on each deploy,
+    # deleted with the deployment.
+    Column("deployment_id", UUID(as_uuid=True), ForeignKey("deployment.id", ondelete="CASCADE")),
     _created(),
     _updated(),
+    Index("ix_automation_deployment_id", "deployment_id"),
 )
 
 # Where the evaluator is in the event table: every event up to `last_seq` is evaluated, and so

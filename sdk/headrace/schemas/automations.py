@@ -66,6 +66,23 @@ class EventTrigger(Model):
         return self
 
 
+class DeploymentTrigger(EventTrigger):
+    """A trigger given with a deployment (`flow.deploy(triggers=[...])`, `headrace deploy
+    --trigger`): an automation that runs this deployment, replaced on each deploy and deleted
+    with the deployment."""
+
+    name: ResourceName | None = Field(
+        default=None, description="The automation's name (default: `FLOW/NAME trigger N`)."
+    )
+    enabled: bool = True
+    parameters: Parameters = Field(
+        default_factory=dict, description="The run's parameters; strings are templates."
+    )
+
+
+MAX_DEPLOYMENT_TRIGGERS = 20
+
+
 class CompoundTrigger(Model):
     """Fires when all (or any) of its event triggers fired, within `within` seconds of each
     other (0: however far apart)."""
@@ -216,6 +233,7 @@ class AutomationUpdate(Model):
 class Automation(ReadModel):
     id: uuid.UUID
     name: str
+    deployment_id: uuid.UUID | None = None  # made by deploying it with `triggers=`
     description: str = ""
     enabled: bool
     trigger: dict[str, Any]

@@ -26,6 +26,7 @@ from headrace_service.api.flow_runs import read_run
 from headrace_service.api.patching import changes_of
 from headrace_service.api.routing import Router
 from headrace_service.api.schedules import check_schedule_body
+from headrace_service.automations.deployment_triggers import replace_triggers
 from headrace_service.deployment_runs import enqueue_deployment_run
 from headrace_service.errors import InvalidInput, NotFoundError
 from headrace_service.parameter_schema import check_defaults, check_schema
@@ -82,6 +83,8 @@ async def create_deployment(request: Request, body: DeploymentCreate) -> Deploym
             await schedule_store.schedules_replace(conn, deployment_id, body.schedules)
         await schedule_store.deployment_sync_runs(conn, deployment_id)
         row = await store.deployment_require(conn, deployment_id)
+        if body.triggers is not None:
+            await replace_triggers(conn, row, body.triggers)
         # An upsert: a row made by this transaction has `updated` equal to `created`.
         await _deployment_changed(
             conn, "created" if row["created"] == row["updated"] else "updated", row

@@ -11,22 +11,25 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-_COLUMNS = "id, name, description, enabled, trigger, actions, created, updated"
+_COLUMNS = "id, name, description, enabled, trigger, actions, deployment_id, created, updated"
 
 
-async def automation_create(conn: AsyncConnection, definition: dict[str, Any]) -> RowMapping | None:
+async def automation_create(
+    conn: AsyncConnection, definition: dict[str, Any], deployment_id: uuid.UUID | None = None
+) -> RowMapping | None:
     """Insert a new automation; None when the name is taken."""
     rows = await conn.execute(
         text(
             f"""
-            INSERT INTO automation (name, description, enabled, trigger, actions)
+            INSERT INTO automation (name, description, enabled, trigger, actions, deployment_id)
             VALUES (:name, :description, :enabled, CAST(:trigger AS jsonb),
-                    CAST(:actions AS jsonb))
+                    CAST(:actions AS jsonb), :deployment_id)
             ON CONFLICT (name) DO NOTHING RETURNING {_COLUMNS}
             """
         ),
         {
             **definition,
+            "deployment_id": deployment_id,
             "trigger": json.dumps(definition["trigger"]),
             "actions": json.dumps(definition["actions"]),
         },
@@ -93,6 +96,12 @@ async def automations_enabled(conn: AsyncConnection) -> list[RowMapping]:
         text(f"SELECT {_COLUMNS} FROM automation WHERE enabled ORDER BY created, id")
     )
     return list(rows.mappings())
+
+
+async def automations_of_deployment_delete(conn: AsyncConnection, deployment_id: uuid.UUID) -> None:
+    await conn.execute(
+        text("DELETE FROM automation WHERE deployment_id = :id"), {"id": deployment_id}
+    )
 
 
 async def automation_delete(conn: AsyncConnection, automation_id: uuid.UUID) -> bool:
