@@ -11,11 +11,17 @@ from typing import Any
 import pytest
 
 from headrace import flow
+from headrace.client import HeadraceClient
 from headrace.deployments import deployment_create
 from headrace.schemas.automations import DeploymentTrigger
 from tests.api.test_automations import wait_for
 
 pytestmark = pytest.mark.slow
+
+
+@flow
+def hello(who: str = "world") -> str:
+    return who
 
 
 def automations(stack: Any) -> list[dict[str, Any]]:
@@ -76,10 +82,18 @@ def test_a_deploy_trigger_runs_the_deployment_with_templated_parameters(
     assert stack.http.delete(f"/deployments/{deployment['id']}").status_code == 204
     assert automations(stack) == []
 
-
-@flow
-def hello(who: str = "world") -> str:
-    return who
+    # The SDK's flow.deploy takes them too (dicts or DeploymentTrigger).
+    with HeadraceClient(stack.url) as client:
+        hello.deploy(
+            "sdk",
+            stack.pool,
+            path=Path(__file__).parent,
+            triggers=[DeploymentTrigger(expect=["crm.*"], parameters={"who": "{{ event.id }}"})],
+            client=client,
+        )
+    [sdk] = automations(stack)
+    assert sdk["name"] == "hello/sdk trigger 1"
+    assert sdk["actions"][0]["parameters"] == {"who": "{{ event.id }}"}
 
 
 def test_flow_deploy_sends_its_triggers() -> None:
