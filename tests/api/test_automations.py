@@ -395,3 +395,36 @@ def test_actions_naming_what_does_not_exist_are_422(
         "/automations", json={"name": "x", "trigger": {"expect": ["y"]}, "actions": [action]}
     )
     assert answer.status_code == 422 and field in answer.json()["detail"], answer.text
+
+
+def test_change_flow_run_state_of_a_named_run_and_a_refused_transition(
+    http: httpx.Client, queue_api: QueueApi
+) -> None:
+    queue_api.pool("p")
+    run = queue_api.run(queue_api.deploy("p", name="stuck"))
+    assert queue_api.set_state(run["id"], "RUNNING").status_code == 201
+    create(
+        http,
+        name="give-up",
+        trigger={"expect": ["ops.give-up"]},
+        actions=[
+            {
+                "type": "change-flow-run-state",
+                "flow_run_id": run["id"],
+                "state": {"type": "FAILED", "message": "given up by ops"},
+            },
+            {
+                "type": "change-flow-run-state",
+                "flow_run_id": run["id"],
+                "state": {"type": "PENDING"},
+            },
+        ],
+    )
+    body = {"events": [{"event": "ops.give-up", "resource": {"headrace.resource.id": "ops"}}]}
+    assert http.post("/event_feed", json=body).status_code == 201
+    [firing] = wait_for(lambda: finished_firings(http, "give-up"), what="both outcomes")
+    first, second = firing["actions"]
+    assert first["status"] == "executed", first
+    assert second["status"] == "failed" and "already finished" in second["reason"], second
+    state = queue_api.run_state(run["id"])
+    assert (state["state_type"], state["state_message"]) == ("FAILED", "given up by ops")

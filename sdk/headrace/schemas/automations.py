@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, StringConstraints, Tag, model_validator
 
-from headrace.schemas.common import Model, Parameters, ReadModel, ResourceName
+from headrace.schemas.common import Model, Parameters, ReadModel, ResourceName, StateCreate
 
 MAX_PATTERNS = 50
 MAX_ACTIONS = 20
@@ -169,9 +169,19 @@ class ResumeAutomation(Model):
 
 
 class CancelFlowRun(Model):
-    """Cancels the flow run the triggering event is about."""
+    """Cancels a flow run: the one named, or the one the triggering event is about."""
 
     type: Literal["cancel-flow-run"]
+    flow_run_id: uuid.UUID | None = None
+
+
+class ChangeFlowRunState(Model):
+    """Proposes a state for a flow run (the one named, or the event's), as a client would; a
+    transition the rules refuse fails the action with the reason."""
+
+    type: Literal["change-flow-run-state"]
+    flow_run_id: uuid.UUID | None = None
+    state: StateCreate
 
 
 class CallWebhook(Model):
@@ -206,6 +216,7 @@ Action = Annotated[
     | PauseAutomation
     | ResumeAutomation
     | CancelFlowRun
+    | ChangeFlowRunState
     | CallWebhook
     | SendNotification,
     Field(discriminator="type"),

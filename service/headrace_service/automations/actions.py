@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from headrace.schemas.automations import (
     CallWebhook,
     CancelFlowRun,
+    ChangeFlowRunState,
     PauseDeployment,
     ResumeDeployment,
     RunDeployment,
@@ -144,12 +145,40 @@ async def set_paused(
     return f"{verb} deployment {deployment['flow_name']}/{deployment['name']}"
 
 
+def _run_of(action: CancelFlowRun | ChangeFlowRunState, firing: Firing) -> uuid.UUID:
+    run_id = action.flow_run_id or _about(firing.event, "flow-run")
+    if run_id is None:
+        raise ActionFailed("the triggering event is not about a flow run; set `flow_run_id`")
+    return run_id
+
+
+async def change_flow_run_state(
+    conn: AsyncConnection, action: ChangeFlowRunState, firing: Firing, lease_seconds: float
+) -> str:
+    run_id = _run_of(action, firing)
+    state = action.state
+    message = state.message or f"set by automation {firing.automation_name!r}"
+    try:
+        change = await queue.flow_run_set_state(
+            conn,
+            run_id,
+            state_type=state.type,
+            state_name=state.resolved_name(),
+            message=message,
+            data=state.data,
+            lease_seconds=lease_seconds,
+        )
+    except ServiceError as error:
+        raise ActionFailed(error.detail) from None
+    if not change.decision.accept:
+        raise ActionFailed(f"flow run {run_id}: {change.decision.reason}")
+    return f"flow run {run_id} is now {state.resolved_name()}"
+
+
 async def cancel_flow_run(
     conn: AsyncConnection, action: CancelFlowRun, firing: Firing, lease_seconds: float
 ) -> str:
-    run_id = _about(firing.event, "flow-run")
-    if run_id is None:
-        raise ActionFailed("the triggering event is not about a flow run")
+    run_id = _run_of(action, firing)
     try:
         change = await queue.flow_run_cancel(
             conn,

@@ -22,6 +22,7 @@ from headrace.schemas.automations import (
     Action,
     CallWebhook,
     CancelFlowRun,
+    ChangeFlowRunState,
     PauseAutomation,
     PauseDeployment,
     PauseWorkPool,
@@ -128,6 +129,8 @@ class Executor:
             return await pausing.set_queue_paused(conn, action, firing)
         if isinstance(action, PauseAutomation | ResumeAutomation):
             return await pausing.set_automation_enabled(conn, action, firing)
+        if isinstance(action, ChangeFlowRunState):
+            return await actions.change_flow_run_state(conn, action, firing, self.lease_seconds)
         if isinstance(action, CancelFlowRun):
             return await actions.cancel_flow_run(conn, action, firing, self.lease_seconds)
         raise ActionFailed(f"unknown action type {action.type!r}")
