@@ -33,19 +33,22 @@ async def count(db: Database, table: str) -> int:
         return int((await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
 
 
+async def add_automation(db: Database, name: str, trigger: dict[str, object]) -> None:
+    async with db.begin() as conn:
+        definition = {
+            "name": name,
+            "description": "",
+            "enabled": True,
+            "trigger": trigger,
+            "actions": [{"type": "cancel-flow-run"}],
+        }
+        assert await store.automation_create(conn, definition) is not None
+
+
 def test_a_proactive_trigger_without_after_fires_once_per_quiet_window(database_url: str) -> None:
     async def test(db: Database) -> None:
-        async with db.begin() as conn:
-            await store.automation_create(
-                conn,
-                {
-                    "name": "heartbeat-missing",
-                    "description": "",
-                    "enabled": True,
-                    "trigger": {"posture": "Proactive", "expect": ["app.heartbeat"], "within": 60},
-                    "actions": [{"type": "cancel-flow-run"}],
-                },
-            )
+        trigger = {"posture": "Proactive", "expect": ["app.heartbeat"], "within": 60}
+        await add_automation(db, "heartbeat-missing", trigger)
         assert await evaluator.run_once(db, T0) == 0  # the first window opens
         assert await evaluator.run_once(db, T0 + timedelta(seconds=30)) == 0
         assert await evaluator.run_once(db, T0 + timedelta(seconds=61)) == 1
@@ -66,22 +69,14 @@ def test_a_proactive_trigger_without_after_fires_once_per_quiet_window(database_
 
 def test_reactive_counts_whose_window_passed_are_forgotten(database_url: str) -> None:
     async def test(db: Database) -> None:
+        trigger = {
+            "expect": ["job.failed"],
+            "for_each": ["headrace.resource.id"],
+            "threshold": 3,
+            "within": 60,
+        }
+        await add_automation(db, "flapping", trigger)
         async with db.begin() as conn:
-            await store.automation_create(
-                conn,
-                {
-                    "name": "flapping",
-                    "description": "",
-                    "enabled": True,
-                    "trigger": {
-                        "expect": ["job.failed"],
-                        "for_each": ["headrace.resource.id"],
-                        "threshold": 3,
-                        "within": 60,
-                    },
-                    "actions": [{"type": "cancel-flow-run"}],
-                },
-            )
             for job in ("a", "b"):
                 await conn.execute(
                     text(
