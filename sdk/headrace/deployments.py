@@ -97,6 +97,7 @@ def deployment_create(
     paused: bool = False,
     schedules: list[DeploymentScheduleCreate] | None = None,
     source: CodeSource | None = None,
+    triggers: Iterable[Any] | None = None,
 ) -> DeploymentCreate:
     """The API request deploying `flow`: its name, parameter schema and retries travel along."""
     # Here and below: the schemas, schedules and the client load pydantic and httpx, kept out of
@@ -123,7 +124,14 @@ def deployment_create(
         retry_delay_seconds=first_delay(flow.retry_delay_seconds, flow.retries),
         schedules=schedules,
         source=source,
+        # Dicts or DeploymentTrigger models; validated with the rest of the request.
+        triggers=None if triggers is None else [_trigger_dict(t) for t in triggers],
     )
+
+
+def _trigger_dict(trigger: Any) -> Any:
+    dump = getattr(trigger, "model_dump", None)
+    return dump(exclude_unset=True) if callable(dump) else trigger
 
 
 def deployment_schedules(
@@ -189,6 +197,9 @@ class DeployOptions(TypedDict, total=False):
     timezone: str | None
     anchor_date: datetime | None
     schedules: Iterable[ScheduleLike] | None
+    # Automations that run this deployment (DeploymentTrigger or dicts, docs/automations.md):
+    # a list replaces the deployment's triggers, [] removes them, None keeps them.
+    triggers: Iterable[Any] | None
     client: HeadraceClient | None
 
 
@@ -237,6 +248,7 @@ def deploy_flow(
             schedules=options.get("schedules"),
         ),
         source=source,
+        triggers=options.get("triggers"),
     )
     return send_deployment(request, options.get("client"))
 

@@ -27,7 +27,6 @@ DEPLOY_KEYWORDS = {
     "build": "docker-and-kubernetes",
     "push": "docker-and-kubernetes",
     "job_variables": "docker-and-kubernetes",
-    "triggers": "not-supported",
 }
 
 

@@ -27,6 +27,7 @@ from headrace_service.dashboard.routes import dashboard_routes
 from headrace_service.db import Database, create_engine
 from headrace_service.errors import DatabaseUnavailable, ServiceError, Unauthorized
 from headrace_service.loops import start_loops, stop_loops
+from headrace_service.loops.automations import AutomationLoop
 from headrace_service.metrics import RequestMetricsMiddleware, metrics_routes
 from headrace_service.metrics_snapshot import SnapshotCache
 from headrace_service.migration_check import MigrationCheck
@@ -39,6 +40,7 @@ from headrace_service.settings import ServerSettings
 from headrace_service.store.events import EVENT_CHANNEL
 from headrace_service.store.run_activity import RUN_ACTIVITY_CHANNEL
 from headrace_service.web_auth import guard_routes, login_routes
+from headrace_service.webhooks import hook_routes
 
 API_PREFIX = "/api"
 log = logging.getLogger("headrace.server")
@@ -61,6 +63,7 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
     routes: list[BaseRoute] = [r.starlette_route(API_PREFIX) for r in api]
     routes.append(Route(API_PREFIX + "/openapi.json", openapi, methods=["GET"]))
     routes.extend(login_routes())
+    routes.extend(hook_routes())  # the webhook's secret is their credential, not an API key
     routes.extend(guard_routes(metrics_routes() + dashboard_routes()))
 
     @asynccontextmanager
@@ -94,6 +97,10 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
         )
         await notifier.start()
         scheduler = start_loops(settings, db)
+        automations = AutomationLoop(
+            db, notifier, settings.lease_seconds, retention_days=settings.retention_events_days
+        )
+        automations.start()
         try:
             # Starlette hands each request a copy of this as its state (app_state.py).
             yield AppState(
@@ -107,6 +114,7 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
                 block_cipher=block_cipher,
             )
         finally:
+            await automations.stop()
             stop_loops(scheduler)
             await notifier.stop()
             await db.dispose()

@@ -635,3 +635,110 @@ variable = Table(
     _created(),
     _updated(),
 )
+
+# Automations (migration 0019): a trigger over events and the actions it runs (api/automations.py).
+automation = Table(
+    "automation",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False, unique=True),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("trigger", JSONB, nullable=False),
+    Column("actions", JSONB, nullable=False),
+    # Set for the automations a deployment's `triggers=` made: replaced on each deploy,
+    # deleted with the deployment.
+    Column("deployment_id", UUID(as_uuid=True), ForeignKey("deployment.id", ondelete="CASCADE")),
+    _created(),
+    _updated(),
+    Index("ix_automation_deployment_id", "deployment_id"),
+)
+
+# Where the evaluator is in the event table: every event up to `last_seq` is evaluated, and so
+# are the `done_seqs` above it (events committed out of order leave gaps it waits on briefly).
+automation_cursor = Table(
+    "automation_cursor",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
+    Column("done_seqs", ARRAY(BigInteger), nullable=False, server_default=text("'{}'::bigint[]")),
+    Column("updated", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    CheckConstraint("id = 1", name="one_row"),
+)
+
+# A trigger's count for one `for_each` value (automations/triggers.py).
+automation_bucket = Table(
+    "automation_bucket",
+    metadata,
+    Column(
+        "automation_id",
+        UUID(as_uuid=True),
+        ForeignKey("automation.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", Text, primary_key=True),
+    Column("opened", DateTime(timezone=True), nullable=False),
+    Column("count", Integer, nullable=False, server_default=text("0")),
+    Column("opener", JSONB),
+)
+
+# One row per firing; the unique idempotency key makes a firing happen once, whoever evaluates.
+automation_firing = Table(
+    "automation_firing",
+    metadata,
+    _id(),
+    Column(
+        "automation_id",
+        UUID(as_uuid=True),
+        ForeignKey("automation.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("idempotency_key", Text, nullable=False, unique=True),
+    Column("fired", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("event", JSONB),
+    # An automation's recent firings, newest first.
+    Index("ix_automation_firing_automation_fired", "automation_id", "fired"),
+)
+
+# Each action of a firing, with its outcome; pending ones are what the executor takes.
+automation_action = Table(
+    "automation_action",
+    metadata,
+    Column(
+        "firing_id",
+        UUID(as_uuid=True),
+        ForeignKey("automation_firing.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("index", Integer, primary_key=True),
+    Column("type", Text, nullable=False),
+    Column("action", JSONB, nullable=False),  # the definition when it fired
+    Column("status", Text, nullable=False, server_default="pending"),
+    Column("reason", Text),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    _updated(),
+    CheckConstraint("status IN ('pending', 'running', 'executed', 'failed')", name="known_status"),
+    Index(
+        "ix_automation_action_pending",
+        "updated",
+        postgresql_where=text("status IN ('pending', 'running')"),
+    ),
+)
+
+# Inbound webhooks (migration 0019): POST /hooks/{slug} with the secret becomes an event.
+webhook = Table(
+    "webhook",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False, unique=True),
+    Column("slug", Text, nullable=False, unique=True),
+    Column("secret_hash", Text, nullable=False),
+    Column("template", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("received", BigInteger, nullable=False, server_default=text("0")),
+    Column("rejected", BigInteger, nullable=False, server_default=text("0")),
+    Column("last_received", DateTime(timezone=True)),
+    _created(),
+    _updated(),
+)

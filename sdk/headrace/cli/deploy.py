@@ -7,16 +7,19 @@ the API or `--source git+URL@ref` names a git repository (docs/code-sources.md).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from headrace.cli.common import api
 from headrace.cli.exits import fail
 from headrace.cli.output import console
 from headrace.cli.params import parse_params, resource_name
+from headrace.client.transport import detail_text
 from headrace.deployments import deployment_create, deployment_schedules, split_entrypoint
 from headrace.entrypoints import EntrypointError
 from headrace.flows import load_flow
@@ -107,6 +110,15 @@ def deploy(
             "network=host.",
         ),
     ] = None,
+    trigger: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trigger",
+            help="An automation that runs this deployment, as JSON (repeatable), e.g. "
+            '\'{"expect": ["shop.order.paid"]}\'; replaces the deployment\'s triggers '
+            "(docs/automations.md).",
+        ),
+    ] = None,
 ) -> None:
     """Create or update a deployment of a flow (deploying twice updates it).
 
@@ -132,21 +144,25 @@ def deploy(
         flow = load_flow(folder, entry)
     except EntrypointError as error:
         fail(str(error))
-    request = deployment_create(
-        flow,
-        name=name,
-        work_pool_name=pool,
-        path=folder,
-        entrypoint=entry,
-        parameters=parameters,
-        work_queue_name=queue,
-        tags=tag,
-        description=description,
-        version=version,
-        concurrency_limit=concurrency_limit,
-        concurrency_key=concurrency_key,
-        schedules=schedules,
-    )
+    try:
+        request = deployment_create(
+            flow,
+            name=name,
+            work_pool_name=pool,
+            path=folder,
+            entrypoint=entry,
+            parameters=parameters,
+            work_queue_name=queue,
+            tags=tag,
+            description=description,
+            version=version,
+            concurrency_limit=concurrency_limit,
+            concurrency_key=concurrency_key,
+            schedules=schedules,
+            triggers=_triggers(trigger),
+        )
+    except ValidationError as error:
+        fail(detail_text(error.errors(include_url=False)))
     request.job_variables = job_variables
     from headrace.client import deployments
 
@@ -162,6 +178,19 @@ def deploy(
         console.print(f"schedule:      {describe(schedules[0].schedule)}", markup=False)
     console.print(f"run it:        headrace deployment run {full_name}", highlight=False)
     console.print(f"start a worker: headrace worker start --pool {pool}", highlight=False)
+
+
+def _triggers(values: list[str] | None) -> list[Any] | None:
+    """The --trigger options as JSON objects; None keeps the deployment's triggers."""
+    if not values:
+        return None
+    parsed = []
+    for i, value in enumerate(values):
+        try:
+            parsed.append(json.loads(value))
+        except ValueError as error:
+            fail(f"--trigger {i + 1}: not valid JSON: {error}")
+    return parsed
 
 
 def _relative_to(folder: Path, file: Path) -> str:

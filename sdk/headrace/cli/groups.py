@@ -43,6 +43,10 @@ GROUPS: dict[str, Group] = {
     "artifact": Group("artifact", "Artifacts published by runs."),
     "variable": Group("variable", "Named JSON values shared by flows and deployments."),
     "event": Group("event", "Events: what runs, deployments and your code did."),
+    "automation": Group(
+        "automation", "Automations: run actions when events happen (or fail to happen)."
+    ),
+    "webhook": Group("webhook", "Inbound webhooks: URLs that turn HTTP requests into events."),
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from headrace.entrypoints import standard_library_refusal
+from headrace.schemas.automations import MAX_DEPLOYMENT_TRIGGERS, DeploymentTrigger
 from headrace.schemas.code_sources import CodeSource
 from headrace.schemas.common import (
     Message,
@@ -84,6 +85,11 @@ class DeploymentCreate(Model):
     schedules: list[DeploymentScheduleCreate] | None = Field(default=None, max_length=MAX_SCHEDULES)
     # After downtime, create the schedule's missed runs instead of skipping them.
     catchup: bool = False
+    # None keeps the deployment's triggers; a list replaces the automations that run it
+    # (docs/automations.md, "Triggers of a deployment"); [] removes them.
+    triggers: list[DeploymentTrigger] | None = Field(
+        default=None, max_length=MAX_DEPLOYMENT_TRIGGERS
+    )
 
     _entrypoint = field_validator("entrypoint")(check_entrypoint)
     _path = field_validator("path")(check_absolute_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from headrace_service.api import (
     api_keys,
     artifacts,
+    automations,
     blocks,
     cancel,
     code_bundles,
@@ -24,6 +25,7 @@ from headrace_service.api import (
     schedules,
     task_runs,
     variables,
+    webhooks,
     work_pools,
     workers,
 )
@@ -53,6 +55,8 @@ ROUTERS = [
     blocks.router,
     global_concurrency.router,
     events.router,
+    automations.router,
+    webhooks.router,
 ]
 
 

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from headrace._state_types import StateType
 from headrace.schemas.deployments import (
     Deployment,
     DeploymentCreate,
@@ -26,11 +25,12 @@ from headrace_service.api.deps import db, settings, to_model
 from headrace_service.api.flow_runs import read_run
 from headrace_service.api.patching import changes_of
 from headrace_service.api.routing import Router
-from headrace_service.api.run_keys import check_key, run_key
+from headrace_service.api.run_keys import check_key
 from headrace_service.api.schedules import check_schedule_body
-from headrace_service.errors import ConflictError, InvalidInput, NotFoundError
-from headrace_service.names import friendly_name
-from headrace_service.parameter_schema import check_defaults, check_parameters, check_schema
+from headrace_service.automations.deployment_triggers import replace_triggers
+from headrace_service.deployment_runs import enqueue_deployment_run
+from headrace_service.errors import InvalidInput, NotFoundError
+from headrace_service.parameter_schema import check_defaults, check_schema
 from headrace_service.store import deployments as store
 from headrace_service.store import schedules as schedule_store
 from headrace_service.store import work_pools as pools
@@ -85,6 +85,8 @@ async def create_deployment(request: Request, body: DeploymentCreate) -> Deploym
             await schedule_store.schedules_replace(conn, deployment_id, body.schedules)
         await schedule_store.deployment_sync_runs(conn, deployment_id)
         row = await store.deployment_require(conn, deployment_id)
+        if body.triggers is not None:
+            await replace_triggers(conn, row, body.triggers)
         # An upsert: a row made by this transaction has `updated` equal to `created`.
         await _deployment_changed(
             conn, "created" if row["created"] == row["updated"] else "updated", row
@@ -214,54 +216,8 @@ async def create_deployment_run_by_name(
 async def _create_run(
     request: Request, conn: AsyncConnection, deployment: RowMapping, body: DeploymentRunCreate
 ) -> FlowRun:
-    """Merge and check the parameters, then enqueue the run SCHEDULED in the deployment's queue.
-
-    A paused deployment still takes runs asked for explicitly: pausing stops its schedules.
-    """
     key = _idempotency_key(request, deployment["id"])
-    if key is not None:
-        existing = await store.flow_run_id_by_idempotency_key(conn, key)
-        if existing is not None:
-            return await read_run(conn, existing)
-    if deployment["work_pool_id"] is None:
-        raise ConflictError(
-            f"deployment {deployment['flow_name']}/{deployment['name']} has no work pool (it was "
-            "deleted); deploy it again with --pool"
-        )
-    parameters = {**deployment["parameters"], **body.parameters}
-    check_parameters(deployment["parameter_schema"], parameters)
-    concurrency_key = run_key(deployment["concurrency_key"], parameters)
-    queue_id, priority = deployment["work_queue_id"], deployment["queue_priority"]
-    if queue_id is None:  # its queue was deleted: the pool's default one
-        default = await pools.work_queue_require(
-            conn, deployment["work_pool_id"], deployment["work_pool_name"], DEFAULT_QUEUE
-        )
-        queue_id, priority = default["id"], default["priority"]
-    row = await queue.flow_run_create(
-        conn,
-        flow_id=deployment["flow_id"],
-        name=body.name or friendly_name(),
-        state_type=StateType.SCHEDULED,
-        state_name="Scheduled",
-        state_message=None,
-        parameters=parameters,
-        tags=list(dict.fromkeys([*deployment["tags"], *body.tags])),
-        max_retries=deployment["max_retries"],
-        retry_delay_seconds=deployment["retry_delay_seconds"],
-        deployment_id=deployment["id"],
-        work_pool_id=deployment["work_pool_id"],
-        work_queue_id=queue_id,
-        priority=priority,
-        scheduled_time=body.scheduled_time,
-        idempotency_key=key,
-        concurrency_key=concurrency_key,
-    )
-    if row is None:  # the same key won a race with us a moment ago
-        assert key is not None
-        existing = await store.flow_run_id_by_idempotency_key(conn, key)
-        assert existing is not None
-        return await read_run(conn, existing)
-    return await read_run(conn, row["id"])
+    return await read_run(conn, await enqueue_deployment_run(conn, deployment, body, key))
 
 
 def _idempotency_key(request: Request, deployment_id: uuid.UUID) -> str | None:

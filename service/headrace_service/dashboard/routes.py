@@ -10,6 +10,7 @@ from headrace_service.dashboard.artifact_views import (
     artifacts_page,
     run_artifacts_fragment,
 )
+from headrace_service.dashboard.automation_pages import automation_page, automations_page
 from headrace_service.dashboard.block_pages import block_new_page, block_page, blocks_page
 from headrace_service.dashboard.deployment_pages import deployment_page, deployments_page
 from headrace_service.dashboard.event_pages import events_dashboard_page
@@ -40,6 +41,8 @@ def dashboard_routes() -> list[BaseRoute]:
         Route("/blocks/new/{slug}", block_new_page, methods=["GET"]),
         Route("/blocks/{slug}/{name}", block_page, methods=["GET"]),
         Route("/events", events_dashboard_page, methods=["GET"]),
+        Route("/automations", automations_page, methods=["GET"]),
+        Route("/automations/{automation_id}", automation_page, methods=["GET"]),
         Route("/api/events", events_endpoint, methods=["GET"]),
         Route("/api/event_feed/stream", event_stream_endpoint, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),

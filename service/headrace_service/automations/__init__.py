@@ -1,0 +1,1 @@
+"""Automations: trigger matching (pure), templates, the action executors and the evaluator loop."""

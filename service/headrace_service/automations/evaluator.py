@@ -1,0 +1,291 @@
+"""The evaluator: reads new events in arrival order and turns the triggers they complete into
+firings (each with its actions, pending), in one transaction per pass.
+
+One replica evaluates at a time (a transaction-level advisory lock, and the cursor row locked
+FOR UPDATE). The cursor, the buckets and the firings change in the same transaction, so a pass
+that dies changes nothing; a firing's idempotency key is unique, so no trigger fires twice for
+the same event or window. Events can commit out of `seq` order (two concurrent inserts): an
+event above a gap is evaluated and remembered (`done_seqs`), and the cursor passes the gap once
+the event after it is GAP_GRACE_SECONDS old (the gap was a rolled-back insert).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import text
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from headrace.schemas.automations import CompoundTrigger, EventTrigger, Trigger
+from headrace.schemas.events import RESOURCE_ID, RESOURCE_NAME, RESOURCE_ROLE
+from headrace_service.automations.triggers import (
+    Bucket,
+    EventView,
+    bucket_key,
+    event_context,
+    event_matches,
+    proactive_due,
+    step,
+)
+from headrace_service.db import Database
+from headrace_service.store import automations as store
+from headrace_service.store.events import event_record
+
+log = logging.getLogger("headrace.automations")
+
+EVALUATOR_LOCK_KEY = 7_142_201
+BATCH = 500
+GAP_GRACE_SECONDS = 5.0
+TRIGGERED = "headrace.automation.triggered"
+# The bucket of a compound trigger that remembers which of its triggers fired, and when.
+COMPOUND_KEY = "compound"
+_TRIGGER = TypeAdapter[EventTrigger | CompoundTrigger](Trigger)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    id: uuid.UUID
+    name: str
+    trigger: EventTrigger | CompoundTrigger
+    actions: list[dict[str, Any]]
+
+    def parts(self) -> list[tuple[str, EventTrigger]]:
+        """Its event triggers, each with the prefix of its buckets' keys."""
+        if isinstance(self.trigger, CompoundTrigger):
+            return [(f"{i}|", t) for i, t in enumerate(self.trigger.triggers)]
+        return [("", self.trigger)]
+
+
+def automation_labels(automation_id: uuid.UUID, name: str) -> dict[str, str]:
+    return {RESOURCE_ID: f"headrace.automation.{automation_id}", RESOURCE_NAME: name}
+
+
+def _load(row: RowMapping) -> Loaded | None:
+    try:
+        trigger = _TRIGGER.validate_python(row["trigger"])
+    except ValidationError:
+        log.warning("automation %s has a trigger this server cannot read; skipped", row["name"])
+        return None
+    return Loaded(row["id"], row["name"], trigger, list(row["actions"]))
+
+
+def _view(row: RowMapping) -> EventView:
+    return EventView(
+        seq=row["seq"],
+        id=str(row["id"]),
+        event=row["event"],
+        occurred=row["occurred"],
+        resource=row["resource"],
+        related=row["related"],
+        payload=row["payload"],
+    )
+
+
+def _own_event(automation: Loaded, event: EventView) -> bool:
+    """An automation never reacts to the events of its own firings (no loops)."""
+    return (
+        event.event.startswith("headrace.automation.")
+        and event.resource.get(RESOURCE_ID) == f"headrace.automation.{automation.id}"
+    )
+
+
+async def fire(
+    conn: AsyncConnection, automation: Loaded, key: str, event: dict[str, Any] | None
+) -> bool:
+    """Record the firing, its pending actions and its event; False if `key` already fired."""
+    firing_id = await store.firing_insert(
+        conn, automation.id, f"{automation.id}:{key}", event, automation.actions
+    )
+    if firing_id is None:
+        return False
+    related = [{RESOURCE_ID: f"headrace.automation-firing.{firing_id}", RESOURCE_ROLE: "firing"}]
+    if event is not None and event.get("resource", {}).get(RESOURCE_ID):
+        related.append({**event["resource"], RESOURCE_ROLE: "triggering-resource"})
+    payload: dict[str, Any] = {"firing_id": str(firing_id)}
+    if event is not None:
+        payload["triggering_event"] = {"id": event["id"], "event": event["event"]}
+    await event_record(
+        conn,
+        TRIGGERED,
+        automation_labels(automation.id, automation.name),
+        related=related,
+        payload=payload,
+    )
+    log.info("automation %r fired (%s)", automation.name, key)
+    return True
+
+
+class _Buckets:
+    """The buckets of the enabled automations, read once per pass, written back at its end."""
+
+    def __init__(self, rows: list[RowMapping]) -> None:
+        self.values: dict[tuple[uuid.UUID, str], Bucket | None] = {
+            (r["automation_id"], r["key"]): Bucket(r["key"], r["opened"], r["count"], r["opener"])
+            for r in rows
+        }
+        self.changed: set[tuple[uuid.UUID, str]] = set()
+
+    def get(self, automation_id: uuid.UUID, key: str) -> Bucket | None:
+        return self.values.get((automation_id, key))
+
+    def set(self, automation_id: uuid.UUID, key: str, bucket: Bucket | None) -> None:
+        if self.values.get((automation_id, key)) != bucket:
+            self.values[(automation_id, key)] = bucket
+            self.changed.add((automation_id, key))
+
+    def of(self, automation_id: uuid.UUID, prefix: str) -> list[tuple[str, Bucket]]:
+        return [
+            (k, b)
+            for (a, k), b in list(self.values.items())
+            if a == automation_id and b is not None and k.startswith(prefix) and k != COMPOUND_KEY
+        ]
+
+    async def save(self, conn: AsyncConnection) -> None:
+        for automation_id, key in sorted(self.changed, key=str):
+            bucket = self.values[(automation_id, key)]
+            if bucket is None:
+                await store.bucket_delete(conn, automation_id, key)
+            else:
+                await store.bucket_put(
+                    conn, automation_id, key, bucket.opened, bucket.count, bucket.opener
+                )
+
+
+def advance(last: int, done: set[int], received: dict[int, datetime], now: datetime) -> int:
+    """The new cursor: past every evaluated event whose predecessors are all evaluated or
+    (a gap older than the grace) will never commit."""
+    horizon = now - timedelta(seconds=GAP_GRACE_SECONDS)
+    for seq in sorted(s for s in done if s > last):
+        if seq != last + 1:
+            arrived = received.get(seq)
+            if arrived is None or arrived > horizon:
+                break
+        last = seq
+    return last
+
+
+async def run_once(db: Database, now: datetime | None = None) -> int:
+    """One pass: evaluate a batch of new events and the proactive windows that ended; how many
+    firings it made (0 when another replica holds the evaluator's lock)."""
+    now = now or datetime.now(UTC)
+    async with db.begin() as conn:
+        locked = await conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": EVALUATOR_LOCK_KEY}
+        )
+        if not locked.scalar_one():
+            return 0
+        last, done = await store.cursor_lock(conn)
+        automations = [a for a in map(_load, await store.automations_enabled(conn)) if a]
+        if not automations:
+            # Nothing to evaluate: skip to the newest event without reading any.
+            await store.cursor_save(conn, await store.newest_seq(conn, last), set())
+            return 0
+        rows = await store.events_from(conn, last, BATCH)
+        buckets = _Buckets(await store.buckets_of(conn, [a.id for a in automations]))
+        fired = 0
+        for row in rows:
+            if row["seq"] in done:
+                continue
+            event = _view(row)
+            for automation in automations:
+                if _own_event(automation, event):
+                    continue
+                for prefix, trigger in automation.parts():
+                    if not event_matches(trigger, event):
+                        continue
+                    key = prefix + bucket_key(trigger, event)
+                    result = step(trigger, buckets.get(automation.id, key), event)
+                    buckets.set(automation.id, key, result.bucket)
+                    if result.fired:
+                        fired += await _part_fired(
+                            conn,
+                            automation,
+                            buckets,
+                            prefix,
+                            f"event:{event.id}",
+                            event_context(event),
+                            event.occurred,
+                        )
+            done.add(row["seq"])
+        fired += await _sweep_proactive(conn, automations, buckets, now)
+        await buckets.save(conn)
+        received = {r["seq"]: r["received"] for r in rows}
+        await store.cursor_save(conn, advance(last, done, received, now), done)
+    return fired
+
+
+async def _part_fired(
+    conn: AsyncConnection,
+    automation: Loaded,
+    buckets: _Buckets,
+    prefix: str,
+    key: str,
+    event: dict[str, Any] | None,
+    at: datetime,
+) -> int:
+    """An event trigger fired: the automation fires, or, for a compound trigger, once all (or
+    any) of its triggers fired within its window."""
+    trigger = automation.trigger
+    if not isinstance(trigger, CompoundTrigger):
+        return int(await fire(conn, automation, key, event))
+    state = buckets.get(automation.id, COMPOUND_KEY)
+    fired_at: dict[str, str] = dict((state.opener or {}).get("fired", {})) if state else {}
+    fired_at[prefix] = at.isoformat()
+    if trigger.within > 0:
+        horizon = at - timedelta(seconds=trigger.within)
+        fired_at = {p: t for p, t in fired_at.items() if datetime.fromisoformat(t) >= horizon}
+    needed = len(trigger.triggers) if trigger.require == "all" else 1
+    if len(fired_at) >= needed:
+        buckets.set(automation.id, COMPOUND_KEY, None)
+        return int(await fire(conn, automation, f"compound:{key}", event))
+    opened = min(datetime.fromisoformat(t) for t in fired_at.values())
+    buckets.set(
+        automation.id,
+        COMPOUND_KEY,
+        Bucket(COMPOUND_KEY, opened, len(fired_at), {"fired": fired_at}),
+    )
+    return 0
+
+
+async def _sweep_proactive(
+    conn: AsyncConnection, automations: list[Loaded], buckets: _Buckets, now: datetime
+) -> int:
+    """Fire the proactive windows that ended short of their threshold. Without `after`, a
+    window is always open: the next starts when one ends."""
+    fired = 0
+    for automation in automations:
+        for prefix, trigger in automation.parts():
+            if trigger.posture != "Proactive":
+                _forget_expired(automation, buckets, prefix, trigger, now)
+                continue
+            if not trigger.after and buckets.get(automation.id, prefix) is None:
+                buckets.set(automation.id, prefix, Bucket(prefix, now))
+            for key, bucket in buckets.of(automation.id, prefix):
+                if not proactive_due(trigger, bucket, now):
+                    continue
+                window = f"window:{key}:{bucket.opened.isoformat()}"
+                fired += await _part_fired(
+                    conn, automation, buckets, prefix, window, bucket.opener, now
+                )
+                following = Bucket(prefix, now) if not trigger.after else None
+                buckets.set(automation.id, key, following)
+    return fired
+
+
+def _forget_expired(
+    automation: Loaded, buckets: _Buckets, prefix: str, trigger: EventTrigger, now: datetime
+) -> None:
+    """A reactive count whose window is over can no longer fire: drop it (one per `for_each`
+    value would otherwise pile up)."""
+    if trigger.within <= 0:
+        return
+    horizon = now - timedelta(seconds=trigger.within)
+    for key, bucket in buckets.of(automation.id, prefix):
+        if bucket.opened < horizon:
+            buckets.set(automation.id, key, None)

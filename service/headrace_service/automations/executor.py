@@ -1,0 +1,193 @@
+"""The executor: takes pending actions of firings and does them, recording each outcome as an
+`automation_action` row and an event (`headrace.automation.action.executed` / `.failed`).
+
+Database actions run inside the transaction that marks them done (a savepoint around each, so a
+failed one leaves nothing behind): exactly once, whichever replica takes them. A webhook is
+marked `running` before it is called and its outcome recorded after; a server that stops during
+a call leaves it `running`, and it is failed later rather than sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from headrace.schemas.automations import (
+    Action,
+    CallWebhook,
+    CancelFlowRun,
+    ChangeFlowRunState,
+    PauseAutomation,
+    PauseDeployment,
+    PauseWorkPool,
+    PauseWorkQueue,
+    ResumeAutomation,
+    ResumeDeployment,
+    ResumeWorkPool,
+    ResumeWorkQueue,
+    RunDeployment,
+    SendNotification,
+)
+from headrace.schemas.events import RESOURCE_ID, RESOURCE_ROLE
+from headrace_service.automations import actions, pausing
+from headrace_service.automations.actions import ActionFailed, Firing
+from headrace_service.automations.evaluator import automation_labels
+from headrace_service.db import Database
+from headrace_service.errors import ServiceError
+from headrace_service.store import automations as store
+from headrace_service.store.events import event_record
+
+log = logging.getLogger("headrace.automations")
+
+TAKE = 20
+EXECUTED = "headrace.automation.action.executed"
+FAILED = "headrace.automation.action.failed"
+_ACTION = TypeAdapter[Action](Action)
+
+
+class Executor:
+    """Runs pending actions; webhooks as tasks of their own, so a slow receiver holds up
+    nothing else."""
+
+    def __init__(self, db: Database, lease_seconds: float) -> None:
+        self.db = db
+        self.lease_seconds = lease_seconds
+        self.http = httpx.AsyncClient(follow_redirects=False)
+        self.calls: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        for task in list(self.calls):
+            task.cancel()
+        await asyncio.gather(*self.calls, return_exceptions=True)
+        await self.http.aclose()
+
+    async def run_once(self) -> int:
+        """Do every pending action (webhooks: start them); how many were taken."""
+        taken = 0
+        while True:
+            calls: list[tuple[CallWebhook | SendNotification, Firing]] = []
+            async with self.db.begin() as conn:
+                rows = await store.action_take(conn, TAKE)
+                for row in rows:
+                    call = await self._do(conn, row)
+                    if call is not None:
+                        calls.append(call)
+            for action, firing in calls:
+                task = asyncio.create_task(self._call(action, firing))
+                self.calls.add(task)
+                task.add_done_callback(self.calls.discard)
+            taken += len(rows)
+            if len(rows) < TAKE:
+                return taken
+
+    async def _do(
+        self, conn: AsyncConnection, row: Any
+    ) -> tuple[CallWebhook | SendNotification, Firing] | None:
+        firing = Firing(
+            row["firing_id"],
+            row["index"],
+            row["automation_id"],
+            row["automation_name"],
+            row["event"],
+        )
+        try:
+            action = _ACTION.validate_python(row["action"])
+        except ValidationError as error:
+            await record(conn, firing, row["type"], "failed", f"invalid action: {error}")
+            return None
+        if isinstance(action, CallWebhook | SendNotification):
+            await store.action_set(
+                conn, firing.id, firing.index, "running", attempts=row["attempts"] + 1
+            )
+            return action, firing
+        try:
+            async with conn.begin_nested():
+                outcome = await self._database_action(conn, action, firing)
+        except ActionFailed as error:
+            await record(conn, firing, action.type, "failed", str(error))
+        except (ServiceError, SQLAlchemyError) as error:
+            reason = error.detail if isinstance(error, ServiceError) else str(error).splitlines()[0]
+            await record(conn, firing, action.type, "failed", reason)
+        else:
+            await record(conn, firing, action.type, "executed", outcome)
+        return None
+
+    async def _database_action(self, conn: AsyncConnection, action: Action, firing: Firing) -> str:
+        if isinstance(action, RunDeployment):
+            return await actions.run_deployment(conn, action, firing)
+        if isinstance(action, PauseDeployment | ResumeDeployment):
+            return await actions.set_paused(conn, action, firing)
+        if isinstance(action, PauseWorkPool | ResumeWorkPool):
+            return await pausing.set_pool_paused(conn, action, firing)
+        if isinstance(action, PauseWorkQueue | ResumeWorkQueue):
+            return await pausing.set_queue_paused(conn, action, firing)
+        if isinstance(action, PauseAutomation | ResumeAutomation):
+            return await pausing.set_automation_enabled(conn, action, firing)
+        if isinstance(action, ChangeFlowRunState):
+            return await actions.change_flow_run_state(conn, action, firing, self.lease_seconds)
+        if isinstance(action, CancelFlowRun):
+            return await actions.cancel_flow_run(conn, action, firing, self.lease_seconds)
+        raise ActionFailed(f"unknown action type {action.type!r}")
+
+    async def _call(self, action: CallWebhook | SendNotification, firing: Firing) -> None:
+        try:
+            outcome, attempts = await actions.call_webhook(self.http, action, firing)
+            status, reason = "executed", outcome
+        except ActionFailed as error:
+            status, reason, attempts = "failed", str(error), action.retries + 1
+        try:
+            async with self.db.begin() as conn:
+                await record(conn, firing, action.type, status, reason, attempts=attempts)
+        except Exception:  # the database went away: the row stays `running`, failed later
+            log.exception("could not record the outcome of a webhook of %s", firing.automation_name)
+
+    async def fail_interrupted(self) -> None:
+        async with self.db.begin() as conn:
+            for row in await store.actions_interrupted(conn):
+                firing = Firing(row["firing_id"], row["index"], row["automation_id"], "", None)
+                await _event(conn, firing, row["type"], "failed", "interrupted")
+
+
+async def record(
+    conn: AsyncConnection,
+    firing: Firing,
+    action_type: str,
+    status: str,
+    reason: str,
+    *,
+    attempts: int | None = None,
+) -> None:
+    """The outcome of an action: its row and its event."""
+    await store.action_set(conn, firing.id, firing.index, status, reason, attempts=attempts)
+    await _event(conn, firing, action_type, status, reason)
+    if status == "failed":
+        log.warning(
+            "automation %r: action %d (%s) failed: %s",
+            firing.automation_name,
+            firing.index,
+            action_type,
+            reason,
+        )
+
+
+async def _event(
+    conn: AsyncConnection, firing: Firing, action_type: str, status: str, reason: str
+) -> None:
+    await event_record(
+        conn,
+        EXECUTED if status == "executed" else FAILED,
+        automation_labels(firing.automation_id, firing.automation_name),
+        related=[{RESOURCE_ID: f"headrace.automation-firing.{firing.id}", RESOURCE_ROLE: "firing"}],
+        payload={
+            "firing_id": str(firing.id),
+            "action_index": firing.index,
+            "action_type": action_type,
+            ("outcome" if status == "executed" else "reason"): reason,
+        },
+    )
