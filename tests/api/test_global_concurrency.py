@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -24,6 +26,8 @@ from headrace.concurrency.sync import (
     concurrency,
     rate_limit,
 )
+from headrace_service.db import libpq_url
+from tests.conftest import LiveServer
 
 
 def make_limit(client: HeadraceClient, name: str, limit: int, **body: object) -> None:
@@ -209,6 +213,38 @@ def test_a_sigkilled_holders_slots_come_back_within_the_lease(
     with concurrency("gpu", timeout_seconds=10):
         waited = time.monotonic() - killed
     assert waited < 2 + 1.5  # the lease, and a little
+
+
+def test_a_holder_whose_slot_was_lost_is_warned_once(
+    live_server: LiveServer, client: HeadraceClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A grant commits without a WAL flush: a database crash can forget it. The holder's next
+    renewal renews nothing, and the SDK says the limit may be exceeded (here the slot row is
+    deleted by hand, as the crash would have lost it)."""
+    make_limit(client, "ledger", 1)
+    with (
+        caplog.at_level(logging.WARNING, logger="headrace.concurrency"),
+        concurrency("ledger", lease_duration=0.9),
+    ):
+        with psycopg.connect(libpq_url(live_server.database_url), autocommit=True) as conn:
+            conn.execute("DELETE FROM global_concurrency_slot")
+        time.sleep(1.2)  # several renewals at a third of the lease
+    lost = [r for r in caplog.records if "no longer held" in r.getMessage()]
+    assert len(lost) == 1
+    assert "the limit may be exceeded" in lost[0].getMessage()
+
+
+def test_a_held_slot_is_renewed_without_a_warning(
+    client: HeadraceClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_limit(client, "ledger", 1)
+    with (
+        caplog.at_level(logging.WARNING, logger="headrace.concurrency"),
+        concurrency("ledger", lease_duration=0.9),
+    ):
+        time.sleep(1.2)
+        assert limit_state(client, "ledger")["active_slots"] == 1
+    assert not [r for r in caplog.records if "no longer held" in r.getMessage()]
 
 
 def test_the_gcl_cli(api_url: str, client: HeadraceClient) -> None:

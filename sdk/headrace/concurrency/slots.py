@@ -74,9 +74,18 @@ class GlobalSlots:
         from headrace.schemas.global_concurrency import GlobalSlotHolder
 
         for holder_id in holder_ids:
-            api.renew(
+            renewed = api.renew(
                 self.client, GlobalSlotHolder(holder_id=holder_id, lease_seconds=lease_seconds)
             )
+            if renewed.count == 0 and renewer.holds(holder_id):
+                # Expired (renewals failed for a whole lease) or lost in a database crash:
+                # another holder may have the slot now. Say so once, and stop renewing.
+                renewer.remove(holder_id)
+                _logger.warning(
+                    "concurrency slots of holder %s are no longer held (the lease expired or "
+                    "the server lost it); the limit may be exceeded until this block ends",
+                    holder_id,
+                )
 
     def release(self, holder_id: uuid.UUID) -> None:
         from headrace.client import global_concurrency as api

@@ -110,6 +110,11 @@ class LeaseRenewer:
         with self._lock:
             self._held.pop(holder_id, None)
 
+    def holds(self, holder_id: uuid.UUID) -> bool:
+        """Whether the holder's leases are still being renewed (not released)."""
+        with self._lock:
+            return holder_id in self._held
+
     def _run(self) -> None:
         leave_signals_to_main_thread()
         while True:
