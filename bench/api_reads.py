@@ -8,6 +8,10 @@ states each, then for each read — `GET /api/flow_runs/{id}` (one run with its 
 connections, each sending its next request as soon as its last answer came, for `--seconds`.
 It prints requests/s, latency p50/p99 and the CPU the API process spent per request (from
 /proc/PID/stat before and after; PostgreSQL's own processes are not in it).
+
+`--load wrk` sends the requests with wrk (Debian's `wrk` package, written in C) instead of 20
+httpx clients in this Python process: on two cores the Python clients take a CPU share close to
+the API's own, so they cap the figure below what the API serves.
 """
 
 from __future__ import annotations
@@ -16,8 +20,12 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
+import subprocess
+import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from _stack import bench_stack, percentile
@@ -49,11 +57,88 @@ async def hammer(url: str, paths: list[str], clients: int, seconds: float) -> li
     return latencies
 
 
+# wrk: each connection walks the paths in turn; at the end one JSON line with the counts.
+WRK_SCRIPT = """
+paths = {%s}
+i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests": %%d, "p50_us": %%d, "p99_us": %%d, "errors": %%d}\\n',
+    summary.requests, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+
+
+def hammer_wrk(url: str, paths: list[str], clients: int, seconds: float) -> dict[str, float]:
+    """requests, p50_us, p99_us and errors of wrk sending `paths` for `seconds`."""
+    parts = urlsplit(url)
+    quoted = ", ".join(f'"{parts.path}{path}"' for path in paths)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_SCRIPT % quoted)
+        script.flush()
+        done = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                "1",
+                "-c",
+                str(clients),
+                "-d",
+                f"{max(1, round(seconds))}s",
+                "-s",
+                script.name,
+                f"{parts.scheme}://{parts.netloc}",
+            ],
+            capture_output=True,
+            text=True,
+        )
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed: {done.stderr or done.stdout}")
+    out = done.stdout
+    figures: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    if figures["errors"]:
+        raise SystemExit(f"wrk saw {figures['errors']} errors:\n{out}")
+    return figures
+
+
+def measure(
+    load: str, url: str, pid: int, paths: list[str], clients: int, seconds: float
+) -> dict[str, float]:
+    if load == "wrk":
+        hammer_wrk(url, paths, clients, 1.0)  # warm-up
+        cpu_before = cpu_seconds(pid)
+        figures = hammer_wrk(url, paths, clients, seconds)
+        cpu = cpu_seconds(pid) - cpu_before
+        count = int(figures["requests"])
+        p50, p99 = figures["p50_us"] / 1e6, figures["p99_us"] / 1e6
+    else:
+        asyncio.run(hammer(url, paths, clients, 1.0))  # warm-up
+        cpu_before = cpu_seconds(pid)
+        latencies = asyncio.run(hammer(url, paths, clients, seconds))
+        cpu = cpu_seconds(pid) - cpu_before
+        count = len(latencies)
+        p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    return {
+        "requests_per_s": round(count / seconds, 1),
+        "p50_ms": round(p50 * 1000, 1),
+        "p99_ms": round(p99 * 1000, 1),
+        "api_cpu_ms_per_request": round(cpu * 1000 / count, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--load", choices=("httpx", "wrk"), default="httpx")
     args = parser.parse_args()
+    if args.load == "wrk" and shutil.which("wrk") is None:
+        raise SystemExit("--load wrk needs wrk on PATH (apt-get install wrk)")
     with bench_stack() as stack:
         deployment = stack.deployment_id("touch/bench")
         run_ids = []
@@ -69,20 +154,20 @@ def main() -> None:
             "GET /api/flow_runs/{id}": [f"/flow_runs/{rid}" for rid in run_ids],
             "GET /api/flow_runs?limit=20": ["/flow_runs?limit=20"],
         }
-        results = {}
-        for name, paths in reads.items():
-            asyncio.run(hammer(stack.url, paths, args.clients, 1.0))  # warm-up
-            cpu_before = cpu_seconds(stack.server_pid)
-            latencies = asyncio.run(hammer(stack.url, paths, args.clients, args.seconds))
-            cpu = cpu_seconds(stack.server_pid) - cpu_before
-            results[name] = {
-                "requests_per_s": round(len(latencies) / args.seconds, 1),
-                "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
-                "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
-                "api_cpu_ms_per_request": round(cpu * 1000 / len(latencies), 2),
-            }
+        results = {
+            name: measure(args.load, stack.url, stack.server_pid, paths, args.clients, args.seconds)
+            for name, paths in reads.items()
+        }
     print(
-        json.dumps({"clients": args.clients, "load_average": os.getloadavg(), **results}, indent=2)
+        json.dumps(
+            {
+                "clients": args.clients,
+                "load": args.load,
+                "load_average": os.getloadavg(),
+                **results,
+            },
+            indent=2,
+        )
     )
 
 

@@ -10,6 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from headrace_service.store.driver_reads import fetch_one
+
 # A run with the names a person reads, not just ids.
 RUN_SELECT = """
     SELECT fr.*, f.name AS flow_name, d.name AS deployment_name,
@@ -42,10 +44,11 @@ _RUN_WITH_STATES = RUN_SELECT.replace(
 )
 
 
-async def flow_run_get_with_states(conn: AsyncConnection, run_id: uuid.UUID) -> RowMapping | None:
+async def flow_run_get_with_states(
+    conn: AsyncConnection, run_id: uuid.UUID
+) -> dict[str, Any] | None:
     """The run (as `flow_run_get`) with `states`, its state history oldest first, as dicts."""
-    statement = text(_RUN_WITH_STATES + " WHERE fr.id = :id")
-    return (await conn.execute(statement, {"id": run_id})).mappings().first()
+    return await fetch_one(conn, _RUN_WITH_STATES + " WHERE fr.id = %(id)s", {"id": run_id})
 
 
 async def flow_run_states(conn: AsyncConnection, run_id: uuid.UUID) -> list[RowMapping]:
