@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.api.conftest import QueueApi
+from tests.webhook_receiver import Receiver
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
@@ -138,39 +137,6 @@ def test_a_proactive_trigger_fires_when_a_run_does_not_complete_in_time(
     assert queue_api.run_state(on_time["id"])["state_type"] == "COMPLETED"
     time.sleep(2.5)
     assert len(firings(http, "late-etl")) == 1
-
-
-class Receiver:
-    """A local HTTP server that records POSTs; answers 500 to the first `failures` of those
-    sent to /hook (other paths always get 200)."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.failures = failures
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                receiver.requests.append((dict(self.headers), body))
-                failing = self.path == "/hook" and receiver.failures > 0
-                receiver.failures -= failing
-                status = 500 if failing else 200
-                self.send_response(status)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.webhook_receiver import Receiver
+
 pytestmark = pytest.mark.slow
 
 LOOP_INTERVAL = 0.5
@@ -121,3 +123,59 @@ def test_12_workers_and_flows_wait_out_a_killed_api_server_and_resume(
         f"\n12: API down {back - killed:.2f} s (restart); worker finished the run and ran a new "
         f"one {resumed:.2f} s after the API was back"
     )
+
+
+def test_18_a_webhook_call_cut_by_a_killed_server_is_made_again_with_the_same_key(
+    database_url: str, start_server: Any
+) -> None:
+    timeout = 2.0
+    receiver = Receiver(stall_first=True)
+    try:
+        first = start_server(database_url=database_url, log_level="warning")
+        with httpx.Client(base_url=first.url, timeout=30) as http:
+            action = {
+                "type": "call-webhook",
+                "url": receiver.url,
+                "timeout_seconds": timeout,
+                "retries": 0,
+            }
+            created = http.post(
+                "/automations",
+                json={"name": "forward", "trigger": {"expect": ["shop.paid"]}, "actions": [action]},
+            )
+            assert created.status_code == 201, created.text
+            event = {"event": "shop.paid", "resource": {"headrace.resource.id": "o-1"}}
+            assert http.post("/event_feed", json={"events": [event]}).status_code == 201
+        deadline = time.monotonic() + 15
+        while not receiver.requests:
+            assert time.monotonic() < deadline, "the webhook was not called"
+            time.sleep(0.05)
+        first.process.kill()  # SIGKILL during the call: its outcome is never recorded
+        first.process.wait(10)
+        killed = time.monotonic()
+        receiver.release.set()
+        # A server's upkeep (on its first pass, then every minute) makes the call again once
+        # the call's longest duration (timeout + 5 s margin) has passed: start one then.
+        time.sleep(timeout + 5.5)
+        second = start_server(database_url=database_url, log_level="warning")
+        deadline = time.monotonic() + 20
+        while len(receiver.requests) < 2:
+            assert time.monotonic() < deadline, "the interrupted call was not made again"
+            time.sleep(0.1)
+        again = time.monotonic() - killed
+        with httpx.Client(base_url=second.url, timeout=30) as http:
+            deadline = time.monotonic() + 10
+            while True:
+                [firing] = http.get("/automations/forward/firings").json()
+                if firing["actions"][0]["status"] != "running":
+                    break
+                assert time.monotonic() < deadline, firing
+                time.sleep(0.1)
+    finally:
+        receiver.close()
+    first_key, second_key = (headers["Idempotency-Key"] for headers, _ in receiver.requests)
+    assert first_key == second_key
+    assert len(receiver.requests) == 2
+    assert firing["actions"][0]["status"] == "executed"
+    assert again >= timeout  # not before the first call could have ended
+    print(f"\n18: the interrupted webhook call was made again {again:.1f} s after the kill")

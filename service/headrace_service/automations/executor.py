@@ -3,8 +3,10 @@
 
 Database actions run inside the transaction that marks them done (a savepoint around each, so a
 failed one leaves nothing behind): exactly once, whichever replica takes them. A webhook is
-marked `running` before it is called and its outcome recorded after; a server that stops during
-a call leaves it `running`, and it is failed later rather than sent twice.
+marked `running` before it is called and its outcome recorded after. A server that stops during
+a call leaves it `running`: once the call's longest possible duration has passed, it is made
+again with the same `Idempotency-Key`, so a receiver that honours the key acts once; after
+`MAX_INTERRUPTED_CALLS` such stops it is failed.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ from headrace_service.store.events import event_record
 log = logging.getLogger("headrace.automations")
 
 TAKE = 20
+# A call still `running` this long after its longest possible duration was interrupted (its
+# server stopped); the margin covers a busy event loop that started the call late.
+INTERRUPTED_MARGIN_SECONDS = 5.0
+MAX_INTERRUPTED_CALLS = 3
 EXECUTED = "headrace.automation.action.executed"
 FAILED = "headrace.automation.action.failed"
 _ACTION = TypeAdapter[Action](Action)
@@ -147,11 +153,44 @@ class Executor:
         except Exception:  # the database went away: the row stays `running`, failed later
             log.exception("could not record the outcome of a webhook of %s", firing.automation_name)
 
-    async def fail_interrupted(self) -> None:
+    async def retry_interrupted(self) -> None:
+        """Calls whose server stopped during them: made again (same idempotency key), or
+        failed once they were taken `MAX_INTERRUPTED_CALLS` times."""
         async with self.db.begin() as conn:
-            for row in await store.actions_interrupted(conn):
+            for row in await store.actions_running(conn):
+                try:
+                    action = _ACTION.validate_python(row["action"])
+                except ValidationError:
+                    continue  # _do fails an invalid action before it is ever running
+                if not isinstance(action, CallWebhook | SendNotification):
+                    continue  # only calls are ever left running
+                if row["running_seconds"] < longest_call_seconds(action):
+                    continue  # may still be in flight
                 firing = Firing(row["firing_id"], row["index"], row["automation_id"], "", None)
-                await _event(conn, firing, row["type"], "failed", "interrupted")
+                if row["attempts"] < MAX_INTERRUPTED_CALLS:
+                    await store.action_set(conn, firing.id, firing.index, "pending")
+                    log.warning(
+                        "a webhook call of firing %s was interrupted (its server stopped); "
+                        "calling it again with the same Idempotency-Key",
+                        firing.id,
+                    )
+                    continue
+                reason = (
+                    f"interrupted {row['attempts']} times (its server stopped during each "
+                    "call); not sent again"
+                )
+                await record(conn, firing, row["type"], "failed", reason)
+
+
+def longest_call_seconds(action: CallWebhook | SendNotification) -> float:
+    """The most a call can take: every attempt's timeout and every backoff between them."""
+    backoffs = sum(
+        min(action.retry_backoff_seconds * 2.0**n, actions.MAX_BACKOFF_SECONDS)
+        for n in range(action.retries)
+    )
+    return float((action.retries + 1) * action.timeout_seconds + backoffs) + (
+        INTERRUPTED_MARGIN_SECONDS
+    )
 
 
 async def record(

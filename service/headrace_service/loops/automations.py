@@ -24,7 +24,7 @@ from headrace_service.store.events import EVENT_CHANNEL
 log = logging.getLogger("headrace.automations")
 
 TICK_SECONDS = 1.0
-# Each how many passes the upkeep runs: running actions left by a stopped server are failed,
+# Each how many passes the upkeep runs: calls left running by a stopped server are made again,
 # firings older than the events' retention are deleted.
 UPKEEP_EVERY = 60
 UPKEEP_BATCH = 1000
@@ -62,8 +62,8 @@ class AutomationLoop:
         await self.executor.run_once()
 
     async def upkeep(self, now: datetime | None = None) -> int:
-        """Fail interrupted webhook calls; delete old firings; how many firings went."""
-        await self.executor.fail_interrupted()
+        """Call interrupted webhooks again; delete old firings; how many firings went."""
+        await self.executor.retry_interrupted()
         if self.retention_days is None:
             return 0
         cutoff = (now or datetime.now(UTC)) - timedelta(days=self.retention_days)

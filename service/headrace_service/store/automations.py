@@ -285,21 +285,20 @@ async def action_set(
     )
 
 
-async def actions_interrupted(conn: AsyncConnection) -> list[RowMapping]:
-    """Calls a server was making when it stopped: they are failed, never sent twice."""
+async def actions_running(conn: AsyncConnection) -> list[RowMapping]:
+    """Webhook calls marked `running`, locked (SKIP LOCKED), with how long ago they were
+    taken, by the database's clock."""
     rows = await conn.execute(
         text(
             """
-            UPDATE automation_action a SET status = 'failed', updated = now(),
-                reason = 'the server stopped during the call; not sent again (it may have '
-                         'arrived)'
-            FROM automation_firing f
-            WHERE a.status = 'running' AND f.id = a.firing_id
-              AND a.updated < now() - make_interval(secs => :stale)
-            RETURNING a.firing_id, a.index, a.type, f.automation_id
+            SELECT a.firing_id, a.index, a.type, a.action, a.attempts, f.automation_id,
+                   extract(epoch FROM now() - a.updated) AS running_seconds
+            FROM automation_action a
+            JOIN automation_firing f ON f.id = a.firing_id
+            WHERE a.status = 'running'
+            FOR UPDATE OF a SKIP LOCKED
             """
-        ),
-        {"stale": 30 * 60},
+        )
     )
     return list(rows.mappings())
 
