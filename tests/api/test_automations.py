@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -13,6 +14,8 @@ import httpx
 import pytest
 
 from tests.api.conftest import QueueApi
+
+RID = "headrace.resource.id"
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
@@ -53,6 +56,13 @@ def create(http: httpx.Client, **definition: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def emit(http: httpx.Client, name: str, seconds_ago: float = 0) -> None:
+    """Send one event about resource `r`, that occurred `seconds_ago`."""
+    occurred = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    event = {"event": name, "occurred": occurred.isoformat(), "resource": {RID: "r"}}
+    assert http.post("/event_feed", json={"events": [event]}).status_code == 201
 
 
 def fail_run(queue_api: QueueApi, run_id: str) -> None:
@@ -327,24 +337,53 @@ def test_a_compound_trigger_fires_once_all_of_its_triggers_fired(
         actions=[{"type": "send-notification", "url": receiver.url + "2", "message": "go"}],
     )
 
-    def emit(name: str) -> None:
-        body = {"events": [{"event": name, "resource": {"headrace.resource.id": "r"}}]}
-        assert http.post("/event_feed", json=body).status_code == 201
-
-    emit("data.loaded")
-    emit("data.loaded")
+    emit(http, "data.loaded")
+    emit(http, "data.loaded")
     time.sleep(1.5)
     assert firings(http, "both") == []
-    emit("model.trained")
+    emit(http, "model.trained")
     [firing] = wait_for(lambda: finished_firings(http, "both"), what="the compound firing")
     assert firing["event"]["event"] == "model.trained"
     assert firing["actions"][0]["status"] == "executed"
     # It starts over: one more of each is needed.
-    emit("model.trained")
+    emit(http, "model.trained")
     time.sleep(1.5)
     assert len(firings(http, "both")) == 1
-    emit("data.loaded")
+    emit(http, "data.loaded")
     wait_for(lambda: len(firings(http, "both")) == 2, what="the second compound firing")
+
+
+def test_a_sequence_trigger_fires_only_in_order_and_within_its_window(
+    http: httpx.Client, receiver: Receiver
+) -> None:
+    create(
+        http,
+        name="extract-then-load",
+        trigger={
+            "type": "sequence",
+            "within": 600,
+            "triggers": [{"expect": ["etl.extracted"]}, {"expect": ["etl.loaded"]}],
+        },
+        actions=[{"type": "send-notification", "url": receiver.url + "2", "message": "done"}],
+    )
+
+    # Out of order: loaded, then extracted.
+    emit(http, "etl.loaded")
+    emit(http, "etl.extracted")
+    time.sleep(1.5)
+    assert firings(http, "extract-then-load") == []
+    # Loaded again: now extracted came first.
+    emit(http, "etl.loaded")
+    [firing] = wait_for(lambda: finished_firings(http, "extract-then-load"), what="a firing")
+    assert firing["event"]["event"] == "etl.loaded"
+    assert firing["actions"][0]["status"] == "executed"
+    # In order, but further apart than `within`: nothing.
+    emit(http, "etl.extracted", seconds_ago=900)
+    emit(http, "etl.loaded")
+    time.sleep(1.5)
+    assert len(firings(http, "extract-then-load")) == 1
+    listed = http.get("/automations/extract-then-load").json()
+    assert listed["trigger"]["type"] == "sequence"
 
 
 def test_actions_pause_a_pool_a_queue_and_the_automation_itself(

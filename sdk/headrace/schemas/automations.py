@@ -83,14 +83,24 @@ class DeploymentTrigger(EventTrigger):
 MAX_DEPLOYMENT_TRIGGERS = 20
 
 
-class CompoundTrigger(Model):
+class _CompositeTrigger(Model):
+    triggers: list[EventTrigger] = Field(min_length=1, max_length=10)
+    within: float = Field(default=0, ge=0, le=MAX_WITHIN_SECONDS)
+
+
+class CompoundTrigger(_CompositeTrigger):
     """Fires when all (or any) of its event triggers fired, within `within` seconds of each
     other (0: however far apart)."""
 
     type: Literal["compound"] = "compound"
     require: Literal["all", "any"] = "all"
-    triggers: list[EventTrigger] = Field(min_length=1, max_length=10)
-    within: float = Field(default=0, ge=0, le=MAX_WITHIN_SECONDS)
+
+
+class SequenceTrigger(_CompositeTrigger):
+    """Fires when each of its event triggers fired, in the order of the list, within `within`
+    seconds (0: however far apart). As in Prefect, each trigger's latest firing counts."""
+
+    type: Literal["sequence"] = "sequence"
 
 
 def _trigger_type(value: Any) -> str:
@@ -101,7 +111,9 @@ def _trigger_type(value: Any) -> str:
 
 
 Trigger = Annotated[
-    Annotated[EventTrigger, Tag("event")] | Annotated[CompoundTrigger, Tag("compound")],
+    Annotated[EventTrigger, Tag("event")]
+    | Annotated[CompoundTrigger, Tag("compound")]
+    | Annotated[SequenceTrigger, Tag("sequence")],
     Discriminator(_trigger_type),
 ]
 

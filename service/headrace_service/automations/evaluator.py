@@ -22,8 +22,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headrace.schemas.automations import CompoundTrigger, EventTrigger, Trigger
+from headrace.schemas.automations import CompoundTrigger, EventTrigger, SequenceTrigger, Trigger
 from headrace.schemas.events import RESOURCE_ID, RESOURCE_NAME, RESOURCE_ROLE
+from headrace_service.automations.composite import CompositeState, composite_step, part_prefix
 from headrace_service.automations.triggers import (
     Bucket,
     EventView,
@@ -43,23 +44,23 @@ EVALUATOR_LOCK_KEY = 7_142_201
 BATCH = 500
 GAP_GRACE_SECONDS = 5.0
 TRIGGERED = "headrace.automation.triggered"
-# The bucket of a compound trigger that remembers which of its triggers fired, and when.
+# The bucket of a compound or sequence trigger that remembers which of its triggers fired, when.
 COMPOUND_KEY = "compound"
-_TRIGGER = TypeAdapter[EventTrigger | CompoundTrigger](Trigger)
+_TRIGGER = TypeAdapter[EventTrigger | CompoundTrigger | SequenceTrigger](Trigger)
 
 
 @dataclass(frozen=True)
 class Loaded:
     id: uuid.UUID
     name: str
-    trigger: EventTrigger | CompoundTrigger
+    trigger: EventTrigger | CompoundTrigger | SequenceTrigger
     actions: list[dict[str, Any]]
 
     def parts(self) -> list[tuple[str, EventTrigger]]:
         """Its event triggers, each with the prefix of its buckets' keys."""
-        if isinstance(self.trigger, CompoundTrigger):
-            return [(f"{i}|", t) for i, t in enumerate(self.trigger.triggers)]
-        return [("", self.trigger)]
+        if isinstance(self.trigger, EventTrigger):
+            return [("", self.trigger)]
+        return [(part_prefix(i), t) for i, t in enumerate(self.trigger.triggers)]
 
 
 def automation_labels(automation_id: uuid.UUID, name: str) -> dict[str, str]:
@@ -229,28 +230,22 @@ async def _part_fired(
     event: dict[str, Any] | None,
     at: datetime,
 ) -> int:
-    """An event trigger fired: the automation fires, or, for a compound trigger, once all (or
-    any) of its triggers fired within its window."""
+    """An event trigger fired: the automation fires, or, for a compound or sequence trigger,
+    once its triggers fired as it requires (automations/composite.py)."""
     trigger = automation.trigger
-    if not isinstance(trigger, CompoundTrigger):
+    if isinstance(trigger, EventTrigger):
         return int(await fire(conn, automation, key, event))
-    state = buckets.get(automation.id, COMPOUND_KEY)
-    fired_at: dict[str, str] = dict((state.opener or {}).get("fired", {})) if state else {}
-    fired_at[prefix] = at.isoformat()
-    if trigger.within > 0:
-        horizon = at - timedelta(seconds=trigger.within)
-        fired_at = {p: t for p, t in fired_at.items() if datetime.fromisoformat(t) >= horizon}
-    needed = len(trigger.triggers) if trigger.require == "all" else 1
-    if len(fired_at) >= needed:
+    stored = buckets.get(automation.id, COMPOUND_KEY)
+    state = CompositeState.load(stored.opener if stored else None)
+    following, ready = composite_step(trigger, state, prefix, at, key)
+    if following is None:
         buckets.set(automation.id, COMPOUND_KEY, None)
-        return int(await fire(conn, automation, f"compound:{key}", event))
-    opened = min(datetime.fromisoformat(t) for t in fired_at.values())
-    buckets.set(
-        automation.id,
-        COMPOUND_KEY,
-        Bucket(COMPOUND_KEY, opened, len(fired_at), {"fired": fired_at}),
-    )
-    return 0
+    else:
+        kept = Bucket(COMPOUND_KEY, following.opened(), len(following.fired), following.dump())
+        buckets.set(automation.id, COMPOUND_KEY, kept)
+    if not ready:
+        return 0
+    return int(await fire(conn, automation, f"{trigger.type}:{key}", event))
 
 
 async def _sweep_proactive(
