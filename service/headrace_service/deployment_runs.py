@@ -11,10 +11,10 @@ from headrace._state_types import StateType
 from headrace.schemas.deployments import DeploymentRunCreate
 from headrace.schemas.work_pools import DEFAULT_QUEUE
 from headrace_service import queue
-from headrace_service.api.run_keys import run_key
 from headrace_service.errors import ConflictError
 from headrace_service.names import friendly_name
 from headrace_service.parameter_schema import check_parameters
+from headrace_service.run_keys import run_key
 from headrace_service.store import deployments as store
 from headrace_service.store import work_pools as pools
 

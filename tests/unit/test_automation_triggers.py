@@ -88,13 +88,11 @@ def test_match_filters_which_resources_count() -> None:
     assert event_matches(EventTrigger(expect=["x"], match={"team": "a*"}), event("x", team="ab"))
 
 
-def test_the_cursor_waits_on_a_young_gap_and_passes_an_old_one() -> None:
-    now = T0
-    young = {5: now - timedelta(seconds=1)}
-    old = {5: now - timedelta(seconds=60)}
-    assert advance(2, {3, 5}, young, now) == 3  # 4 may still commit
-    assert advance(2, {3, 5}, old, now) == 5  # 4 was rolled back long ago
-    assert advance(2, {3, 4, 5}, young, now) == 5
+def test_the_cursor_stops_at_a_gap_until_it_is_settled() -> None:
+    assert advance(2, {3, 5}, set()) == 3  # 4 may still commit
+    assert advance(2, {3, 5}, {4}) == 5  # 4's transaction ended without it
+    assert advance(2, {3, 4, 5}, set()) == 5
+    assert advance(2, {5}, {3, 4, 6}) == 6  # a settled gap at the end too
 
 
 def test_templates_render_in_a_sandbox() -> None:

@@ -25,12 +25,12 @@ from headrace_service.api.deps import db, settings, to_model
 from headrace_service.api.flow_runs import read_run
 from headrace_service.api.patching import changes_of
 from headrace_service.api.routing import Router
-from headrace_service.api.run_keys import check_key
 from headrace_service.api.schedules import check_schedule_body
 from headrace_service.automations.deployment_triggers import replace_triggers
 from headrace_service.deployment_runs import enqueue_deployment_run
 from headrace_service.errors import InvalidInput, NotFoundError
 from headrace_service.parameter_schema import check_defaults, check_schema
+from headrace_service.run_keys import check_key
 from headrace_service.store import deployments as store
 from headrace_service.store import schedules as schedule_store
 from headrace_service.store import work_pools as pools

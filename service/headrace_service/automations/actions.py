@@ -29,6 +29,7 @@ from headrace.schemas.automations import (
 from headrace.schemas.deployments import DeploymentRunCreate
 from headrace.schemas.events import RESOURCE_ID, RESOURCE_ROLE
 from headrace_service import queue
+from headrace_service.automations.targets import find_deployment
 from headrace_service.automations.templates import TemplateFailed, render, render_values
 from headrace_service.deployment_runs import enqueue_deployment_run
 from headrace_service.errors import ServiceError
@@ -81,17 +82,6 @@ def _about(event: dict[str, Any] | None, kind: str) -> uuid.UUID | None:
             except ValueError:
                 continue
     return None
-
-
-async def find_deployment(conn: AsyncConnection, ref: str) -> RowMapping | None:
-    """A deployment by `flow/name` or by id."""
-    flow_name, sep, name = ref.partition("/")
-    if sep:
-        return await deployment_store.deployment_get_by_name(conn, flow_name, name)
-    try:
-        return await deployment_store.deployment_get(conn, uuid.UUID(ref))
-    except ValueError:
-        return None
 
 
 async def _deployment_of(conn: AsyncConnection, ref: str | None, firing: Firing) -> RowMapping:

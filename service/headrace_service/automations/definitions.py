@@ -16,8 +16,7 @@ from headrace.schemas.automations import (
     RunDeployment,
     SendNotification,
 )
-from headrace_service.automations.actions import find_deployment
-from headrace_service.automations.pausing import find_automation
+from headrace_service.automations.targets import find_automation, find_deployment
 from headrace_service.automations.templates import syntax_problem, value_problems
 from headrace_service.errors import InvalidInput
 from headrace_service.store import work_pools as pools
