@@ -65,6 +65,14 @@ def emit(http: httpx.Client, name: str, seconds_ago: float = 0) -> None:
     assert http.post("/event_feed", json={"events": [event]}).status_code == 201
 
 
+def running_run(queue_api: QueueApi, deployment: str) -> dict[str, Any]:
+    """A Running run of a new deployment of pool `p`."""
+    queue_api.pool("p")
+    run = queue_api.run(queue_api.deploy("p", name=deployment))
+    assert queue_api.set_state(run["id"], "RUNNING").status_code == 201
+    return run
+
+
 def fail_run(queue_api: QueueApi, run_id: str) -> None:
     assert queue_api.set_state(run_id, "RUNNING").status_code == 201
     assert queue_api.set_state(run_id, "FAILED", message="boom").status_code == 201
@@ -439,9 +447,7 @@ def test_actions_naming_what_does_not_exist_are_422(
 def test_change_flow_run_state_of_a_named_run_and_a_refused_transition(
     http: httpx.Client, queue_api: QueueApi
 ) -> None:
-    queue_api.pool("p")
-    run = queue_api.run(queue_api.deploy("p", name="stuck"))
-    assert queue_api.set_state(run["id"], "RUNNING").status_code == 201
+    run = running_run(queue_api, "stuck")
     create(
         http,
         name="give-up",
@@ -467,3 +473,35 @@ def test_change_flow_run_state_of_a_named_run_and_a_refused_transition(
     assert second["status"] == "failed" and "already finished" in second["reason"], second
     state = queue_api.run_state(run["id"])
     assert (state["state_type"], state["state_message"]) == ("FAILED", "given up by ops")
+
+
+def test_suspend_and_resume_actions_refuse_a_run_that_is_not_paused(
+    http: httpx.Client, queue_api: QueueApi
+) -> None:
+    run = running_run(queue_api, "busy")
+    create(
+        http,
+        name="hold",
+        trigger={"expect": ["ops.hold"]},
+        actions=[
+            {"type": "suspend-flow-run", "flow_run_id": run["id"]},
+            {"type": "resume-flow-run", "flow_run_id": run["id"], "run_input": {"who": "ann"}},
+        ],
+    )
+    emit(http, "ops.hold")
+    [firing] = wait_for(lambda: finished_firings(http, "hold"), what="the actions")
+    suspend, resume = firing["actions"]
+    assert suspend["status"] == resume["status"] == "failed", firing
+    assert (
+        suspend["reason"] == f"flow run {run['id']}: cannot suspend: the run is Running, not paused"
+    )
+    assert (
+        resume["reason"] == f"flow run {run['id']}: cannot resume: the run is Running, not paused"
+    )
+    assert http.get(f"/flow_runs/{run['id']}").json()["state_type"] == "RUNNING"
+
+    bad = {"type": "resume-flow-run", "run_input": {"who": "{{ oops"}}
+    answer = http.post(
+        "/automations", json={"name": "x", "trigger": {"expect": ["y"]}, "actions": [bad]}
+    )
+    assert answer.status_code == 422 and "body.actions.0.run_input.who" in answer.text, answer.text

@@ -196,6 +196,25 @@ class ChangeFlowRunState(Model):
     state: StateCreate
 
 
+class SuspendFlowRun(Model):
+    """Suspends a Paused flow run of a deployment (the one named, or the event's): its process
+    stops waiting and exits; once resumed, a worker runs the flow again as its next attempt."""
+
+    type: Literal["suspend-flow-run"]
+    flow_run_id: uuid.UUID | None = None
+
+
+class ResumeFlowRun(Model):
+    """Resumes a Paused or Suspended flow run (the one named, or the event's) with `run_input`,
+    checked like the API's resume: a run waiting for input is not resumed without it."""
+
+    type: Literal["resume-flow-run"]
+    flow_run_id: uuid.UUID | None = None
+    run_input: Parameters | None = Field(
+        default=None, description="The input the pause waits for; strings are templates."
+    )
+
+
 class CallWebhook(Model):
     type: Literal["call-webhook"]
     url: Url
@@ -229,6 +248,8 @@ Action = Annotated[
     | ResumeAutomation
     | CancelFlowRun
     | ChangeFlowRunState
+    | SuspendFlowRun
+    | ResumeFlowRun
     | CallWebhook
     | SendNotification,
     Field(discriminator="type"),

@@ -23,8 +23,10 @@ from headrace.schemas.automations import (
     ChangeFlowRunState,
     PauseDeployment,
     ResumeDeployment,
+    ResumeFlowRun,
     RunDeployment,
     SendNotification,
+    SuspendFlowRun,
 )
 from headrace.schemas.deployments import DeploymentRunCreate
 from headrace.schemas.events import RESOURCE_ID, RESOURCE_ROLE
@@ -135,7 +137,10 @@ async def set_paused(
     return f"{verb} deployment {deployment['flow_name']}/{deployment['name']}"
 
 
-def _run_of(action: CancelFlowRun | ChangeFlowRunState, firing: Firing) -> uuid.UUID:
+def run_of(
+    action: CancelFlowRun | ChangeFlowRunState | SuspendFlowRun | ResumeFlowRun, firing: Firing
+) -> uuid.UUID:
+    """The run an action names, or else the one the triggering event is about."""
     run_id = action.flow_run_id or _about(firing.event, "flow-run")
     if run_id is None:
         raise ActionFailed("the triggering event is not about a flow run; set `flow_run_id`")
@@ -145,7 +150,7 @@ def _run_of(action: CancelFlowRun | ChangeFlowRunState, firing: Firing) -> uuid.
 async def change_flow_run_state(
     conn: AsyncConnection, action: ChangeFlowRunState, firing: Firing, lease_seconds: float
 ) -> str:
-    run_id = _run_of(action, firing)
+    run_id = run_of(action, firing)
     state = action.state
     message = state.message or f"set by automation {firing.automation_name!r}"
     try:
@@ -168,7 +173,7 @@ async def change_flow_run_state(
 async def cancel_flow_run(
     conn: AsyncConnection, action: CancelFlowRun, firing: Firing, lease_seconds: float
 ) -> str:
-    run_id = _run_of(action, firing)
+    run_id = run_of(action, firing)
     try:
         change = await queue.flow_run_cancel(
             conn,

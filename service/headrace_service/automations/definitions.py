@@ -13,6 +13,7 @@ from headrace.schemas.automations import (
     PauseDeployment,
     ResumeAutomation,
     ResumeDeployment,
+    ResumeFlowRun,
     RunDeployment,
     SendNotification,
 )
@@ -25,6 +26,8 @@ from headrace_service.store import work_pools as pools
 def template_problems(action: Any, where: str) -> list[str]:
     if isinstance(action, RunDeployment):
         return value_problems(action.parameters, f"{where}.parameters")
+    if isinstance(action, ResumeFlowRun) and action.run_input is not None:
+        return value_problems(action.run_input, f"{where}.run_input")
     problems: list[str] = []
     if isinstance(action, CallWebhook):
         sources = {"body": action.body, **{f"headers.{k}": v for k, v in action.headers.items()}}
