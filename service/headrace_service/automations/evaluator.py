@@ -208,7 +208,14 @@ async def run_once(db: Database, now: datetime | None = None) -> int:
         for row in rows:
             cursor.done.add(row["seq"])
             cursor.gaps.pop(row["seq"], None)  # a gap that filled: its transaction committed
-        settled = {seq for seq, horizon in cursor.gaps.items() if horizon <= oldest_running}
+        # A gap whose transaction ended before the read is settled: its event, had it committed,
+        # was read, unless the read stopped at the batch's end below it.
+        below = rows[-1]["seq"] if len(rows) == BATCH else None
+        settled = {
+            seq
+            for seq, horizon in cursor.gaps.items()
+            if horizon <= oldest_running and (below is None or seq < below)
+        }
         cursor.last = advance(cursor.last, cursor.done, settled)
         await store.cursor_save(conn, cursor)
     return fired
