@@ -151,7 +151,8 @@ def _pause(
 
 
 def _wait_for_resume(client: HeadraceClient, run_id: uuid.UUID, timeout: float) -> None:
-    """Long-poll the API until the run leaves PAUSED; `FlowPauseTimeout` at the timeout."""
+    """Long-poll the API until the run leaves PAUSED; `FlowPauseTimeout` at the timeout, `Pause`
+    when it is suspended meanwhile."""
     from headrace._state_types import StateType
     from headrace.client import flow_runs
 
@@ -160,6 +161,10 @@ def _wait_for_resume(client: HeadraceClient, run_id: uuid.UUID, timeout: float) 
         run = flow_runs.wait(client, run_id, min(left, _POLL_SECONDS), paused=True)
         if run.state_type is StateType.RUNNING:
             return
+        if run.state_type is StateType.PAUSED and run.state_name == "Suspended":
+            # Suspended while it waited (an automation's `suspend-flow-run`): the process
+            # exits and a worker runs the flow again once it is resumed.
+            raise Pause("the flow run was suspended while paused")
         if run.state_type is not StateType.PAUSED:
             raise Abort(f"the run became {run.state_name} while paused")
     raise FlowPauseTimeout(

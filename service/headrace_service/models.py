@@ -655,13 +655,15 @@ automation = Table(
 )
 
 # Where the evaluator is in the event table: every event up to `last_seq` is evaluated, and so
-# are the `done_seqs` above it (events committed out of order leave gaps it waits on briefly).
+# are the `done_seqs` above it. `gaps`: the seqs above it not seen yet (their transactions may
+# still commit), each with a transaction id its transaction is older than (migration 0020).
 automation_cursor = Table(
     "automation_cursor",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
     Column("done_seqs", ARRAY(BigInteger), nullable=False, server_default=text("'{}'::bigint[]")),
+    Column("gaps", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("updated", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     CheckConstraint("id = 1", name="one_row"),
 )

@@ -27,7 +27,10 @@ ALLOWED: dict[StateType | None, frozenset[StateType]] = {
     S.RUNNING: frozenset(
         {S.SCHEDULED, S.COMPLETED, S.FAILED, S.CRASHED, S.CANCELLING, S.CANCELLED, S.PAUSED}
     ),
-    S.PAUSED: frozenset({S.RUNNING, S.SCHEDULED, S.CANCELLING, S.CANCELLED, S.FAILED, S.CRASHED}),
+    # PAUSED to PAUSED: a Paused run (its process waits) suspended (its process exits).
+    S.PAUSED: frozenset(
+        {S.RUNNING, S.SCHEDULED, S.PAUSED, S.CANCELLING, S.CANCELLED, S.FAILED, S.CRASHED}
+    ),
     S.CANCELLING: frozenset({S.CANCELLED, S.CRASHED, S.FAILED, S.COMPLETED}),
     S.COMPLETED: frozenset({S.SCHEDULED}),
     S.FAILED: frozenset({S.SCHEDULED}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,6 +13,8 @@ import pytest
 
 from tests.api.conftest import QueueApi
 from tests.webhook_receiver import Receiver
+
+RID = "headrace.resource.id"
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
@@ -52,6 +55,21 @@ def create(http: httpx.Client, **definition: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def emit(http: httpx.Client, name: str, seconds_ago: float = 0) -> None:
+    """Send one event about resource `r`, that occurred `seconds_ago`."""
+    occurred = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    event = {"event": name, "occurred": occurred.isoformat(), "resource": {RID: "r"}}
+    assert http.post("/event_feed", json={"events": [event]}).status_code == 201
+
+
+def running_run(queue_api: QueueApi, deployment: str) -> dict[str, Any]:
+    """A Running run of a new deployment of pool `p`."""
+    queue_api.pool("p")
+    run = queue_api.run(queue_api.deploy("p", name=deployment))
+    assert queue_api.set_state(run["id"], "RUNNING").status_code == 201
+    return run
 
 
 def fail_run(queue_api: QueueApi, run_id: str) -> None:
@@ -293,24 +311,53 @@ def test_a_compound_trigger_fires_once_all_of_its_triggers_fired(
         actions=[{"type": "send-notification", "url": receiver.url + "2", "message": "go"}],
     )
 
-    def emit(name: str) -> None:
-        body = {"events": [{"event": name, "resource": {"headrace.resource.id": "r"}}]}
-        assert http.post("/event_feed", json=body).status_code == 201
-
-    emit("data.loaded")
-    emit("data.loaded")
+    emit(http, "data.loaded")
+    emit(http, "data.loaded")
     time.sleep(1.5)
     assert firings(http, "both") == []
-    emit("model.trained")
+    emit(http, "model.trained")
     [firing] = wait_for(lambda: finished_firings(http, "both"), what="the compound firing")
     assert firing["event"]["event"] == "model.trained"
     assert firing["actions"][0]["status"] == "executed"
     # It starts over: one more of each is needed.
-    emit("model.trained")
+    emit(http, "model.trained")
     time.sleep(1.5)
     assert len(firings(http, "both")) == 1
-    emit("data.loaded")
+    emit(http, "data.loaded")
     wait_for(lambda: len(firings(http, "both")) == 2, what="the second compound firing")
+
+
+def test_a_sequence_trigger_fires_only_in_order_and_within_its_window(
+    http: httpx.Client, receiver: Receiver
+) -> None:
+    create(
+        http,
+        name="extract-then-load",
+        trigger={
+            "type": "sequence",
+            "within": 600,
+            "triggers": [{"expect": ["etl.extracted"]}, {"expect": ["etl.loaded"]}],
+        },
+        actions=[{"type": "send-notification", "url": receiver.url + "2", "message": "done"}],
+    )
+
+    # Out of order: loaded, then extracted.
+    emit(http, "etl.loaded")
+    emit(http, "etl.extracted")
+    time.sleep(1.5)
+    assert firings(http, "extract-then-load") == []
+    # Loaded again: now extracted came first.
+    emit(http, "etl.loaded")
+    [firing] = wait_for(lambda: finished_firings(http, "extract-then-load"), what="a firing")
+    assert firing["event"]["event"] == "etl.loaded"
+    assert firing["actions"][0]["status"] == "executed"
+    # In order, but further apart than `within`: nothing.
+    emit(http, "etl.extracted", seconds_ago=900)
+    emit(http, "etl.loaded")
+    time.sleep(1.5)
+    assert len(firings(http, "extract-then-load")) == 1
+    listed = http.get("/automations/extract-then-load").json()
+    assert listed["trigger"]["type"] == "sequence"
 
 
 def test_actions_pause_a_pool_a_queue_and_the_automation_itself(
@@ -366,9 +413,7 @@ def test_actions_naming_what_does_not_exist_are_422(
 def test_change_flow_run_state_of_a_named_run_and_a_refused_transition(
     http: httpx.Client, queue_api: QueueApi
 ) -> None:
-    queue_api.pool("p")
-    run = queue_api.run(queue_api.deploy("p", name="stuck"))
-    assert queue_api.set_state(run["id"], "RUNNING").status_code == 201
+    run = running_run(queue_api, "stuck")
     create(
         http,
         name="give-up",
@@ -394,3 +439,35 @@ def test_change_flow_run_state_of_a_named_run_and_a_refused_transition(
     assert second["status"] == "failed" and "already finished" in second["reason"], second
     state = queue_api.run_state(run["id"])
     assert (state["state_type"], state["state_message"]) == ("FAILED", "given up by ops")
+
+
+def test_suspend_and_resume_actions_refuse_a_run_that_is_not_paused(
+    http: httpx.Client, queue_api: QueueApi
+) -> None:
+    run = running_run(queue_api, "busy")
+    create(
+        http,
+        name="hold",
+        trigger={"expect": ["ops.hold"]},
+        actions=[
+            {"type": "suspend-flow-run", "flow_run_id": run["id"]},
+            {"type": "resume-flow-run", "flow_run_id": run["id"], "run_input": {"who": "ann"}},
+        ],
+    )
+    emit(http, "ops.hold")
+    [firing] = wait_for(lambda: finished_firings(http, "hold"), what="the actions")
+    suspend, resume = firing["actions"]
+    assert suspend["status"] == resume["status"] == "failed", firing
+    assert (
+        suspend["reason"] == f"flow run {run['id']}: cannot suspend: the run is Running, not paused"
+    )
+    assert (
+        resume["reason"] == f"flow run {run['id']}: cannot resume: the run is Running, not paused"
+    )
+    assert http.get(f"/flow_runs/{run['id']}").json()["state_type"] == "RUNNING"
+
+    bad = {"type": "resume-flow-run", "run_input": {"who": "{{ oops"}}
+    answer = http.post(
+        "/automations", json={"name": "x", "trigger": {"expect": ["y"]}, "actions": [bad]}
+    )
+    assert answer.status_code == 422 and "body.actions.0.run_input.who" in answer.text, answer.text

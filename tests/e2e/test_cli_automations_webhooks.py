@@ -184,3 +184,26 @@ def test_a_text_body_is_given_as_text_and_a_huge_one_is_413(
     huge = httpx.post(url, content="x" * 1_000_001, headers=headers)
     assert huge.status_code == 413
     assert len(events(http, "log.line")) == 1
+
+
+def test_a_sequence_trigger_from_a_file(api_url: str, tmp_path: Path) -> None:
+    definition = {
+        "name": "extract-then-load",
+        "trigger": {
+            "type": "sequence",
+            "within": 3600,
+            "triggers": [{"expect": ["etl.extracted"]}, {"expect": ["etl.loaded"]}],
+        },
+        "actions": [{"type": "pause-automation"}],
+    }
+    file = tmp_path / "sequence.json"
+    file.write_text(json.dumps(definition))
+    made = run_cli("automation", "create", "--from-file", str(file), api_url=api_url)
+    assert made.returncode == 0 and "extract-then-load" in made.stdout, made.stderr
+    listed = run_cli("automation", "ls", api_url=api_url)
+    assert "in order: etl.extracted, then" in " ".join(listed.stdout.split()), listed.stdout
+
+    definition["trigger"] = {"type": "sequence", "triggers": []}
+    file.write_text(json.dumps(definition))
+    bad = run_cli("automation", "create", "--from-file", str(file), api_url=api_url)
+    assert_one_line_error(bad, "trigger.sequence.triggers")

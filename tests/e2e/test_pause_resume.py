@@ -108,6 +108,17 @@ def suspendable() -> int:
 def holding() -> str:
     pause_flow_run(timeout=600)
     return "went on"
+
+
+class Approval(RunInput):
+    approver: str
+
+
+@flow
+def approvable() -> str:
+    _note("approvable.txt", "started")
+    answer = pause_flow_run(wait_for_input=Approval, timeout=600)
+    return f"approved by {answer.approver}"
 """
 
 
@@ -218,6 +229,21 @@ def test_an_async_flow_awaits_its_pauses(
     assert states[-1]["name"] == "Completed"
 
 
+def test_a_paused_script_whose_run_is_suspended_stops_waiting(
+    api_url: str, http: httpx.Client, start_script: Callable[..., Any]
+) -> None:
+    script = start_script("suspended-script", 600)
+    run = _until(lambda: _state(http, "suspended-script", "PAUSED"), "the run to pause")
+    suspended = {"state": {"type": "PAUSED", "name": "Suspended", "message": "by ops"}}
+    assert http.post(f"/flow_runs/{run['id']}/set_state", json=suspended).status_code == 201
+    # No longer waiting for a resume: the flow call raises Pause (as suspend_flow_run does).
+    _, err = script.communicate(timeout=30)
+    assert "the flow run was suspended while paused" in err
+    logs = http.get(f"/flow_runs/{run['id']}/logs").json()["items"]
+    assert any("Suspended; a worker runs the flow again" in line["message"] for line in logs)
+    assert http.get(f"/flow_runs/{run['id']}").json()["state_name"] == "Suspended"
+
+
 def test_cancelling_a_paused_script_run_ends_its_wait(
     api_url: str, http: httpx.Client, start_script: Callable[..., Any]
 ) -> None:
@@ -283,3 +309,64 @@ def test_suspended_deployment_run_exits_and_a_worker_finishes_it_after_resume(
     assert detail["states"][-1]["data"]["result"] == 42
     # The task that ran before the suspension was not run again.
     assert (stack.folder / "extracted.txt").read_text().splitlines() == ["once"]
+
+
+def _automation(stack: DeploymentStack, name: str, expect: str, action: dict[str, Any]) -> None:
+    definition = {"name": name, "trigger": {"expect": [expect]}, "actions": [action]}
+    created = stack.http.post("/automations", json=definition)
+    assert created.status_code == 201, created.text
+
+
+def _outcome(stack: DeploymentStack, name: str) -> dict[str, Any]:
+    """The outcome of the one action of the automation's one firing, once it has one."""
+
+    def done() -> dict[str, Any] | None:
+        found = stack.http.get(f"/automations/{name}/firings").json()
+        action = found[0]["actions"][0] if found else None
+        return action if action and action["status"] in ("executed", "failed") else None
+
+    outcome: dict[str, Any] = _until(done, f"the action of {name}")
+    return outcome
+
+
+def test_automations_suspend_and_resume_a_paused_deployment_run(
+    deployment_stack: Callable[..., DeploymentStack],
+) -> None:
+    stack = deployment_stack()
+    jobs = stack.folder / "flows" / "jobs.py"
+    jobs.write_text(jobs.read_text() + textwrap.dedent(FLOWS))
+    stack.start_worker()
+    run_id = stack.cli("deployment", "run", stack.deploy("approvable")).stdout.strip()
+    _until(lambda: stack.read(run_id)["state_name"] == "Paused", "Paused")
+    # Each acts on the run the event is about ("inferred", as in Prefect).
+    _automation(stack, "resume-bare", "ops.resume-bare", {"type": "resume-flow-run"})
+    _automation(stack, "suspend", "ops.suspend", {"type": "suspend-flow-run"})
+    approve = {"type": "resume-flow-run", "run_input": {"approver": "{{ event.payload.who }}"}}
+    _automation(stack, "approve", "ops.approve", approve)
+
+    def emit(name: str, **payload: str) -> None:
+        event = {"event": name, "resource": {"headrace.resource.id": f"headrace.flow-run.{run_id}"}}
+        sent = stack.http.post("/event_feed", json={"events": [{**event, "payload": payload}]})
+        assert sent.status_code == 201, sent.text
+
+    # Without the input the pause waits for: the action fails, saying what is missing.
+    emit("ops.resume-bare")
+    bare = _outcome(stack, "resume-bare")
+    assert bare["status"] == "failed"
+    assert "run_input.approver: missing" in bare["reason"], bare
+    assert stack.read(run_id)["state_name"] == "Paused"
+
+    emit("ops.suspend")
+    suspend = _outcome(stack, "suspend")
+    assert suspend["status"] == "executed", suspend
+    run = _until(lambda: (r := stack.read(run_id))["state_name"] == "Suspended" and r, "Suspended")
+    assert run["state_type"] == "PAUSED"
+    _until(lambda: stack.read(run_id)["worker_id"] is None, "the worker to let the run go")
+
+    emit("ops.approve", who="ann")
+    assert _outcome(stack, "approve")["status"] == "executed"
+    _until(lambda: stack.read(run_id)["state_type"] == "COMPLETED", "Completed", 90)
+    detail = stack.http.get(f"/flow_runs/{run_id}").json()
+    assert detail["run_count"] == 2  # a worker ran it again after the resume
+    assert detail["states"][-1]["data"]["result"] == "approved by ann"
+    assert (stack.folder / "approvable.txt").read_text().splitlines() == ["started"] * 2

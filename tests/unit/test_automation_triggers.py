@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from headrace.schemas.automations import EventTrigger
+from headrace.schemas.automations import CompoundTrigger, EventTrigger, SequenceTrigger
+from headrace_service.automations.composite import CompositeState, composite_step, part_prefix
 from headrace_service.automations.evaluator import advance
 from headrace_service.automations.templates import TemplateFailed, render, syntax_problem
 from headrace_service.automations.triggers import (
@@ -87,13 +88,11 @@ def test_match_filters_which_resources_count() -> None:
     assert event_matches(EventTrigger(expect=["x"], match={"team": "a*"}), event("x", team="ab"))
 
 
-def test_the_cursor_waits_on_a_young_gap_and_passes_an_old_one() -> None:
-    now = T0
-    young = {5: now - timedelta(seconds=1)}
-    old = {5: now - timedelta(seconds=60)}
-    assert advance(2, {3, 5}, young, now) == 3  # 4 may still commit
-    assert advance(2, {3, 5}, old, now) == 5  # 4 was rolled back long ago
-    assert advance(2, {3, 4, 5}, young, now) == 5
+def test_the_cursor_stops_at_a_gap_until_it_is_settled() -> None:
+    assert advance(2, {3, 5}, set()) == 3  # 4 may still commit
+    assert advance(2, {3, 5}, {4}) == 5  # 4's transaction ended without it
+    assert advance(2, {3, 4, 5}, set()) == 5
+    assert advance(2, {5}, {3, 4, 6}) == 6  # a settled gap at the end too
 
 
 def test_templates_render_in_a_sandbox() -> None:
@@ -123,3 +122,52 @@ def test_templates_are_bounded_in_work() -> None:
         else:
             raise AssertionError(f"{source} rendered")
     assert render("{% for i in range(3) %}{{ i * 2 }}{% endfor %} {{ 'ab' * 2 }}", {}) == "024 abab"
+
+
+def sequence_fires(
+    trigger: SequenceTrigger | CompoundTrigger, firings: list[tuple[int, float, str]]
+) -> list[int]:
+    """Feed (trigger index, seconds, source) firings of the event triggers to the composite;
+    the positions at which it fired."""
+    state = CompositeState()
+    fired = []
+    for position, (index, at, source) in enumerate(firings):
+        following, ready = composite_step(
+            trigger, state, part_prefix(index), T0 + timedelta(seconds=at), source
+        )
+        state = following or CompositeState()
+        if ready:
+            fired.append(position)
+    return fired
+
+
+def test_a_sequence_fires_when_its_triggers_fire_in_order() -> None:
+    abc = SequenceTrigger(triggers=[EventTrigger(expect=[n]) for n in "abc"])
+    assert sequence_fires(abc, [(0, 0, "e1"), (1, 1, "e2"), (2, 2, "e3")]) == [2]
+    # Out of order: c before b. A later b then c completes it.
+    assert sequence_fires(abc, [(0, 0, "e1"), (2, 1, "e2"), (1, 2, "e3")]) == []
+    assert sequence_fires(abc, [(0, 0, "e1"), (2, 1, "e2"), (1, 2, "e3"), (2, 3, "e4")]) == [3]
+    # Each trigger's latest firing counts: a second a after b spoils the order (Prefect's rule).
+    assert sequence_fires(abc, [(0, 0, "e1"), (1, 1, "e2"), (0, 2, "e3"), (2, 3, "e4")]) == []
+    # One event that fires two of the triggers is one moment, not "a, then b".
+    ab = SequenceTrigger(triggers=[EventTrigger(expect=["*"]), EventTrigger(expect=["*"])])
+    assert sequence_fires(ab, [(0, 0, "e1"), (1, 0, "e1")]) == []
+    assert sequence_fires(ab, [(0, 0, "e1"), (1, 0, "e1"), (1, 1, "e2")]) == [2]
+    # It starts over after firing.
+    assert sequence_fires(abc, [(0, 0, "e1"), (1, 1, "e2"), (2, 2, "e3"), (2, 3, "e4")]) == [2]
+
+
+def test_a_sequence_forgets_firings_older_than_within() -> None:
+    ab = SequenceTrigger(
+        triggers=[EventTrigger(expect=["a"]), EventTrigger(expect=["b"])], within=60
+    )
+    assert sequence_fires(ab, [(0, 0, "e1"), (1, 59, "e2")]) == [1]
+    assert sequence_fires(ab, [(0, 0, "e1"), (1, 61, "e2")]) == []
+    assert sequence_fires(ab, [(0, 0, "e1"), (1, 61, "e2"), (0, 62, "e3"), (1, 63, "e4")]) == [3]
+
+
+def test_a_compound_trigger_fires_in_any_order() -> None:
+    both = CompoundTrigger(triggers=[EventTrigger(expect=["a"]), EventTrigger(expect=["b"])])
+    assert sequence_fires(both, [(1, 0, "e1"), (0, 1, "e2")]) == [1]
+    one = CompoundTrigger(require="any", triggers=both.triggers)
+    assert sequence_fires(one, [(1, 0, "e1"), (0, 1, "e2")]) == [0, 1]

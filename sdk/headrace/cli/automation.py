@@ -65,6 +65,9 @@ def describe_trigger(trigger: dict[str, Any]) -> str:
     if trigger.get("type") == "compound":
         parts = [describe_trigger(t) for t in trigger.get("triggers", [])]
         return f"{trigger.get('require', 'all')} of: " + "; ".join(parts)
+    if trigger.get("type") == "sequence":
+        parts = [describe_trigger(t) for t in trigger.get("triggers", [])]
+        return "in order: " + ", then ".join(parts)
     names = ", ".join(trigger.get("expect") or ["any event"])
     if trigger.get("posture") == "Proactive":
         after = ", ".join(trigger.get("after") or ["the start"])

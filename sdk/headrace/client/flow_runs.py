@@ -97,8 +97,8 @@ def wait(
     paused: bool = False,
     **options: Any,
 ) -> FlowRun:
-    """The run once it is terminal (or, with `paused`, no longer PAUSED), or after `seconds`,
-    whichever comes first."""
+    """The run once it is terminal (or, with `paused`, no longer waiting Paused), or after
+    `seconds`, whichever comes first."""
     query = FlowRunWaitQuery(timeout=seconds, paused=paused)
     return client.call("GET", f"{path(flow_run_id)}/wait", FlowRun, query=query, **options)
 

@@ -83,14 +83,24 @@ class DeploymentTrigger(EventTrigger):
 MAX_DEPLOYMENT_TRIGGERS = 20
 
 
-class CompoundTrigger(Model):
+class _CompositeTrigger(Model):
+    triggers: list[EventTrigger] = Field(min_length=1, max_length=10)
+    within: float = Field(default=0, ge=0, le=MAX_WITHIN_SECONDS)
+
+
+class CompoundTrigger(_CompositeTrigger):
     """Fires when all (or any) of its event triggers fired, within `within` seconds of each
     other (0: however far apart)."""
 
     type: Literal["compound"] = "compound"
     require: Literal["all", "any"] = "all"
-    triggers: list[EventTrigger] = Field(min_length=1, max_length=10)
-    within: float = Field(default=0, ge=0, le=MAX_WITHIN_SECONDS)
+
+
+class SequenceTrigger(_CompositeTrigger):
+    """Fires when each of its event triggers fired, in the order of the list, within `within`
+    seconds (0: however far apart). As in Prefect, each trigger's latest firing counts."""
+
+    type: Literal["sequence"] = "sequence"
 
 
 def _trigger_type(value: Any) -> str:
@@ -101,7 +111,9 @@ def _trigger_type(value: Any) -> str:
 
 
 Trigger = Annotated[
-    Annotated[EventTrigger, Tag("event")] | Annotated[CompoundTrigger, Tag("compound")],
+    Annotated[EventTrigger, Tag("event")]
+    | Annotated[CompoundTrigger, Tag("compound")]
+    | Annotated[SequenceTrigger, Tag("sequence")],
     Discriminator(_trigger_type),
 ]
 
@@ -184,6 +196,25 @@ class ChangeFlowRunState(Model):
     state: StateCreate
 
 
+class SuspendFlowRun(Model):
+    """Suspends a Paused flow run of a deployment (the one named, or the event's): its process
+    stops waiting and exits; once resumed, a worker runs the flow again as its next attempt."""
+
+    type: Literal["suspend-flow-run"]
+    flow_run_id: uuid.UUID | None = None
+
+
+class ResumeFlowRun(Model):
+    """Resumes a Paused or Suspended flow run (the one named, or the event's) with `run_input`,
+    checked like the API's resume: a run waiting for input is not resumed without it."""
+
+    type: Literal["resume-flow-run"]
+    flow_run_id: uuid.UUID | None = None
+    run_input: Parameters | None = Field(
+        default=None, description="The input the pause waits for; strings are templates."
+    )
+
+
 class CallWebhook(Model):
     type: Literal["call-webhook"]
     url: Url
@@ -217,6 +248,8 @@ Action = Annotated[
     | ResumeAutomation
     | CancelFlowRun
     | ChangeFlowRunState
+    | SuspendFlowRun
+    | ResumeFlowRun
     | CallWebhook
     | SendNotification,
     Field(discriminator="type"),

@@ -175,6 +175,6 @@ class FlowRunWaitQuery(ReadModel):
     )
     paused: bool = Field(
         default=False,
-        description="Also return as soon as the run is no longer PAUSED (a paused flow waiting "
-        "for its resume).",
+        description="Also return as soon as the run no longer waits Paused (a paused flow "
+        "waiting for its resume): resumed, Suspended or ended.",
     )

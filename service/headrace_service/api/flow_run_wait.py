@@ -18,6 +18,7 @@ from headrace_service.api.deps import db, notifier
 from headrace_service.api.flow_runs import read_run
 from headrace_service.api.routing import Router
 from headrace_service.notifier import Subscription
+from headrace_service.queue.state_columns import SUSPENDED
 from headrace_service.validation import parse_uuid
 
 router = Router("flow_runs")
@@ -27,8 +28,8 @@ RECHECK_SECONDS = 2.0
 
 @router.route("GET", "/flow_runs/{run_id}/wait", query=FlowRunWaitQuery, response=FlowRun)
 async def wait_for_flow_run(request: Request, run_id: str, query: FlowRunWaitQuery) -> FlowRun:
-    """Wait until the run is terminal (or, with `paused`, no longer PAUSED) or `timeout` seconds
-    pass; returns the run."""
+    """Wait until the run is terminal (or, with `paused`, no longer waiting Paused: resumed,
+    suspended or ended) or `timeout` seconds pass; returns the run."""
     rid = parse_uuid(run_id, "flow run")
     deadline = time.monotonic() + query.timeout
     # Subscribed before the first read: a change between the read and the wait is not lost.
@@ -36,7 +37,9 @@ async def wait_for_flow_run(request: Request, run_id: str, query: FlowRunWaitQue
         while True:
             async with db(request).begin() as conn:
                 run = await read_run(conn, rid)
-            unpaused = query.paused and run.state_type is not StateType.PAUSED
+            # A Suspended run is PAUSED too, but no process waits in it any more.
+            waiting = run.state_type is StateType.PAUSED and run.state_name != SUSPENDED
+            unpaused = query.paused and not waiting
             if is_terminal(run.state_type) or unpaused or time.monotonic() >= deadline:
                 return run
             await _until_worth_reading(

@@ -8,11 +8,8 @@ through the queue's one state-change path; the history is the record.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 
 from headrace._state_types import StateType
@@ -24,12 +21,12 @@ from headrace.schemas.pauses import (
     PauseResponse,
     ResumeRequest,
 )
-from headrace_service import queue
+from headrace_service import queue, run_resume
 from headrace_service.api.deps import db, settings
 from headrace_service.api.flow_runs import read_run
 from headrace_service.api.routing import Router
-from headrace_service.errors import ConflictError, InvalidInput
-from headrace_service.parameter_schema import check_parameters, check_schema
+from headrace_service.errors import ConflictError
+from headrace_service.parameter_schema import check_schema
 from headrace_service.queue.state_columns import SUSPENDED
 from headrace_service.store import pauses
 from headrace_service.validation import parse_uuid
@@ -88,67 +85,9 @@ async def resume_flow_run(request: Request, run_id: str, body: ResumeRequest) ->
     rid = parse_uuid(run_id, "flow run")
     lease_seconds = settings(request).lease_seconds
     async with db(request).begin() as conn:
-        run = await read_run(conn, rid)
-        if run.state_type is not StateType.PAUSED:
-            raise ConflictError(f"cannot resume: the run is {run.state_name}, not paused")
-        details = await _pause_details(conn, rid)
-        timed_out = _timed_out(details)
-        if timed_out is not None and details is not None and details.reschedule:
-            # No process waits to fail a Suspended run: the resume that finds it too late does.
-            await queue.flow_run_set_state(
-                conn,
-                rid,
-                state_type=StateType.FAILED,
-                state_name="Failed",
-                message=f"suspended and not resumed in time: {timed_out}",
-                lease_seconds=lease_seconds,
-            )
-    if timed_out is not None:  # after the commit: a Suspended run stays Failed
-        raise ConflictError(f"cannot resume: {timed_out}")
+        reason = await run_resume.fail_timed_out_suspension(conn, rid, lease_seconds)
+    if reason is not None:  # after the commit: a Suspended run stays Failed
+        raise ConflictError(f"cannot resume: {reason}")
     async with db(request).begin() as conn:
-        details = await _pause_details(conn, rid)
-        _check_input(details, body.run_input)
-        resumed: dict[str, Any] = {"run_input": body.run_input}
-        if details is not None:
-            resumed["resumed_pause_key"] = details.pause_key
-        suspended = details is not None and details.reschedule
-        change = await queue.flow_run_set_state(
-            conn,
-            rid,
-            state_type=StateType.SCHEDULED if suspended else StateType.RUNNING,
-            state_name="Resuming" if suspended else "Running",
-            message="resumed",
-            data=resumed,
-            lease_seconds=lease_seconds,
-        )
-        if not change.decision.accept:
-            raise ConflictError(f"cannot resume: {change.decision.reason}")
+        await run_resume.resume_paused(conn, rid, body.run_input, lease_seconds)
         return await read_run(conn, rid)
-
-
-async def _pause_details(conn: AsyncConnection, run_id: uuid.UUID) -> PauseDetails | None:
-    """What the run's newest pause recorded; None for a PAUSED state not made by a pause."""
-    paused = await pauses.pause_latest(conn, run_id)
-    if paused is None or not paused["data"] or "pause_key" not in paused["data"]:
-        return None
-    return PauseDetails.model_validate(paused["data"])
-
-
-def _timed_out(details: PauseDetails | None) -> str | None:
-    """Why the pause can no longer be resumed (its timeout passed); None while it can."""
-    if details is None or details.pause_expiration_time >= datetime.now(UTC):
-        return None
-    return (
-        f"the pause timed out at {details.pause_expiration_time.isoformat()} "
-        f"(after {details.timeout_seconds:g} s)"
-    )
-
-
-def _check_input(details: PauseDetails | None, run_input: dict[str, Any] | None) -> None:
-    """A 422 naming the field when the input does not fit what the pause waits for."""
-    schema = details.run_input_schema if details is not None else None
-    if schema is None:
-        if run_input:
-            raise InvalidInput("body.run_input: the paused flow waits for no input")
-        return
-    check_parameters(schema, run_input or {}, where="body.run_input")

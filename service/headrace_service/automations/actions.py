@@ -23,12 +23,15 @@ from headrace.schemas.automations import (
     ChangeFlowRunState,
     PauseDeployment,
     ResumeDeployment,
+    ResumeFlowRun,
     RunDeployment,
     SendNotification,
+    SuspendFlowRun,
 )
 from headrace.schemas.deployments import DeploymentRunCreate
 from headrace.schemas.events import RESOURCE_ID, RESOURCE_ROLE
 from headrace_service import queue
+from headrace_service.automations.targets import find_deployment
 from headrace_service.automations.templates import TemplateFailed, render, render_values
 from headrace_service.deployment_runs import enqueue_deployment_run
 from headrace_service.errors import ServiceError
@@ -83,17 +86,6 @@ def _about(event: dict[str, Any] | None, kind: str) -> uuid.UUID | None:
     return None
 
 
-async def find_deployment(conn: AsyncConnection, ref: str) -> RowMapping | None:
-    """A deployment by `flow/name` or by id."""
-    flow_name, sep, name = ref.partition("/")
-    if sep:
-        return await deployment_store.deployment_get_by_name(conn, flow_name, name)
-    try:
-        return await deployment_store.deployment_get(conn, uuid.UUID(ref))
-    except ValueError:
-        return None
-
-
 async def _deployment_of(conn: AsyncConnection, ref: str | None, firing: Firing) -> RowMapping:
     if ref is not None:
         row = await find_deployment(conn, ref)
@@ -145,7 +137,10 @@ async def set_paused(
     return f"{verb} deployment {deployment['flow_name']}/{deployment['name']}"
 
 
-def _run_of(action: CancelFlowRun | ChangeFlowRunState, firing: Firing) -> uuid.UUID:
+def run_of(
+    action: CancelFlowRun | ChangeFlowRunState | SuspendFlowRun | ResumeFlowRun, firing: Firing
+) -> uuid.UUID:
+    """The run an action names, or else the one the triggering event is about."""
     run_id = action.flow_run_id or _about(firing.event, "flow-run")
     if run_id is None:
         raise ActionFailed("the triggering event is not about a flow run; set `flow_run_id`")
@@ -155,7 +150,7 @@ def _run_of(action: CancelFlowRun | ChangeFlowRunState, firing: Firing) -> uuid.
 async def change_flow_run_state(
     conn: AsyncConnection, action: ChangeFlowRunState, firing: Firing, lease_seconds: float
 ) -> str:
-    run_id = _run_of(action, firing)
+    run_id = run_of(action, firing)
     state = action.state
     message = state.message or f"set by automation {firing.automation_name!r}"
     try:
@@ -178,7 +173,7 @@ async def change_flow_run_state(
 async def cancel_flow_run(
     conn: AsyncConnection, action: CancelFlowRun, firing: Firing, lease_seconds: float
 ) -> str:
-    run_id = _run_of(action, firing)
+    run_id = run_of(action, firing)
     try:
         change = await queue.flow_run_cancel(
             conn,

@@ -13,11 +13,11 @@ from headrace.schemas.automations import (
     PauseDeployment,
     ResumeAutomation,
     ResumeDeployment,
+    ResumeFlowRun,
     RunDeployment,
     SendNotification,
 )
-from headrace_service.automations.actions import find_deployment
-from headrace_service.automations.pausing import find_automation
+from headrace_service.automations.targets import find_automation, find_deployment
 from headrace_service.automations.templates import syntax_problem, value_problems
 from headrace_service.errors import InvalidInput
 from headrace_service.store import work_pools as pools
@@ -26,6 +26,8 @@ from headrace_service.store import work_pools as pools
 def template_problems(action: Any, where: str) -> list[str]:
     if isinstance(action, RunDeployment):
         return value_problems(action.parameters, f"{where}.parameters")
+    if isinstance(action, ResumeFlowRun) and action.run_input is not None:
+        return value_problems(action.run_input, f"{where}.run_input")
     problems: list[str] = []
     if isinstance(action, CallWebhook):
         sources = {"body": action.body, **{f"headers.{k}": v for k, v in action.headers.items()}}

@@ -1,12 +1,18 @@
 """The evaluator: reads new events in arrival order and turns the triggers they complete into
 firings (each with its actions, pending), in one transaction per pass.
 
-One replica evaluates at a time (a transaction-level advisory lock, and the cursor row locked
-FOR UPDATE). The cursor, the buckets and the firings change in the same transaction, so a pass
-that dies changes nothing; a firing's idempotency key is unique, so no trigger fires twice for
-the same event or window. Events can commit out of `seq` order (two concurrent inserts): an
-event above a gap is evaluated and remembered (`done_seqs`), and the cursor passes the gap once
-the event after it is GAP_GRACE_SECONDS old (the gap was a rolled-back insert).
+One replica evaluates at a time (a transaction-level advisory lock). The cursor, the buckets
+and the firings change in the same transaction, so a pass that dies changes nothing; a firing's
+idempotency key is unique, so no trigger fires twice for the same event or window.
+
+Events can commit out of `seq` order (two concurrent inserts, a slow transaction), and a seq
+whose insert rolled back never appears. An event above such a gap is evaluated at once and
+remembered (`done`); the cursor passes the gap only when no transaction that could still fill it
+is running. The transaction that took a seq had its id before (a statement trigger on `event`,
+migration 0020), and that was before the later event was read; so it is older than the id this
+pass takes after reading (the gap's horizon), and once the oldest running transaction is not
+older than the horizon, it has ended: committed (its event is read in that pass) or rolled back.
+A slow transaction is waited for, however long; events above it are evaluated meanwhile.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headrace.schemas.automations import CompoundTrigger, EventTrigger, Trigger
+from headrace.schemas.automations import CompoundTrigger, EventTrigger, SequenceTrigger, Trigger
 from headrace.schemas.events import RESOURCE_ID, RESOURCE_NAME, RESOURCE_ROLE
+from headrace_service.automations.composite import CompositeState, composite_step, part_prefix
 from headrace_service.automations.triggers import (
     Bucket,
     EventView,
@@ -41,25 +48,24 @@ log = logging.getLogger("headrace.automations")
 
 EVALUATOR_LOCK_KEY = 7_142_201
 BATCH = 500
-GAP_GRACE_SECONDS = 5.0
 TRIGGERED = "headrace.automation.triggered"
-# The bucket of a compound trigger that remembers which of its triggers fired, and when.
+# The bucket of a compound or sequence trigger that remembers which of its triggers fired, when.
 COMPOUND_KEY = "compound"
-_TRIGGER = TypeAdapter[EventTrigger | CompoundTrigger](Trigger)
+_TRIGGER = TypeAdapter[EventTrigger | CompoundTrigger | SequenceTrigger](Trigger)
 
 
 @dataclass(frozen=True)
 class Loaded:
     id: uuid.UUID
     name: str
-    trigger: EventTrigger | CompoundTrigger
+    trigger: EventTrigger | CompoundTrigger | SequenceTrigger
     actions: list[dict[str, Any]]
 
     def parts(self) -> list[tuple[str, EventTrigger]]:
         """Its event triggers, each with the prefix of its buckets' keys."""
-        if isinstance(self.trigger, CompoundTrigger):
-            return [(f"{i}|", t) for i, t in enumerate(self.trigger.triggers)]
-        return [("", self.trigger)]
+        if isinstance(self.trigger, EventTrigger):
+            return [("", self.trigger)]
+        return [(part_prefix(i), t) for i, t in enumerate(self.trigger.triggers)]
 
 
 def automation_labels(automation_id: uuid.UUID, name: str) -> dict[str, str]:
@@ -157,17 +163,18 @@ class _Buckets:
                 )
 
 
-def advance(last: int, done: set[int], received: dict[int, datetime], now: datetime) -> int:
-    """The new cursor: past every evaluated event whose predecessors are all evaluated or
-    (a gap older than the grace) will never commit."""
-    horizon = now - timedelta(seconds=GAP_GRACE_SECONDS)
-    for seq in sorted(s for s in done if s > last):
-        if seq != last + 1:
-            arrived = received.get(seq)
-            if arrived is None or arrived > horizon:
-                break
-        last = seq
+def advance(last: int, done: set[int], settled: set[int]) -> int:
+    """The new cursor: past every evaluated event and every gap that can no longer fill."""
+    while last + 1 in done or last + 1 in settled:
+        last += 1
     return last
+
+
+def gaps_seen(cursor: store.Cursor, read: list[int]) -> set[int]:
+    """The seqs below the newest one read that neither this read nor an earlier pass saw."""
+    if not read:
+        return set()
+    return set(range(cursor.last + 1, max(read))) - cursor.done - set(read)
 
 
 async def run_once(db: Database, now: datetime | None = None) -> int:
@@ -180,43 +187,69 @@ async def run_once(db: Database, now: datetime | None = None) -> int:
         )
         if not locked.scalar_one():
             return 0
-        last, done = await store.cursor_lock(conn)
+        # Nothing before the read may write: this transaction must get its id after it.
+        cursor = await store.cursor_read(conn)
+        if cursor is None:
+            return 0
         automations = [a for a in map(_load, await store.automations_enabled(conn)) if a]
         if not automations:
             # Nothing to evaluate: skip to the newest event without reading any.
-            await store.cursor_save(conn, await store.newest_seq(conn, last), set())
+            newest = await store.newest_seq(conn, cursor.last)
+            await store.cursor_save(conn, store.Cursor(newest, set(), {}))
             return 0
-        rows = await store.events_from(conn, last, BATCH)
-        buckets = _Buckets(await store.buckets_of(conn, [a.id for a in automations]))
-        fired = 0
+        # Taken before the read: a transaction older than this that committed is read now.
+        oldest_running = await store.oldest_running_xact(conn)
+        rows = await store.events_from(conn, cursor.last, cursor.done, BATCH)
+        gaps = gaps_seen(cursor, [r["seq"] for r in rows])
+        if gaps - cursor.gaps.keys():
+            horizon = await store.own_xact(conn)
+            cursor.gaps.update({seq: horizon for seq in gaps - cursor.gaps.keys()})
+        fired = await _evaluate(conn, automations, rows, now)
         for row in rows:
-            if row["seq"] in done:
+            cursor.done.add(row["seq"])
+            cursor.gaps.pop(row["seq"], None)  # a gap that filled: its transaction committed
+        # A gap whose transaction ended before the read is settled: its event, had it committed,
+        # was read, unless the read stopped at the batch's end below it.
+        below = rows[-1]["seq"] if len(rows) == BATCH else None
+        settled = {
+            seq
+            for seq, horizon in cursor.gaps.items()
+            if horizon <= oldest_running and (below is None or seq < below)
+        }
+        cursor.last = advance(cursor.last, cursor.done, settled)
+        await store.cursor_save(conn, cursor)
+    return fired
+
+
+async def _evaluate(
+    conn: AsyncConnection, automations: list[Loaded], rows: list[RowMapping], now: datetime
+) -> int:
+    """Apply the events to the triggers, then end the proactive windows that are over."""
+    buckets = _Buckets(await store.buckets_of(conn, [a.id for a in automations]))
+    fired = 0
+    for row in rows:
+        event = _view(row)
+        for automation in automations:
+            if _own_event(automation, event):
                 continue
-            event = _view(row)
-            for automation in automations:
-                if _own_event(automation, event):
+            for prefix, trigger in automation.parts():
+                if not event_matches(trigger, event):
                     continue
-                for prefix, trigger in automation.parts():
-                    if not event_matches(trigger, event):
-                        continue
-                    key = prefix + bucket_key(trigger, event)
-                    result = step(trigger, buckets.get(automation.id, key), event)
-                    buckets.set(automation.id, key, result.bucket)
-                    if result.fired:
-                        fired += await _part_fired(
-                            conn,
-                            automation,
-                            buckets,
-                            prefix,
-                            f"event:{event.id}",
-                            event_context(event),
-                            event.occurred,
-                        )
-            done.add(row["seq"])
-        fired += await _sweep_proactive(conn, automations, buckets, now)
-        await buckets.save(conn)
-        received = {r["seq"]: r["received"] for r in rows}
-        await store.cursor_save(conn, advance(last, done, received, now), done)
+                key = prefix + bucket_key(trigger, event)
+                result = step(trigger, buckets.get(automation.id, key), event)
+                buckets.set(automation.id, key, result.bucket)
+                if result.fired:
+                    fired += await _part_fired(
+                        conn,
+                        automation,
+                        buckets,
+                        prefix,
+                        f"event:{event.id}",
+                        event_context(event),
+                        event.occurred,
+                    )
+    fired += await _sweep_proactive(conn, automations, buckets, now)
+    await buckets.save(conn)
     return fired
 
 
@@ -229,28 +262,22 @@ async def _part_fired(
     event: dict[str, Any] | None,
     at: datetime,
 ) -> int:
-    """An event trigger fired: the automation fires, or, for a compound trigger, once all (or
-    any) of its triggers fired within its window."""
+    """An event trigger fired: the automation fires, or, for a compound or sequence trigger,
+    once its triggers fired as it requires (automations/composite.py)."""
     trigger = automation.trigger
-    if not isinstance(trigger, CompoundTrigger):
+    if isinstance(trigger, EventTrigger):
         return int(await fire(conn, automation, key, event))
-    state = buckets.get(automation.id, COMPOUND_KEY)
-    fired_at: dict[str, str] = dict((state.opener or {}).get("fired", {})) if state else {}
-    fired_at[prefix] = at.isoformat()
-    if trigger.within > 0:
-        horizon = at - timedelta(seconds=trigger.within)
-        fired_at = {p: t for p, t in fired_at.items() if datetime.fromisoformat(t) >= horizon}
-    needed = len(trigger.triggers) if trigger.require == "all" else 1
-    if len(fired_at) >= needed:
+    stored = buckets.get(automation.id, COMPOUND_KEY)
+    state = CompositeState.load(stored.opener if stored else None)
+    following, ready = composite_step(trigger, state, prefix, at, key)
+    if following is None:
         buckets.set(automation.id, COMPOUND_KEY, None)
-        return int(await fire(conn, automation, f"compound:{key}", event))
-    opened = min(datetime.fromisoformat(t) for t in fired_at.values())
-    buckets.set(
-        automation.id,
-        COMPOUND_KEY,
-        Bucket(COMPOUND_KEY, opened, len(fired_at), {"fired": fired_at}),
-    )
-    return 0
+    else:
+        kept = Bucket(COMPOUND_KEY, following.opened(), len(following.fired), following.dump())
+        buckets.set(automation.id, COMPOUND_KEY, kept)
+    if not ready:
+        return 0
+    return int(await fire(conn, automation, f"{trigger.type}:{key}", event))
 
 
 async def _sweep_proactive(

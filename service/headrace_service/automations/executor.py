@@ -31,13 +31,15 @@ from headrace.schemas.automations import (
     PauseWorkQueue,
     ResumeAutomation,
     ResumeDeployment,
+    ResumeFlowRun,
     ResumeWorkPool,
     ResumeWorkQueue,
     RunDeployment,
     SendNotification,
+    SuspendFlowRun,
 )
 from headrace.schemas.events import RESOURCE_ID, RESOURCE_ROLE
-from headrace_service.automations import actions, pausing
+from headrace_service.automations import actions, pausing, run_actions
 from headrace_service.automations.actions import ActionFailed, Firing
 from headrace_service.automations.evaluator import automation_labels
 from headrace_service.db import Database
@@ -139,6 +141,10 @@ class Executor:
             return await actions.change_flow_run_state(conn, action, firing, self.lease_seconds)
         if isinstance(action, CancelFlowRun):
             return await actions.cancel_flow_run(conn, action, firing, self.lease_seconds)
+        if isinstance(action, SuspendFlowRun):
+            return await run_actions.suspend_flow_run(conn, action, firing, self.lease_seconds)
+        if isinstance(action, ResumeFlowRun):
+            return await run_actions.resume_flow_run(conn, action, firing, self.lease_seconds)
         raise ActionFailed(f"unknown action type {action.type!r}")
 
     async def _call(self, action: CallWebhook | SendNotification, firing: Firing) -> None:

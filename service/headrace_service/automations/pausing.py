@@ -3,9 +3,6 @@ transaction, with the same change event the API writes)."""
 
 from __future__ import annotations
 
-import uuid
-
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headrace.schemas.automations import (
@@ -18,6 +15,7 @@ from headrace.schemas.automations import (
 )
 from headrace.schemas.events import RESOURCE_NAME, RESOURCE_ROLE
 from headrace_service.automations.actions import ActionFailed, Firing
+from headrace_service.automations.targets import find_automation
 from headrace_service.store import automations as automation_store
 from headrace_service.store import work_pools as pools
 from headrace_service.store.events import event_record
@@ -73,13 +71,6 @@ async def set_queue_paused(
     )
     verb = "paused" if paused else "resumed"
     return f"{verb} work queue {action.work_queue!r} of {action.work_pool!r}"
-
-
-async def find_automation(conn: AsyncConnection, ref: str) -> RowMapping | None:
-    try:
-        return await automation_store.automation_get(conn, uuid.UUID(ref))
-    except ValueError:
-        return await automation_store.automation_get_by_name(conn, ref)
 
 
 async def set_automation_enabled(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -111,37 +112,70 @@ async def automation_delete(conn: AsyncConnection, automation_id: uuid.UUID) -> 
     return bool(deleted.rowcount)
 
 
-async def cursor_lock(conn: AsyncConnection) -> tuple[int, set[int]]:
-    """The evaluator's position, locked for this transaction."""
+@dataclass
+class Cursor:
+    """Every event up to `last` is evaluated, and the `done` ones above it; `gaps`: seqs above
+    it not seen yet, each with a transaction id their transaction is older than."""
+
+    last: int
+    done: set[int]
+    gaps: dict[int, int]
+
+
+async def cursor_read(conn: AsyncConnection) -> Cursor | None:
+    """The evaluator's position. Not locked: the evaluator's advisory lock keeps other passes
+    out, and a row lock would give this transaction its id before it reads the events. None
+    when the row was missing and is made now (evaluate in the next transaction)."""
     row = (
-        await conn.execute(
-            text("SELECT last_seq, done_seqs FROM automation_cursor WHERE id = 1 FOR UPDATE")
-        )
+        await conn.execute(text("SELECT last_seq, done_seqs, gaps FROM automation_cursor"))
     ).one_or_none()
     if row is None:  # a database restored without the migration's row
         await conn.execute(text("INSERT INTO automation_cursor (id) VALUES (1)"))
-        return 0, set()
-    return int(row.last_seq), {int(s) for s in row.done_seqs}
+        return None
+    gaps = {int(seq): int(xid) for seq, xid in row.gaps.items()}
+    return Cursor(int(row.last_seq), {int(s) for s in row.done_seqs}, gaps)
 
 
-async def cursor_save(conn: AsyncConnection, last_seq: int, done: set[int]) -> None:
+async def cursor_save(conn: AsyncConnection, cursor: Cursor) -> None:
+    last = cursor.last
     await conn.execute(
         text(
-            "UPDATE automation_cursor SET last_seq = :last, done_seqs = :done, updated = now() "
-            "WHERE id = 1"
+            "UPDATE automation_cursor SET last_seq = :last, done_seqs = :done, "
+            "gaps = CAST(:gaps AS jsonb), updated = now() WHERE id = 1"
         ),
-        {"last": last_seq, "done": sorted(s for s in done if s > last_seq)},
+        {
+            "last": last,
+            "done": sorted(s for s in cursor.done if s > last),
+            "gaps": json.dumps(
+                {str(s): str(x) for s, x in sorted(cursor.gaps.items()) if s > last}
+            ),
+        },
     )
 
 
-async def events_from(conn: AsyncConnection, after: int, limit: int) -> list[RowMapping]:
-    """Stored events after `seq` `after`, in arrival order."""
+async def oldest_running_xact(conn: AsyncConnection) -> int:
+    """Every transaction with an id below this one has ended (committed or rolled back)."""
+    xmin = await conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))
+    return int(xmin.scalar_one())
+
+
+async def own_xact(conn: AsyncConnection) -> int:
+    """This transaction's id, given now if it has none: above that of every transaction that
+    had one before this call."""
+    xid = await conn.execute(text("SELECT pg_current_xact_id()::text"))
+    return int(xid.scalar_one())
+
+
+async def events_from(
+    conn: AsyncConnection, after: int, done: set[int], limit: int
+) -> list[RowMapping]:
+    """Stored events after `seq` `after`, but the `done` ones, in arrival order."""
     rows = await conn.execute(
         text(
-            "SELECT seq, id, event, occurred, resource, related, payload, received FROM event "
-            "WHERE seq > :after ORDER BY seq LIMIT :limit"
+            "SELECT seq, id, event, occurred, resource, related, payload FROM event "
+            "WHERE seq > :after AND seq <> ALL(:done) ORDER BY seq LIMIT :limit"
         ),
-        {"after": after, "limit": limit},
+        {"after": after, "done": sorted(done), "limit": limit},
     )
     return list(rows.mappings())
 
