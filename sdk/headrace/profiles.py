@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 FILE_NAME = "profiles.toml"
@@ -32,10 +30,14 @@ class ProfileError(ValueError):
     """A profile command that cannot be done; the message says what to do instead."""
 
 
-@dataclass
 class Profiles:
-    active: str = DEFAULT_PROFILE
-    profiles: dict[str, dict[str, str]] = field(default_factory=lambda: {DEFAULT_PROFILE: {}})
+    # A plain class, not a dataclass: the CLI's quick commands read profiles, and `dataclasses`
+    # (with `inspect`) would be most of what they import.
+    def __init__(
+        self, active: str = DEFAULT_PROFILE, profiles: dict[str, dict[str, str]] | None = None
+    ) -> None:
+        self.active = active
+        self.profiles = {DEFAULT_PROFILE: {}} if profiles is None else profiles
 
     def in_effect(self, selected: str | None) -> str:
         """The profile a command uses: `selected` (HEADRACE_PROFILE) when given, which must
@@ -102,6 +104,8 @@ def load(home: Path) -> Profiles:
 
 def save(home: Path, profiles: Profiles) -> None:
     """Write the file atomically (a crash leaves the old one), owner-only."""
+    import tempfile  # only here: reading profiles does not pay for it
+
     path = profiles_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".profiles-")

@@ -1,0 +1,124 @@
+"""`headrace work-pool ls` answered by the quick command: the same characters as the typed
+command, on a pipe and on a terminal, the same errors, and none of the typed command's imports.
+
+`HEADRACE_CLIENT_RETRIES` is a setting the quick command does not read: with it set, the typed
+command answers, which gives the output to compare with.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+
+import httpx
+
+from tests.conftest import headrace_command
+
+TYPED = {"HEADRACE_CLIENT_RETRIES": "1"}
+
+
+def run(api_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*headrace_command(), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HEADRACE_API_URL": api_url, **env},
+        timeout=60,
+    )
+
+
+def on_a_terminal(api_url: str, *args: str, **env: str) -> bytes:
+    """What the command writes to a terminal 100 columns wide."""
+    leader, follower = pty.openpty()
+    variables = {**os.environ, "HEADRACE_API_URL": api_url, "COLUMNS": "100", "TERM": "xterm"}
+    process = subprocess.Popen(
+        [*headrace_command(), *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**variables, **env},
+    )
+    os.close(follower)
+    written = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the command exited and closed the terminal
+            break
+        if not chunk:
+            break
+        written += chunk
+    os.close(leader)
+    assert process.wait(60) == 0, written
+    return written
+
+
+def test_work_pool_ls_prints_what_the_typed_command_prints(
+    api_url: str, http: httpx.Client
+) -> None:
+    http.post("/work_pools", json={"name": "nightly", "concurrency_limit": 4})
+    http.post("/work_pools", json={"name": "adhoc"})
+    http.patch("/work_pools/adhoc", json={"paused": True})
+    quick = run(api_url, "work-pool", "ls")
+    assert quick.returncode == 0, quick.stderr
+    assert quick.stdout == (
+        "┏━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┓\n"
+        "┃ Name    ┃ Type    ┃ Concurrency ┃ Paused ┃ Workers online ┃ Runs waiting ┃\n"
+        "┡━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━┩\n"
+        "│ adhoc   │ process │ unlimited   │ yes    │ 0              │ 0            │\n"
+        "│ nightly │ process │ 4           │ no     │ 0              │ 0            │\n"
+        "└─────────┴─────────┴─────────────┴────────┴────────────────┴──────────────┘\n"
+    )
+    assert quick.stdout == run(api_url, "work-pool", "ls", **TYPED).stdout
+    terminal = on_a_terminal(api_url, "work-pool", "ls")
+    assert b"\x1b[1mName   \x1b[0m" in terminal  # the header in bold, as rich writes it
+    assert terminal == on_a_terminal(api_url, "work-pool", "ls", **TYPED)
+
+
+def test_what_the_quick_command_cannot_draw_the_typed_one_does(
+    api_url: str, http: httpx.Client
+) -> None:
+    http.post("/work_pools", json={"name": "[bold]odd"})  # rich markup: rich's to print
+    listed = run(api_url, "work-pool", "ls")
+    assert (
+        listed.returncode == 0 and listed.stdout == run(api_url, "work-pool", "ls", **TYPED).stdout
+    )
+    assert "odd" in listed.stdout and "[bold]" not in listed.stdout
+
+
+def test_errors_are_the_typed_commands(api_url: str) -> None:
+    for url in ("http://127.0.0.1:9/api", api_url + "/nowhere"):
+        quick = run(url, "work-pool", "ls")
+        typed = run(url, "work-pool", "ls", **TYPED)
+        assert quick.returncode == typed.returncode == 2
+        assert quick.stderr == typed.stderr and quick.stderr.count("\n") == 1
+    assert (
+        "cannot reach the headrace API at http://127.0.0.1:9/api"
+        in run("http://127.0.0.1:9/api", "work-pool", "ls").stderr
+    )
+    bad = run(api_url, "work-pool", "ls", HEADRACE_ALLOW_INSECURE_HTTP="maybe")
+    assert bad.returncode == 2 and bad.stderr.startswith(
+        "error: invalid HEADRACE_ALLOW_INSECURE_HTTP"
+    )
+
+
+def test_the_quick_command_imports_none_of_the_typed_commands_libraries(api_url: str) -> None:
+    probe = (
+        "import sys; sys.argv = ['headrace', 'work-pool', 'ls']\n"
+        "from headrace.cli.main import main\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    assert done.code == 0, done.code\n"
+        "heavy = {'typer', 'click', 'rich', 'httpx', 'pydantic', 'pydantic_settings'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HEADRACE_API_URL": api_url},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Workers online" in done.stdout  # the table itself was printed
+    assert done.stdout.strip().splitlines()[-1] == "[]"
