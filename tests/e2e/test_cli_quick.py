@@ -8,13 +8,13 @@ command answers, which gives the output to compare with.
 from __future__ import annotations
 
 import os
-import pty
 import subprocess
 import sys
 
 import httpx
 
 from tests.conftest import headrace_command
+from tests.terminal import on_a_terminal
 
 TYPED = {"HEADRACE_CLIENT_RETRIES": "1"}
 
@@ -29,30 +29,9 @@ def run(api_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str
     )
 
 
-def on_a_terminal(api_url: str, *args: str, **env: str) -> bytes:
-    """What the command writes to a terminal 100 columns wide."""
-    leader, follower = pty.openpty()
-    variables = {**os.environ, "HEADRACE_API_URL": api_url, "COLUMNS": "100", "TERM": "xterm"}
-    process = subprocess.Popen(
-        [*headrace_command(), *args],
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        env={**variables, **env},
-    )
-    os.close(follower)
-    written = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the command exited and closed the terminal
-            break
-        if not chunk:
-            break
-        written += chunk
-    os.close(leader)
-    assert process.wait(60) == 0, written
-    return written
+def terminal_ls(api_url: str, **env: str) -> bytes:
+    variables = {**os.environ, "HEADRACE_API_URL": api_url, **env}
+    return on_a_terminal([*headrace_command(), "work-pool", "ls"], variables)
 
 
 def test_work_pool_ls_prints_what_the_typed_command_prints(
@@ -72,9 +51,9 @@ def test_work_pool_ls_prints_what_the_typed_command_prints(
         "└─────────┴─────────┴─────────────┴────────┴────────────────┴──────────────┘\n"
     )
     assert quick.stdout == run(api_url, "work-pool", "ls", **TYPED).stdout
-    terminal = on_a_terminal(api_url, "work-pool", "ls")
+    terminal = terminal_ls(api_url)
     assert b"\x1b[1mName   \x1b[0m" in terminal  # the header in bold, as rich writes it
-    assert terminal == on_a_terminal(api_url, "work-pool", "ls", **TYPED)
+    assert terminal == terminal_ls(api_url, **TYPED)
 
 
 def test_what_the_quick_command_cannot_draw_the_typed_one_does(

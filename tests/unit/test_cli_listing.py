@@ -1,13 +1,23 @@
-"""`headrace --help` lists the groups from their help lines without importing their modules."""
+"""`headrace --help` lists the groups from their help lines without importing their modules,
+and the quick help (without typer and rich) prints what typer prints."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from headrace.cli.main import _app_for, build_app
+from tests.terminal import on_a_terminal
+
+# With this (typer's default, so its help is unchanged), `headrace --help` is left to typer:
+# what the quick help is compared with.
+TYPER_HELP = {"TYPER_USE_RICH": "1"}
+SCRIPT = str(Path(sys.executable).with_name("headrace"))  # the installed entry point
 
 
 def test_the_listing_says_what_the_whole_command_says() -> None:
@@ -19,17 +29,55 @@ def test_the_listing_says_what_the_whole_command_says() -> None:
     assert listing.output == whole.output
 
 
-def test_the_listing_imports_no_group_module() -> None:
+@pytest.mark.parametrize("by_typer", [False, True])
+def test_the_listing_imports_no_group_module(by_typer: bool) -> None:
     probe = (
         "import sys; sys.argv = ['headrace', '--help']\n"
         "from headrace.cli.main import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print([m for m in sys.modules if m.startswith('headrace.cli.') "
-        "and m not in ('headrace.cli.main', 'headrace.cli.groups', 'headrace.cli.exits',"
-        " 'headrace.cli.quick')])"
+        "and m not in ('headrace.cli.main', 'headrace.cli.groups', 'headrace.cli.exits') "
+        "and not m.startswith('headrace.cli.quick')])"
     )
+    env = {**os.environ, **(TYPER_HELP if by_typer else {})}
     done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60
     )
     assert "work-pool" in done.stdout  # the listing itself was printed
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def help_on_a_pipe(command: list[str], columns: int, **env: str) -> str:
+    variables = {**os.environ, "COLUMNS": str(columns), **env}
+    done = subprocess.run(
+        [*command, "--help"], capture_output=True, text=True, env=variables, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize("command", [[SCRIPT], [sys.executable, "-m", "headrace.cli.main"]])
+def test_the_quick_help_is_typers_on_a_pipe_and_on_a_terminal(command: list[str]) -> None:
+    for columns in (66, 80, 81, 120, 250):
+        quick = help_on_a_pipe(command, columns)
+        assert quick == help_on_a_pipe(command, columns, **TYPER_HELP), columns
+        assert " Usage: " in quick and "work-pool" in quick
+        quick_terminal = on_a_terminal([*command, "--help"], dict(os.environ), columns)
+        typer_terminal = on_a_terminal([*command, "--help"], {**os.environ, **TYPER_HELP}, columns)
+        assert quick_terminal == typer_terminal, columns
+        assert b"\x1b[1;36mwork-pool" in quick_terminal  # typer's styles, in a terminal
+
+
+def test_the_quick_help_imports_neither_typer_nor_rich() -> None:
+    probe = (
+        "import sys; sys.argv = ['headrace', '--help']\n"
+        "from headrace.cli.main import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'typer', 'rich', 'click'}))"
+    )
+    env = {**os.environ, "COLUMNS": "100"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert "Commands" in done.stdout  # the listing itself was printed
     assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from headrace.cli import quick
 from headrace.cli.exits import fail
-from headrace.cli.groups import GROUPS
+from headrace.cli.groups import DESCRIPTION, GROUPS
 from headrace.errors import SettingsError
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def _root() -> typer.Typer:
     import typer
 
     return typer.Typer(
-        help="headrace: a self-hosted workflow orchestrator for Python, on PostgreSQL.",
+        help=DESCRIPTION,
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,

@@ -1,4 +1,5 @@
-"""Quick commands: the hot read commands, answered without typer, rich, httpx and pydantic.
+"""Quick commands: `headrace --help` and the hot read commands, answered without typer, rich,
+httpx and pydantic.
 
 A command line that is exactly one of them is tried here first. A quick command prints only
 what the typed command would print, byte for byte, and only when that is certain; in every other
@@ -13,11 +14,17 @@ import sys
 
 def answered(argv: list[str]) -> bool:
     """Whether a quick command printed the answer to `argv`."""
-    if argv != ["work-pool", "ls"]:
-        return False
-    from headrace.cli.quick.work_pools import ls
+    text: str | None
+    if argv == ["--help"]:
+        from headrace.cli.quick import help
 
-    text = ls()
+        text = help.text()
+    elif argv == ["work-pool", "ls"]:
+        from headrace.cli.quick.work_pools import ls
+
+        text = ls()
+    else:
+        return False
     if text is None:
         return False
     sys.stdout.write(text)

@@ -9,39 +9,24 @@ prints with rich.
 
 from __future__ import annotations
 
-import os
 import string
-import sys
 from collections.abc import Sequence
+
+from headrace.cli.quick import console
 
 # What rich prints as is in a table cell: no "[" (markup), ":" (emoji codes) or "\\" (escapes).
 PLAIN = frozenset(string.ascii_letters + string.digits + " -_.,;@+=#%&*!?'\"()<>{}/|~^$`")
-# Variables with which rich decides on a terminal, colours or width differently.
-_RICH_VARIABLES = ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR", "JUPYTER_COLUMNS")
 # What `output.console` is given when the output is not a terminal.
 PIPE_WIDTH = 240
-_BOLD, _RESET = "\x1b[1m", "\x1b[0m"
 
 
 def console_shape() -> tuple[int, bool] | None:
-    """The width of rich's console for stdout, and whether it writes in bold; None if unsure."""
-    if sys.platform == "win32" or any(name in os.environ for name in _RICH_VARIABLES):
+    """The width of `output.console`, and whether it writes in bold; None if unsure."""
+    if not console.plain_environment():
         return None
-    if not (sys.stdout.encoding or "").lower().startswith("utf"):
-        return None  # rich draws ASCII boxes then
-    if not sys.stdout.isatty():
+    if not console.writes_styles():
         return PIPE_WIDTH, False
-    if os.environ.get("TERM", "").lower() in ("dumb", "unknown"):
-        return None
-    columns = os.environ.get("COLUMNS")
-    if columns is not None and columns.isdigit():
-        return int(columns), True
-    for descriptor in (0, 1, 2):  # where rich looks for the terminal's size, in this order
-        try:
-            return (os.get_terminal_size(descriptor).columns or 80), True
-        except (ValueError, OSError):
-            continue
-    return 80, True
+    return console.width(), True
 
 
 def render(
@@ -71,11 +56,9 @@ def _rule(left: str, line: str, cross: str, right: str, widths: list[int]) -> st
 
 
 def _row(cells: Sequence[str], widths: list[int], edge: str, bold: bool) -> str:
-    if bold:  # rich styles the padding and the text apart
-        parts = [
-            f"{_BOLD} {_RESET}{_BOLD}{cell.ljust(width)}{_RESET}{_BOLD} {_RESET}"
-            for cell, width in zip(cells, widths, strict=True)
-        ]
-    else:
-        parts = [f" {cell.ljust(width)} " for cell, width in zip(cells, widths, strict=True)]
+    # rich styles the padding and the text apart
+    parts = [
+        "".join(console.styled(part, "1", bold) for part in (" ", cell.ljust(width), " "))
+        for cell, width in zip(cells, widths, strict=True)
+    ]
     return edge + edge.join(parts) + edge
