@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import httpx
 
+from tests.cli_probe import imported_by, under
 from tests.conftest import headrace_command
 from tests.terminal import on_a_terminal
 
@@ -84,20 +84,6 @@ def test_errors_are_the_typed_commands(api_url: str) -> None:
 
 
 def test_the_quick_command_imports_none_of_the_typed_commands_libraries(api_url: str) -> None:
-    probe = (
-        "import sys; sys.argv = ['headrace', 'work-pool', 'ls']\n"
-        "from headrace.cli.main import main\n"
-        "try:\n    main()\nexcept SystemExit as done:\n    assert done.code == 0, done.code\n"
-        "heavy = {'typer', 'click', 'rich', 'httpx', 'pydantic', 'pydantic_settings'}\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HEADRACE_API_URL": api_url},
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Workers online" in done.stdout  # the table itself was printed
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    printed, modules = imported_by(["work-pool", "ls"], {**os.environ, "HEADRACE_API_URL": api_url})
+    assert "Workers online" in printed  # the table itself was printed
+    assert under(modules, "typer", "click", "rich", "httpx", "pydantic", "pydantic_settings") == []
