@@ -85,14 +85,18 @@ def profiles_path(home: Path) -> Path:
 
 def load(home: Path) -> Profiles:
     """The profiles under `home`; a missing file is one empty, active "default" profile."""
-    import tomllib  # only here: `import headrace` does not pay for it
-
     path = profiles_path(home)
     try:
-        data = tomllib.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         return Profiles()
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+    except (OSError, UnicodeDecodeError) as error:
+        raise ProfileError(f"cannot read {path}: {error}") from None
+    import tomllib  # only with a file to parse: `import headrace` and quick commands skip it
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
         raise ProfileError(f"cannot read {path}: {error}") from None
     profiles = {
         str(name): {str(k): str(v) for k, v in values.items()}
