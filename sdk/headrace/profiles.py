@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 
 FILE_NAME = "profiles.toml"
+DEFAULT_HOME = "~/.headrace"  # HEADRACE_HOME unless set
 DEFAULT_PROFILE = "default"
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 

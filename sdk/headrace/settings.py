@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from headrace.api_urls import DEFAULT_API_URL, normalise_api_urls
 from headrace.errors import SettingsError
-from headrace.profiles import load
+from headrace.profiles import DEFAULT_HOME, load
 
 # The type of the `api_url` setting: checked and trimmed wherever it is set (env, profile).
 ApiUrls = Annotated[str, AfterValidator(normalise_api_urls)]
@@ -45,7 +45,7 @@ class ClientSettings(BaseSettings):
         "use https, or set this on a private network you trust.",
     )
     home: Path = Field(
-        default=Path("~/.headrace"), description="Folder for the embedded database and caches."
+        default=Path(DEFAULT_HOME), description="Folder for the embedded database and caches."
     )
     profile: str | None = Field(
         default=None,

@@ -91,3 +91,14 @@ def test_the_usual_settings_are_read_quickly(
     monkeypatch.setenv("HEADRACE_API_URL", "http://127.0.0.1:9/api")
     from_variable = quick_settings()
     assert from_variable is not None and from_variable.api_urls == ["http://127.0.0.1:9/api"]
+
+
+def test_without_headrace_home_the_profiles_are_in_the_default_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".headrace").mkdir()
+    (tmp_path / ".headrace" / "profiles.toml").write_text(PROFILES)
+    monkeypatch.delenv("HEADRACE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    quick = quick_settings()
+    assert quick is not None and quick.api_key == ClientSettings().api_key == "hr_prod"

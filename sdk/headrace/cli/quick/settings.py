@@ -18,7 +18,7 @@ from typing import NamedTuple
 from headrace.api_tls import refuse_key_in_clear
 from headrace.api_urls import DEFAULT_API_URL, parse_api_urls
 from headrace.errors import SettingsError
-from headrace.profiles import ProfileError, load
+from headrace.profiles import DEFAULT_HOME, ProfileError, load
 
 # Every field of `ClientSettings` (a test checks it): a variable or a profile value for one of
 # them that this reader does not read may be invalid, which only the typed settings can tell.
@@ -65,7 +65,7 @@ def quick_settings() -> QuickSettings | None:
     if home == "":
         return None
     try:
-        profiles = load(Path(home or "~/.headrace"))
+        profiles = load(Path(home or DEFAULT_HOME))
         in_profile = profiles.profiles.get(profiles.in_effect(selected or None), {})
     except ProfileError:
         return None
