@@ -87,3 +87,13 @@ def test_the_quick_command_imports_none_of_the_typed_commands_libraries(api_url:
     printed, modules = imported_by(["work-pool", "ls"], {**os.environ, "HEADRACE_API_URL": api_url})
     assert "Workers online" in printed  # the table itself was printed
     assert under(modules, "typer", "click", "rich", "httpx", "pydantic", "pydantic_settings") == []
+
+
+def test_a_replica_that_is_down_is_failed_over_as_by_the_typed_command(
+    api_url: str, http: httpx.Client
+) -> None:
+    http.post("/work_pools", json={"name": "nightly"})
+    replicas = f"http://127.0.0.1:9/api,{api_url}"
+    listed = run(replicas, "work-pool", "ls")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == run(api_url, "work-pool", "ls").stdout and "nightly" in listed.stdout
