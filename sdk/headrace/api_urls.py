@@ -6,12 +6,11 @@ answers 503 (see `headrace.client`), so scripts and workers fail over without a 
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator
-
-EXAMPLE = "http://127.0.0.1:4200/api"
+# Kept free of pydantic: the CLI's quick commands read the setting without it.
+DEFAULT_API_URL = "http://127.0.0.1:4200/api"
+EXAMPLE = DEFAULT_API_URL
 
 
 def split_api_urls(value: str) -> list[str]:
@@ -39,7 +38,3 @@ def parse_api_urls(value: str) -> list[str]:
 
 def normalise_api_urls(value: str) -> str:
     return ",".join(parse_api_urls(value))
-
-
-# The type of the `api_url` setting: checked and trimmed wherever it is set (env, profile).
-ApiUrls = Annotated[str, AfterValidator(normalise_api_urls)]

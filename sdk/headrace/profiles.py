@@ -19,11 +19,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 FILE_NAME = "profiles.toml"
+DEFAULT_HOME = "~/.headrace"  # HEADRACE_HOME unless set
 DEFAULT_PROFILE = "default"
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -32,10 +31,14 @@ class ProfileError(ValueError):
     """A profile command that cannot be done; the message says what to do instead."""
 
 
-@dataclass
 class Profiles:
-    active: str = DEFAULT_PROFILE
-    profiles: dict[str, dict[str, str]] = field(default_factory=lambda: {DEFAULT_PROFILE: {}})
+    # A plain class, not a dataclass: the CLI's quick commands read profiles, and `dataclasses`
+    # (with `inspect`) would be most of what they import.
+    def __init__(
+        self, active: str = DEFAULT_PROFILE, profiles: dict[str, dict[str, str]] | None = None
+    ) -> None:
+        self.active = active
+        self.profiles = {DEFAULT_PROFILE: {}} if profiles is None else profiles
 
     def in_effect(self, selected: str | None) -> str:
         """The profile a command uses: `selected` (HEADRACE_PROFILE) when given, which must
@@ -83,14 +86,18 @@ def profiles_path(home: Path) -> Path:
 
 def load(home: Path) -> Profiles:
     """The profiles under `home`; a missing file is one empty, active "default" profile."""
-    import tomllib  # only here: `import headrace` does not pay for it
-
     path = profiles_path(home)
     try:
-        data = tomllib.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         return Profiles()
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+    except (OSError, UnicodeDecodeError) as error:
+        raise ProfileError(f"cannot read {path}: {error}") from None
+    import tomllib  # only with a file to parse: `import headrace` and quick commands skip it
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
         raise ProfileError(f"cannot read {path}: {error}") from None
     profiles = {
         str(name): {str(k): str(v) for k, v in values.items()}
@@ -102,6 +109,8 @@ def load(home: Path) -> Profiles:
 
 def save(home: Path, profiles: Profiles) -> None:
     """Write the file atomically (a crash leaves the old one), owner-only."""
+    import tempfile  # only here: reading profiles does not pay for it
+
     path = profiles_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".profiles-")

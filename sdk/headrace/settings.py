@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from headrace.api_urls import ApiUrls
+from headrace.api_urls import DEFAULT_API_URL, normalise_api_urls
 from headrace.errors import SettingsError
-from headrace.profiles import load
+from headrace.profiles import DEFAULT_HOME, load
 
-DEFAULT_API_URL = "http://127.0.0.1:4200/api"
+# The type of the `api_url` setting: checked and trimmed wherever it is set (env, profile).
+ApiUrls = Annotated[str, AfterValidator(normalise_api_urls)]
+
 # A small upload must not fill a worker's disk: what a code bundle may unpack to, at most.
 DEFAULT_BUNDLE_MAX_UNPACKED_BYTES = 256 * 1024 * 1024
 
@@ -43,7 +45,7 @@ class ClientSettings(BaseSettings):
         "use https, or set this on a private network you trust.",
     )
     home: Path = Field(
-        default=Path("~/.headrace"), description="Folder for the embedded database and caches."
+        default=Path(DEFAULT_HOME), description="Folder for the embedded database and caches."
     )
     profile: str | None = Field(
         default=None,

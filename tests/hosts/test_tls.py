@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.cli_probe import imported_by, under
+
 CLI = [sys.executable, "-m", "headrace.cli.main"]
 
 FLOWS = """
@@ -192,3 +194,25 @@ def test_an_api_key_is_not_sent_over_plain_http_to_another_host(
         env.update({f"HEADRACE_{k.upper()}": v for k, v in settings.items()})
         answered = run_cli("flow-run", "ls", env=env, timeout=90)
         assert "refusing to send" not in answered.stderr
+
+
+def test_work_pool_ls_over_https_is_quick_and_refuses_what_the_typed_command_refuses(
+    https_server: Callable[..., HttpsServer], tmp_path: Path, certs: Any
+) -> None:
+    server = https_server(["127.0.0.1"])
+    env = client_env(server.url, tmp_path / "home", api_ca_file=str(server.tls.ca))
+    assert run_cli("work-pool", "create", "secure", env=env).returncode == 0
+    # The quick command (headrace.cli.quick) answers over https, without httpx...
+    printed, modules = imported_by(["work-pool", "ls"], env)
+    assert "secure" in printed and under(modules, "httpx") == []
+    # ... as the typed command does (which answers when a setting the quick one leaves is set).
+    typed = {**env, "HEADRACE_CLIENT_RETRIES": "1"}
+    assert (
+        run_cli("work-pool", "ls", env=env).stdout == run_cli("work-pool", "ls", env=typed).stdout
+    )
+    # A CA that did not sign the certificate: the typed command's one-line error.
+    other = str(certs.make_ca(tmp_path / "other", "other-ca")[0])
+    for variables in (env, typed):
+        refused = run_cli("work-pool", "ls", env={**variables, "HEADRACE_API_CA_FILE": other})
+        assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+        assert f"error: the TLS certificate of {server.url} is not trusted" in refused.stderr

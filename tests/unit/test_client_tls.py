@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from headrace.api_tls import refuse_key_in_clear, verify_context
 from headrace.client import HeadraceClient
-from headrace.client.tls import refuse_key_in_clear, verify_context
 from headrace.errors import SettingsError
 
 KEY = "hr_" + "k" * 40

@@ -72,7 +72,7 @@ def _warm_up(preload: list[str], https: bool) -> str | None:
         headrace.settings.client_settings()
     headrace.settings.client_settings.cache_clear()
     if https:
-        from headrace.client.tls import verify_context
+        from headrace.api_tls import verify_context
 
         verify_context(["https:"], None)  # the system store; a CA file is read in the child
     for name in preload:

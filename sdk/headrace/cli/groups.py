@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+# The line `headrace --help` starts with.
+DESCRIPTION = "headrace: a self-hosted workflow orchestrator for Python, on PostgreSQL."
+
 
 class Group(NamedTuple):
     module: str  # under headrace.cli

@@ -1,24 +1,31 @@
-"""The `headrace` command: sub-commands are typer apps in their own modules."""
+"""The `headrace` command: sub-commands are typer apps in their own modules.
+
+typer is imported only once the command line is not a quick command's (`headrace.cli.quick`).
+"""
 
 from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-
+from headrace.cli import quick
 from headrace.cli.exits import fail
-from headrace.cli.groups import GROUPS
+from headrace.cli.groups import DESCRIPTION, GROUPS
 from headrace.errors import SettingsError
+
+if TYPE_CHECKING:
+    import typer
 
 # Asking for the top-level help (or for nothing): list the groups from their help lines alone.
 _TOP_LEVEL_HELP: tuple[list[str], ...] = ([], ["--help"])
 
 
 def _root() -> typer.Typer:
+    import typer
+
     return typer.Typer(
-        help="headrace: a self-hosted workflow orchestrator for Python, on PostgreSQL.",
+        help=DESCRIPTION,
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
@@ -43,6 +50,8 @@ def build_app(only: str | None = None) -> typer.Typer:
 def _listing_app() -> typer.Typer:
     # Only ever asked for its help: each group is an empty stand-in with the group's help line,
     # so listing the commands imports none of their modules.
+    import typer
+
     app = _root()
     for name, group in GROUPS.items():
         if name == "deploy":
@@ -74,6 +83,18 @@ def _app_for(argv: list[str]) -> typer.Typer:
 
 
 def main() -> None:
+    try:
+        if quick.answered(sys.argv[1:]):
+            raise SystemExit(0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    _typed_main()
+
+
+def _typed_main() -> None:
+    import typer
+
     try:
         # Not standalone: click's usage errors come here as exceptions, to print in one line.
         code = _app_for(sys.argv[1:])(standalone_mode=False)

@@ -38,13 +38,21 @@ def print_json(value: Any) -> None:
     sys.stdout.write(text + "\n")
 
 
-def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+def table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    title: str | None = None,
+    *,
+    to: Console | None = None,
+) -> None:
+    """Print a table on `to` (stdout's console unless told); `headrace.cli.quick.table` draws
+    the same one without rich, and a test holds the two to the same characters."""
     grid = Table(title=title, show_lines=False, header_style="bold")
     for column in columns:
         grid.add_column(column, overflow="fold")
     for row in rows:
         grid.add_row(*[_cell(c) for c in row])
-    console.print(grid)
+    (to or console).print(grid)
 
 
 def state_text(state_type: str, state_name: str) -> str:

@@ -11,6 +11,7 @@ from headrace.cli.exits import fail
 from headrace.cli.groups import group_help
 from headrace.cli.output import console, print_json, table
 from headrace.cli.params import PoolNameArgument
+from headrace.cli.work_pool_table import COLUMNS, limit_text, row
 from headrace.client import work_pools, work_queues, workers
 from headrace.pool_types import installed_pool_types, unknown_pool_type_message
 from headrace.schemas.work_pools import WorkPool, WorkPoolCreate, WorkPoolUpdate
@@ -18,10 +19,6 @@ from headrace.schemas.work_pools import WorkPool, WorkPoolCreate, WorkPoolUpdate
 app = typer.Typer(help=group_help("work-pool"))
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _limit_text(limit: int | None) -> str:
-    return "unlimited" if limit is None else str(limit)
 
 
 @app.command("create")
@@ -59,16 +56,9 @@ def ls(as_json: JsonOption = False) -> None:
         print_json(pools)
         return
     table(
-        ["Name", "Type", "Concurrency", "Paused", "Workers online", "Runs waiting"],
+        COLUMNS,
         [
-            (
-                p.name,
-                p.type,
-                _limit_text(p.concurrency_limit),
-                "yes" if p.paused else "no",
-                p.workers_online,
-                p.runs_waiting,
-            )
+            row(p.name, p.type, p.concurrency_limit, p.paused, p.workers_online, p.runs_waiting)
             for p in pools
         ],
     )
@@ -94,7 +84,7 @@ def inspect(name: PoolNameArgument, as_json: JsonOption = False) -> None:
     console.print(f"[bold]{pool.name}[/bold]  {pool.id}")
     console.print(
         f"type: {pool.type}   status: {status}   concurrency: "
-        f"{_limit_text(pool.concurrency_limit)}   runs waiting: {pool.runs_waiting}",
+        f"{limit_text(pool.concurrency_limit)}   runs waiting: {pool.runs_waiting}",
         markup=False,
     )
     if pool.description:
@@ -105,7 +95,7 @@ def inspect(name: PoolNameArgument, as_json: JsonOption = False) -> None:
             (
                 q.name,
                 q.priority,
-                _limit_text(q.concurrency_limit),
+                limit_text(q.concurrency_limit),
                 "yes" if q.paused else "no",
                 q.runs_waiting,
             )
@@ -154,7 +144,7 @@ def set_concurrency_limit(
         fail(f"limit {limit!r}: expected a whole number >= 0, or 'none'")
     pool = _patch(name, WorkPoolUpdate(concurrency_limit=value))
     console.print(
-        f"work pool {name}: concurrency limit {_limit_text(pool.concurrency_limit)}", markup=False
+        f"work pool {name}: concurrency limit {limit_text(pool.concurrency_limit)}", markup=False
     )
 
 

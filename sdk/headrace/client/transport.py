@@ -23,8 +23,9 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from headrace import api_tls as tls
 from headrace.api_urls import parse_api_urls
-from headrace.client import health, tls
+from headrace.client import health
 from headrace.errors import (
     ApiError,
     ApiUnreachable,

@@ -10,12 +10,15 @@ to a worker's local API pays nothing for TLS.
 from __future__ import annotations
 
 import ipaddress
-import ssl
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from headrace.errors import SettingsError
+
+if TYPE_CHECKING:
+    import ssl
 
 CA_FILE_FIX = "set HEADRACE_API_CA_FILE to the certificate of the CA that signed it"
 
@@ -31,6 +34,8 @@ def verify_context(api_urls: list[str], ca_file: Path | None) -> ssl.SSLContext 
 @lru_cache(maxsize=4)
 def _context(ca_file: Path | None) -> ssl.SSLContext:
     # One per process and CA: loading a store takes tens of milliseconds.
+    import ssl  # only for https: checking a plain http URL (the CLI's quick commands) needs none
+
     try:
         # With a CA file, only that CA is trusted; without, the system's store.
         return ssl.create_default_context(cafile=None if ca_file is None else str(ca_file))
@@ -66,6 +71,8 @@ def _is_loopback(host: str) -> bool:
 
 def untrusted_certificate(error: BaseException) -> ssl.SSLCertVerificationError | None:
     """The certificate verification failure behind a connection error, if that is what it was."""
+    import ssl
+
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, ssl.SSLCertVerificationError):
