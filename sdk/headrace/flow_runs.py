@@ -15,19 +15,18 @@ import asyncio
 import os
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from headrace.async_dispatch import async_dispatch
 from headrace.context import FlowRunContext, flow_run_context, task_run_context
 from headrace.exceptions import Abort, FlowPauseTimeout, FlowRunWaitTimeout, Pause
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from headrace.client import HeadraceClient
     from headrace.schemas.flow_runs import FlowRun
 
-T = TypeVar("T", bound="BaseModel")
+# What the flow waits for: a RunInput or other pydantic model, or a bare type (`int`).
+T = TypeVar("T")
 
 # A long poll of the API answers at least this often, so a deadline is kept.
 _POLL_SECONDS = 30.0
@@ -96,30 +95,36 @@ def _request(
     ctx: FlowRunContext,
     key: str | None,
     timeout: float,
-    wait_for_input: type[BaseModel] | None,
+    wait_for_input: Any,
     *,
     reschedule: bool,
 ) -> Any:
+    from headrace.input import input_model
     from headrace.schemas.pauses import PauseRequest
 
     # Each pause of an attempt gets the next key, so the next attempt of a suspended run finds
     # its earlier pauses by the same keys.
     pause_key = key or str(int(ctx.next_dynamic_key("headrace.pause")) + 1)
     worker = os.environ.get("HEADRACE_WORKER_ID")
+    model = input_model(wait_for_input) if wait_for_input is not None else None
+    description = getattr(model, "description", None)
     return PauseRequest(
         pause_key=pause_key,
         timeout_seconds=timeout,
         reschedule=reschedule,
-        run_input_schema=wait_for_input.model_json_schema() if wait_for_input else None,
-        description=getattr(wait_for_input, "description", None) if wait_for_input else None,
+        run_input_schema=model.model_json_schema() if model is not None else None,
+        description=description if isinstance(description, str) else None,
         worker_id=uuid.UUID(worker) if worker else None,
     )
 
 
 def _typed(wait_for_input: type[T] | None, run_input: dict[str, Any] | None) -> T | None:
+    """The resume's input validated into the model; a bare type's value for a bare type."""
+    from headrace.input import input_model, unwrap
+
     if wait_for_input is None:
         return None
-    return wait_for_input.model_validate(run_input or {})
+    return cast(T, unwrap(input_model(wait_for_input).model_validate(run_input or {})))
 
 
 def _pause(

@@ -18,6 +18,8 @@ import pytest
 from headrace.client import HeadraceClient
 from headrace.errors import ApiError
 from headrace.flow_runs import resume_flow_run
+from headrace.input import AutomaticRunInput, keyset_from_paused_state
+from headrace.schemas.common import State
 from tests.e2e.conftest import HEADRACE, DeploymentStack
 
 pytestmark = pytest.mark.slow
@@ -70,6 +72,24 @@ async def async_pause() -> float:
 
 
 asyncio.run(async_pause())
+"""
+
+BARE_SCRIPT = """
+from typing import Literal
+
+from headrace import flow
+from headrace.flow_runs import pause_flow_run
+
+
+@flow(name="{name}")
+def bare() -> int:
+    count = pause_flow_run(wait_for_input=int, timeout={timeout})
+    color = pause_flow_run(wait_for_input=Literal["red", "blue"], timeout={timeout})
+    print(f"count={{count!r}} color={{color!r}}", flush=True)
+    return count * 6
+
+
+bare()
 """
 
 FLOWS = """
@@ -193,6 +213,44 @@ def test_paused_script_resumed_from_the_cli_gets_the_typed_input(
     again = _cli("flow-run", "resume", run["id"])
     assert again.returncode == 2
     assert "not paused" in again.stderr
+
+
+def test_a_pause_for_a_bare_type_returns_the_bare_value_and_keeps_the_input(
+    api_url: str, http: httpx.Client, start_script: Callable[..., Any]
+) -> None:
+    script = start_script("bare-flow", 600, BARE_SCRIPT)
+    run = _until(lambda: _state(http, "bare-flow", "PAUSED"), "the first pause")
+    bad = _cli("flow-run", "resume", run["id"], "--input", "value=many")
+    assert bad.returncode == 2
+    assert "body.run_input.value" in bad.stderr
+    good = _cli("flow-run", "resume", run["id"], "--input", "value=7")
+    assert good.returncode == 0, good.stderr
+
+    def second_pause() -> bool:
+        states = http.get(f"/flow_runs/{run['id']}").json()["states"]
+        return [s["type"] for s in states].count("PAUSED") == 2 and states[-1]["type"] == "PAUSED"
+
+    _until(second_pause, "the second pause")
+    with pytest.raises(ApiError, match=r"body\.run_input\.value"):
+        resume_flow_run(run["id"], {"value": "green"})
+    resume_flow_run(run["id"], {"value": "red"})
+    out, err = script.communicate(timeout=60)
+    assert script.returncode == 0, err
+    assert "count=7 color='red'" in out
+    done = http.get(f"/flow_runs/{run['id']}").json()
+    assert done["states"][-1]["data"]["result"] == 42
+
+    # As in Prefect, each pause's schema and the input given are among the run's inputs.
+    first = State.model_validate(next(s for s in done["states"] if s["type"] == "PAUSED"))
+    keyset = keyset_from_paused_state(first)
+    assert keyset["response"] == "paused-1-response"
+    assert AutomaticRunInput.subclass_from_type(int).load(keyset, flow_run_id=run["id"]) == 7
+    schema = http.get(f"/flow_runs/{run['id']}/input/paused-2-schema").json()["value"]
+    assert schema["properties"]["value"]["enum"] == ["red", "blue"]
+    answer = http.get(f"/flow_runs/{run['id']}/input/paused-2-response").json()
+    assert answer["value"] == {"value": "red"}
+    missing = http.get(f"/flow_runs/{run['id']}/input/paused-3-response")
+    assert missing.status_code == 404 and "paused-3-response" in missing.text
 
 
 def test_an_async_flow_awaits_its_pauses(

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from headrace.schemas.common import Model, Parameters, ReadModel
 from headrace.schemas.flow_runs import FlowRun
+from headrace.schemas.run_inputs import Keyset
 
 # A pause lasts at most a week: a run paused longer is a run forgotten.
 MAX_PAUSE_SECONDS = 7 * 24 * 3600
@@ -61,3 +62,5 @@ class PauseDetails(ReadModel):
     # The schema's fields in the model's order (JSONB does not keep the order of keys).
     input_order: list[str] = Field(default_factory=list)
     description: str | None = None
+    # The run's input keys of this pause (schemas/run_inputs.py), when it waits for input.
+    run_input_keyset: Keyset | None = None

@@ -4,6 +4,10 @@ A pause is a PAUSED state whose `data` holds its details (`PauseDetails`: key, e
 JSON schema of the RunInput it waits for); the resume is the RUNNING (or, for a Suspended run,
 SCHEDULED) state after it, whose `data` holds the pause key it resumed and the input. Both go
 through the queue's one state-change path; the history is the record.
+
+A pause that waits for input also writes it among the run's inputs, as Prefect does, under its
+keyset (`paused-<key>-schema`, `-description`; the resume `-response`), so that
+`RunInput.load(keyset_from_paused_state(state))` reads the input given.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from headrace.schemas.pauses import (
     PauseResponse,
     ResumeRequest,
 )
+from headrace.schemas.run_inputs import Keyset, keyset_from_base_key, pause_base_key
 from headrace_service import queue
 from headrace_service.api.deps import db, settings
 from headrace_service.api.flow_runs import read_run
@@ -32,6 +37,7 @@ from headrace_service.errors import ConflictError, InvalidInput
 from headrace_service.parameter_schema import check_parameters, check_schema
 from headrace_service.queue.state_columns import SUSPENDED
 from headrace_service.store import pauses
+from headrace_service.store.run_inputs import run_input_put
 from headrace_service.validation import parse_uuid
 
 router = Router("flow_runs")
@@ -54,6 +60,12 @@ async def pause_flow_run(request: Request, run_id: str, body: PauseRequest) -> P
                 run=await read_run(conn, rid),
                 run_input=(resumed["data"] or {}).get("run_input"),
             )
+        name = SUSPENDED if body.reschedule else "Paused"
+        keyset = (
+            keyset_from_base_key(pause_base_key(name, body.pause_key))
+            if body.run_input_schema is not None
+            else None
+        )
         details = PauseDetails(
             pause_key=body.pause_key,
             timeout_seconds=body.timeout_seconds,
@@ -62,13 +74,14 @@ async def pause_flow_run(request: Request, run_id: str, body: PauseRequest) -> P
             run_input_schema=body.run_input_schema,
             input_order=list((body.run_input_schema or {}).get("properties") or {}),
             description=body.description,
+            run_input_keyset=keyset,
         )
         waits = "for input" if body.run_input_schema else "to be resumed"
         change = await queue.flow_run_set_state(
             conn,
             rid,
             state_type=StateType.PAUSED,
-            state_name=SUSPENDED if body.reschedule else "Paused",
+            state_name=name,
             message=f"waiting {waits} (times out after {body.timeout_seconds:g} s)",
             data=details.model_dump(mode="json"),
             requester=body.worker_id,
@@ -76,6 +89,8 @@ async def pause_flow_run(request: Request, run_id: str, body: PauseRequest) -> P
         )
         if not change.decision.accept:
             raise ConflictError(f"cannot pause: {change.decision.reason}")
+        if keyset is not None and body.run_input_schema is not None:
+            await _save_input_model(conn, rid, keyset, body.run_input_schema, body.description)
         return PauseResponse(outcome=PauseOutcome.PAUSED, run=await read_run(conn, rid))
 
 
@@ -123,7 +138,23 @@ async def resume_flow_run(request: Request, run_id: str, body: ResumeRequest) ->
         )
         if not change.decision.accept:
             raise ConflictError(f"cannot resume: {change.decision.reason}")
+        if details is not None and details.run_input_keyset is not None:
+            keys = details.run_input_keyset
+            await run_input_put(conn, rid, keys["response"], body.run_input or {})
         return await read_run(conn, rid)
+
+
+async def _save_input_model(
+    conn: AsyncConnection,
+    run_id: uuid.UUID,
+    keyset: Keyset,
+    schema: dict[str, Any],
+    description: str | None,
+) -> None:
+    """The RunInput a pause waits for, among the run's inputs (what `RunInput.save` writes)."""
+    await run_input_put(conn, run_id, keyset["schema"], schema)
+    if description:
+        await run_input_put(conn, run_id, keyset["description"], {"value": description})
 
 
 async def _pause_details(conn: AsyncConnection, run_id: uuid.UUID) -> PauseDetails | None:
