@@ -17,9 +17,10 @@ import pytest
 
 from headrace.client import HeadraceClient
 from headrace.errors import ApiError
-from headrace.flow_runs import resume_flow_run
+from headrace.flow_runs import resume_flow_run, suspend_flow_run
 from headrace.input import AutomaticRunInput, keyset_from_paused_state
 from headrace.schemas.common import State
+from headrace.settings import client_settings
 from tests.e2e.conftest import HEADRACE, DeploymentStack
 
 pytestmark = pytest.mark.slow
@@ -94,6 +95,7 @@ bare()
 
 FLOWS = """
 
+import time
 from pathlib import Path
 
 from headrace import task
@@ -122,6 +124,16 @@ def suspendable() -> int:
     answer = suspend_flow_run(wait_for_input=Size, timeout=600)
     print(f"resumed with {answer.rows} rows")
     return answer.rows * factor
+
+
+@flow
+def endless() -> str:
+    marker = Path(__file__).resolve().parent.parent / "endless-started.txt"
+    if marker.exists():
+        return "second attempt"
+    marker.write_text("first")
+    while True:  # until another run suspends it
+        time.sleep(0.1)
 
 
 @flow
@@ -341,3 +353,57 @@ def test_suspended_deployment_run_exits_and_a_worker_finishes_it_after_resume(
     assert detail["states"][-1]["data"]["result"] == 42
     # The task that ran before the suspension was not run again.
     assert (stack.folder / "extracted.txt").read_text().splitlines() == ["once"]
+
+
+def test_another_run_suspended_by_request_stops_and_is_run_again_after_resume(
+    deployment_stack: Callable[..., DeploymentStack], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = deployment_stack(
+        lease_seconds="3", heartbeat_seconds="0.5", reaper_interval_seconds="0.5"
+    )
+    jobs = stack.folder / "flows" / "jobs.py"
+    jobs.write_text(jobs.read_text() + textwrap.dedent(FLOWS))
+    endless = stack.deploy("endless")
+    stack.start_worker()
+    run_id = stack.cli("deployment", "run", endless).stdout.strip()
+    _until(lambda: stack.read(run_id)["state_type"] == "RUNNING", "Running")
+
+    monkeypatch.setenv("HEADRACE_API_URL", stack.url)
+    client_settings.cache_clear()
+    with HeadraceClient(stack.url) as client:
+        # From outside any flow, as another program would.
+        suspend_flow_run(wait_for_input=int, flow_run_id=run_id, timeout=600, key="ops")
+        run = stack.read(run_id)
+        assert (run["state_type"], run["state_name"]) == ("PAUSED", "Suspended")
+        assert "suspended by request" in run["state_message"]
+
+        def stopped() -> bool:
+            logs = stack.http.get(f"/flow_runs/{run_id}/logs", params={"limit": 1000}).json()
+            said = " ".join(line["message"] for line in logs["items"])
+            # Whichever noticed first: the worker's heartbeat, or the flow's own lease check.
+            return (
+                "suspended on request: stopping the flow process" in said
+                or "the run was suspended by request" in said
+            )
+
+        _until(stopped, "the worker to stop the flow process")
+        time.sleep(4)  # past the lease: not reaped, not Crashed
+        assert stack.read(run_id)["state_name"] == "Suspended"
+        with pytest.raises(ApiError, match=r"body\.run_input\.value"):
+            resume_flow_run(run_id, {"value": "x"}, client=client)
+        resume_flow_run(run_id, {"value": 3}, client=client)
+    _until(lambda: stack.read(run_id)["state_type"] == "COMPLETED", "Completed", 90)
+    detail = stack.http.get(f"/flow_runs/{run_id}").json()
+    assert detail["states"][-1]["data"]["result"] == "second attempt"
+    assert [s["name"] for s in detail["states"] if s["type"] == "CRASHED"] == []
+    answer = stack.http.get(f"/flow_runs/{run_id}/input/suspended-ops-response").json()
+    assert answer["value"] == {"value": 3}
+
+
+def test_suspending_another_run_that_is_not_a_deployments_is_refused(
+    api_url: str, http: httpx.Client
+) -> None:
+    run = http.post("/flow_runs", json={"flow_name": "by-hand", "state": {"type": "RUNNING"}})
+    with pytest.raises(RuntimeError, match="not a deployment's"):
+        suspend_flow_run(flow_run_id=run.json()["id"])
+    assert http.get(f"/flow_runs/{run.json()['id']}").json()["state_type"] == "RUNNING"

@@ -33,6 +33,17 @@ class PauseRequest(Model):
     worker_id: uuid.UUID | None = None
 
 
+class SuspendRequest(Model):
+    """Another run or program suspends a Running run of a deployment (`suspend_flow_run(
+    flow_run_id=...)`): Suspended at once; its worker stops its process."""
+
+    # Default: a new random key (the run's own pauses count "1", "2"...).
+    pause_key: str | None = Field(default=None, min_length=1, max_length=MAX_PAUSE_KEY)
+    timeout_seconds: float = Field(default=3600, gt=0, le=MAX_PAUSE_SECONDS)
+    run_input_schema: Parameters | None = None
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
+
+
 class PauseOutcome(StrEnum):
     PAUSED = "paused"  # the run is Paused (or Suspended) now
     RESUMED = "resumed"  # this pause key was resumed before (a suspended run's next attempt)
@@ -64,3 +75,9 @@ class PauseDetails(ReadModel):
     description: str | None = None
     # The run's input keys of this pause (schemas/run_inputs.py), when it waits for input.
     run_input_keyset: Keyset | None = None
+    # Suspended from outside the run (not by its own code): its worker stops its process.
+    by_request: bool = False
+
+
+# Why a flow process suspended from outside stops: the answer of its lease check (409).
+SUSPENDED_BY_REQUEST = "the run was suspended by request"

@@ -27,6 +27,7 @@ from headrace.schemas.pauses import (
     PauseRequest,
     PauseResponse,
     ResumeRequest,
+    SuspendRequest,
 )
 from headrace.schemas.run_inputs import Keyset, keyset_from_base_key, pause_base_key
 from headrace_service import queue
@@ -60,38 +61,94 @@ async def pause_flow_run(request: Request, run_id: str, body: PauseRequest) -> P
                 run=await read_run(conn, rid),
                 run_input=(resumed["data"] or {}).get("run_input"),
             )
-        name = SUSPENDED if body.reschedule else "Paused"
-        keyset = (
-            keyset_from_base_key(pause_base_key(name, body.pause_key))
-            if body.run_input_schema is not None
-            else None
+        await _enter_pause(
+            conn, rid, body, requester=body.worker_id, lease_seconds=settings(request).lease_seconds
         )
-        details = PauseDetails(
-            pause_key=body.pause_key,
+        return PauseResponse(outcome=PauseOutcome.PAUSED, run=await read_run(conn, rid))
+
+
+@router.route(
+    "POST", "/flow_runs/{run_id}/suspend", scope="worker", body=SuspendRequest, response=FlowRun
+)
+async def suspend_flow_run(request: Request, run_id: str, body: SuspendRequest) -> FlowRun:
+    """Suspend a Running run of a deployment from outside it (another run, a program): it
+    becomes Suspended at once, its worker stops its process, and once resumed a worker runs the
+    flow again."""
+    rid = parse_uuid(run_id, "flow run")
+    if body.run_input_schema is not None:
+        check_schema(body.run_input_schema, "body.run_input_schema")
+    async with db(request).begin() as conn:
+        run = await read_run(conn, rid)
+        if run.deployment_id is None:
+            raise ConflictError(
+                "cannot suspend: the run is not a deployment's (no worker could start it again "
+                "once resumed)"
+            )
+        if run.state_type is not StateType.RUNNING:
+            raise ConflictError(f"cannot suspend: the run is {run.state_name}, not Running")
+        pause = PauseRequest(
+            pause_key=body.pause_key or str(uuid.uuid4()),
             timeout_seconds=body.timeout_seconds,
-            pause_expiration_time=datetime.now(UTC) + timedelta(seconds=body.timeout_seconds),
-            reschedule=body.reschedule,
+            reschedule=True,
             run_input_schema=body.run_input_schema,
-            input_order=list((body.run_input_schema or {}).get("properties") or {}),
             description=body.description,
-            run_input_keyset=keyset,
         )
-        waits = "for input" if body.run_input_schema else "to be resumed"
-        change = await queue.flow_run_set_state(
+        await _enter_pause(
             conn,
             rid,
-            state_type=StateType.PAUSED,
-            state_name=name,
-            message=f"waiting {waits} (times out after {body.timeout_seconds:g} s)",
-            data=details.model_dump(mode="json"),
-            requester=body.worker_id,
+            pause,
+            requester=None,
             lease_seconds=settings(request).lease_seconds,
+            by_request=True,
         )
-        if not change.decision.accept:
-            raise ConflictError(f"cannot pause: {change.decision.reason}")
-        if keyset is not None and body.run_input_schema is not None:
-            await _save_input_model(conn, rid, keyset, body.run_input_schema, body.description)
-        return PauseResponse(outcome=PauseOutcome.PAUSED, run=await read_run(conn, rid))
+        return await read_run(conn, rid)
+
+
+async def _enter_pause(
+    conn: AsyncConnection,
+    run_id: uuid.UUID,
+    body: PauseRequest,
+    *,
+    requester: uuid.UUID | None,
+    lease_seconds: float,
+    by_request: bool = False,
+) -> None:
+    """Move the run to Paused (or Suspended) through the one state-change path, its details in
+    the state's data and the RunInput it waits for among its inputs; 409 when refused."""
+    name = SUSPENDED if body.reschedule else "Paused"
+    keyset = (
+        keyset_from_base_key(pause_base_key(name, body.pause_key))
+        if body.run_input_schema is not None
+        else None
+    )
+    details = PauseDetails(
+        pause_key=body.pause_key,
+        timeout_seconds=body.timeout_seconds,
+        pause_expiration_time=datetime.now(UTC) + timedelta(seconds=body.timeout_seconds),
+        reschedule=body.reschedule,
+        run_input_schema=body.run_input_schema,
+        input_order=list((body.run_input_schema or {}).get("properties") or {}),
+        description=body.description,
+        run_input_keyset=keyset,
+        by_request=by_request,
+    )
+    waits = "for input" if body.run_input_schema else "to be resumed"
+    who = "suspended by request, " if by_request else ""
+    change = await queue.flow_run_set_state(
+        conn,
+        run_id,
+        state_type=StateType.PAUSED,
+        state_name=name,
+        message=f"{who}waiting {waits} (times out after {body.timeout_seconds:g} s)",
+        data=details.model_dump(mode="json"),
+        requester=requester,
+        lease_seconds=lease_seconds,
+    )
+    if not change.decision.accept:
+        verb = "suspend" if by_request else "pause"
+        raise ConflictError(f"cannot {verb}: {change.decision.reason}")
+    if keyset is not None and body.run_input_schema is not None:
+        await _save_input_model(conn, run_id, keyset, body.run_input_schema, body.description)
 
 
 @router.route(
