@@ -143,25 +143,25 @@ def test_an_async_flow_receives_with_async_for_and_responds_to_the_sender(
 def test_a_run_input_model_is_saved_and_loaded_by_keyset(api_url: str, http: httpx.Client) -> None:
     run = http.post("/flow_runs", json={"flow_name": "keysets", "state": {"type": "RUNNING"}})
     run_id = run.json()["id"]
-    keyset = keyset_from_base_key("approval")
+    keyset = keyset_from_base_key("ops/approval")  # a key may hold a slash
     Described = Order.with_initial_data(description="What to order", qty=1)
     Described.save(keyset, flow_run_id=run_id)
-    schema = http.get(f"/flow_runs/{run_id}/input/approval-schema").json()["value"]
+    schema = http.get(f"/flow_runs/{run_id}/input/ops/approval-schema").json()["value"]
     assert schema["properties"]["qty"]["default"] == 1
-    description = http.get(f"/flow_runs/{run_id}/input/approval-description").json()
+    description = http.get(f"/flow_runs/{run_id}/input/ops/approval-description").json()
     assert description["value"] == {"value": "What to order"}
-    with pytest.raises(Conflict, match="approval-schema"):
+    with pytest.raises(Conflict, match="ops/approval-schema"):
         Described.save(keyset, flow_run_id=run_id)
     # No response yet: the model's defaults, which here lack the required item.
     with pytest.raises(ValueError, match="item"):
         Order.load(keyset, flow_run_id=run_id)
     http.post(
         f"/flow_runs/{run_id}/input",
-        json={"key": "approval-response", "value": {"item": "figs", "qty": 4}},
+        json={"key": "ops/approval-response", "value": {"item": "figs", "qty": 4}},
     )
     loaded = Order.load(keyset, flow_run_id=run_id)
     assert (loaded.item, loaded.qty) == ("figs", 4)
-    assert loaded.metadata is not None and loaded.metadata.key == "approval-response"
+    assert loaded.metadata is not None and loaded.metadata.key == "ops/approval-response"
     with pytest.raises(RuntimeError, match="not sent by a flow run"):
         loaded.respond(Order(item="x", qty=1))
 
