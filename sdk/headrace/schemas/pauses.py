@@ -34,8 +34,8 @@ class PauseRequest(Model):
 
 
 class SuspendRequest(Model):
-    """Another run or program suspends a Running run of a deployment (`suspend_flow_run(
-    flow_run_id=...)`): Suspended at once; its worker stops its process."""
+    """Another run or program suspends a Running run of a deployment (`suspend_flow_run` with
+    `flow_run_id`): Suspended at once; its worker stops its process."""
 
     # Default: a new random key (the run's own pauses count "1", "2"...).
     pause_key: str | None = Field(default=None, min_length=1, max_length=MAX_PAUSE_KEY)

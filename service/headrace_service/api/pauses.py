@@ -71,9 +71,9 @@ async def pause_flow_run(request: Request, run_id: str, body: PauseRequest) -> P
     "POST", "/flow_runs/{run_id}/suspend", scope="worker", body=SuspendRequest, response=FlowRun
 )
 async def suspend_flow_run(request: Request, run_id: str, body: SuspendRequest) -> FlowRun:
-    """Suspend a Running run of a deployment from outside it (another run, a program): it
-    becomes Suspended at once, its worker stops its process, and once resumed a worker runs the
-    flow again."""
+    """Suspend another Running run of a deployment: Suspended at once, its worker stops it.
+
+    Once resumed, a worker runs the flow again (`suspend_flow_run(flow_run_id=...)`)."""
     rid = parse_uuid(run_id, "flow run")
     if body.run_input_schema is not None:
         check_schema(body.run_input_schema, "body.run_input_schema")
