@@ -503,7 +503,8 @@ class InputReceiver(Generic[V]):
             typed._metadata = _metadata(item)
         if self.with_metadata:
             return cast(V, ReceivedInput(typed, item.key, item.sender, item.created))
-        return cast(V, typed)
+        # An automatic input gives its bare value, as receive_input(int) does.
+        return cast(V, typed.value if isinstance(typed, AutomaticRunInput) else typed)
 
 
 def receive_input(
