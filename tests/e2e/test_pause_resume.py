@@ -376,6 +376,8 @@ def test_another_run_suspended_by_request_stops_and_is_run_again_after_resume(
         run = stack.read(run_id)
         assert (run["state_type"], run["state_name"]) == ("PAUSED", "Suspended")
         assert "suspended by request" in run["state_message"]
+        with pytest.raises(RuntimeError, match="the run is Suspended, not Running"):
+            suspend_flow_run(flow_run_id=run_id)
 
         def stopped() -> bool:
             logs = stack.http.get(f"/flow_runs/{run_id}/logs", params={"limit": 1000}).json()

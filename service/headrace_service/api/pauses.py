@@ -86,6 +86,11 @@ async def suspend_flow_run(request: Request, run_id: str, body: SuspendRequest) 
             )
         if run.state_type is not StateType.RUNNING:
             raise ConflictError(f"cannot suspend: the run is {run.state_name}, not Running")
+        if run.worker_id is None:
+            # Its process would go on: nothing but a worker's heartbeat stops it.
+            raise ConflictError(
+                "cannot suspend: no worker runs it (its process could not be stopped)"
+            )
         pause = PauseRequest(
             pause_key=body.pause_key or str(uuid.uuid4()),
             timeout_seconds=body.timeout_seconds,
