@@ -15,19 +15,18 @@ import asyncio
 import os
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from headrace.async_dispatch import async_dispatch
 from headrace.context import FlowRunContext, flow_run_context, task_run_context
 from headrace.exceptions import Abort, FlowPauseTimeout, FlowRunWaitTimeout, Pause
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from headrace.client import HeadraceClient
     from headrace.schemas.flow_runs import FlowRun
 
-T = TypeVar("T", bound="BaseModel")
+# What the flow waits for: a RunInput or other pydantic model, or a bare type (`int`).
+T = TypeVar("T")
 
 # A long poll of the API answers at least this often, so a deadline is kept.
 _POLL_SECONDS = 30.0
@@ -96,30 +95,36 @@ def _request(
     ctx: FlowRunContext,
     key: str | None,
     timeout: float,
-    wait_for_input: type[BaseModel] | None,
+    wait_for_input: Any,
     *,
     reschedule: bool,
 ) -> Any:
+    from headrace.input import input_model
     from headrace.schemas.pauses import PauseRequest
 
     # Each pause of an attempt gets the next key, so the next attempt of a suspended run finds
     # its earlier pauses by the same keys.
     pause_key = key or str(int(ctx.next_dynamic_key("headrace.pause")) + 1)
     worker = os.environ.get("HEADRACE_WORKER_ID")
+    model = input_model(wait_for_input) if wait_for_input is not None else None
+    description = getattr(model, "description", None)
     return PauseRequest(
         pause_key=pause_key,
         timeout_seconds=timeout,
         reschedule=reschedule,
-        run_input_schema=wait_for_input.model_json_schema() if wait_for_input else None,
-        description=getattr(wait_for_input, "description", None) if wait_for_input else None,
+        run_input_schema=model.model_json_schema() if model is not None else None,
+        description=description if isinstance(description, str) else None,
         worker_id=uuid.UUID(worker) if worker else None,
     )
 
 
 def _typed(wait_for_input: type[T] | None, run_input: dict[str, Any] | None) -> T | None:
+    """The resume's input validated into the model; a bare type's value for a bare type."""
+    from headrace.input import input_model, unwrap
+
     if wait_for_input is None:
         return None
-    return wait_for_input.model_validate(run_input or {})
+    return cast(T, unwrap(input_model(wait_for_input).model_validate(run_input or {})))
 
 
 def _pause(
@@ -222,7 +227,10 @@ async def asuspend_flow_run(
     key: str | None = None,
 ) -> T | None:
     """`suspend_flow_run`, awaited (in an async flow)."""
-    _suspendable(flow_run_id)
+    if _another_run(flow_run_id):
+        await asyncio.to_thread(_suspend_another, flow_run_id, wait_for_input, timeout, key)
+        return None
+    _suspendable()
     must_exit, run_input = await asyncio.to_thread(
         _pause, wait_for_input, timeout, key, reschedule=True
     )
@@ -231,17 +239,49 @@ async def asuspend_flow_run(
     return run_input
 
 
-def _suspendable(flow_run_id: uuid.UUID | str | None) -> None:
-    if flow_run_id is not None:
-        raise RuntimeError(
-            "suspend_flow_run() suspends the current run; flow_run_id is not offered"
-        )
+def _suspendable() -> None:
     ctx = _running_flow("suspend_flow_run")
     if ctx.info is None or ctx.info.deployment_id is None:
         raise RuntimeError(
             "suspend_flow_run() needs a run of a deployment (a worker starts it again once "
             "resumed); use pause_flow_run() in a script"
         )
+
+
+def _another_run(flow_run_id: uuid.UUID | str | None) -> bool:
+    """Does `flow_run_id` name a run other than the one this code runs in?"""
+    if flow_run_id is None:
+        return False
+    ctx = flow_run_context.get()
+    return ctx is None or str(ctx.flow_run_id) != str(flow_run_id)
+
+
+def _suspend_another(
+    flow_run_id: Any, wait_for_input: Any, timeout: float, key: str | None
+) -> None:
+    """Suspend the run `flow_run_id` from outside: Suspended at once, its worker stops its
+    process; `RuntimeError` with the API's reason when it cannot be."""
+    from headrace.client import HeadraceClient, flow_runs
+    from headrace.errors import Conflict
+    from headrace.input import input_model
+    from headrace.schemas.pauses import SuspendRequest
+
+    model = input_model(wait_for_input) if wait_for_input is not None else None
+    description = getattr(model, "description", None)
+    body = SuspendRequest(
+        pause_key=key,
+        timeout_seconds=timeout,
+        run_input_schema=model.model_json_schema() if model is not None else None,
+        description=description if isinstance(description, str) else None,
+    )
+    ctx = flow_run_context.get()
+    with _client(ctx) if ctx is not None and ctx.backend.online else HeadraceClient() as client:
+        try:
+            flow_runs.suspend(client, flow_run_id, body)
+        except Conflict as exc:
+            raise RuntimeError(
+                f"flow run {flow_run_id} cannot be suspended: {exc.detail}"
+            ) from None
 
 
 @async_dispatch(asuspend_flow_run)
@@ -254,8 +294,14 @@ def suspend_flow_run(
     """Suspend the current flow run: it becomes Suspended and this process exits; once
     resumed, a worker runs the flow again as its next attempt, where this call returns the
     validated input given by the resume (tasks with persisted results are not run again).
-    The run must come from a deployment (only a worker can start it again)."""
-    _suspendable(flow_run_id)
+    The run must come from a deployment (only a worker can start it again).
+
+    With `flow_run_id` of another run (a Running run of a deployment), suspend that one: it
+    becomes Suspended at once, its worker stops its process, and this call returns None."""
+    if _another_run(flow_run_id):
+        _suspend_another(flow_run_id, wait_for_input, timeout, key)
+        return None
+    _suspendable()
     must_exit, run_input = _pause(wait_for_input, timeout, key, reschedule=True)
     if must_exit:
         raise Pause("the flow run is suspended until it is resumed")

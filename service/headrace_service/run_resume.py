@@ -19,6 +19,7 @@ from headrace_service.errors import ConflictError, InvalidInput, NotFoundError
 from headrace_service.parameter_schema import check_parameters
 from headrace_service.store import flow_runs as run_store
 from headrace_service.store import pauses
+from headrace_service.store.run_inputs import run_input_put
 
 
 async def pause_details(conn: AsyncConnection, run_id: uuid.UUID) -> PauseDetails | None:
@@ -112,3 +113,6 @@ async def resume_paused(
     )
     if not change.decision.accept:
         raise ConflictError(f"cannot resume: {change.decision.reason}")
+    if details is not None and details.run_input_keyset is not None:
+        # Where `RunInput.load(keyset)` finds the input the run was resumed with.
+        await run_input_put(conn, run_id, details.run_input_keyset["response"], run_input or {})

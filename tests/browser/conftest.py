@@ -6,7 +6,10 @@ HEADRACE_REQUIRE_BROWSER=1 (set by CI) they fail instead, so CI cannot pass by s
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -107,6 +110,26 @@ class Dashboard:
             for lvl, msg in lines
         ]
         self.ok(self.api.post("/logs", json={"logs": logs}))
+
+    @contextlib.contextmanager
+    def script(self, path: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
+        """A Python script run against this server (output piped), killed if still running
+        when the block ends."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
+        env["HEADRACE_API_URL"] = self.url + "/api"
+        process = subprocess.Popen(
+            [sys.executable, str(path), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
 
     @staticmethod
     def ok(response: httpx.Response) -> Any:

@@ -3,9 +3,6 @@ browser, reaches the waiting flow as its typed input."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -47,16 +44,7 @@ def test_resume_form_sends_typed_input_and_shows_errors_by_the_field(
 ) -> None:
     script = tmp_path / "approval.py"
     script.write_text(SCRIPT)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
-    env["HEADRACE_API_URL"] = dashboard.url + "/api"
-    process = subprocess.Popen(
-        [sys.executable, str(script)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with dashboard.script(script) as process:
         run_id = _paused_run(dashboard)
         page.goto(f"{dashboard.url}/runs/{run_id}")
         form = page.locator("#resume-form")
@@ -79,11 +67,50 @@ def test_resume_form_sends_typed_input_and_shows_errors_by_the_field(
         expect(page.locator("#run-live h1")).to_contain_text("Completed", timeout=30_000)
         expect(page.locator("#resume-form")).to_have_count(0)
         output, _ = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert process.returncode == 0, output
     assert "approved by ann: 30 rows, urgent=True" in output
+
+
+BARE_SCRIPT = """
+from typing import Literal
+
+from headrace import flow
+from headrace.flow_runs import pause_flow_run
+
+
+@flow(name="awaiting-approval")
+def pick() -> str:
+    color = pause_flow_run(wait_for_input=Literal["red", "blue"], timeout=120)
+    rows = pause_flow_run(wait_for_input=int, timeout=120)
+    print(f"picked {color!r} x{rows * 2}", flush=True)
+    return color
+
+
+pick()
+"""
+
+
+def test_resume_form_of_a_pause_for_a_bare_type_has_one_value_field(
+    page: Any, dashboard: Dashboard, tmp_path: Path
+) -> None:
+    script = tmp_path / "pick.py"
+    script.write_text(BARE_SCRIPT)
+    with dashboard.script(script) as process:
+        run_id = _paused_run(dashboard)
+        page.goto(f"{dashboard.url}/runs/{run_id}")
+        expect(page.locator("#live")).to_have_text("live")
+        form = page.locator("#resume-form")
+        # A Literal is a choice between its values.
+        page.select_option("#input-value", "blue")
+        form.locator("button[type=submit]").click()
+        # The second pause (an int) replaces the form live.
+        expect(page.locator("#input-value")).to_have_attribute("type", "number", timeout=30_000)
+        page.fill("#input-value", "21")
+        page.locator("#resume-form button[type=submit]").click()
+        expect(page.locator("#run-live h1")).to_contain_text("Completed", timeout=30_000)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "picked 'blue' x42" in output
 
 
 def _paused_run(dashboard: Dashboard) -> str:

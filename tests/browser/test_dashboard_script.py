@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +39,7 @@ def test_a_script_run_appears_live_and_its_page_shows_tasks_and_logs(
     expect(page.locator("#live")).to_have_text("live")
     script, gate = tmp_path / "script.py", tmp_path / "gate"
     script.write_text(SCRIPT)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
-    env["HEADRACE_API_URL"] = dashboard.url + "/api"
-    process = subprocess.Popen(
-        [sys.executable, str(script), str(gate)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with dashboard.script(script, str(gate)) as process:
         row = page.locator("#run-rows tr", has_text="from-a-script")
         # Appeared without a reload (the script's own start may take seconds on a busy machine).
         expect(row).to_contain_text("Running", timeout=20_000)
@@ -59,9 +47,6 @@ def test_a_script_run_appears_live_and_its_page_shows_tasks_and_logs(
         expect(row).to_contain_text("Completed")
         output, _ = process.communicate(timeout=30)
         assert process.returncode == 0, output
-    finally:
-        if process.poll() is None:
-            process.kill()
     row.locator("a").first.click()
     expect(page.locator("body")).to_contain_text("total 6")
     expect(page.locator("body")).to_contain_text("double-1")

@@ -17,7 +17,10 @@ import pytest
 
 from headrace.client import HeadraceClient
 from headrace.errors import ApiError
-from headrace.flow_runs import resume_flow_run
+from headrace.flow_runs import resume_flow_run, suspend_flow_run
+from headrace.input import AutomaticRunInput, keyset_from_paused_state
+from headrace.schemas.common import State
+from headrace.settings import client_settings
 from tests.e2e.conftest import HEADRACE, DeploymentStack
 
 pytestmark = pytest.mark.slow
@@ -72,8 +75,27 @@ async def async_pause() -> float:
 asyncio.run(async_pause())
 """
 
+BARE_SCRIPT = """
+from typing import Literal
+
+from headrace import flow
+from headrace.flow_runs import pause_flow_run
+
+
+@flow(name="{name}")
+def bare() -> int:
+    count = pause_flow_run(wait_for_input=int, timeout={timeout})
+    color = pause_flow_run(wait_for_input=Literal["red", "blue"], timeout={timeout})
+    print(f"count={{count!r}} color={{color!r}}", flush=True)
+    return count * 6
+
+
+bare()
+"""
+
 FLOWS = """
 
+import time
 from pathlib import Path
 
 from headrace import task
@@ -102,6 +124,16 @@ def suspendable() -> int:
     answer = suspend_flow_run(wait_for_input=Size, timeout=600)
     print(f"resumed with {answer.rows} rows")
     return answer.rows * factor
+
+
+@flow
+def endless() -> str:
+    marker = Path(__file__).resolve().parent.parent / "endless-started.txt"
+    if marker.exists():
+        return "second attempt"
+    marker.write_text("first")
+    while True:  # until another run suspends it
+        time.sleep(0.1)
 
 
 @flow
@@ -204,6 +236,44 @@ def test_paused_script_resumed_from_the_cli_gets_the_typed_input(
     again = _cli("flow-run", "resume", run["id"])
     assert again.returncode == 2
     assert "not paused" in again.stderr
+
+
+def test_a_pause_for_a_bare_type_returns_the_bare_value_and_keeps_the_input(
+    api_url: str, http: httpx.Client, start_script: Callable[..., Any]
+) -> None:
+    script = start_script("bare-flow", 600, BARE_SCRIPT)
+    run = _until(lambda: _state(http, "bare-flow", "PAUSED"), "the first pause")
+    bad = _cli("flow-run", "resume", run["id"], "--input", "value=many")
+    assert bad.returncode == 2
+    assert "body.run_input.value" in bad.stderr
+    good = _cli("flow-run", "resume", run["id"], "--input", "value=7")
+    assert good.returncode == 0, good.stderr
+
+    def second_pause() -> bool:
+        states = http.get(f"/flow_runs/{run['id']}").json()["states"]
+        return [s["type"] for s in states].count("PAUSED") == 2 and states[-1]["type"] == "PAUSED"
+
+    _until(second_pause, "the second pause")
+    with pytest.raises(ApiError, match=r"body\.run_input\.value"):
+        resume_flow_run(run["id"], {"value": "green"})
+    resume_flow_run(run["id"], {"value": "red"})
+    out, err = script.communicate(timeout=60)
+    assert script.returncode == 0, err
+    assert "count=7 color='red'" in out
+    done = http.get(f"/flow_runs/{run['id']}").json()
+    assert done["states"][-1]["data"]["result"] == 42
+
+    # As in Prefect, each pause's schema and the input given are among the run's inputs.
+    first = State.model_validate(next(s for s in done["states"] if s["type"] == "PAUSED"))
+    keyset = keyset_from_paused_state(first)
+    assert keyset["response"] == "paused-1-response"
+    assert AutomaticRunInput.subclass_from_type(int).load(keyset, flow_run_id=run["id"]) == 7
+    schema = http.get(f"/flow_runs/{run['id']}/input/paused-2-schema").json()["value"]
+    assert schema["properties"]["value"]["enum"] == ["red", "blue"]
+    answer = http.get(f"/flow_runs/{run['id']}/input/paused-2-response").json()
+    assert answer["value"] == {"value": "red"}
+    missing = http.get(f"/flow_runs/{run['id']}/input/paused-3-response")
+    assert missing.status_code == 404 and "paused-3-response" in missing.text
 
 
 def test_an_async_flow_awaits_its_pauses(
@@ -370,3 +440,59 @@ def test_automations_suspend_and_resume_a_paused_deployment_run(
     assert detail["run_count"] == 2  # a worker ran it again after the resume
     assert detail["states"][-1]["data"]["result"] == "approved by ann"
     assert (stack.folder / "approvable.txt").read_text().splitlines() == ["started"] * 2
+
+
+def test_another_run_suspended_by_request_stops_and_is_run_again_after_resume(
+    deployment_stack: Callable[..., DeploymentStack], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = deployment_stack(
+        lease_seconds="3", heartbeat_seconds="0.5", reaper_interval_seconds="0.5"
+    )
+    jobs = stack.folder / "flows" / "jobs.py"
+    jobs.write_text(jobs.read_text() + textwrap.dedent(FLOWS))
+    endless = stack.deploy("endless")
+    stack.start_worker()
+    run_id = stack.cli("deployment", "run", endless).stdout.strip()
+    _until(lambda: stack.read(run_id)["state_type"] == "RUNNING", "Running")
+
+    monkeypatch.setenv("HEADRACE_API_URL", stack.url)
+    client_settings.cache_clear()
+    with HeadraceClient(stack.url) as client:
+        # From outside any flow, as another program would.
+        suspend_flow_run(wait_for_input=int, flow_run_id=run_id, timeout=600, key="ops")
+        run = stack.read(run_id)
+        assert (run["state_type"], run["state_name"]) == ("PAUSED", "Suspended")
+        assert "suspended by request" in run["state_message"]
+        with pytest.raises(RuntimeError, match="the run is Suspended, not Running"):
+            suspend_flow_run(flow_run_id=run_id)
+
+        def stopped() -> bool:
+            logs = stack.http.get(f"/flow_runs/{run_id}/logs", params={"limit": 1000}).json()
+            said = " ".join(line["message"] for line in logs["items"])
+            # Whichever noticed first: the worker's heartbeat, or the flow's own lease check.
+            return (
+                "suspended on request: stopping the flow process" in said
+                or "the run was suspended by request" in said
+            )
+
+        _until(stopped, "the worker to stop the flow process")
+        time.sleep(4)  # past the lease: not reaped, not Crashed
+        assert stack.read(run_id)["state_name"] == "Suspended"
+        with pytest.raises(ApiError, match=r"body\.run_input\.value"):
+            resume_flow_run(run_id, {"value": "x"}, client=client)
+        resume_flow_run(run_id, {"value": 3}, client=client)
+    _until(lambda: stack.read(run_id)["state_type"] == "COMPLETED", "Completed", 90)
+    detail = stack.http.get(f"/flow_runs/{run_id}").json()
+    assert detail["states"][-1]["data"]["result"] == "second attempt"
+    assert [s["name"] for s in detail["states"] if s["type"] == "CRASHED"] == []
+    answer = stack.http.get(f"/flow_runs/{run_id}/input/suspended-ops-response").json()
+    assert answer["value"] == {"value": 3}
+
+
+def test_suspending_another_run_that_is_not_a_deployments_is_refused(
+    api_url: str, http: httpx.Client
+) -> None:
+    run = http.post("/flow_runs", json={"flow_name": "by-hand", "state": {"type": "RUNNING"}})
+    with pytest.raises(RuntimeError, match="not a deployment's"):
+        suspend_flow_run(flow_run_id=run.json()["id"])
+    assert http.get(f"/flow_runs/{run.json()['id']}").json()["state_type"] == "RUNNING"

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from headrace.input import RunInput, send_input
+from headrace.errors import Conflict
+from headrace.input import RunInput, keyset_from_base_key, send_input
 
 pytestmark = pytest.mark.slow
 
@@ -43,9 +44,126 @@ order_taker()
 """
 
 
+SQUARER = """
+import asyncio
+
+from headrace import flow
+from headrace.input import RunInput
+
+
+class Number(RunInput):
+    n: int
+
+
+async def ticker(stop: asyncio.Event) -> int:
+    ticks = 0
+    while not stop.is_set():
+        await asyncio.sleep(0.05)
+        ticks += 1
+    return ticks
+
+
+@flow(name="squarer")
+async def squarer() -> int:
+    stop = asyncio.Event()
+    ticks = asyncio.create_task(ticker(stop))
+    answered = 0
+    # Polls once a second: a wait that blocked the event loop would starve the ticker.
+    async for number in Number.receive(timeout=60, poll_interval=1):
+        if number.n == 0:
+            break
+        await number.respond(Number(n=number.n ** 2))
+        answered += 1
+    stop.set()
+    print(f"answered {answered}; the loop ticked {'freely' if await ticks >= 10 else 'too little'}",
+          flush=True)
+    return answered
+"""
+
+ASKER = """
+import sys
+
+from headrace import flow
+from headrace.input import RunInput
+
+
+class Number(RunInput):
+    n: int
+
+
+@flow(name="asker")
+def asker(squarer: str) -> int:
+    Number(n=7).send_to(squarer)
+    answer = Number.receive(timeout=60, poll_interval=0.1).next()
+    Number(n=0).send_to(squarer)
+    print(f"7 squared is {answer.n}", flush=True)
+    return answer.n
+
+
+asker(sys.argv[1])
+"""
+
+
 class Order(RunInput):
     item: str
     qty: int
+
+
+def test_an_async_flow_receives_with_async_for_and_responds_to_the_sender(
+    api_url: str, http: httpx.Client, tmp_path: Path
+) -> None:
+    squarer, asker = tmp_path / "squarer.py", tmp_path / "asker.py"
+    squarer.write_text(SQUARER + "\nasyncio.run(squarer())\n")
+    asker.write_text(ASKER)
+    receiving = subprocess.Popen(
+        [sys.executable, str(squarer)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        run_id = _running(http, "squarer")
+        time.sleep(1.5)  # the squarer waits a while with nothing sent yet
+        asking = subprocess.run(
+            [sys.executable, str(asker), run_id], capture_output=True, text=True, timeout=60
+        )
+        out, err = receiving.communicate(timeout=60)
+    finally:
+        if receiving.poll() is None:
+            receiving.kill()
+    assert asking.returncode == 0, asking.stderr
+    assert "7 squared is 49" in asking.stdout
+    assert receiving.returncode == 0, err
+    assert "answered 1; the loop ticked freely" in out
+    # The answer went to the asker's run, signed by the squarer's.
+    asker_run = http.get("/flow_runs", params={"flow_name": "asker"}).json()["items"][0]
+    answers = http.get(f"/flow_runs/{asker_run['id']}/input").json()
+    assert [(a["value"], a["sender"]) for a in answers] == [
+        ({"n": 49}, f"headrace.flow-run.{run_id}")
+    ]
+
+
+def test_a_run_input_model_is_saved_and_loaded_by_keyset(api_url: str, http: httpx.Client) -> None:
+    run = http.post("/flow_runs", json={"flow_name": "keysets", "state": {"type": "RUNNING"}})
+    run_id = run.json()["id"]
+    keyset = keyset_from_base_key("ops/approval")  # a key may hold a slash
+    Described = Order.with_initial_data(description="What to order", qty=1)
+    Described.save(keyset, flow_run_id=run_id)
+    schema = http.get(f"/flow_runs/{run_id}/input/ops/approval-schema").json()["value"]
+    assert schema["properties"]["qty"]["default"] == 1
+    description = http.get(f"/flow_runs/{run_id}/input/ops/approval-description").json()
+    assert description["value"] == {"value": "What to order"}
+    with pytest.raises(Conflict, match="ops/approval-schema"):
+        Described.save(keyset, flow_run_id=run_id)
+    # No response yet: the model's defaults, which here lack the required item.
+    with pytest.raises(ValueError, match="item"):
+        Order.load(keyset, flow_run_id=run_id)
+    http.post(
+        f"/flow_runs/{run_id}/input",
+        json={"key": "ops/approval-response", "value": {"item": "figs", "qty": 4}},
+    )
+    loaded = Order.load(keyset, flow_run_id=run_id)
+    assert (loaded.item, loaded.qty) == ("figs", 4)
+    assert loaded.metadata is not None and loaded.metadata.key == "ops/approval-response"
+    with pytest.raises(RuntimeError, match="not sent by a flow run"):
+        loaded.respond(Order(item="x", qty=1))
 
 
 def test_a_flow_receives_typed_inputs_in_the_order_they_were_sent(

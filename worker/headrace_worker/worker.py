@@ -290,6 +290,7 @@ class Worker:
 
     def _act_on(self, answer: HeartbeatResponse) -> None:
         self._cancel(answer.cancel_run_ids, "cancelled on request")
+        self._cancel(answer.suspend_run_ids, "suspended on request")
         with self._slots:
             lost = [self._handles[i] for i in answer.lost_run_ids if i in self._handles]
         for handle in lost:

@@ -23,7 +23,7 @@ from headrace.schemas.flow_runs import (
     SetStateRequest,
     SetStateResponse,
 )
-from headrace.schemas.pauses import PauseRequest, PauseResponse, ResumeRequest
+from headrace.schemas.pauses import PauseRequest, PauseResponse, ResumeRequest, SuspendRequest
 
 if TYPE_CHECKING:
     from headrace.client.transport import HeadraceClient
@@ -108,6 +108,11 @@ def pause(
 ) -> PauseResponse:
     """Pause (or suspend) the run from its own process; `Conflict` (409) when refused."""
     return client.call("POST", f"{path(flow_run_id)}/pause", PauseResponse, body)
+
+
+def suspend(client: HeadraceClient, flow_run_id: uuid.UUID | str, body: SuspendRequest) -> FlowRun:
+    """Suspend another Running run of a deployment; `Conflict` (409) when refused."""
+    return client.call("POST", f"{path(flow_run_id)}/suspend", FlowRun, body)
 
 
 def resume(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from pydantic import TypeAdapter
 
@@ -28,3 +29,8 @@ def after(
 ) -> list[RunInputRead]:
     """The run's inputs in the order they came, after `query.after`."""
     return client.call_list("GET", f"{path(flow_run_id)}/input", RUN_INPUTS, query=query)
+
+
+def read(client: HeadraceClient, flow_run_id: uuid.UUID | str, key: str) -> RunInputRead:
+    """The run's input `key`; `NotFound` (404) when it has none."""
+    return client.call("GET", f"{path(flow_run_id)}/input/{quote(key, safe='')}", RunInputRead)

@@ -322,12 +322,19 @@ class FlowRunEngine:
 
     def crash(self, exc: BaseException) -> None:
         """Interrupted (Ctrl-C, SIGTERM, SystemExit): Crashed, or Cancelled when the server
-        says the run is being cancelled. Reported as well as possible; the caller re-raises.
+        says the run is being cancelled, or nothing when it was suspended. Reported as well as
+        possible; the caller re-raises.
         When the worker lost the run, nothing is reported: the run is another attempt's."""
         if self._lease_watch is not None and self._lease_watch.lost is not None:
             return
         self.state = st.Crashed(f"interrupted by {type(exc).__name__}", exception=exc)
-        if isinstance(exc, Terminated) and self._server_state() == StateType.CANCELLING.value:
+        server_state = self._server_state() if isinstance(exc, Terminated) else None
+        if server_state == StateType.PAUSED.value:
+            # Suspended from outside (suspend_flow_run(flow_run_id=...)): its worker stopped
+            # this process; the run goes on once resumed.
+            self.suspended()
+            return
+        if server_state == StateType.CANCELLING.value:
             self.state = st.Cancelled("cancelled while running")
         self.finish()
 

@@ -106,10 +106,7 @@ class LeaseWatch:
             if self._stopped.is_set():
                 return
             self.lost = _lost = reason
-        message = (
-            f"this attempt lost the run ({reason}): another attempt may be running it now; "
-            "stopping without recording anything"
-        )
+        message = _why_stopping(reason)
         # Sent with the run's logs as the process exits.
         self.run_logger.warning(message)
         _terminate_attempt()
@@ -124,6 +121,17 @@ class LeaseWatch:
             flush=True,
         )
         os._exit(EXIT_LEASE_LOST)
+
+
+def _why_stopping(reason: str) -> str:
+    from headrace.schemas.pauses import SUSPENDED_BY_REQUEST
+
+    if reason.startswith(SUSPENDED_BY_REQUEST):  # suspend_flow_run(flow_run_id=...) elsewhere
+        return f"{reason}: stopping this attempt"
+    return (
+        f"this attempt lost the run ({reason}): another attempt may be running it now; "
+        "stopping without recording anything"
+    )
 
 
 def _terminate_attempt() -> None:

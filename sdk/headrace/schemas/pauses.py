@@ -11,6 +11,7 @@ from pydantic import Field
 
 from headrace.schemas.common import Model, Parameters, ReadModel
 from headrace.schemas.flow_runs import FlowRun
+from headrace.schemas.run_inputs import Keyset
 
 # A pause lasts at most a week: a run paused longer is a run forgotten.
 MAX_PAUSE_SECONDS = 7 * 24 * 3600
@@ -30,6 +31,17 @@ class PauseRequest(Model):
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
     # The worker whose process asks (it keeps holding a Paused run; a Suspended one is freed).
     worker_id: uuid.UUID | None = None
+
+
+class SuspendRequest(Model):
+    """Another run or program suspends a Running run of a deployment (`suspend_flow_run` with
+    `flow_run_id`): Suspended at once; its worker stops its process."""
+
+    # Default: a new random key (the run's own pauses count "1", "2"...).
+    pause_key: str | None = Field(default=None, min_length=1, max_length=MAX_PAUSE_KEY)
+    timeout_seconds: float = Field(default=3600, gt=0, le=MAX_PAUSE_SECONDS)
+    run_input_schema: Parameters | None = None
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
 
 
 class PauseOutcome(StrEnum):
@@ -61,3 +73,11 @@ class PauseDetails(ReadModel):
     # The schema's fields in the model's order (JSONB does not keep the order of keys).
     input_order: list[str] = Field(default_factory=list)
     description: str | None = None
+    # The run's input keys of this pause (schemas/run_inputs.py), when it waits for input.
+    run_input_keyset: Keyset | None = None
+    # Suspended from outside the run (not by its own code): its worker stops its process.
+    by_request: bool = False
+
+
+# Why a flow process suspended from outside stops: the answer of its lease check (409).
+SUSPENDED_BY_REQUEST = "the run was suspended by request"

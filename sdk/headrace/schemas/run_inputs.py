@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -14,6 +14,25 @@ from headrace.schemas.common import Model, Parameters, ReadModel
 MAX_INPUT_KEY = 200
 MAX_SENDER = 200
 MAX_INPUTS_PAGE = 100
+
+# Where a pause's RunInput lives among the run's inputs (as in Prefect): its JSON schema, its
+# description (as {"value": text}) and the input given with the resume.
+KeysetKey = Literal["description", "response", "schema"]
+Keyset = dict[KeysetKey, str]
+
+
+def keyset_from_base_key(base_key: str) -> Keyset:
+    """The three input keys of `base_key`: `<base>-description`, `-response`, `-schema`."""
+    return {
+        "description": f"{base_key}-description",
+        "response": f"{base_key}-response",
+        "schema": f"{base_key}-schema",
+    }
+
+
+def pause_base_key(state_name: str, pause_key: str) -> str:
+    """The base key of a pause's inputs: `paused-<pause key>` or `suspended-<pause key>`."""
+    return f"{state_name.lower()}-{pause_key}"
 
 
 class RunInputCreate(Model):

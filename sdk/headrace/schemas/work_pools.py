@@ -137,6 +137,9 @@ class HeartbeatResponse(ReadModel):
     # Runs the worker named that it no longer holds (lease expired, taken by another worker,
     # finished or cancelled): stop them without reporting anything; their states are refused.
     lost_run_ids: list[uuid.UUID] = Field(default_factory=list)
+    # Runs of this worker suspended from outside (suspend_flow_run(flow_run_id=...)): stop
+    # their processes and report nothing (they are Suspended; a worker runs them again).
+    suspend_run_ids: list[uuid.UUID] = Field(default_factory=list)
     lease_seconds: float
     heartbeat_seconds: float
 

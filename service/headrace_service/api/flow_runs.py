@@ -22,12 +22,14 @@ from headrace.schemas.flow_runs import (
     SetStateResponse,
     SetStateStatus,
 )
+from headrace.schemas.pauses import SUSPENDED_BY_REQUEST
 from headrace_service import queue
 from headrace_service.api.deps import db, settings, to_model
 from headrace_service.api.routing import Router
 from headrace_service.auth import require_scope
 from headrace_service.errors import ConflictError, InvalidInput, NotFoundError
 from headrace_service.names import friendly_name
+from headrace_service.queue.state_columns import SUSPENDED
 from headrace_service.store import flow_runs as store
 from headrace_service.store.flows import flow_get, flow_get_or_create
 from headrace_service.transitions import INITIAL_TYPES, lease_refusal, one_of
@@ -183,6 +185,9 @@ async def read_flow_run_lease(
     if lease is None:
         raise NotFoundError(f"flow run {run_id} not found")
     refused = lease_refusal(lease["worker_id"], query.worker_id, StateType(lease["state_type"]))
+    if refused is not None and lease["state_name"] == SUSPENDED:
+        # Suspended from outside while this attempt ran: its process stops, quietly.
+        raise ConflictError(f"{SUSPENDED_BY_REQUEST}; a worker runs it again once it is resumed")
     if refused is not None:
         raise ConflictError(refused)
     return FlowRunLease(

@@ -35,7 +35,7 @@ def openapi_document(routes: list[ApiRoute], prefix: str, version: str) -> dict[
         }
         params = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"{(\w+)}", route.path)
+            for name in re.findall(r"{(\w+)(?::\w+)?}", route.path)
         ]
         if route.query is not None:
             schema = route.query.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -62,7 +62,9 @@ def openapi_document(routes: list[ApiRoute], prefix: str, version: str) -> dict[
         if route.scope != "public":
             # OpenAPI 3.1 lets a bearer requirement list roles: the key's scope, at least.
             operation["security"] = [{"bearer": [route.scope]}]
-        paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
+        # `{key:path}` (a parameter that may hold a `/`) is `{key}` to OpenAPI.
+        path = re.sub(r"{(\w+):\w+}", r"{\1}", route.path)
+        paths.setdefault(prefix + path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "headrace API", "version": version},

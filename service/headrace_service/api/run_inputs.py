@@ -8,7 +8,7 @@ from headrace.schemas.run_inputs import RunInputCreate, RunInputQuery, RunInputR
 from headrace_service.api.deps import db, to_model
 from headrace_service.api.flow_runs import read_run
 from headrace_service.api.routing import Router
-from headrace_service.errors import ConflictError
+from headrace_service.errors import ConflictError, NotFoundError
 from headrace_service.store import run_inputs as store
 from headrace_service.validation import parse_uuid
 
@@ -46,3 +46,15 @@ async def list_run_inputs(
             conn, rid, key_prefix=query.key_prefix, after=query.after, limit=query.limit
         )
     return [to_model(RunInputRead, row) for row in rows]
+
+
+@router.route("GET", "/flow_runs/{run_id}/input/{key:path}", response=RunInputRead)
+async def read_run_input(request: Request, run_id: str, key: str) -> RunInputRead:
+    """The run's input `key` (`RunInput.load`); 404 when it has none."""
+    rid = parse_uuid(run_id, "flow run")
+    async with db(request).begin() as conn:
+        await read_run(conn, rid)
+        row = await store.run_input_get(conn, rid, key)
+    if row is None:
+        raise NotFoundError(f"flow run {run_id} has no input {key[:200]!r}")
+    return to_model(RunInputRead, row)

@@ -84,6 +84,7 @@ async def heartbeat(request: Request, name: str, body: WorkerHeartbeat) -> Heart
         worker_id=worker["id"],
         cancel_run_ids=renewal.cancelling,
         lost_run_ids=renewal.lost,
+        suspend_run_ids=renewal.suspended,
         lease_seconds=config.lease_seconds,
         heartbeat_seconds=config.heartbeat_seconds,
     )

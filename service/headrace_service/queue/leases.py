@@ -2,7 +2,7 @@
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import text
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headrace.schemas.work_pools import PoolTypeAnnouncement
 from headrace_service.models import TERMINAL_SQL
-from headrace_service.queue.state_columns import NOW, state_set
+from headrace_service.queue.state_columns import NOW, SUSPENDED, state_set
 from headrace_service.queue.state_tail import changes_from, state_tail
 
 
@@ -71,8 +71,12 @@ class LeaseRenewal:
     renewed: list[uuid.UUID]
     # Held runs that were asked to stop.
     cancelling: list[uuid.UUID]
-    # Runs the worker named but does not hold any more, except those its own attempt finished.
+    # Runs the worker named but does not hold any more, except those its own attempt finished
+    # and those suspended by request.
     lost: list[uuid.UUID]
+    # Runs the worker named that were suspended from outside (api/pauses.py): it stops their
+    # processes and reports nothing (the run is Suspended, and no longer its).
+    suspended: list[uuid.UUID] = field(default_factory=list)
 
 
 async def flow_run_renew_leases(
@@ -116,11 +120,33 @@ async def flow_run_renew_leases(
     renewed = [row[0] for row in rows if row[1] == "renewed"]
     unrenewed = [run_id for run_id in dict.fromkeys(run_ids) if run_id not in set(renewed)]
     ended = await _ended_by_worker(conn, worker_id, unrenewed) if unrenewed else set()
+    suspended = await _suspended_by_request(conn, unrenewed) if unrenewed else set()
     return LeaseRenewal(
         renewed=renewed,
         cancelling=[row[0] for row in rows if row[1] == "cancelling"],
-        lost=[run_id for run_id in unrenewed if run_id not in ended],
+        lost=[run_id for run_id in unrenewed if run_id not in ended | suspended],
+        suspended=[run_id for run_id in unrenewed if run_id in suspended],
     )
+
+
+async def _suspended_by_request(conn: AsyncConnection, run_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """The runs among `run_ids` that are Suspended by request (their newest state says so): a
+    worker still running one must stop its process. A run that suspended itself is left
+    alone: its process is exiting by itself."""
+    rows = await conn.execute(
+        text(
+            f"""
+            SELECT fr.id FROM flow_run fr
+            WHERE fr.id = ANY(:run_ids) AND fr.state_type = 'PAUSED'
+              AND fr.state_name = '{SUSPENDED}'
+              AND (SELECT s.data ->> 'by_request' FROM flow_run_state s
+                   WHERE s.flow_run_id = fr.id
+                   ORDER BY s.timestamp DESC, s.id DESC LIMIT 1) = 'true'
+            """
+        ),
+        {"run_ids": run_ids},
+    )
+    return {row[0] for row in rows}
 
 
 async def _ended_by_worker(
@@ -154,7 +180,10 @@ async def flow_run_lease_get(conn: AsyncConnection, run_id: uuid.UUID) -> RowMap
     return (
         (
             await conn.execute(
-                text("SELECT worker_id, lease_expires_at, state_type FROM flow_run WHERE id = :id"),
+                text(
+                    "SELECT worker_id, lease_expires_at, state_type, state_name "
+                    "FROM flow_run WHERE id = :id"
+                ),
                 {"id": run_id},
             )
         )

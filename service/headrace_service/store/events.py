@@ -1,13 +1,16 @@
 """Events: batch insert, filtered keyset pages, counts by name, and the live stream's reads.
 
 Every insert ends with one NOTIFY on EVENT_CHANNEL (Postgres folds identical payloads of one
-transaction into one), so live streams re-read only when something arrived.
+transaction into one), so live streams re-read only when something arrived; an insert of events
+about flow runs (their resource, or a related resource) also tells those runs' open pages
+(run_activity "events"), which list them.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +19,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headrace.schemas.events import EventCreate, EventFilter
+from headrace.schemas.events import RESOURCE_ID, EventCreate, EventFilter
 from headrace_service.errors import InvalidInput
+from headrace_service.store.run_activity import run_activity_announce
 
 EVENT_CHANNEL = "headrace_event"
+FLOW_RUN_RESOURCE = "headrace.flow-run."
 
 # The columns of an event computed from its JSON: the resource id and the related ids are
 # copied out so that the filters use plain indexes.
@@ -44,13 +49,43 @@ async def announce_events(conn: AsyncConnection) -> None:
     await conn.execute(text(f"SELECT pg_notify('{EVENT_CHANNEL}', '')"))
 
 
+def flow_runs_named(resource_ids: Iterable[str | None]) -> set[uuid.UUID]:
+    """The flow runs among event resource ids (`headrace.flow-run.<id>`); other ids, and a
+    malformed run id an API client made up, are no run."""
+    runs: set[uuid.UUID] = set()
+    for resource_id in resource_ids:
+        if resource_id is None or not resource_id.startswith(FLOW_RUN_RESOURCE):
+            continue
+        try:
+            runs.add(uuid.UUID(resource_id.removeprefix(FLOW_RUN_RESOURCE)))
+        except ValueError:
+            continue
+    return runs
+
+
+async def announce_stored(
+    conn: AsyncConnection,
+    events: Iterable[tuple[dict[str, str], list[dict[str, str]]]],
+) -> None:
+    """NOTIFY that events were stored (given as their resource and related resources): on
+    EVENT_CHANNEL, and to the open pages of the flow runs they are about. Read from what was
+    sent, not from the rows (a RETURNING measurably slowed batch ingest): an event skipped as a
+    duplicate only makes its run's page re-read once for nothing."""
+    await announce_events(conn)
+    runs = flow_runs_named(
+        label.get(RESOURCE_ID) for resource, related in events for label in (resource, *related)
+    )
+    if runs:
+        await run_activity_announce(conn, "events", runs)
+
+
 async def events_insert(conn: AsyncConnection, events: list[EventCreate], now: datetime) -> int:
     """Store a batch in one statement; events without `occurred` happened at `now`."""
     if not events:
         return 0
     rows = [e if e.occurred is not None else e.model_copy(update={"occurred": now}) for e in events]
     done = await conn.execute(text(INSERT_EVENTS_SQL), {"events": _EVENTS.dump_json(rows).decode()})
-    await announce_events(conn)
+    await announce_stored(conn, ((e.resource, e.related) for e in events))
     return done.rowcount
 
 
@@ -84,7 +119,7 @@ async def event_record(
         ),
         {"event": json.dumps(event, default=str)},
     )
-    await announce_events(conn)
+    await announce_stored(conn, [(resource, related or [])])
 
 
 def check_filter(f: EventFilter) -> None:

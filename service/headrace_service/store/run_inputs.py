@@ -1,4 +1,6 @@
-"""Inputs sent to flow runs: write one under its key, read those after the last one seen."""
+"""Inputs sent to flow runs: write one under its key, read one by key or those after the last one
+seen. A pause's own inputs (its schema, its description, the resume's input) are written by the
+server under the pause's keyset, replacing what an earlier attempt's pause of the same key left."""
 
 from __future__ import annotations
 
@@ -57,3 +59,32 @@ async def run_input_list(
         {"run_id": run_id, "prefix": key_prefix, "after": after, "limit": limit},
     )
     return list(rows.mappings())
+
+
+async def run_input_put(
+    conn: AsyncConnection, run_id: uuid.UUID, key: str, value: dict[str, Any]
+) -> None:
+    """Write the input `key` of the run, replacing the one it had."""
+    await conn.execute(
+        text(
+            "INSERT INTO flow_run_input (flow_run_id, key, value) "
+            "VALUES (:run_id, :key, CAST(:value AS jsonb)) "
+            "ON CONFLICT (flow_run_id, key) DO UPDATE SET value = EXCLUDED.value, "
+            "sender = NULL, created = now()"
+        ),
+        {"run_id": run_id, "key": key, "value": json.dumps(value)},
+    )
+
+
+async def run_input_get(conn: AsyncConnection, run_id: uuid.UUID, key: str) -> RowMapping | None:
+    """The run's input `key`; None when it has none."""
+    return (
+        (
+            await conn.execute(
+                text("SELECT * FROM flow_run_input WHERE flow_run_id = :run_id AND key = :key"),
+                {"run_id": run_id, "key": key},
+            )
+        )
+        .mappings()
+        .first()
+    )
