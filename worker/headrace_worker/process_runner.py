@@ -31,6 +31,7 @@ from headrace.errors import Conflict, HeadraceError
 from headrace.logging import OUTPUT_FORWARDED_ENV
 from headrace.pool_types import PROCESS
 from headrace.schemas.work_pools import ClaimedRun
+from headrace.startup_trace import mark
 from headrace_worker.launchers import (
     FORK,
     FlowProcess,
@@ -171,6 +172,7 @@ class ProcessRun:
             self._on_exit(self)
 
     def _execute(self) -> None:
+        mark("supervisor", self.run_id)
         try:
             # A bundle or git source is downloaded here, in the run's own thread.
             self._folder = resolve_code_folder(self.run, self.context.client)
@@ -203,6 +205,7 @@ class ProcessRun:
                 )
                 return
             self._process = process
+        mark("launched", self.run_id)
         readers = [
             self._forward(process.stdout, logging.INFO),
             self._forward(process.stderr, logging.INFO),
@@ -256,6 +259,7 @@ class ProcessRun:
         if self.context.api_key:
             env["HEADRACE_API_KEY"] = self.context.api_key
         assert self._folder is not None
+        mark("launch", self.run_id)
         return self._launcher.launch(str(self.run_id), self._folder, env)
 
     def _forward(self, stream: IO[bytes] | None, level: int) -> threading.Thread:

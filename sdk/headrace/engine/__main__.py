@@ -23,6 +23,7 @@ from headrace.errors import HeadraceError
 from headrace.exceptions import Pause
 from headrace.flows import require_flow
 from headrace.ports.backend import get_backend
+from headrace.startup_trace import mark
 
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
@@ -47,16 +48,21 @@ def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
         raise Terminated()
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    mark("engine", flow_run_id)
     try:
         backend = get_backend(require_api=True)
+        mark("backend", flow_run_id)
         run = backend.runs.read(flow_run_id)
+        mark("run-read", flow_run_id)
         if run.deployment_id is None:
             raise HeadraceError(f"flow run {flow_run_id} has no deployment to load its code from")
         deployment = backend.runs.read_deployment(run.deployment_id)
+        mark("deployment-read", flow_run_id)
         # Anything but a @flow is refused before it is called (a deployment stored before the
         # API checked entrypoints may name `os:system`).
         flow = require_flow(load_entrypoint(deployment.entrypoint), deployment.entrypoint)
         parameters: dict[str, Any] = {**deployment.parameters, **run.parameters}
+        mark("entrypoint-loaded", flow_run_id)
     except HeadraceError as exc:
         print(f"headrace: cannot start flow run {flow_run_id}: {exc}", file=sys.stderr)
         return EXIT_NOT_STARTED

@@ -39,6 +39,7 @@ from headrace.resume import attempt_of, completed_in
 from headrace.retries import first_delay, retry_delay
 from headrace.run_names import format_run_name
 from headrace.signal_deferral import handing_off, signals_deferrable
+from headrace.startup_trace import mark
 from headrace.states import State
 from headrace.tagging import merge_tags, tags
 from headrace.task_interrupts import CauseOf, signals_stop_this_task
@@ -108,6 +109,7 @@ class FlowRunEngine:
         if existing is not None:
             self.info = existing.info
             self.backend.runs.set_state(self.info.id, running, worker_id=self.worker_id)
+            mark("running-set", self.info.id)
             self._resume_existing()
             # A run made elsewhere (a deployment's) takes its flow's `flow_run_name` now, as in
             # Prefect. It is already Running: a name that cannot be made is logged, not fatal.
@@ -483,6 +485,7 @@ def _run_flow(
                     stack.enter_context(timeout(flow.timeout_seconds, engine.label))
                     ctx = engine.enter_attempt(stack)
                     args, kwargs = flow.call_args(params)
+                    mark("flow-call", engine.info.id)
                     result = flow.fn(*args, **kwargs)
             except Abort:
                 raise  # the API stopped the run (e.g. cancelled while paused): not a failure
@@ -541,6 +544,7 @@ async def _arun_flow(
                     ctx = engine.enter_attempt(stack)
                     args, kwargs = flow.call_args(params)
                     async with async_timeout(flow.timeout_seconds, engine.label):
+                        mark("flow-call", engine.info.id)
                         result = await flow.fn(*args, **kwargs)
                         await await_submitted(ctx)
             except Abort:
