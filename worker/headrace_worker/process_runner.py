@@ -251,6 +251,8 @@ class ProcessRun:
             HEADRACE_API_URL=self.context.client.api_url_setting(),
             HEADRACE_WORKER_ID=str(self.context.worker_id),
             HEADRACE_FLOW_RUN_ID=str(self.run_id),
+            # Read by the flow process while it reads the run (see its deployment_read).
+            HEADRACE_DEPLOYMENT_ID=str(self.run.deployment_id),
             # Output reaches the run's logs as it is written, not when a buffer fills.
             PYTHONUNBUFFERED="1",
         )

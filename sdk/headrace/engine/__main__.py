@@ -16,6 +16,7 @@ import uuid
 from types import FrameType
 from typing import Any
 
+from headrace.engine.deployment_read import DeploymentRead
 from headrace.engine.flow_engine import ExistingRun, Terminated, arun_flow, run_flow
 from headrace.engine.lease_watch import EXIT_LEASE_LOST, lease_lost
 from headrace.entrypoints import load_entrypoint
@@ -52,11 +53,12 @@ def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
     try:
         backend = get_backend(require_api=True)
         mark("backend", flow_run_id)
+        deployment_read = DeploymentRead(backend.runs)
         run = backend.runs.read(flow_run_id)
         mark("run-read", flow_run_id)
         if run.deployment_id is None:
             raise HeadraceError(f"flow run {flow_run_id} has no deployment to load its code from")
-        deployment = backend.runs.read_deployment(run.deployment_id)
+        deployment = deployment_read.of(run.deployment_id)
         mark("deployment-read", flow_run_id)
         # Anything but a @flow is refused before it is called (a deployment stored before the
         # API checked entrypoints may name `os:system`).
