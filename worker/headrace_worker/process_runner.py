@@ -27,6 +27,7 @@ from typing import IO, Any, ClassVar
 from headrace._state_types import StateType
 from headrace.client import flow_runs
 from headrace.engine.lease_watch import EXIT_LEASE_LOST
+from headrace.engine.outcome_report import read_outcome
 from headrace.errors import Conflict, HeadraceError
 from headrace.logging import OUTPUT_FORWARDED_ENV
 from headrace.pool_types import PROCESS
@@ -119,6 +120,8 @@ class ProcessRun:
         self._cancel_reason: str | None = None
         self._abandoned = False
         self._folder: Path | None = None
+        # The read end of the flow process's outcome pipe (see headrace.engine.outcome_report).
+        self._outcome: int | None = None
 
     @property
     def run_id(self) -> uuid.UUID:
@@ -218,12 +221,17 @@ class ProcessRun:
             code, description = None, f"flow process lost: {lost}"
         for reader in readers:
             reader.join(OUTPUT_DRAIN_SECONDS)
+        assert self._outcome is not None, "set with the process"
+        recorded = read_outcome(self._outcome)
         with self._lock:
             abandoned, cancel_reason = self._abandoned, self._cancel_reason
         if cancel_reason is not None:
             # The flow's own children die with it: the whole group was asked to stop.
             _signal_group(process, signal.SIGKILL)
         if abandoned or (code == EXIT_LEASE_LOST and self._lost_lease()):
+            return
+        if recorded:
+            # Its final state is on the server: reading the run again would only say so.
             return
         self.context.logs.flush(LOG_FLUSH_SECONDS)
         report_exit(
@@ -262,7 +270,16 @@ class ProcessRun:
             env["HEADRACE_API_KEY"] = self.context.api_key
         assert self._folder is not None
         mark("launch", self.run_id)
-        return self._launcher.launch(str(self.run_id), self._folder, env)
+        outcome_read, outcome_write = os.pipe()
+        try:
+            process = self._launcher.launch(str(self.run_id), self._folder, env, outcome_write)
+        except BaseException:
+            os.close(outcome_read)
+            raise
+        finally:
+            os.close(outcome_write)  # the flow process holds the write end now
+        self._outcome = outcome_read
+        return process
 
     def _forward(self, stream: IO[bytes] | None, level: int) -> threading.Thread:
         def pump() -> None:

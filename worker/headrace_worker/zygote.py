@@ -3,8 +3,9 @@
 A worker starts one (see `warm_launcher`). It imports headrace's engine, client and settings (and
 the modules named by `--preload`) once, then waits on its control socket (fd N, a Unix
 SOCK_SEQPACKET socket: one message per packet). For each request it forks a child that becomes
-`python -m headrace.engine <run id>` in the run's folder and environment, with the two pipes that
-came with the request as its stdout and stderr. It answers `started` with the child's pid, and
+`python -m headrace.engine <run id>` in the run's folder and environment, with the first two pipes
+that came with the request as its stdout and stderr and the third as its outcome pipe (see
+headrace.engine.outcome_report). It answers `started` with the child's pid, and
 `exited` with its exit code (negative: the signal) when it reaps it.
 
 Why a fork is safe here: this process starts no thread and opens no connection (no HTTP client,
@@ -35,6 +36,7 @@ import threading
 import traceback
 from typing import Any
 
+from headrace.engine.outcome_report import OUTCOME_FD_ENV
 from headrace.startup_trace import mark
 from headrace_worker.parent_death import die_with_parent
 
@@ -42,6 +44,8 @@ from headrace_worker.parent_death import die_with_parent
 # exhaust memory.
 MAX_MESSAGE_BYTES = 1 << 20
 EXIT_SETUP_FAILED = 2
+# With each request: the child's stdout, its stderr and its outcome pipe (engine.outcome_report).
+REQUEST_FDS = 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +131,7 @@ def _serve(control: socket.socket) -> int:
                     break
         _reap(control)
         if control.fileno() in readable:
-            message, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE_BYTES, 2)
+            message, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE_BYTES, REQUEST_FDS)
             if not message:
                 return 0  # the worker closed its end
             try:
@@ -153,8 +157,8 @@ def _start_child(
 ) -> None:
     number = request.get("request")
     mark("zygote-request", request.get("run_id"))
-    if len(fds) != 2:
-        _send(control, {"request": number, "error": "the request came without its two pipes"})
+    if len(fds) != REQUEST_FDS:
+        _send(control, {"request": number, "error": "the request came without its three pipes"})
         return
     zygote = os.getpid()
     try:
@@ -188,6 +192,8 @@ def _become_run(
         os.dup2(devnull, 0)
         os.dup2(fds[0], 1)
         os.dup2(fds[1], 2)
+        # A copy of its own (not inheritable: the flow's subprocesses do not get it).
+        outcome = os.dup(fds[2])
         for fd in (devnull, *fds, *closing):
             os.close(fd)
         folder = request["cwd"]
@@ -195,6 +201,7 @@ def _become_run(
         # The run's environment, and nothing of the worker's that the request does not carry.
         os.environ.clear()
         os.environ.update(request["env"])
+        os.environ[OUTCOME_FD_ENV] = str(outcome)
         # As `python -m` in that folder: it comes first on the import path.
         sys.path[0] = folder
         sys.argv = ["headrace.engine", request["run_id"]]

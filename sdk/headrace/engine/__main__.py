@@ -19,6 +19,7 @@ from typing import Any
 from headrace.engine.deployment_read import DeploymentRead
 from headrace.engine.flow_engine import ExistingRun, Terminated, arun_flow, run_flow
 from headrace.engine.lease_watch import EXIT_LEASE_LOST, lease_lost
+from headrace.engine.outcome_report import OutcomeReport
 from headrace.entrypoints import load_entrypoint
 from headrace.errors import HeadraceError
 from headrace.exceptions import Pause
@@ -50,6 +51,7 @@ def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     mark("engine", flow_run_id)
+    report = OutcomeReport.from_environment()
     try:
         backend = get_backend(require_api=True)
         mark("backend", flow_run_id)
@@ -69,7 +71,7 @@ def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
         print(f"headrace: cannot start flow run {flow_run_id}: {exc}", file=sys.stderr)
         return EXIT_NOT_STARTED
     try:
-        state = _run(flow, parameters, ExistingRun(run, worker_id))
+        state = _run(flow, parameters, ExistingRun(run, worker_id, report.final_state_recorded))
     except HeadraceError as exc:
         # Refused before anything ran (e.g. the run is being cancelled, or another worker has it).
         print(f"headrace: flow run {flow_run_id} not started: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,6 +65,8 @@ class ExistingRun:
 
     info: FlowRunInfo
     worker_id: str | None = None  # the worker holding its lease, if a worker started it
+    # Called once the API accepted the run's final state (see engine.outcome_report).
+    final_state_recorded: Callable[[], None] | None = None
 
 
 class FlowRunEngine:
@@ -357,10 +360,12 @@ class FlowRunEngine:
             summary = {"result": json_safe(state.result())} if _small(state) else {}
             state.data = {**summary, **self._persist(state.result())} or None
         try:
-            self._propose(state)
+            recorded = self._propose(state)
         except Abort as exc:
             self.abort(exc)
         else:
+            if recorded and self.existing and self.existing.final_state_recorded:
+                self.existing.final_state_recorded()
             self._hooks()
         if self.parent_record is not None and self.parent_ctx is not None:
             self.parent_record.end_time = datetime.now(UTC)
@@ -401,8 +406,9 @@ class FlowRunEngine:
             return self.state
         return self.state.result()
 
-    def _propose(self, state: State[Any]) -> None:
-        self.backend.runs.set_state(self.info.id, state, worker_id=self.worker_id)
+    def _propose(self, state: State[Any]) -> bool:
+        """False when the API could not be reached (the run goes on)."""
+        return self.backend.runs.set_state(self.info.id, state, worker_id=self.worker_id)
 
     def _server_state(self) -> str | None:
         try:
