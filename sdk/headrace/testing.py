@@ -30,8 +30,9 @@ class RecordingRunStates(OfflineRunStates):
 
     def set_state(
         self, flow_run_id: uuid.UUID, state: State[Any], *, worker_id: str | None = None
-    ) -> None:
+    ) -> bool:
         self.states.append(state)
+        return True
 
 
 class RecordingTaskRuns(dict[str, TaskRunRecord]):

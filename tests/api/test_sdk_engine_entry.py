@@ -50,8 +50,10 @@ def deployment(client: HeadraceClient, tmp_path: Path) -> dict[str, Any]:
     return created
 
 
-def run_engine(api_url: str, run_id: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HEADRACE_API_URL": api_url}
+def run_engine(
+    api_url: str, run_id: str, cwd: Path, **more_env: str
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HEADRACE_API_URL": api_url, **more_env}
     return subprocess.run(
         [sys.executable, "-m", "headrace.engine", run_id],
         cwd=cwd,
@@ -87,6 +89,35 @@ def test_runs_an_existing_run_and_exits_with_its_outcome(
     failed = run_engine(api_url, bad, tmp_path)
     assert failed.returncode == 1
     assert client.get_json(f"/flow_runs/{bad}")["state_message"].startswith("RuntimeError: bad day")
+
+
+def test_the_runs_own_deployment_decides_what_runs_whatever_deployment_the_worker_named(
+    api_url: str, client: HeadraceClient, deployment: dict[str, Any], tmp_path: Path
+) -> None:
+    # A worker names the claimed run's deployment so that it is read beside the run; a name
+    # that is not the run's deployment (here another one, whose entrypoint is no flow) is
+    # not what runs.
+    other = client.request(
+        "POST",
+        "/deployments",
+        json={
+            "flow_name": "etl",
+            "name": "plain",
+            "entrypoint": "flows.py:plain",
+            "path": str(tmp_path),
+            "work_pool_name": "local",
+        },
+    ).json()
+    run_id = new_run(client, deployment, "2026-11-26")
+    done = run_engine(api_url, run_id, tmp_path, HEADRACE_DEPLOYMENT_ID=other["id"])
+    assert done.returncode == 0, done.stderr
+    run = client.get_json(f"/flow_runs/{run_id}")
+    assert (run["state_type"], run["parameters"]) == ("COMPLETED", {"n": 2, "day": "2026-11-26"})
+    # Named right, it runs the same.
+    run_id = new_run(client, deployment, "2026-11-27")
+    done = run_engine(api_url, run_id, tmp_path, HEADRACE_DEPLOYMENT_ID=deployment["id"])
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "ran.txt").read_text() == "2026-11-27"
 
 
 def test_a_refused_start_runs_nothing_and_exits_non_zero(

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import IO, Protocol
 
+from headrace.engine.outcome_report import OUTCOME_FD_ENV
 from headrace_worker.parent_death import die_with_this_process
 
 SPAWN = "spawn"
@@ -46,9 +47,12 @@ class ProcessLost(Exception):
 
 
 class Launcher(Protocol):
-    def launch(self, run_id: str, folder: Path, env: dict[str, str]) -> FlowProcess:
-        """Start `python -m headrace.engine <run_id>` in `folder` with exactly `env`; OSError
-        when it cannot start."""
+    def launch(
+        self, run_id: str, folder: Path, env: dict[str, str], outcome_fd: int
+    ) -> FlowProcess:
+        """Start `python -m headrace.engine <run_id>` in `folder` with exactly `env` (and the
+        write end `outcome_fd` as its HEADRACE_OUTCOME_FD, see headrace.engine.outcome_report;
+        the caller closes its own copy); OSError when it cannot start."""
         ...
 
     def close(self) -> None: ...
@@ -76,12 +80,15 @@ class SpawnLauncher:
     """A new interpreter per run: every run pays the interpreter's start and headrace's
     imports (a few hundred ms of CPU), but nothing is shared with the worker at all."""
 
-    def launch(self, run_id: str, folder: Path, env: dict[str, str]) -> FlowProcess:
+    def launch(
+        self, run_id: str, folder: Path, env: dict[str, str], outcome_fd: int
+    ) -> FlowProcess:
         return SpawnedProcess(
             subprocess.Popen(
                 [sys.executable, "-m", "headrace.engine", run_id],
                 cwd=folder,
-                env=env,
+                env={**env, OUTCOME_FD_ENV: str(outcome_fd)},
+                pass_fds=(outcome_fd,),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

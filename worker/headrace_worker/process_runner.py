@@ -27,10 +27,12 @@ from typing import IO, Any, ClassVar
 from headrace._state_types import StateType
 from headrace.client import flow_runs
 from headrace.engine.lease_watch import EXIT_LEASE_LOST
+from headrace.engine.outcome_report import read_outcome
 from headrace.errors import Conflict, HeadraceError
 from headrace.logging import OUTPUT_FORWARDED_ENV
 from headrace.pool_types import PROCESS
 from headrace.schemas.work_pools import ClaimedRun
+from headrace.startup_trace import mark
 from headrace_worker.launchers import (
     FORK,
     FlowProcess,
@@ -118,6 +120,8 @@ class ProcessRun:
         self._cancel_reason: str | None = None
         self._abandoned = False
         self._folder: Path | None = None
+        # The read end of the flow process's outcome pipe (see headrace.engine.outcome_report).
+        self._outcome: int | None = None
 
     @property
     def run_id(self) -> uuid.UUID:
@@ -171,6 +175,7 @@ class ProcessRun:
             self._on_exit(self)
 
     def _execute(self) -> None:
+        mark("supervisor", self.run_id)
         try:
             # A bundle or git source is downloaded here, in the run's own thread.
             self._folder = resolve_code_folder(self.run, self.context.client)
@@ -203,6 +208,7 @@ class ProcessRun:
                 )
                 return
             self._process = process
+        mark("launched", self.run_id)
         readers = [
             self._forward(process.stdout, logging.INFO),
             self._forward(process.stderr, logging.INFO),
@@ -215,12 +221,17 @@ class ProcessRun:
             code, description = None, f"flow process lost: {lost}"
         for reader in readers:
             reader.join(OUTPUT_DRAIN_SECONDS)
+        assert self._outcome is not None, "set with the process"
+        recorded = read_outcome(self._outcome)
         with self._lock:
             abandoned, cancel_reason = self._abandoned, self._cancel_reason
         if cancel_reason is not None:
             # The flow's own children die with it: the whole group was asked to stop.
             _signal_group(process, signal.SIGKILL)
         if abandoned or (code == EXIT_LEASE_LOST and self._lost_lease()):
+            return
+        if recorded:
+            # Its final state is on the server: reading the run again would only say so.
             return
         self.context.logs.flush(LOG_FLUSH_SECONDS)
         report_exit(
@@ -248,6 +259,8 @@ class ProcessRun:
             HEADRACE_API_URL=self.context.client.api_url_setting(),
             HEADRACE_WORKER_ID=str(self.context.worker_id),
             HEADRACE_FLOW_RUN_ID=str(self.run_id),
+            # Read by the flow process while it reads the run (see its deployment_read).
+            HEADRACE_DEPLOYMENT_ID=str(self.run.deployment_id),
             # Output reaches the run's logs as it is written, not when a buffer fills.
             PYTHONUNBUFFERED="1",
         )
@@ -256,7 +269,17 @@ class ProcessRun:
         if self.context.api_key:
             env["HEADRACE_API_KEY"] = self.context.api_key
         assert self._folder is not None
-        return self._launcher.launch(str(self.run_id), self._folder, env)
+        mark("launch", self.run_id)
+        outcome_read, outcome_write = os.pipe()
+        try:
+            process = self._launcher.launch(str(self.run_id), self._folder, env, outcome_write)
+        except BaseException:
+            os.close(outcome_read)
+            raise
+        finally:
+            os.close(outcome_write)  # the flow process holds the write end now
+        self._outcome = outcome_read
+        return process
 
     def _forward(self, stream: IO[bytes] | None, level: int) -> threading.Thread:
         def pump() -> None:

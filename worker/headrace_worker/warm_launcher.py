@@ -5,9 +5,10 @@ headrace's imports.
 
 The ready interpreter is started by a thread of its own that lives as long as it (its
 parent-death signal fires when that thread ends), and that thread reads everything it says: the
-pid of each child it forked, and each child's exit code when it reaps it. Each request carries two
-pipes (sent as file descriptors over the Unix socket) that become the child's stdout and stderr,
-so output is forwarded to the run's logs exactly as with a spawned process. If the ready
+pid of each child it forked, and each child's exit code when it reaps it. Each request carries
+three pipes (sent as file descriptors over the Unix socket): two become the child's stdout and
+stderr, so output is forwarded to the run's logs exactly as with a spawned process, and the third
+its outcome pipe (headrace.engine.outcome_report). If the ready
 interpreter dies, its children die with it (their own parent-death signal); their runs are
 reported Crashed and the next run starts a new one.
 """
@@ -104,7 +105,9 @@ class ReadyInterpreter:
             return f"the ready interpreter did not start within {timeout:g} s"
         return self.problem
 
-    def launch(self, run_id: str, folder: Path, env: dict[str, str]) -> ForkedProcess:
+    def launch(
+        self, run_id: str, folder: Path, env: dict[str, str], outcome_fd: int
+    ) -> ForkedProcess:
         problem = self.wait_ready()
         if problem is not None:
             raise OSError(problem)
@@ -121,7 +124,9 @@ class ReadyInterpreter:
             payload = {"request": number, "run_id": run_id, "cwd": str(folder), "env": env}
             with self._send_lock:
                 socket.send_fds(
-                    self._socket, [json.dumps(payload).encode()], [out_write, err_write]
+                    self._socket,
+                    [json.dumps(payload).encode()],
+                    [out_write, err_write, outcome_fd],
                 )
         except OSError:
             self._forget(number, request)
@@ -225,12 +230,14 @@ class WarmLauncher:
         self._lock = threading.Lock()
         self._current = ReadyInterpreter(preload, https)
 
-    def launch(self, run_id: str, folder: Path, env: dict[str, str]) -> FlowProcess:
+    def launch(
+        self, run_id: str, folder: Path, env: dict[str, str], outcome_fd: int
+    ) -> FlowProcess:
         with self._lock:
             if self._current.dead:
                 self._current = ReadyInterpreter(self._preload, self._https)
             current = self._current
-        return current.launch(run_id, folder, env)
+        return current.launch(run_id, folder, env, outcome_fd)
 
     def close(self) -> None:
         with self._lock:

@@ -43,6 +43,7 @@ from headrace.schemas.work_pools import (
     WorkPoolCreate,
 )
 from headrace.settings import client_settings
+from headrace.startup_trace import mark
 from headrace.states import State
 from headrace_worker.outcome import propose_state
 from headrace_worker.pool_types import (
@@ -375,6 +376,7 @@ class Worker:
                 continue
             backoff = 0.2
             for run in runs:
+                mark("claim-answered", run.flow_run.id)
                 if self._stopping.is_set():
                     self._release(run)
                 else:

@@ -3,8 +3,9 @@
 A worker starts one (see `warm_launcher`). It imports headrace's engine, client and settings (and
 the modules named by `--preload`) once, then waits on its control socket (fd N, a Unix
 SOCK_SEQPACKET socket: one message per packet). For each request it forks a child that becomes
-`python -m headrace.engine <run id>` in the run's folder and environment, with the two pipes that
-came with the request as its stdout and stderr. It answers `started` with the child's pid, and
+`python -m headrace.engine <run id>` in the run's folder and environment, with the first two pipes
+that came with the request as its stdout and stderr and the third as its outcome pipe (see
+headrace.engine.outcome_report). It answers `started` with the child's pid, and
 `exited` with its exit code (negative: the signal) when it reaps it.
 
 Why a fork is safe here: this process starts no thread and opens no connection (no HTTP client,
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -34,12 +36,16 @@ import threading
 import traceback
 from typing import Any
 
+from headrace.engine.outcome_report import OUTCOME_FD_ENV
+from headrace.startup_trace import mark
 from headrace_worker.parent_death import die_with_parent
 
 # A request is small (a run id, a folder and an environment); bounded so a bad one cannot
 # exhaust memory.
 MAX_MESSAGE_BYTES = 1 << 20
 EXIT_SETUP_FAILED = 2
+# With each request: the child's stdout, its stderr and its outcome pipe (engine.outcome_report).
+REQUEST_FDS = 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:
         _send(control, {"error": problem})
         return EXIT_SETUP_FAILED
+    # Everything imported so far lives as long as the children: moved out of the collector's
+    # reach, a child's garbage collections neither scan it nor write to (copy) its pages.
+    gc.freeze()
     _send(control, {"ready": os.getpid()})
     return _serve(control)
 
@@ -71,6 +80,7 @@ def _warm_up(preload: list[str], https: bool) -> str | None:
     with contextlib.suppress(SettingsError):  # the child reports it
         headrace.settings.client_settings()
     headrace.settings.client_settings.cache_clear()
+    _warm_http()
     if https:
         from headrace.api_tls import verify_context
 
@@ -84,6 +94,18 @@ def _warm_up(preload: list[str], https: bool) -> str | None:
         names = sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())
         return f"the preloaded modules started threads ({', '.join(names)}): forking is unsafe"
     return None
+
+
+def _warm_http() -> None:
+    """Import what httpx loads only when its first client is built (its transport: httpcore
+    and h11) and sends its first request (the IDNA codec): 30 ms a run on a quiet machine, 90
+    under load, otherwise paid again in every child. The client is closed before it opens a
+    connection, so the ready interpreter still holds none."""
+    import encodings.idna  # noqa: F401 - the codec httpx encodes host names with
+
+    import httpx
+
+    httpx.Client(verify=False).close()  # verify=False: no certificates loaded for nothing
 
 
 def _serve(control: socket.socket) -> int:
@@ -109,7 +131,7 @@ def _serve(control: socket.socket) -> int:
                     break
         _reap(control)
         if control.fileno() in readable:
-            message, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE_BYTES, 2)
+            message, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE_BYTES, REQUEST_FDS)
             if not message:
                 return 0  # the worker closed its end
             try:
@@ -134,8 +156,9 @@ def _start_child(
     control: socket.socket, request: dict[str, Any], fds: list[int], closing: tuple[int, ...]
 ) -> None:
     number = request.get("request")
-    if len(fds) != 2:
-        _send(control, {"request": number, "error": "the request came without its two pipes"})
+    mark("zygote-request", request.get("run_id"))
+    if len(fds) != REQUEST_FDS:
+        _send(control, {"request": number, "error": "the request came without its three pipes"})
         return
     zygote = os.getpid()
     try:
@@ -157,6 +180,7 @@ def _become_run(
     request: dict[str, Any], fds: list[int], closing: tuple[int, ...], zygote: int
 ) -> int:
     """In the child: become `python -m headrace.engine <run id>` as the spawn runner starts it."""
+    mark("child-forked", request["run_id"])
     try:
         # Its own session and process group: cancelling signals the whole group.
         os.setsid()
@@ -168,6 +192,8 @@ def _become_run(
         os.dup2(devnull, 0)
         os.dup2(fds[0], 1)
         os.dup2(fds[1], 2)
+        # A copy of its own (not inheritable: the flow's subprocesses do not get it).
+        outcome = os.dup(fds[2])
         for fd in (devnull, *fds, *closing):
             os.close(fd)
         folder = request["cwd"]
@@ -175,6 +201,7 @@ def _become_run(
         # The run's environment, and nothing of the worker's that the request does not carry.
         os.environ.clear()
         os.environ.update(request["env"])
+        os.environ[OUTCOME_FD_ENV] = str(outcome)
         # As `python -m` in that folder: it comes first on the import path.
         sys.path[0] = folder
         sys.argv = ["headrace.engine", request["run_id"]]
@@ -185,6 +212,7 @@ def _become_run(
     except Exception:
         traceback.print_exc()
         return EXIT_SETUP_FAILED
+    mark("child-ready", request["run_id"])
     return _run_engine(request["run_id"])
 
 

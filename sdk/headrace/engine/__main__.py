@@ -16,13 +16,16 @@ import uuid
 from types import FrameType
 from typing import Any
 
+from headrace.engine.deployment_read import DeploymentRead
 from headrace.engine.flow_engine import ExistingRun, Terminated, arun_flow, run_flow
 from headrace.engine.lease_watch import EXIT_LEASE_LOST, lease_lost
+from headrace.engine.outcome_report import OutcomeReport
 from headrace.entrypoints import load_entrypoint
 from headrace.errors import HeadraceError
 from headrace.exceptions import Pause
 from headrace.flows import require_flow
 from headrace.ports.backend import get_backend
+from headrace.startup_trace import mark
 
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
@@ -47,21 +50,28 @@ def run_existing(flow_run_id: uuid.UUID, worker_id: str | None) -> int:
         raise Terminated()
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    mark("engine", flow_run_id)
+    report = OutcomeReport.from_environment()
     try:
         backend = get_backend(require_api=True)
+        mark("backend", flow_run_id)
+        deployment_read = DeploymentRead(backend.runs)
         run = backend.runs.read(flow_run_id)
+        mark("run-read", flow_run_id)
         if run.deployment_id is None:
             raise HeadraceError(f"flow run {flow_run_id} has no deployment to load its code from")
-        deployment = backend.runs.read_deployment(run.deployment_id)
+        deployment = deployment_read.of(run.deployment_id)
+        mark("deployment-read", flow_run_id)
         # Anything but a @flow is refused before it is called (a deployment stored before the
         # API checked entrypoints may name `os:system`).
         flow = require_flow(load_entrypoint(deployment.entrypoint), deployment.entrypoint)
         parameters: dict[str, Any] = {**deployment.parameters, **run.parameters}
+        mark("entrypoint-loaded", flow_run_id)
     except HeadraceError as exc:
         print(f"headrace: cannot start flow run {flow_run_id}: {exc}", file=sys.stderr)
         return EXIT_NOT_STARTED
     try:
-        state = _run(flow, parameters, ExistingRun(run, worker_id))
+        state = _run(flow, parameters, ExistingRun(run, worker_id, report.final_state_recorded))
     except HeadraceError as exc:
         # Refused before anything ran (e.g. the run is being cancelled, or another worker has it).
         print(f"headrace: flow run {flow_run_id} not started: {exc}", file=sys.stderr)

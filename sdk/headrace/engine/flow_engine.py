@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,7 @@ from headrace.resume import attempt_of, completed_in
 from headrace.retries import first_delay, retry_delay
 from headrace.run_names import format_run_name
 from headrace.signal_deferral import handing_off, signals_deferrable
+from headrace.startup_trace import mark
 from headrace.states import State
 from headrace.tagging import merge_tags, tags
 from headrace.task_interrupts import CauseOf, signals_stop_this_task
@@ -63,6 +65,8 @@ class ExistingRun:
 
     info: FlowRunInfo
     worker_id: str | None = None  # the worker holding its lease, if a worker started it
+    # Called once the API accepted the run's final state (see engine.outcome_report).
+    final_state_recorded: Callable[[], None] | None = None
 
 
 class FlowRunEngine:
@@ -108,6 +112,7 @@ class FlowRunEngine:
         if existing is not None:
             self.info = existing.info
             self.backend.runs.set_state(self.info.id, running, worker_id=self.worker_id)
+            mark("running-set", self.info.id)
             self._resume_existing()
             # A run made elsewhere (a deployment's) takes its flow's `flow_run_name` now, as in
             # Prefect. It is already Running: a name that cannot be made is logged, not fatal.
@@ -362,10 +367,12 @@ class FlowRunEngine:
             summary = {"result": json_safe(state.result())} if _small(state) else {}
             state.data = {**summary, **self._persist(state.result())} or None
         try:
-            self._propose(state)
+            recorded = self._propose(state)
         except Abort as exc:
             self.abort(exc)
         else:
+            if recorded and self.existing and self.existing.final_state_recorded:
+                self.existing.final_state_recorded()
             self._hooks()
         if self.parent_record is not None and self.parent_ctx is not None:
             self.parent_record.end_time = datetime.now(UTC)
@@ -406,8 +413,9 @@ class FlowRunEngine:
             return self.state
         return self.state.result()
 
-    def _propose(self, state: State[Any]) -> None:
-        self.backend.runs.set_state(self.info.id, state, worker_id=self.worker_id)
+    def _propose(self, state: State[Any]) -> bool:
+        """False when the API could not be reached (the run goes on)."""
+        return self.backend.runs.set_state(self.info.id, state, worker_id=self.worker_id)
 
     def _server_state(self) -> str | None:
         try:
@@ -490,6 +498,7 @@ def _run_flow(
                     stack.enter_context(timeout(flow.timeout_seconds, engine.label))
                     ctx = engine.enter_attempt(stack)
                     args, kwargs = flow.call_args(params)
+                    mark("flow-call", engine.info.id)
                     result = flow.fn(*args, **kwargs)
             except Abort:
                 raise  # the API stopped the run (e.g. cancelled while paused): not a failure
@@ -548,6 +557,7 @@ async def _arun_flow(
                     ctx = engine.enter_attempt(stack)
                     args, kwargs = flow.call_args(params)
                     async with async_timeout(flow.timeout_seconds, engine.label):
+                        mark("flow-call", engine.info.id)
                         result = await flow.fn(*args, **kwargs)
                         await await_submitted(ctx)
             except Abort:

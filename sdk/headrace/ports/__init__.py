@@ -66,8 +66,9 @@ class RunStates(Protocol):
 
     def set_state(
         self, flow_run_id: uuid.UUID, state: State[Any], *, worker_id: str | None = None
-    ) -> None:
-        """Record a run's new state; `Abort` if the server refuses it."""
+    ) -> bool:
+        """Record a run's new state; `Abort` if the server refuses it. False when it could not
+        be recorded (the API is unreachable: the run goes on)."""
         ...
 
     def read_deployment(self, deployment_id: uuid.UUID) -> DeploymentCode:

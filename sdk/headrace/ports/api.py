@@ -127,7 +127,7 @@ class ApiRunStates:
 
     def set_state(
         self, flow_run_id: uuid.UUID, state: State[Any], *, worker_id: str | None = None
-    ) -> None:
+    ) -> bool:
         with invalid_as_api_error():
             holder = uuid.UUID(worker_id) if worker_id else None
             body = SetStateRequest(state=state_create(state), worker_id=holder)
@@ -142,6 +142,8 @@ class ApiRunStates:
             raise Abort(f"the API refused the state {state.name}: {exc.detail}") from None
         except ApiUnreachable as exc:
             self._warn_lost(exc)
+            return False
+        return True
 
     def read_deployment(self, deployment_id: uuid.UUID) -> DeploymentCode:
         return deployment_code.read(self.client, deployment_id)

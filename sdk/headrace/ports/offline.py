@@ -35,8 +35,8 @@ class OfflineRunStates:
 
     def set_state(
         self, flow_run_id: uuid.UUID, state: State[Any], *, worker_id: str | None = None
-    ) -> None:
-        pass
+    ) -> bool:
+        return False  # nothing is recorded offline
 
     def read_deployment(self, deployment_id: uuid.UUID) -> DeploymentCode:
         raise Abort("the headrace API is not reachable: cannot read a deployment")

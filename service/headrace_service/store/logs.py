@@ -14,7 +14,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headrace.schemas.logs import LogCreate
-from headrace_service.store.run_activity import run_activity_announce
+from headrace_service.store.run_activity import run_activity_notify, run_activity_params
 
 
 async def logs_insert(
@@ -23,34 +23,45 @@ async def logs_insert(
     """One statement for the whole batch, which travels as one JSON text that PostgreSQL
     expands in order (an INSERT per line, or Python adapting each value, costs far more).
     Lines of unknown runs are left out; the runs of the others cannot be deleted before the
-    commit (FOR KEY SHARE)."""
-    known = set(
-        (
-            await conn.execute(
-                text("SELECT id FROM flow_run WHERE id = ANY(:ids) FOR KEY SHARE"),
-                {"ids": run_ids(logs)},
-            )
-        ).scalars()
+    commit (FOR KEY SHARE). The same statement announces the batch (see run_activity): a
+    worker's flow process sends two batches per run, and each round trip to PostgreSQL is
+    the API's CPU."""
+    row = (
+        await conn.execute(
+            _INSERT,
+            {
+                "ids": run_ids(logs),
+                "lines": _LINES.dump_json(storable(logs)).decode(),
+                "announce": announce,
+                **run_activity_params("logs"),
+            },
+        )
+    ).one()
+    return len(logs) if row.kept else 0
+
+
+_ANNOUNCE_IF = "CAST(:announce AS boolean) AND EXISTS (SELECT FROM inserted)"
+# `known` is read once (a locking CTE is materialised); `= ANY(ARRAY(...))` filters the lines
+# where they are read, so they keep their order (log ids are the order lines arrived in).
+_INSERT = text(
+    f"""
+    WITH known AS (
+        SELECT id FROM flow_run WHERE id = ANY(:ids) FOR KEY SHARE
+    ), inserted AS (
+        INSERT INTO log (flow_run_id, task_run_id, level, name, message, timestamp)
+        SELECT flow_run_id, task_run_id, level, name, message, timestamp
+        FROM json_to_recordset(CAST(:lines AS json)) AS line(
+            flow_run_id uuid, task_run_id uuid, level integer, name text, message text,
+            timestamp timestamptz
+        )
+        WHERE flow_run_id = ANY(ARRAY(SELECT id FROM known))
+        RETURNING 1
+    ), announced AS (
+        {run_activity_notify("known", _ANNOUNCE_IF)}
     )
-    kept = [line for line in logs if line.flow_run_id in known]
-    if not kept:
-        return 0
-    await conn.execute(
-        text(
-            """
-            INSERT INTO log (flow_run_id, task_run_id, level, name, message, timestamp)
-            SELECT flow_run_id, task_run_id, level, name, message, timestamp
-            FROM json_to_recordset(CAST(:lines AS json)) AS line(
-                flow_run_id uuid, task_run_id uuid, level integer, name text, message text,
-                timestamp timestamptz
-            )
-            """
-        ),
-        {"lines": _LINES.dump_json(storable(kept)).decode()},
-    )
-    if announce:
-        await run_activity_announce(conn, "logs", known)
-    return len(logs)
+    SELECT EXISTS (SELECT 1 FROM inserted) AS kept, (SELECT count(*) FROM announced) AS told
+    """
+)
 
 
 _LINES = TypeAdapter(list[LogCreate])

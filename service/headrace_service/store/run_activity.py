@@ -46,3 +46,29 @@ async def run_activity_announce(
         text("SELECT pg_notify(:channel, :payload)"),
         {"channel": RUN_ACTIVITY_CHANNEL, "payload": run_activity_payload(kind, flow_run_ids)},
     )
+
+
+def run_activity_params(kind: ActivityKind) -> dict[str, object]:
+    """The parameters `run_activity_notify` uses."""
+    return {"activity_channel": RUN_ACTIVITY_CHANNEL, "activity_kind": kind}
+
+
+def run_activity_notify(ids_from: str, where: str = "TRUE") -> str:
+    """The NOTIFY of `run_activity_announce` as a SELECT inside an ingest statement (one round
+    trip less): its payload names the ids of the relation `ids_from` (distinct flow run ids in
+    its column `id`) in `run_activity_payload`'s order, or none when they are too many. No row
+    (or `where` false): no NOTIFY. Takes the parameters of `run_activity_params`."""
+    return f"""
+        SELECT pg_notify(
+            :activity_channel,
+            json_build_object(
+                'kind', CAST(:activity_kind AS text),
+                'flow_run_ids',
+                CASE WHEN count(*) <= {MAX_IDS_PER_NOTIFY}
+                    THEN json_agg(CAST(id AS text) ORDER BY id) END
+            )::text
+        )
+        FROM {ids_from}
+        WHERE {where}
+        HAVING count(*) > 0
+    """
