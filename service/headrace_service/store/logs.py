@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from headrace.schemas.common import EARLIEST_REPORTED_TIME, REPORTED_TIME_AHEAD
 from headrace.schemas.logs import LogCreate
 from headrace_service.store.run_activity import run_activity_announce
 
@@ -39,14 +40,22 @@ async def logs_insert(
         text(
             """
             INSERT INTO log (flow_run_id, task_run_id, level, name, message, timestamp)
-            SELECT flow_run_id, task_run_id, level, name, message, timestamp
+            SELECT flow_run_id, task_run_id, level, name, message,
+                -- ReportedTime's rule (headrace.schemas.common): an implausible client time
+                -- becomes the time the server received the line.
+                CASE WHEN timestamp BETWEEN :earliest AND now() + :ahead THEN timestamp
+                     ELSE now() END
             FROM json_to_recordset(CAST(:lines AS json)) AS line(
                 flow_run_id uuid, task_run_id uuid, level integer, name text, message text,
                 timestamp timestamptz
             )
             """
         ),
-        {"lines": _LINES.dump_json(storable(kept)).decode()},
+        {
+            "lines": _LINES.dump_json(storable(kept)).decode(),
+            "earliest": EARLIEST_REPORTED_TIME,
+            "ahead": REPORTED_TIME_AHEAD,
+        },
     )
     if announce:
         await run_activity_announce(conn, "logs", known)
