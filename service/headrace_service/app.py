@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from sqlalchemy.exc import DataError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -69,18 +70,19 @@ def create_app(settings: ServerSettings, database_url: str) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
-        def pool(size: int) -> Database:
-            return Database(
-                create_engine(
-                    database_url,
-                    pool_size=size,
-                    pool_timeout=settings.db_pool_timeout_seconds,
-                    pooler=settings.database_pooler,
-                )
+        def engine(size: int) -> AsyncEngine:
+            return create_engine(
+                database_url,
+                pool_size=size,
+                pool_timeout=settings.db_pool_timeout_seconds,
+                pooler=settings.database_pooler,
             )
 
+        def pool(size: int) -> Database:
+            return Database(engine(size))
+
         block_cipher = load_cipher(settings)
-        db = pool(settings.db_pool_size)
+        db = Database(engine(settings.db_pool_size), read_engine=engine(settings.db_read_pool_size))
         # Heartbeats only: requests that exhaust the main pool cannot make leases expire.
         lease_db = pool(settings.db_lease_pool_size)
         await reencrypt_documents(db, block_cipher)

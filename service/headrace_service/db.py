@@ -93,8 +93,12 @@ def ping_idle_connections(engine: AsyncEngine) -> None:
 class Database:
     """The engine plus the two ways the API uses it: a transaction and a read."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, read_engine: AsyncEngine | None = None) -> None:
         self.engine = engine
+        # A small pool of its own for `read()`: a read never waits for a connection behind
+        # the writes (log batches hold up to half the main pool, and the other half can be
+        # busy too while flows log at full speed).
+        self.read_engine = read_engine or engine
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -108,12 +112,14 @@ class Database:
         """A connection without a transaction, for one read statement: no BEGIN and COMMIT
         round trips. Two statements on it may see two different moments: use `begin()`."""
         with _unavailable_as_503():
-            async with self.engine.connect() as conn:
+            async with self.read_engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield conn
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 @contextmanager
