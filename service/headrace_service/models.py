@@ -427,7 +427,9 @@ log = Table(
     "log",
     metadata,
     Column("id", BigInteger, Identity(always=True), primary_key=True),
-    _run_ref(),
+    # No foreign key: a key checks each inserted line on its own, the store checks a batch's
+    # runs at once. Deleting a run deletes its lines by a trigger on flow_run (migration 0021).
+    Column("flow_run_id", UUID(as_uuid=True), nullable=False),
     Column("task_run_id", UUID(as_uuid=True)),
     Column("level", Integer, nullable=False),
     Column("name", Text, nullable=False),

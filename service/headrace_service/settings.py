@@ -50,6 +50,13 @@ class ServerSettings(BaseSettings):
         description="Connections kept apart for workers' heartbeats (lease renewals), so that "
         "requests exhausting the main pool never let a healthy run's lease expire.",
     )
+    db_read_pool_size: int = Field(
+        default=3,
+        ge=1,
+        description="Connections kept apart for single-statement reads (a flow run, the runs "
+        "list), so that a read never waits behind writes, such as flows logging at full speed, "
+        "for a connection.",
+    )
     db_pool_timeout_seconds: float = Field(
         default=10.0, description="How long a request waits for a pool connection before a 503."
     )

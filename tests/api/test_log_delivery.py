@@ -139,6 +139,11 @@ def test_a_line_the_api_refuses_is_dropped_alone_and_counted(client: HeadraceCli
             "body.logs.0.flow_run_id: Input should be a valid UUID",
         ),
         (b"", "a JSON body is required"),
+        (
+            b'{"logs": [{"flow_run_id": "6a4f0a2e-4d0b-4c0e-9f57-0c5ad4c6a1f1", "level": 20, '
+            b'"name": "app", "message": "m", "timestamp": 1764842400}]}',
+            "body.logs.0.timestamp: Input should be a valid datetime",
+        ),
     ],
 )
 def test_a_bad_log_batch_is_a_422_saying_what_to_fix(
@@ -148,3 +153,27 @@ def test_a_bad_log_batch_is_a_422_saying_what_to_fix(
     response = http.post("/logs", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422
     assert says in response.json()["detail"]
+
+
+def test_a_batch_is_stored_as_it_was_validated(http: httpx.Client) -> None:
+    # The API stores the batch's JSON text as it came (PostgreSQL reads it): what it stores is
+    # what pydantic validated, for a key given twice (the last counts) and escapes; a batch
+    # with a NUL, which PostgreSQL text cannot hold, is written again with it as `\x00`.
+    run_id = http.post("/flow_runs", json={"flow_name": "logs"}).json()["id"]
+    line = f'"flow_run_id": "{run_id}", "name": "app", "timestamp": "2026-12-04T10:00:00Z"'
+    for lines in (
+        [
+            f'{{{line}, "level": 1000, "level": 30, "message": "the last level counts"}}',
+            f'{{{line}, "level": 20, "message": "\\u00e9 \\ud83d\\ude00 \\" \\\\"}}',
+        ],
+        [f'{{{line}, "level": 20, "message": "NUL \\u0000 and \\u00e9"}}'],
+    ):
+        body = f'{{"logs": [{", ".join(lines)}]}}'.encode()
+        sent = http.post("/logs", content=body, headers={"content-type": "application/json"})
+        assert sent.status_code == 201, sent.text
+    stored = http.get(f"/flow_runs/{run_id}/logs").json()["items"]
+    assert [(line["level"], line["message"]) for line in stored] == [
+        (30, "the last level counts"),
+        (20, '\u00e9 \U0001f600 " \\'),
+        (20, "NUL \\x00 and \u00e9"),
+    ]

@@ -128,6 +128,23 @@ def test_old_finished_runs_go_with_everything_they_own_and_unfinished_ones_stay(
     assert counts(sql) == dict.fromkeys(TABLES, 3)
 
 
+def test_a_run_deleted_any_way_takes_its_log_lines_with_it(sql: Connection) -> None:
+    # log.flow_run_id has no foreign key (migration 0021): a trigger on flow_run deletes the
+    # lines, for a run deleted by itself and for runs deleted by the cascade of their flow's.
+    alone = add_run(sql, state="COMPLETED", created=days_ago(2), end=days_ago(1))
+    add_logs(sql, alone, days_ago(1), days_ago(1))
+    kept = add_run(sql, state="COMPLETED", created=days_ago(2), end=days_ago(1))
+    sql.execute(text("DELETE FROM flow_run WHERE id = :id"), {"id": alone})
+    assert counts(sql)["log"] == 1
+    assert sql.execute(text("SELECT flow_run_id::text FROM log")).scalar_one() == kept
+
+    other_flow = sql.execute(text("INSERT INTO flow (name) VALUES ('other') RETURNING id"))
+    flow_id = other_flow.scalar_one()
+    sql.execute(text("UPDATE flow_run SET flow_id = :f WHERE id = :id"), {"f": flow_id, "id": kept})
+    sql.execute(text("DELETE FROM flow WHERE id = :f"), {"f": flow_id})
+    assert run_ids(sql) == set() and counts(sql)["log"] == 0
+
+
 def test_artifacts_go_with_their_run_and_those_made_outside_a_run_stay(
     sql: Connection, database_url: str
 ) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from headrace.schemas.common import Model, ReadModel, ReportedTime
+from headrace.schemas.common import Model, ReadModel
 
 MAX_LOG_BATCH = 5000
 MAX_LOG_MESSAGE = 100_000
@@ -19,7 +19,12 @@ class LogCreate(Model):
     level: int = Field(ge=0, le=100)
     name: str = Field(max_length=200)
     message: str = Field(max_length=MAX_LOG_MESSAGE)
-    timestamp: ReportedTime
+    # A time the client reports, as `ReportedTime` is, but replaced by the server as it stores
+    # the line when implausible (store/logs.py): the same rule, applied in the one statement
+    # that inserts the batch rather than by a Python call per line, a third of the API's time
+    # per line while flows log at full speed. Strict: a text time, which PostgreSQL reads as
+    # pydantic does (the API stores the batch's JSON text as it came), not a number.
+    timestamp: datetime = Field(strict=True)
 
 
 class LogBatch(Model):

@@ -8,7 +8,7 @@ from headrace.schemas.logs import Log, LogBatch, LogList, LogQuery
 from headrace.schemas.task_runs import BatchAccepted
 from headrace_service.api.deps import db, live_pages_listen, to_model
 from headrace_service.api.flow_runs import read_run
-from headrace_service.api.routing import Router
+from headrace_service.api.routing import Router, validate_json
 from headrace_service.app_state import request_state
 from headrace_service.store import logs as store
 from headrace_service.validation import parse_uuid
@@ -23,12 +23,14 @@ router = Router("logs")
     body=LogBatch,
     response=BatchAccepted,
     status=201,
-    flat_body=True,
+    raw_body=True,
 )
-async def write_logs(request: Request, body: LogBatch) -> BatchAccepted:
+async def write_logs(request: Request, body: bytes) -> BatchAccepted:
     """Store a batch of log lines (lines of unknown runs are dropped)."""
+    # Validated, then kept as its bytes only while it waits for a writer (store.JsonBatch).
+    batch = store.JsonBatch.of(body, validate_json(LogBatch, body))
     async with request_state(request)["log_writers"], db(request).begin() as conn:
-        accepted = await store.logs_insert(conn, body.logs, announce=live_pages_listen(request))
+        accepted = await store.logs_insert(conn, batch, announce=live_pages_listen(request))
     return BatchAccepted(accepted=accepted)
 
 

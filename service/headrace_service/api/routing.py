@@ -41,10 +41,12 @@ class ApiRoute:
     tags: list[str] = field(default_factory=list)
     # "lease": the small pool kept for lease renewals (settings.db_lease_pool_size).
     pool: Literal["main", "lease"] = "main"
-    # The body is validated by pydantic straight from its bytes, without building it as Python
-    # objects first: for bodies that are big and frequent (log batches) and whose model holds
-    # no free-form JSON (so no depth to check: every nesting level is a declared field).
-    flat_body: bool = False
+    # The endpoint is given the body's bytes (size and Content-Type checked) as `body`, and
+    # validates them itself with `validate_json(<body model>, body)`: for bodies that are big
+    # and frequent (log batches), stored as they came rather than kept as Python objects and
+    # serialised again, and whose model holds no free-form JSON (so no depth to check: every
+    # nesting level is a declared field).
+    raw_body: bool = False
     # The largest body in bytes; None: HEADRACE_MAX_BODY_BYTES.
     max_body: int | None = None
 
@@ -63,10 +65,8 @@ class ApiRoute:
                 params = dict(request.query_params)
                 check_text_params(params, "query")
                 kwargs["query"] = validate(self.query, params, "query")
-            if self.body is not None and self.flat_body:
-                kwargs["body"] = validate_json(
-                    self.body, await read_json_bytes(request, self.max_body)
-                )
+            if self.body is not None and self.raw_body:
+                kwargs["body"] = await read_json_bytes(request, self.max_body)
             elif self.body is not None:
                 raw = await read_json(request, self.max_body)
                 kwargs["body"] = validate(self.body, raw, "body")
@@ -97,7 +97,7 @@ class Router:
         response: Any = None,
         status: int = 200,
         pool: Literal["main", "lease"] = "main",
-        flat_body: bool = False,
+        raw_body: bool = False,
         max_body: int | None = None,
     ) -> Callable[[Endpoint], Endpoint]:
         if scope not in ROUTE_SCOPES:
@@ -118,7 +118,7 @@ class Router:
                     status,
                     [self.tag],
                     pool,
-                    flat_body,
+                    raw_body,
                     max_body,
                 )
             )

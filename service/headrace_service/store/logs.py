@@ -7,37 +7,60 @@ last id back as `after` never misses nor repeats a line.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from pydantic import TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headrace.schemas.logs import LogCreate
+from headrace.schemas.common import EARLIEST_REPORTED_TIME, REPORTED_TIME_AHEAD
+from headrace.schemas.logs import LogBatch, LogCreate
 from headrace_service.store.run_activity import run_activity_notify, run_activity_params
 
 
-async def logs_insert(
-    conn: AsyncConnection, logs: list[LogCreate], *, announce: bool = True
-) -> int:
-    """One statement for the whole batch, which travels as one JSON text that PostgreSQL
-    expands in order (an INSERT per line, or Python adapting each value, costs far more).
+@dataclass(frozen=True, slots=True)
+class JsonBatch:
+    """A validated batch as the client sent it: the insert needs its text and its runs, not
+    its lines as Python objects (building them again as JSON cost the API as much as
+    validating them, and a batch waiting for a writer kept thousands of objects alive for the
+    garbage collector to walk)."""
+
+    json: bytes  # {"logs": [...]}
+    lines: int
+    runs: list[uuid.UUID]
+
+    @classmethod
+    def of(cls, raw: bytes, batch: LogBatch) -> JsonBatch:
+        """`raw` is the JSON `batch` was validated from."""
+        runs = list({line.flow_run_id for line in batch.logs})
+        if b"\\u0000" in raw:
+            # PostgreSQL text cannot hold NUL: those lines are kept, with the NUL shown as `\\x00`.
+            raw = b'{"logs":' + _LINES.dump_json(storable(batch.logs)) + b"}"
+        return cls(raw, len(batch.logs), runs)
+
+
+async def logs_insert(conn: AsyncConnection, batch: JsonBatch, *, announce: bool = True) -> int:
+    """One statement for the whole batch, which travels as the JSON text it came as, expanded by
+    PostgreSQL in order (an INSERT per line, or Python adapting each value, costs far more).
     Lines of unknown runs are left out; the runs of the others cannot be deleted before the
-    commit (FOR KEY SHARE). The same statement announces the batch (see run_activity): a
-    worker's flow process sends two batches per run, and each round trip to PostgreSQL is
-    the API's CPU."""
+    commit (FOR KEY SHARE): log.flow_run_id has no foreign key (migration 0021), this is the
+    check. The same statement announces the batch (see run_activity): a worker's flow process
+    sends two batches per run, and each round trip to PostgreSQL is the API's CPU."""
     row = (
         await conn.execute(
             _INSERT,
             {
-                "ids": run_ids(logs),
-                "lines": _LINES.dump_json(storable(logs)).decode(),
+                "ids": batch.runs,
+                "batch": batch.json.decode(),
+                "earliest": EARLIEST_REPORTED_TIME,
+                "ahead": REPORTED_TIME_AHEAD,
                 "announce": announce,
                 **run_activity_params("logs"),
             },
         )
     ).one()
-    return len(logs) if row.kept else 0
+    return batch.lines if row.kept else 0
 
 
 _ANNOUNCE_IF = "CAST(:announce AS boolean) AND EXISTS (SELECT FROM inserted)"
@@ -49,8 +72,12 @@ _INSERT = text(
         SELECT id FROM flow_run WHERE id = ANY(:ids) FOR KEY SHARE
     ), inserted AS (
         INSERT INTO log (flow_run_id, task_run_id, level, name, message, timestamp)
-        SELECT flow_run_id, task_run_id, level, name, message, timestamp
-        FROM json_to_recordset(CAST(:lines AS json)) AS line(
+        SELECT flow_run_id, task_run_id, level, name, message,
+            -- ReportedTime's rule (headrace.schemas.common): an implausible client time
+            -- becomes the time the server received the line.
+            CASE WHEN timestamp BETWEEN :earliest AND now() + :ahead THEN timestamp
+                 ELSE now() END
+        FROM json_to_recordset(CAST(:batch AS json) -> 'logs') AS line(
             flow_run_id uuid, task_run_id uuid, level integer, name text, message text,
             timestamp timestamptz
         )
@@ -68,17 +95,13 @@ _LINES = TypeAdapter(list[LogCreate])
 
 
 def storable(logs: list[LogCreate]) -> list[LogCreate]:
-    """Postgres text cannot hold NUL: those lines are kept, with the NUL visible as `\\x00`."""
+    """The lines with each NUL replaced by the text `\\x00`."""
     return [
         line.model_copy(update={"message": line.message.replace("\x00", "\\x00")})
         if "\x00" in line.message
         else line
         for line in logs
     ]
-
-
-def run_ids(logs: list[LogCreate]) -> list[uuid.UUID]:
-    return list({line.flow_run_id for line in logs})
 
 
 async def logs_of_flow_run(
