@@ -62,9 +62,7 @@ def openapi_document(routes: list[ApiRoute], prefix: str, version: str) -> dict[
         if route.scope != "public":
             # OpenAPI 3.1 lets a bearer requirement list roles: the key's scope, at least.
             operation["security"] = [{"bearer": [route.scope]}]
-        # `{key:path}` (a parameter that may hold a `/`) is `{key}` to OpenAPI.
-        path = re.sub(r"{(\w+):\w+}", r"{\1}", route.path)
-        paths.setdefault(prefix + path, {})[route.method.lower()] = operation
+        paths.setdefault(prefix + openapi_path(route.path), {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "headrace API", "version": version},
@@ -102,3 +100,9 @@ def _responses(route: ApiRoute, components: dict[str, Any]) -> dict[str, Any]:
         "422": error,
         "503": error,
     }
+
+
+def openapi_path(route_path: str) -> str:
+    """A route's path as OpenAPI writes it: `{key:path}` (a parameter that may hold a `/`) is
+    `{key}`."""
+    return re.sub(r"{(\w+):\w+}", r"{\1}", route_path)
