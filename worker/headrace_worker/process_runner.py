@@ -221,8 +221,8 @@ class ProcessRun:
             code, description = None, f"flow process lost: {lost}"
         for reader in readers:
             reader.join(OUTPUT_DRAIN_SECONDS)
-        assert self._outcome is not None, "set with the process"
-        recorded = read_outcome(self._outcome)
+        # A runner whose process has no outcome pipe (a container's) reports every exit.
+        recorded = self._outcome is not None and read_outcome(self._outcome)
         with self._lock:
             abandoned, cancel_reason = self._abandoned, self._cancel_reason
         if cancel_reason is not None:
