@@ -153,13 +153,13 @@ class RunInput(BaseModel):
 
     @classmethod
     def _load(cls, keyset: Keyset, flow_run_id: uuid.UUID | str | None) -> Self:
-        from headrace.client import HeadraceClient, run_inputs
+        from headrace.client import run_inputs
+        from headrace.client.shared import shared_client
         from headrace.errors import NotFound
 
         run_id = uuid.UUID(str(_current_run_id(flow_run_id, "load")))
         try:
-            with HeadraceClient() as client:
-                value = run_inputs.read(client, run_id, keyset["response"]).value
+            value = run_inputs.read(shared_client(), run_id, keyset["response"]).value
         except NotFound:
             value = {}
         instance = cls.model_validate(value)
@@ -346,11 +346,12 @@ def _current_run_id(flow_run_id: uuid.UUID | str | None, what: str) -> uuid.UUID
 def _create(
     flow_run_id: uuid.UUID | str, key: str, value: dict[str, Any], sender: str | None
 ) -> None:
-    from headrace.client import HeadraceClient, run_inputs
+    from headrace.client import run_inputs
+    from headrace.client.shared import shared_client
     from headrace.schemas.run_inputs import RunInputCreate
 
-    with HeadraceClient() as client:
-        run_inputs.send(client, flow_run_id, RunInputCreate(key=key, value=value, sender=sender))
+    body = RunInputCreate(key=key, value=value, sender=sender)
+    run_inputs.send(shared_client(), flow_run_id, body)
 
 
 def _send(
@@ -485,12 +486,12 @@ class InputReceiver(Generic[V]):
 
     def _fetch(self) -> None:
         """One page of the inputs after the last one read, into the ready queue."""
-        from headrace.client import HeadraceClient, run_inputs
+        from headrace.client import run_inputs
+        from headrace.client.shared import shared_client
         from headrace.schemas.run_inputs import RunInputQuery
 
         query = RunInputQuery(key_prefix=self.key_prefix, after=self._after)
-        with HeadraceClient() as client:
-            page = run_inputs.after(client, self.flow_run_id, query)
+        page = run_inputs.after(shared_client(), self.flow_run_id, query)
         for item in page:
             self._after = item.id
             if item.key not in self.exclude_keys:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 import uuid
 from collections.abc import Generator
@@ -44,23 +43,6 @@ class AcquireConcurrencySlotTimeoutError(TimeoutError):
 
 def as_names(names: str | list[str]) -> list[str]:
     return [names] if isinstance(names, str) else list(names)
-
-
-_clients: dict[tuple[str, str | None], HeadraceClient] = {}
-_clients_lock = threading.Lock()
-
-
-def shared_client() -> HeadraceClient:
-    """One client per API URL and key in this process: acquisitions reuse its connections."""
-    from headrace.client import HeadraceClient
-    from headrace.settings import client_settings
-
-    settings = client_settings()
-    key = (settings.api_url, settings.api_key)
-    with _clients_lock:
-        if key not in _clients:
-            _clients[key] = HeadraceClient()
-        return _clients[key]
 
 
 @dataclass(frozen=True)
@@ -124,6 +106,7 @@ def acquire_steps(request: Request) -> Generator[float, None, HeldGlobalSlots | 
     """Ask until the slots are taken; yields the delays between asks. Returns the slots to
     release (None: nothing was taken, or a rate limit, which decay gives back)."""
     from headrace.client import global_concurrency as api
+    from headrace.client.shared import shared_client
     from headrace.schemas.global_concurrency import GlobalSlotAcquire
 
     slots = GlobalSlots(shared_client())
